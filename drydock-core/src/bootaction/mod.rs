@@ -1,0 +1,1 @@
+//! Boot actions: asset pipelines and rendering, identity keys, tarballs.

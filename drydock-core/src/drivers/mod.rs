@@ -1,0 +1,1 @@
+//! Driver traits (`OobDriver`, `NodeDriver`, `KubernetesDriver`) and their implementations.

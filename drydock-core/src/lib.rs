@@ -1,0 +1,22 @@
+//! Drydock's domain: the site design (model, ingestion, compile, validation),
+//! tasks, the state store, drivers and the orchestrator.
+//!
+//! This crate knows nothing of HTTP frameworks, wire JSON shapes, clap or pyo3;
+//! the front ends (`drydock-http`, `drydock-py`) translate at their boundary.
+//! See `ARCHITECTURE.md` at the repository root for the code map and the
+//! invariants (the module rank table in particular).
+
+pub mod ids;
+
+pub mod model;
+
+pub mod compile;
+pub mod ingest;
+pub mod task;
+
+pub mod bootaction;
+pub mod drivers;
+pub mod store;
+pub mod validate;
+
+pub mod orchestrator;

@@ -1,0 +1,1 @@
+//! The orchestrator: runs tasks as ordered idempotent steps fanned out over nodes.

@@ -1,0 +1,1 @@
+//! The `StateStore` trait and its implementations (memory, redb, PostgreSQL).

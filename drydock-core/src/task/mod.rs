@@ -1,0 +1,1 @@
+//! The task model: actions, statuses, results, status messages and result roll-up (pure).

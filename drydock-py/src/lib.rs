@@ -1,0 +1,1 @@
+//! The `drydock` Python module (pyo3): thin wrappers over `drydock-core`.
