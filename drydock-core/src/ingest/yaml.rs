@@ -1,0 +1,830 @@
+//! Multi-document YAML parsing with the YAML 1.1 behaviours the original
+//! relies on (compat: site-design spec §1.3): `yes`/`on`/`off` booleans,
+//! octal/hex/binary/sexagesimal integers, sexagesimal floats, timestamps,
+//! duplicate keys where the last value wins, merge keys, anchors and aliases.
+//!
+//! Events come from `yaml-rust2` (chosen by measurement, see README.md); the
+//! value tree is built here so scalars can be typed by YAML 1.1 rules and every
+//! map and sequence keeps its line. Large streams are split at document
+//! markers and parsed on several threads; any error re-parses the whole stream
+//! in one piece so the reported error is the one a sequential parse gives.
+//!
+//! Limits guard against hostile input: document size, nesting depth and
+//! alias expansion ("billion laughs") are all bounded.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, Parser, Tag};
+use yaml_rust2::scanner::TScalarStyle;
+
+use super::value::{Map, Seq, Value};
+
+/// Bounds on what one parse may build.
+#[derive(Debug, Clone, Copy)]
+pub struct YamlLimits {
+    /// Largest single document, in bytes.
+    pub max_document_bytes: usize,
+    /// Deepest nesting of maps and sequences.
+    pub max_depth: usize,
+    /// Most nodes that alias expansion may add to one document.
+    pub max_alias_nodes: usize,
+}
+
+impl Default for YamlLimits {
+    fn default() -> Self {
+        YamlLimits { max_document_bytes: 32 << 20, max_depth: 256, max_alias_nodes: 1_000_000 }
+    }
+}
+
+/// One document of a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlDocument {
+    /// 1-based line where the document starts (its `---` or first content).
+    pub line: u32,
+    /// The document's root value (`Null` for an empty document).
+    pub value: Value,
+}
+
+/// Why a stream could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (line {line}, column {column})")]
+pub struct YamlError {
+    /// What went wrong.
+    pub message: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+/// Parse a whole multi-document stream.
+pub fn parse_stream(text: &str, limits: &YamlLimits) -> Result<Vec<YamlDocument>, YamlError> {
+    parse_stream_map(text, limits, &|document| document)
+}
+
+/// Parse a stream and hand each document to `map` as soon as it is built, in
+/// worker threads for large streams; results come back in stream order. This
+/// keeps only one document's value tree alive per thread.
+pub fn parse_stream_map<T: Send>(
+    text: &str,
+    limits: &YamlLimits,
+    map: &(dyn Fn(YamlDocument) -> T + Sync),
+) -> Result<Vec<T>, YamlError> {
+    let chunks = split_documents(text);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if chunks.len() < 2 || threads < 2 || text.len() < 256 * 1024 {
+        return parse_chunk(text, 0, limits, map);
+    }
+    match parse_chunks_parallel(text, &chunks, threads, limits, map) {
+        Some(results) => Ok(results),
+        // Some chunk failed: parse sequentially so the error is exactly the
+        // one a single pass over the stream reports.
+        None => parse_chunk(text, 0, limits, map),
+    }
+}
+
+/// A slice of the stream starting at a document marker, with its first line.
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
+    start: usize,
+    end: usize,
+    first_line: u32,
+}
+
+/// Split at `---` lines. A line starting with `---` followed by white space
+/// or the end of the line is always a document marker in YAML (such lines are
+/// forbidden inside scalars), so each chunk parses as a stream of its own.
+fn split_documents(text: &str) -> Vec<Chunk> {
+    let bytes = text.as_bytes();
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1u32;
+    let mut line = 1u32;
+    let mut position = 0usize;
+    while position < bytes.len() {
+        let at_marker = bytes[position..].starts_with(b"---")
+            && matches!(bytes.get(position + 3), None | Some(b' ' | b'\t' | b'\n' | b'\r'));
+        if at_marker && position > start {
+            chunks.push(Chunk { start, end: position, first_line: start_line });
+            start = position;
+            start_line = line;
+        }
+        match memchr_newline(&bytes[position..]) {
+            Some(offset) => {
+                position += offset + 1;
+                line += 1;
+            }
+            None => break,
+        }
+    }
+    chunks.push(Chunk { start, end: bytes.len(), first_line: start_line });
+    chunks
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+fn parse_chunks_parallel<T: Send>(
+    text: &str,
+    chunks: &[Chunk],
+    threads: usize,
+    limits: &YamlLimits,
+    map: &(dyn Fn(YamlDocument) -> T + Sync),
+) -> Option<Vec<T>> {
+    // Contiguous groups of roughly equal byte size, one per thread.
+    let target = text.len().div_ceil(threads);
+    let mut groups: Vec<&[Chunk]> = Vec::new();
+    let mut group_start = 0;
+    let mut group_bytes = 0;
+    for (index, chunk) in chunks.iter().enumerate() {
+        group_bytes += chunk.end - chunk.start;
+        if group_bytes >= target && groups.len() + 1 < threads {
+            groups.push(&chunks[group_start..=index]);
+            group_start = index + 1;
+            group_bytes = 0;
+        }
+    }
+    if group_start < chunks.len() {
+        groups.push(&chunks[group_start..]);
+    }
+    let results: Vec<Option<Vec<T>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|group| {
+                scope.spawn(move || {
+                    let mut documents = Vec::new();
+                    for chunk in group.iter() {
+                        let slice = &text[chunk.start..chunk.end];
+                        let parsed = parse_chunk(slice, chunk.first_line - 1, limits, map).ok()?;
+                        documents.extend(parsed);
+                    }
+                    Some(documents)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join().ok().flatten()).collect()
+    });
+    let mut documents = Vec::new();
+    for result in results {
+        documents.extend(result?);
+    }
+    Some(documents)
+}
+
+/// Parse one stream (or chunk of one), adding `line_offset` to every line.
+fn parse_chunk<T>(
+    text: &str,
+    line_offset: u32,
+    limits: &YamlLimits,
+    map: &(dyn Fn(YamlDocument) -> T + Sync),
+) -> Result<Vec<T>, YamlError> {
+    let mut builder = Builder::new(line_offset, limits);
+    let mut results = Vec::new();
+    let mut parser = Parser::new_from_str(text);
+    let mut document_start_index = 0usize;
+    loop {
+        let (event, marker) = parser.next_token().map_err(|error| YamlError {
+            message: error.info().to_owned(),
+            line: (error.marker().line() as u32).saturating_add(line_offset),
+            column: error.marker().col() as u32 + 1,
+        })?;
+        let line = (marker.line() as u32).saturating_add(line_offset);
+        let column = marker.col() as u32 + 1;
+        match event {
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                document_start_index = marker.index();
+                builder.start_document(line);
+            }
+            Event::DocumentEnd => {
+                let size = marker.index().saturating_sub(document_start_index);
+                if size > limits.max_document_bytes {
+                    return Err(YamlError {
+                        message: format!(
+                            "document is {size} bytes, more than the limit of {} bytes",
+                            limits.max_document_bytes
+                        ),
+                        line: builder.document_line,
+                        column: 1,
+                    });
+                }
+                results.push(map(builder.end_document()));
+            }
+            other => builder.event(other, line, column)?,
+        }
+    }
+    Ok(results)
+}
+
+enum Frame {
+    Seq { seq: Seq, anchor: usize },
+    Map { map: Map, anchor: usize, pending_key: Option<Value>, merges: Vec<Value>, index: Option<HashMap<String, usize>> },
+}
+
+struct Builder<'l> {
+    limits: &'l YamlLimits,
+    line_offset: u32,
+    document_line: u32,
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    anchors: HashMap<usize, (Value, usize)>,
+    alias_nodes: usize,
+}
+
+/// Maps larger than this get a hash index for duplicate-key detection, so a
+/// hostile map with a million keys stays linear.
+const MAP_INDEX_THRESHOLD: usize = 32;
+
+/// Marker used for a plain `<<` key while its map is being built.
+const MERGE_KEY: &str = "\u{0}<<merge>>";
+
+impl<'l> Builder<'l> {
+    fn new(line_offset: u32, limits: &'l YamlLimits) -> Self {
+        Builder {
+            limits,
+            line_offset,
+            document_line: line_offset + 1,
+            stack: Vec::new(),
+            root: None,
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+        }
+    }
+
+    fn start_document(&mut self, line: u32) {
+        self.document_line = line.max(self.line_offset + 1);
+        self.stack.clear();
+        self.root = None;
+        self.anchors.clear();
+        self.alias_nodes = 0;
+    }
+
+    fn end_document(&mut self) -> YamlDocument {
+        let value = self.root.take().unwrap_or(Value::Null);
+        self.anchors.clear();
+        YamlDocument { line: self.document_line, value }
+    }
+
+    fn event(&mut self, event: Event, line: u32, column: u32) -> Result<(), YamlError> {
+        let error = |message: String| YamlError { message, line, column };
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let is_plain = style == TScalarStyle::Plain;
+                let value = match tag {
+                    Some(tag) => resolve_tagged(text, &tag).map_err(error)?,
+                    None if is_plain => resolve_plain(&text).unwrap_or(Value::Str(text)),
+                    None => Value::Str(text),
+                };
+                let value = match (&value, self.expecting_key()) {
+                    (Value::Str(text), true) if is_plain && text == "<<" => Value::Str(MERGE_KEY.into()),
+                    _ => value,
+                };
+                self.push_value(value, anchor, 1, line, column)
+            }
+            Event::SequenceStart(anchor, _tag) => {
+                self.check_depth(line, column)?;
+                self.stack.push(Frame::Seq { seq: Seq { line, items: Vec::new() }, anchor });
+                Ok(())
+            }
+            Event::MappingStart(anchor, _tag) => {
+                self.check_depth(line, column)?;
+                self.stack.push(Frame::Map {
+                    map: Map { line, entries: Vec::new() },
+                    anchor,
+                    pending_key: None,
+                    merges: Vec::new(),
+                    index: None,
+                });
+                Ok(())
+            }
+            Event::SequenceEnd => match self.stack.pop() {
+                Some(Frame::Seq { seq, anchor }) => {
+                    let nodes = if anchor > 0 { count_nodes(&Value::Seq(seq.clone())) } else { 0 };
+                    self.push_value(Value::Seq(seq), anchor, nodes, line, column)
+                }
+                _ => Err(error("unbalanced sequence end".into())),
+            },
+            Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Map { map, anchor, merges, .. }) => {
+                    let map = apply_merges(map, merges).map_err(error)?;
+                    let value = Value::Map(map);
+                    let nodes = if anchor > 0 { count_nodes(&value) } else { 0 };
+                    self.push_value(value, anchor, nodes, line, column)
+                }
+                _ => Err(error("unbalanced mapping end".into())),
+            },
+            Event::Alias(id) => {
+                let Some((value, nodes)) = self.anchors.get(&id) else {
+                    return Err(error("found undefined alias".into()));
+                };
+                self.alias_nodes += *nodes;
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    return Err(error(format!(
+                        "alias expansion exceeds the limit of {} nodes (possible YAML bomb)",
+                        self.limits.max_alias_nodes
+                    )));
+                }
+                let value = value.clone();
+                self.push_value(value, 0, 0, line, column)
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => Ok(()),
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { pending_key: None, .. }))
+    }
+
+    fn check_depth(&self, line: u32, column: u32) -> Result<(), YamlError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(YamlError {
+                message: format!("nesting deeper than the limit of {} levels", self.limits.max_depth),
+                line,
+                column,
+            });
+        }
+        Ok(())
+    }
+
+    fn push_value(&mut self, value: Value, anchor: usize, nodes: usize, line: u32, column: u32) -> Result<(), YamlError> {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (value.clone(), nodes.max(1)));
+        }
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(value);
+                Ok(())
+            }
+            Some(Frame::Seq { seq, .. }) => {
+                seq.items.push(value);
+                Ok(())
+            }
+            Some(Frame::Map { map, pending_key, merges, index, .. }) => match pending_key.take() {
+                None => {
+                    if matches!(value, Value::Seq(_) | Value::Map(_)) {
+                        return Err(YamlError { message: "found unhashable key".into(), line, column });
+                    }
+                    *pending_key = Some(value);
+                    Ok(())
+                }
+                Some(Value::Str(key)) if key == MERGE_KEY => {
+                    merges.push(value);
+                    Ok(())
+                }
+                Some(key) => {
+                    insert_entry(map, index, key, value);
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+/// Insert with PyYAML dict semantics: a repeated key keeps its first position
+/// and takes the last value.
+fn insert_entry(map: &mut Map, index: &mut Option<HashMap<String, usize>>, key: Value, value: Value) {
+    if let (Some(index), Value::Str(text)) = (index.as_mut(), &key) {
+        if let Some(&position) = index.get(text) {
+            map.entries[position].1 = value;
+            return;
+        }
+        index.insert(text.clone(), map.entries.len());
+        map.entries.push((key, value));
+        return;
+    }
+    if let Some(existing) = map.entries.iter_mut().find(|(k, _)| k.key_eq(&key)) {
+        existing.1 = value;
+        return;
+    }
+    map.entries.push((key, value));
+    if index.is_none() && map.entries.len() > MAP_INDEX_THRESHOLD {
+        let built: HashMap<String, usize> = map
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(position, (k, _))| k.as_str().map(|text| (text.to_owned(), position)))
+            .collect();
+        *index = Some(built);
+    }
+}
+
+/// Apply `<<` merge keys as PyYAML's `flatten_mapping` does: merged entries
+/// first (later sources first, earlier ones overriding), then the map's own.
+fn apply_merges(map: Map, merges: Vec<Value>) -> Result<Map, String> {
+    if merges.is_empty() {
+        return Ok(map);
+    }
+    let mut sources: Vec<Map> = Vec::new();
+    for merge in merges {
+        match merge {
+            Value::Map(source) => sources.push(source),
+            Value::Seq(seq) => {
+                let mut listed = Vec::new();
+                for item in seq.items {
+                    match item {
+                        Value::Map(source) => listed.push(source),
+                        _ => return Err("expected a mapping for merging".into()),
+                    }
+                }
+                listed.reverse();
+                sources.extend(listed);
+            }
+            _ => return Err("expected a mapping or list of mappings for merging".into()),
+        }
+    }
+    let mut merged = Map { line: map.line, entries: Vec::new() };
+    let mut index = None;
+    for source in sources {
+        for (key, value) in source.entries {
+            insert_entry(&mut merged, &mut index, key, value);
+        }
+    }
+    for (key, value) in map.entries {
+        insert_entry(&mut merged, &mut index, key, value);
+    }
+    Ok(merged)
+}
+
+fn count_nodes(value: &Value) -> usize {
+    match value {
+        Value::Seq(seq) => 1 + seq.items.iter().map(count_nodes).sum::<usize>(),
+        Value::Map(map) => 1 + map.entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Resolve an explicitly tagged scalar (`!!str 0755`, `!!int "12"`).
+fn resolve_tagged(text: String, tag: &Tag) -> Result<Value, String> {
+    if tag.handle != "tag:yaml.org,2002:" {
+        return Err(format!("could not determine a constructor for the tag '{}{}'", tag.handle, tag.suffix));
+    }
+    match tag.suffix.as_str() {
+        "str" => Ok(Value::Str(text)),
+        "null" => Ok(Value::Null),
+        "bool" => match resolve_plain(&text) {
+            Some(value @ Value::Bool(_)) => Ok(value),
+            _ => Err(format!("invalid boolean '{text}'")),
+        },
+        "int" => match resolve_plain(&text) {
+            Some(value @ Value::Int(_)) => Ok(value),
+            _ => Err(format!("invalid literal for int(): '{text}'")),
+        },
+        "float" => match resolve_plain(&text) {
+            Some(Value::Int(i)) => Ok(Value::Float(i as f64)),
+            Some(value @ Value::Float(_)) => Ok(value),
+            _ => Err(format!("could not convert string to float: '{text}'")),
+        },
+        "timestamp" => Ok(Value::Timestamp(text)),
+        other => Err(format!("could not determine a constructor for the tag 'tag:yaml.org,2002:{other}'")),
+    }
+}
+
+/// Type a plain scalar by YAML 1.1 rules (PyYAML's implicit resolvers).
+/// `None` means "a string".
+pub fn resolve_plain(text: &str) -> Option<Value> {
+    let Some(&first) = text.as_bytes().first() else {
+        return Some(Value::Null);
+    };
+    match first {
+        b'~' if text == "~" => Some(Value::Null),
+        b'n' | b'N' => match text {
+            "null" | "Null" | "NULL" => Some(Value::Null),
+            "no" | "No" | "NO" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        b'y' | b'Y' => matches!(text, "yes" | "Yes" | "YES").then_some(Value::Bool(true)),
+        b't' | b'T' => matches!(text, "true" | "True" | "TRUE").then_some(Value::Bool(true)),
+        b'f' | b'F' => matches!(text, "false" | "False" | "FALSE").then_some(Value::Bool(false)),
+        b'o' | b'O' => match text {
+            "on" | "On" | "ON" => Some(Value::Bool(true)),
+            "off" | "Off" | "OFF" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        b'0'..=b'9' | b'+' | b'-' | b'.' => resolve_number(text).or_else(|| resolve_timestamp(text)),
+        _ => None,
+    }
+}
+
+fn resolve_number(text: &str) -> Option<Value> {
+    let (negative, body) = match text.as_bytes()[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let signed = |magnitude: i128| -> Value {
+        let value = if negative { -magnitude } else { magnitude };
+        i64::try_from(value).map(Value::Int).unwrap_or(Value::Float(value as f64))
+    };
+    // Special floats (`.inf`, `.nan`); `.nan` takes no sign.
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return Some(Value::Float(if negative { f64::NEG_INFINITY } else { f64::INFINITY }));
+    }
+    if matches!(text, ".nan" | ".NaN" | ".NAN") {
+        return Some(Value::Float(f64::NAN));
+    }
+    let bytes = body.as_bytes();
+    if bytes.is_empty() {
+        return None;
+    }
+    // Binary 0b…, hex 0x…
+    if let Some(digits) = body.strip_prefix("0b") {
+        return parse_radix(digits, 2).map(signed);
+    }
+    if let Some(digits) = body.strip_prefix("0x") {
+        return parse_radix(digits, 16).map(signed);
+    }
+    let is_digit_or_underscore = |b: &u8| b.is_ascii_digit() || *b == b'_';
+    // Integers without ':' or '.'.
+    if bytes.iter().all(is_digit_or_underscore) {
+        if body == "0" {
+            return Some(Value::Int(0));
+        }
+        if bytes[0] == b'0' {
+            // Octal `0[0-7_]+`; `08` is no number at all.
+            return parse_radix(&body[1..], 8).map(signed);
+        }
+        if bytes[0] == b'_' {
+            return None;
+        }
+        return parse_radix(body, 10).map(signed);
+    }
+    // Sexagesimal integer: [1-9][0-9_]*(:[0-5]?[0-9])+
+    if body.contains(':') && !body.contains('.') {
+        let mut parts = body.split(':');
+        let head = parts.next()?;
+        if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || head.as_bytes()[0] == b'0' {
+            return None;
+        }
+        if !head.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+            return None;
+        }
+        let mut value: i128 = parse_radix(head, 10)?;
+        for part in parts {
+            value = value.checked_mul(60)?.checked_add(sexagesimal_digit(part)? as i128)?;
+        }
+        return Some(signed(value));
+    }
+    resolve_float(negative, body)
+}
+
+/// A `[0-5]?[0-9]` group of a sexagesimal number.
+fn sexagesimal_digit(part: &str) -> Option<u32> {
+    let bytes = part.as_bytes();
+    match bytes {
+        [d] if d.is_ascii_digit() => Some((d - b'0') as u32),
+        [t, d] if (b'0'..=b'5').contains(t) && d.is_ascii_digit() => Some(((t - b'0') * 10 + (d - b'0')) as u32),
+        _ => None,
+    }
+}
+
+fn parse_radix(digits: &str, radix: u32) -> Option<i128> {
+    let mut value: i128 = 0;
+    let mut seen = false;
+    for byte in digits.bytes() {
+        if byte == b'_' {
+            continue;
+        }
+        let digit = (byte as char).to_digit(radix)?;
+        value = value.checked_mul(radix as i128)?.checked_add(digit as i128)?;
+        seen = true;
+    }
+    seen.then_some(value)
+}
+
+/// Floats: `[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?`, `\.[0-9_]+([eE][-+][0-9]+)?`
+/// and the sexagesimal `[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*`.
+fn resolve_float(negative: bool, body: &str) -> Option<Value> {
+    let sign = if negative { -1.0 } else { 1.0 };
+    if body.contains(':') {
+        let (integral, fraction) = body.split_once('.')?;
+        if !fraction.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+            return None;
+        }
+        let mut parts = integral.split(':');
+        let head = parts.next()?;
+        if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || !head.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+            return None;
+        }
+        let groups: Vec<&str> = parts.collect();
+        if groups.is_empty() {
+            return None;
+        }
+        let mut value: f64 = head.replace('_', "").parse().ok()?;
+        for (position, group) in groups.iter().enumerate() {
+            let digit = sexagesimal_digit(group)? as f64;
+            if position + 1 == groups.len() {
+                let fraction_value: f64 = format!("0.{}", fraction.replace('_', "")).parse().unwrap_or(0.0);
+                value = value * 60.0 + digit + fraction_value;
+            } else {
+                value = value * 60.0 + digit;
+            }
+        }
+        return Some(Value::Float(sign * value));
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(position) => (&body[..position], Some(&body[position + 1..])),
+        None => (body, None),
+    };
+    let (integral, fraction) = mantissa.split_once('.')?;
+    let digits_ok = |part: &str| part.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    if !digits_ok(integral) || !digits_ok(fraction) {
+        return None;
+    }
+    if integral.is_empty() {
+        // `\.[0-9_]+`: needs at least one fraction character.
+        if fraction.is_empty() {
+            return None;
+        }
+    } else if !integral.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    if let Some(exponent) = exponent {
+        let bytes = exponent.as_bytes();
+        if bytes.len() < 2 || !matches!(bytes[0], b'+' | b'-') || !bytes[1..].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+    }
+    let cleaned: String = body.chars().filter(|&c| c != '_').collect();
+    let cleaned = if cleaned.starts_with('.') { format!("0{cleaned}") } else { cleaned };
+    let cleaned = cleaned.replace(".e", ".0e").replace(".E", ".0E");
+    let value: f64 = cleaned.trim_end_matches('.').parse().ok()?;
+    Some(Value::Float(sign * value))
+}
+
+/// `YYYY-MM-DD` or a full YAML 1.1 timestamp.
+fn resolve_timestamp(text: &str) -> Option<Value> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 8 || !bytes[..4].iter().all(u8::is_ascii_digit) || bytes[4] != b'-' {
+        return None;
+    }
+    if bytes.len() == 10 && bytes[5..7].iter().all(u8::is_ascii_digit) && bytes[7] == b'-' && bytes[8..].iter().all(u8::is_ascii_digit) {
+        return Some(Value::Timestamp(text.to_owned()));
+    }
+    // Date with a time part: YYYY-M(M)-D(D)(T|t| )H(H):MM:SS(.frac)?(zone)?
+    let rest = &text[5..];
+    let (month, rest) = take_digits(rest, 1, 2)?;
+    let rest = rest.strip_prefix('-')?;
+    let (day, rest) = take_digits(rest, 1, 2)?;
+    let _ = (month, day);
+    let rest = if let Some(stripped) = rest.strip_prefix(['T', 't']) {
+        stripped
+    } else {
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if trimmed.len() == rest.len() {
+            return None;
+        }
+        trimmed
+    };
+    let (_, rest) = take_digits(rest, 1, 2)?;
+    let rest = rest.strip_prefix(':')?;
+    let (_, rest) = take_digits(rest, 2, 2)?;
+    let rest = rest.strip_prefix(':')?;
+    let (_, mut rest) = take_digits(rest, 2, 2)?;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        rest = fraction.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let zone = rest.trim_start_matches([' ', '\t']);
+    let zone_ok = zone.is_empty() || zone == "Z" || {
+        let (sign, digits) = zone.split_at(1);
+        (sign == "+" || sign == "-") && {
+            let (_, after) = take_digits(digits, 1, 2).unwrap_or(("", "x"));
+            after.is_empty() || after.strip_prefix(':').is_some_and(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()))
+        }
+    };
+    zone_ok.then(|| Value::Timestamp(text.to_owned()))
+}
+
+fn take_digits(text: &str, min: usize, max: usize) -> Option<(&str, &str)> {
+    let count = text.bytes().take(max).take_while(u8::is_ascii_digit).count();
+    (count >= min).then(|| text.split_at(count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(text: &str) -> Value {
+        resolve_plain(text).unwrap_or(Value::Str(text.into()))
+    }
+
+    #[test]
+    fn yaml_1_1_scalars_match_pyyaml() {
+        for (text, expected) in [
+            ("yes", Value::Bool(true)),
+            ("No", Value::Bool(false)),
+            ("ON", Value::Bool(true)),
+            ("off", Value::Bool(false)),
+            ("True", Value::Bool(true)),
+            ("FALSE", Value::Bool(false)),
+            ("y", Value::Str("y".into())),
+            ("n", Value::Str("n".into())),
+            ("0xffff", Value::Int(65535)),
+            ("0755", Value::Int(493)),
+            ("0b101", Value::Int(5)),
+            ("1_000", Value::Int(1000)),
+            ("1:30", Value::Int(90)),
+            ("-1", Value::Int(-1)),
+            ("0", Value::Int(0)),
+            ("0000:00:03.0", Value::Float(3.0)),
+            ("1.0e+3", Value::Float(1000.0)),
+            ("3.", Value::Float(3.0)),
+            (".5", Value::Float(0.5)),
+            ("-.inf", Value::Float(f64::NEG_INFINITY)),
+            ("1e3", Value::Str("1e3".into())),
+            ("1.0e3", Value::Str("1.0e3".into())),
+            ("0o17", Value::Str("0o17".into())),
+            ("08", Value::Str("08".into())),
+            ("10g", Value::Str("10g".into())),
+            ("172.16.1.21", Value::Str("172.16.1.21".into())),
+            ("52:54:00:ab:cd:ef", Value::Str("52:54:00:ab:cd:ef".into())),
+            ("2017-02-17", Value::Timestamp("2017-02-17".into())),
+            ("2001-12-14t21:59:43.10-05:00", Value::Timestamp("2001-12-14t21:59:43.10-05:00".into())),
+            ("17-FEB-2017", Value::Str("17-FEB-2017".into())),
+            ("~", Value::Null),
+            ("NULL", Value::Null),
+            ("-", Value::Str("-".into())),
+            ("1.2.3", Value::Str("1.2.3".into())),
+            ("+12", Value::Int(12)),
+        ] {
+            assert_eq!(plain(text), expected, "{text}");
+        }
+        assert!(matches!(plain(".NaN"), Value::Float(f) if f.is_nan()));
+    }
+
+    fn parse(text: &str) -> Vec<YamlDocument> {
+        parse_stream(text, &YamlLimits::default()).expect("parses")
+    }
+
+    #[test]
+    fn documents_keep_lines_and_null_documents() {
+        let documents = parse("---\na: 1\n---\n---\nb: [x, 'yes', yes]\n");
+        assert_eq!(documents.len(), 3);
+        assert_eq!(documents[0].line, 1);
+        assert_eq!(documents[1].value, Value::Null);
+        assert_eq!(documents[2].line, 4);
+        let map = documents[2].value.as_map().expect("map");
+        assert_eq!(map.line, 5);
+        let Value::Seq(seq) = map.get("b").expect("b") else { panic!("seq") };
+        assert_eq!(seq.items, vec![Value::Str("x".into()), Value::Str("yes".into()), Value::Bool(true)]);
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins_in_first_position() {
+        let documents = parse("a: 1\nb: 2\na: 3\n");
+        let map = documents[0].value.as_map().expect("map");
+        assert_eq!(map.entries.len(), 2);
+        assert_eq!(map.entries[0], (Value::Str("a".into()), Value::Int(3)));
+    }
+
+    #[test]
+    fn merge_keys_and_aliases() {
+        let documents = parse("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\nlist: [*b]\n");
+        let map = documents[0].value.as_map().expect("map");
+        let other = map.get("other").and_then(Value::as_map).expect("other");
+        assert_eq!(other.get("x"), Some(&Value::Int(1)));
+        assert_eq!(other.get("y"), Some(&Value::Int(3)));
+        assert_eq!(other.entries.len(), 2);
+        let quoted = parse("'<<': 1\n");
+        assert_eq!(quoted[0].value.as_map().and_then(|m| m.get("<<")), Some(&Value::Int(1)));
+    }
+
+    #[test]
+    fn hostile_input_gives_errors() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let prev = level - 1;
+            bomb.push_str(&format!("a{level}: &a{level} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        let error = parse_stream(&bomb, &YamlLimits::default()).expect_err("bomb");
+        assert!(error.message.contains("alias expansion"), "{error}");
+
+        let deep = format!("{}1{}", "[".repeat(1000), "]".repeat(1000));
+        let error = parse_stream(&deep, &YamlLimits::default()).expect_err("deep");
+        assert!(error.message.contains("nesting") || error.message.contains("recursion limit"), "{error}");
+
+        let error = parse_stream("a: [1, 2\nb: 3\n", &YamlLimits::default()).expect_err("truncated");
+        assert!(error.line >= 1);
+
+        let error = parse_stream("? [a]\n: 1\n", &YamlLimits::default()).expect_err("unhashable");
+        assert!(error.message.contains("unhashable"));
+
+        let limits = YamlLimits { max_document_bytes: 64, ..YamlLimits::default() };
+        let big = format!("---\na: '{}'\n---\nb: 1\n", "x".repeat(200));
+        let error = parse_stream(&big, &limits).expect_err("too big");
+        assert!(error.message.contains("limit"), "{error}");
+    }
+
+    #[test]
+    fn parallel_parse_equals_sequential() {
+        let mut text = String::new();
+        for index in 0..4000 {
+            text.push_str(&format!("---\nschema: drydock/Network/v1\nmetadata:\n  name: net{index}\ndata:\n  cidr: 10.0.{}.0/24\n  on: yes\n", index % 250));
+        }
+        let limits = YamlLimits::default();
+        let parallel = parse_stream(&text, &limits).expect("parallel");
+        let sequential = parse_chunk(&text, 0, &limits, &|document| document).expect("sequential");
+        assert_eq!(parallel.len(), 4000);
+        assert_eq!(parallel, sequential);
+    }
+}

@@ -1,0 +1,43 @@
+//! The `drydock` command tree (clap). Each subcommand lives in its own file
+//! and returns an exit code; `main` only parses, sets up logging and
+//! dispatches.
+
+mod output;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Drydock: declarative bare-metal provisioning.
+#[derive(Debug, Parser)]
+#[command(name = "drydock", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a site design: ingest, compile and run every validation rule.
+    Validate(validate::ValidateArgs),
+}
+
+/// Parse the command line and run it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Validate(args) => validate::run(args).await,
+        }
+    })
+}

@@ -1,0 +1,56 @@
+//! Terminal output helpers: output formats and colour (only on a terminal,
+//! never when `NO_COLOR` is set).
+
+use std::io::IsTerminal;
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Readable text.
+    #[default]
+    Text,
+    /// JSON for scripts.
+    Json,
+}
+
+/// ANSI styling that switches itself off when stdout is not a terminal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Style {
+    enabled: bool,
+}
+
+impl Style {
+    /// Style for stdout.
+    pub(crate) fn stdout() -> Self {
+        Style { enabled: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.enabled { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+
+    /// Bold red.
+    pub(crate) fn error(self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+
+    /// Bold yellow.
+    pub(crate) fn warning(self, text: &str) -> String {
+        self.paint("1;33", text)
+    }
+
+    /// Blue.
+    pub(crate) fn info(self, text: &str) -> String {
+        self.paint("34", text)
+    }
+
+    /// Dim.
+    pub(crate) fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    /// Bold green.
+    pub(crate) fn success(self, text: &str) -> String {
+        self.paint("1;32", text)
+    }
+}

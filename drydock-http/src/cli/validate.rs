@@ -1,0 +1,151 @@
+//! `drydock validate <design-ref>`: ingest, compile and validate a design,
+//! print the findings, and exit 0 (no errors), 1 (errors) or 2 (the design
+//! cannot be loaded). `--output json` prints the validatedesign response body.
+
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use drydock_core::ids::DesignRef;
+use drydock_core::ingest::source::{DefaultSource, DesignSource};
+use drydock_core::ingest::{EnvelopeMode, Ingester};
+use drydock_core::model::{Finding, Level};
+use drydock_core::validate::{evaluate, DesignStatus, ReportMessage, ValidationOptions};
+
+use super::output::{OutputFormat, Style};
+use crate::wire::validation::report_body;
+
+/// Arguments of `drydock validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The design: a path, file://, http(s)://, or deckhand+http(s):// URL.
+    pub design_ref: String,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Which document envelopes to accept.
+    #[arg(long, value_enum, default_value_t = Envelope::Auto)]
+    pub envelope: Envelope,
+    /// Also print the Info message of every rule that passed.
+    #[arg(long)]
+    pub show_info: bool,
+}
+
+/// Envelope choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Envelope {
+    /// Deckhand or legacy, per document.
+    Auto,
+    /// Only Deckhand (`schema`/`metadata`/`data`).
+    Deckhand,
+    /// Only legacy (`apiVersion`/`kind`/`spec`).
+    Legacy,
+}
+
+/// Run the command.
+pub async fn run(args: ValidateArgs) -> ExitCode {
+    let design_ref = DesignRef(args.design_ref.clone());
+    let source = DefaultSource::default();
+    let bytes = match source.fetch(&design_ref).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let ingester = Ingester {
+        envelope: match args.envelope {
+            Envelope::Auto => EnvelopeMode::Auto,
+            Envelope::Deckhand => EnvelopeMode::Deckhand,
+            Envelope::Legacy => EnvelopeMode::Legacy,
+        },
+        ..Ingester::default()
+    };
+    let evaluation = match ingester.ingest_bytes(&bytes.bytes, Some(&bytes.name)) {
+        Ok(ingested) => evaluate(ingested, &ValidationOptions::default()),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = &evaluation.report;
+    match args.output {
+        OutputFormat::Json => match serde_json::to_string_pretty(&report_body(report)) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("error: cannot encode the report: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        OutputFormat::Text => print_text(report, args.show_info),
+    }
+    match report.status {
+        DesignStatus::Success => ExitCode::SUCCESS,
+        DesignStatus::Failure | DesignStatus::NotEvaluated => ExitCode::from(1),
+    }
+}
+
+fn print_text(report: &drydock_core::validate::DesignReport, show_info: bool) {
+    let style = Style::stdout();
+    let mut warnings = 0;
+    let mut infos = 0;
+    for message in &report.messages {
+        match message {
+            ReportMessage::Finding(finding) => {
+                match finding.level {
+                    Level::Warning => warnings += 1,
+                    Level::Info => {
+                        infos += 1;
+                        if !show_info {
+                            continue;
+                        }
+                    }
+                    Level::Error => {}
+                }
+                print_finding(finding, style);
+            }
+            ReportMessage::Plain { message, .. } => {
+                println!("{}: {message}", style.error("error"));
+            }
+        }
+    }
+    let summary = format!(
+        "{} error{}, {} warning{}, {} rule{} passed",
+        report.error_count,
+        if report.error_count == 1 { "" } else { "s" },
+        warnings,
+        if warnings == 1 { "" } else { "s" },
+        infos,
+        if infos == 1 { "" } else { "s" }
+    );
+    match report.status {
+        DesignStatus::Success => println!("{} ({summary})", style.success("Site design passed validation")),
+        DesignStatus::Failure => println!("{} ({summary})", style.error("Site design failed validation")),
+        DesignStatus::NotEvaluated => println!("{} ({summary})", style.error("Site design could not be evaluated")),
+    }
+}
+
+fn print_finding(finding: &Finding, style: Style) {
+    let label = match finding.level {
+        Level::Error => style.error(&format!("error[{}]", finding.code)),
+        Level::Warning => style.warning(&format!("warning[{}]", finding.code)),
+        Level::Info => style.info(&format!("info[{}]", finding.code)),
+    };
+    println!("{label}: {}", finding.message);
+    for document in &finding.documents {
+        let kind = document.schema.split('/').nth(1).unwrap_or(&document.schema);
+        match &finding.location {
+            Some(location) if finding.documents.first() == Some(document) => {
+                println!("  {} {kind} '{}' at {location}", style.dim("-->"), document.name)
+            }
+            _ => println!("  {} {kind} '{}'", style.dim("-->"), document.name),
+        }
+    }
+    if finding.documents.is_empty()
+        && let Some(location) = &finding.location
+    {
+        println!("  {} {location}", style.dim("-->"));
+    }
+    if !finding.diagnostic.is_empty() {
+        println!("  {} {}", style.dim("= hint:"), finding.diagnostic);
+    }
+}
