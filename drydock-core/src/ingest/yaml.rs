@@ -271,6 +271,11 @@ impl<'l> Builder<'l> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let is_plain = style == TScalarStyle::Plain;
+                // An empty plain key is only produced for `: value` (an
+                // implicit empty key), which YAML 1.1 and PyYAML reject.
+                if is_plain && text.is_empty() && anchor == 0 && tag.is_none() && self.expecting_key() {
+                    return Err(error("expected a mapping key before ':' (an empty key needs quotes, e.g. '': value)".into()));
+                }
                 let value = match tag {
                     Some(tag) => resolve_tagged(text, &tag).map_err(error)?,
                     None if is_plain => resolve_plain(&text).unwrap_or(Value::Str(text)),
@@ -805,6 +810,9 @@ mod tests {
 
         let error = parse_stream("a: [1, 2\nb: 3\n", &YamlLimits::default()).expect_err("truncated");
         assert!(error.line >= 1);
+
+        let error = parse_stream("apiVersion:\n: Network\n", &YamlLimits::default()).expect_err("empty key");
+        assert_eq!(error.line, 2, "{error}");
 
         let error = parse_stream("? [a]\n: 1\n", &YamlLimits::default()).expect_err("unhashable");
         assert!(error.message.contains("unhashable"));

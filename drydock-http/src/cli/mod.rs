@@ -2,8 +2,8 @@
 //! and returns an exit code; `main` only parses, sets up logging and
 //! dispatches.
 
-mod output;
-mod validate;
+pub mod output;
+pub mod validate;
 
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub(crate) enum OutputFormat {
+pub enum OutputFormat {
     /// Readable text.
     #[default]
     Text,
@@ -15,13 +15,13 @@ pub(crate) enum OutputFormat {
 
 /// ANSI styling that switches itself off when stdout is not a terminal.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Style {
+pub struct Style {
     enabled: bool,
 }
 
 impl Style {
     /// Style for stdout.
-    pub(crate) fn stdout() -> Self {
+    pub fn stdout() -> Self {
         Style { enabled: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
     }
 
@@ -30,27 +30,27 @@ impl Style {
     }
 
     /// Bold red.
-    pub(crate) fn error(self, text: &str) -> String {
+    pub fn error(self, text: &str) -> String {
         self.paint("1;31", text)
     }
 
     /// Bold yellow.
-    pub(crate) fn warning(self, text: &str) -> String {
+    pub fn warning(self, text: &str) -> String {
         self.paint("1;33", text)
     }
 
     /// Blue.
-    pub(crate) fn info(self, text: &str) -> String {
+    pub fn info(self, text: &str) -> String {
         self.paint("34", text)
     }
 
     /// Dim.
-    pub(crate) fn dim(self, text: &str) -> String {
+    pub fn dim(self, text: &str) -> String {
         self.paint("2", text)
     }
 
     /// Bold green.
-    pub(crate) fn success(self, text: &str) -> String {
+    pub fn success(self, text: &str) -> String {
         self.paint("1;32", text)
     }
 }

@@ -9,7 +9,7 @@ use drydock_core::ids::DesignRef;
 use drydock_core::ingest::source::{DefaultSource, DesignSource};
 use drydock_core::ingest::{EnvelopeMode, Ingester};
 use drydock_core::model::{Finding, Level};
-use drydock_core::validate::{evaluate, DesignStatus, ReportMessage, ValidationOptions};
+use drydock_core::validate::{evaluate, DesignStatus, PlatformCatalog, ReportMessage, ValidationOptions};
 
 use super::output::{OutputFormat, Style};
 use crate::wire::validation::report_body;
@@ -28,6 +28,20 @@ pub struct ValidateArgs {
     /// Also print the Info message of every rule that passed.
     #[arg(long)]
     pub show_info: bool,
+    /// An image the node provisioner offers and its kernels, as
+    /// `IMAGE=KERNEL[,KERNEL...]` (repeatable). With any given, DD3001 checks
+    /// every node's image and kernel against them instead of warning that no
+    /// node driver is configured.
+    #[arg(long = "image", value_name = "IMAGE=KERNELS", value_parser = parse_image)]
+    pub images: Vec<(String, Vec<String>)>,
+}
+
+fn parse_image(text: &str) -> Result<(String, Vec<String>), String> {
+    let (image, kernels) = text.split_once('=').ok_or("expected IMAGE=KERNEL[,KERNEL...]")?;
+    if image.is_empty() {
+        return Err("the image name is empty".into());
+    }
+    Ok((image.to_owned(), kernels.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect()))
 }
 
 /// Envelope choice on the command line.
@@ -61,7 +75,10 @@ pub async fn run(args: ValidateArgs) -> ExitCode {
         ..Ingester::default()
     };
     let evaluation = match ingester.ingest_bytes(&bytes.bytes, Some(&bytes.name)) {
-        Ok(ingested) => evaluate(ingested, &ValidationOptions::default()),
+        Ok(ingested) => {
+            let platform = (!args.images.is_empty()).then(|| PlatformCatalog::Available(args.images.clone()));
+            evaluate(ingested, &ValidationOptions { platform })
+        }
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);

@@ -1,0 +1,13 @@
+//! Design-path integration tests: the upstream corpus, the real treasuremap
+//! sites, generated sites, one fixture pair per validation rule, the spec's
+//! unit expectations, and hostile input.
+
+#![allow(unreachable_pub)]
+
+mod corpus;
+mod generated;
+mod robustness;
+mod rules;
+mod spec_cases;
+mod support;
+mod treasuremap;
