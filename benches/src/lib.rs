@@ -1,1 +1,32 @@
-//! Shared helpers for the criterion benches (site generation).
+//! Shared helpers for the benches: generating sites with
+//! `shared/tools/gen_site.py` (cached under `target/bench-sites/`).
+
+use std::path::{Path, PathBuf};
+
+/// `shared/`, beside the repository (override with `DRYDOCK_SHARED`).
+pub fn shared_dir() -> PathBuf {
+    match std::env::var_os("DRYDOCK_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    }
+}
+
+/// The YAML of `gen_site.py --nodes N --racks R --seed S`, generated once.
+pub fn generated_site(nodes: usize, racks: usize, seed: u64) -> String {
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-sites");
+    let path = cache.join(format!("site-{nodes}-{racks}-{seed}.yaml"));
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return text;
+    }
+    let script = shared_dir().join("tools/gen_site.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--nodes", &nodes.to_string(), "--racks", &racks.to_string(), "--seed", &seed.to_string()])
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
+    assert!(output.status.success(), "gen_site.py failed: {}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).expect("gen_site.py writes UTF-8");
+    let _ = std::fs::create_dir_all(&cache);
+    let _ = std::fs::write(&path, &text);
+    text
+}

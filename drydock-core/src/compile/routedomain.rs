@@ -29,6 +29,15 @@ pub fn render_route_domains(networks: &mut [Network]) {
         .enumerate()
         .map(|(position, domain)| (domain.as_str(), (position, Arc::from(members[domain].as_slice()))))
         .collect();
+    // How often each CIDR occurs in each domain, so a member's route count
+    // (every member CIDR but its own) costs O(1).
+    let occurrences: HashMap<(&str, &str), usize> = members
+        .iter()
+        .flat_map(|(domain, cidrs)| cidrs.iter().map(move |cidr| (domain.as_str(), cidr.as_str())))
+        .fold(HashMap::new(), |mut counts, key| {
+            *counts.entry(key).or_insert(0) += 1;
+            counts
+        });
     for network in networks.iter_mut() {
         // The first route of each domain decides; render in domain order.
         let mut sets: Vec<(usize, RenderedRoutes)> = Vec::new();
@@ -42,7 +51,16 @@ pub fn render_route_domains(networks: &mut [Network]) {
             let (Some((position, cidrs)), Some(gateway), Some(metric)) = (shared.get(domain), &route.gateway, &route.metric) else {
                 continue;
             };
-            sets.push((*position, RenderedRoutes { domain_cidrs: cidrs.clone(), gateway: gateway.clone(), metric: metric.clone() }));
+            let own = occurrences.get(&(domain, network.cidr.as_str())).copied().unwrap_or(0);
+            sets.push((
+                *position,
+                RenderedRoutes {
+                    domain_cidrs: cidrs.clone(),
+                    gateway: gateway.clone(),
+                    metric: metric.clone(),
+                    route_count: cidrs.len() - own,
+                },
+            ));
         }
         sets.sort_by_key(|(position, _)| *position);
         network.rendered_routes = sets.into_iter().map(|(_, set)| set).collect();

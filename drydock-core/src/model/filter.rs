@@ -32,6 +32,10 @@ impl FilterSetType {
     }
 }
 
+/// Label criteria: `(key, value)` pairs; a value that was not a string is
+/// `None` and never matches.
+pub type LabelPairs = Vec<(String, Option<String>)>;
+
 /// One filter of a filter set. Absent criteria are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeFilterEntry {
@@ -43,11 +47,11 @@ pub struct NodeFilterEntry {
     pub node_tags: Option<Vec<String>>,
     /// Label pairs (any of). A value that was not a string never matches and
     /// is kept as `None`.
-    pub node_labels: Option<Vec<(String, Option<String>)>>,
+    pub node_labels: Option<LabelPairs>,
     /// Rack names.
     pub rack_names: Option<Vec<String>>,
     /// Rack labels: accepted, never restrict anything (compat §4.2).
-    pub rack_labels: Option<Vec<(String, Option<String>)>>,
+    pub rack_labels: Option<LabelPairs>,
 }
 
 /// A node filter.

@@ -14,7 +14,7 @@ mod network;
 mod region;
 
 pub use bootaction::{Asset, AssetType, BootAction, PipelineSegment};
-pub use filter::{FilterSetType, NodeFilter, NodeFilterEntry};
+pub use filter::{FilterSetType, LabelPairs, NodeFilter, NodeFilterEntry};
 pub use finding::{Finding, Level, SourceLocation};
 pub use hardware::{DeviceAlias, HardwareProfile, HugepagesConfig};
 pub use host::{

@@ -168,6 +168,9 @@ pub struct RenderedRoutes {
     pub gateway: String,
     /// Metric (from the network's route-domain route).
     pub metric: String,
+    /// How many routes the set expands to (member CIDRs other than the
+    /// network's own).
+    pub route_count: usize,
 }
 
 impl Network {
@@ -190,11 +193,6 @@ impl Network {
 
     /// How many routes [`Network::effective_routes`] yields, without expanding.
     pub fn effective_route_count(&self) -> usize {
-        self.routes.len()
-            + self
-                .rendered_routes
-                .iter()
-                .map(|set| set.domain_cidrs.iter().filter(|cidr| **cidr != self.cidr).count())
-                .sum::<usize>()
+        self.routes.len() + self.rendered_routes.iter().map(|set| set.route_count).sum::<usize>()
     }
 }

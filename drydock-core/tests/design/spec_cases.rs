@@ -132,3 +132,28 @@ fn boot_action_ingestion_quirks() {
     assert_eq!(errors.len(), 3);
     assert_eq!(errors.iter().filter(|f| f.documents.iter().any(|d| d.name == "invalid_pkg_list")).count(), 1);
 }
+
+#[test]
+fn rendered_route_domain_routes_are_checked_once_each() {
+    let network = |name: &str, cidr: &str, gateway: &str| {
+        format!(
+            "---\nschema: drydock/Network/v1\nmetadata: {{name: {name}}}\ndata:\n  cidr: {cidr}\n  routedomain: rd\n  routes: [{{routedomain: rd, gateway: {gateway}, metric: 10}}]\n"
+        )
+    };
+    let text = [
+        network("a", "10.0.1.0/24", "10.0.1.1"),
+        network("b", "10.0.2.0/24", "10.9.9.9"),
+        network("c", "10.0.3.0/24", "10.0.3.1"),
+    ]
+    .concat();
+    let evaluation = crate::support::evaluate_bytes(text.as_bytes(), "rd.yaml", EnvelopeMode::Deckhand, None).expect("loads");
+    let gateway_errors: Vec<_> = evaluation
+        .report
+        .findings()
+        .filter(|f| f.message.contains("The gateway IP Address 10.9.9.9 is not within the defined CIDR: 10.0.2.0/24 of b."))
+        .collect();
+    // b's own route-domain route plus its two rendered routes (to a and c).
+    assert_eq!(gateway_errors.len(), 3);
+    let site = evaluation.site.expect("compiled");
+    assert_eq!(site.design.network("b").expect("b").effective_route_count(), 3);
+}

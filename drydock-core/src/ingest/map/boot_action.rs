@@ -4,7 +4,7 @@
 
 use super::coerce::{as_map, cannot_be_none, key_string, opt_bool, opt_string, to_string, to_string_list, MapError, MapResult};
 use crate::ingest::value::{Map, Value};
-use crate::model::{Asset, AssetType, BootAction, DocMeta, FilterSetType, NodeFilter, NodeFilterEntry, PipelineSegment};
+use crate::model::{Asset, AssetType, BootAction, DocMeta, FilterSetType, LabelPairs, NodeFilter, NodeFilterEntry, PipelineSegment};
 
 pub(super) fn map(meta: DocMeta, data: &Map) -> MapResult<BootAction> {
     let assets = match data.get("assets") {
@@ -118,7 +118,7 @@ fn filter_entry(entry: &Map, labels_as_strings: bool) -> MapResult<NodeFilterEnt
             Some(value) => to_string_list(value, key).map(Some),
         }
     };
-    let labels = |key: &str| -> MapResult<Option<Vec<(String, Option<String>)>>> {
+    let labels = |key: &str| -> MapResult<Option<LabelPairs>> {
         let Some(value) = entry.get(key).filter(|value| !value.is_null()) else {
             return Ok(None);
         };

@@ -71,27 +71,37 @@ fn check_routes(network: &Network, findings: &mut Findings) {
         return;
     };
     let cidr = cidr.trunc();
-    for route in network.effective_routes() {
+    for route in &network.routes {
         match route.gateway.as_deref().filter(|gateway| !gateway.is_empty()) {
             None => findings.error(
                 format!("No gateway found for route {}.", routes_repr(network)),
                 "Define a network-local gateway for the route.",
                 &[&network.meta],
             ),
-            Some(gateway) => match IpAddr::from_str(gateway) {
-                Ok(ip) if cidr.contains(&ip) => {}
-                Ok(_) => findings.error(
-                    format!("The gateway IP Address {gateway} is not within the defined CIDR: {} of {}.", network.cidr, network.meta.name()),
-                    "Route gateways must reside on the local network. Check gateway IP and CIDR netmask.",
-                    &[&network.meta],
-                ),
-                Err(_) => findings.error(
-                    format!("The gateway {gateway} of a route of {} is not a valid IP address.", network.meta.name()),
-                    "Route gateways must reside on the local network. Check gateway IP and CIDR netmask.",
-                    &[&network.meta],
-                ),
-            },
+            Some(gateway) => check_gateway(network, cidr, gateway, 1, findings),
         }
+    }
+    // Rendered route-domain routes share their set's gateway: check it once
+    // and report once per route, as the original (which checks each) does.
+    for set in &network.rendered_routes {
+        check_gateway(network, cidr, &set.gateway, set.route_count, findings);
+    }
+}
+
+fn check_gateway(network: &Network, cidr: ipnet::IpNet, gateway: &str, routes: usize, findings: &mut Findings) {
+    let (text, diagnostic) = match IpAddr::from_str(gateway) {
+        Ok(ip) if cidr.contains(&ip) => return,
+        Ok(_) => (
+            format!("The gateway IP Address {gateway} is not within the defined CIDR: {} of {}.", network.cidr, network.meta.name()),
+            "Route gateways must reside on the local network. Check gateway IP and CIDR netmask.",
+        ),
+        Err(_) => (
+            format!("The gateway {gateway} of a route of {} is not a valid IP address.", network.meta.name()),
+            "Route gateways must reside on the local network. Check gateway IP and CIDR netmask.",
+        ),
+    };
+    for _ in 0..routes {
+        findings.error(&text, diagnostic, &[&network.meta]);
     }
 }
 

@@ -17,7 +17,10 @@ pub(super) fn check(context: &RuleContext<'_>, findings: &mut Findings) {
     for node in context.site.nodes() {
         let storage = &node.config.storage;
         for device in &storage.physical_devices {
-            if device.volume_group.is_some() == !device.partitions.is_empty() {
+            let is_volume_member = device.volume_group.is_some();
+            let is_partitioned = !device.partitions.is_empty();
+            // Exactly one of the two: both, or neither, is an error.
+            if is_volume_member == is_partitioned {
                 findings.error(
                     "Either a volume group OR partitions must be defined for each storage device.",
                     "A storage device must be used for exactly one of a volume group physical volume or carved into partitions.",

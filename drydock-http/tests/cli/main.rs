@@ -1,0 +1,99 @@
+//! The `drydock` binary as a user runs it: `drydock validate` output, JSON
+//! body, and exit codes (0 clean, 1 errors, 2 cannot load).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared() -> PathBuf {
+    match std::env::var_os("DRYDOCK_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    }
+}
+
+fn sample(name: &str) -> String {
+    shared().join("corpus/drydock-samples").join(name).display().to_string()
+}
+
+fn drydock(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drydock")).args(args).env("NO_COLOR", "1").output().expect("drydock runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn clean_design_exits_zero() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/site.yaml");
+    let output = drydock(&["validate", &example.display().to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("Site design passed validation (0 errors, 1 warning, 18 rules passed)"));
+    let output = drydock(&["validate", "--image", "jammy=ga-22.04,hwe-22.04", &example.display().to_string()]);
+    assert!(stdout(&output).contains("(0 errors, 0 warnings, 18 rules passed)"), "{}", stdout(&output));
+}
+
+#[test]
+fn findings_print_code_document_line_and_hint_and_exit_one() {
+    let output = drydock(&["validate", &sample("invalid_network_cidr.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("error[DD2006]: CIDR Validity: The provided CIDR 172.16.100.1/24 has host bits set"), "{text}");
+    assert!(text.contains("--> Network 'oob' at "), "{text}");
+    assert!(text.contains("invalid_network_cidr.yaml:"), "{text}");
+    assert!(text.contains("= hint: Provide a CIDR acceptable by MAAS: 172.16.100.0/24"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour when NO_COLOR is set or not a terminal");
+}
+
+#[test]
+fn json_output_is_the_validatedesign_body() {
+    let output = drydock(&["validate", "--output", "json", &sample("invalid_validation.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(body["kind"], "Status");
+    assert_eq!(body["apiVersion"], "v1.0");
+    assert_eq!(body["status"], "Failure");
+    assert_eq!(body["message"], "Site design failed validation.");
+    assert_eq!(body["reason"], "See detail messages.");
+    assert_eq!(body["code"], 400);
+    assert_eq!(body["details"]["errorCount"], 31);
+    let first = &body["details"]["messageList"][0];
+    let keys: Vec<&str> = first.as_object().expect("object").keys().map(String::as_str).collect();
+    assert_eq!(keys, ["kind", "name", "message", "error", "level", "diagnostic", "ts", "documents"]);
+    assert_eq!(first["kind"], "ValidationMessage");
+    let ts = first["ts"].as_str().expect("ts");
+    assert!(ts.ends_with("+00:00") && ts.len() == "2026-11-25 01:33:06.465940+00:00".len(), "{ts}");
+
+    let output = drydock(&["validate", "--output", "json", &sample("deckhand_fullsite.yaml")]);
+    assert_eq!(output.status.code(), Some(0));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(body["status"], "Success");
+    assert_eq!(body["message"], "Site design passed validation");
+    assert_eq!(body["reason"], serde_json::Value::Null);
+    assert_eq!(body["details"]["messageList"].as_array().map(Vec::len), Some(19));
+}
+
+#[test]
+fn ingestion_failure_is_lowercase_failure_with_null_message() {
+    let output = drydock(&["validate", "--output", "json", &sample("invalid_bootaction.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(body["status"], "failure");
+    assert_eq!(body["message"], serde_json::Value::Null);
+    assert_eq!(body["details"]["errorCount"], 3);
+}
+
+#[test]
+fn unloadable_designs_exit_two_with_one_line() {
+    for (args, expected) in [
+        (vec!["validate".to_string(), "/no/such/site.yaml".to_string()], "design /no/such/site.yaml not found"),
+        (vec!["validate".to_string(), sample("invalid.yaml")], "Error parsing YAML at (l:3, c:1)"),
+        (vec!["validate".to_string(), "ftp://host/site.yaml".to_string()], "Invalid reference scheme ftp: no handler"),
+    ] {
+        let output = drydock(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}
