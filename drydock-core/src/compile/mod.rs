@@ -7,6 +7,7 @@
 //! indexes; route domains stay compact.
 
 pub mod hardware;
+pub mod logical_names;
 pub mod merge;
 pub mod routedomain;
 pub mod select;

@@ -9,6 +9,7 @@ mod corpus;
 mod generated;
 mod robustness;
 mod rules;
+mod source;
 mod spec_cases;
 mod support;
 mod treasuremap;
