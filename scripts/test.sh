@@ -25,12 +25,21 @@ export DRYDOCK_SHARED="${DRYDOCK_SHARED:-$(cd .. && pwd)/shared}"
 echo "==> lint: cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log_dir="$(mktemp -d)"
+cleanup_hooks+=(remove_logs)
+remove_logs() { rm -rf "$log_dir"; }
+
 echo "==> cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee "$log_dir/cargo.log"
 
 for check in scripts/checks/*.sh; do
     [ -e "$check" ] || continue
     echo "==> check: $check"
-    bash "$check"
+    bash "$check" 2>&1 | tee "$log_dir/check-$(basename "$check").log"
 done
-echo "==> all tests passed"
+
+# One closing line for the whole run: cargo's "test result: ok. N passed; M
+# failed" and pytest's "N passed" / "M failed" summaries, added up.
+passed=$(cat "$log_dir"/*.log | sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed.*/\1/p; s/^=* *(.*[^0-9])?([0-9]+) passed(,| in).*/\2/p' | awk '{s+=$1} END {print s+0}')
+failed=$(cat "$log_dir"/*.log | sed -nE 's/^test result: [a-zA-Z]+\. [0-9]+ passed; ([0-9]+) failed.*/\1/p; s/^=* *(.*[^0-9])?([0-9]+) failed(,| in).*/\2/p' | awk '{s+=$1} END {print s+0}')
+echo "tests: $passed passed, $failed failed"
