@@ -4,6 +4,7 @@
 
 #![allow(unreachable_pub)]
 
+mod bootaction;
 mod catalogue;
 mod corpus;
 mod generated;
