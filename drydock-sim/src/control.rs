@@ -13,7 +13,7 @@ use std::time::Duration;
 pub(crate) fn handle(world: &mut World, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
     crate::maas::lifecycle::tick(world);
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let segments: Vec<&str> = path.trim_matches('/').split('/').skip(1).collect();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         ("POST", ["reset"]) => match World::from_scenario(world.scenario.clone()) {
             Ok(fresh) => {
