@@ -16,7 +16,7 @@ fi
 cargo test -p drydock-sim
 cargo build -p drydock-sim --bin drydock-sim
 
-export DRYDOCK_SIM_BIN="$ROOT/target/debug/drydock-sim"
+export DRYDOCK_SIM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/drydock-sim"
 status=0
 "$VENV/bin/python" -m pytest -q "$ROOT/drydock-sim/tests/python" || status=$?
 if [ "$status" -eq 5 ]; then

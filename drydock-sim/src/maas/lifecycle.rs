@@ -254,6 +254,7 @@ pub(crate) fn default_layout(world: &mut World, sid: &str) {
         vg_name: "vgroot".into(),
         lv_name: "lvroot".into(),
         lv_size: None,
+        lv_percent: None,
     };
     apply_to(world, sid, &request).ok();
 }
@@ -354,6 +355,7 @@ pub(crate) fn tick(world: &mut World) {
             .machines
             .values()
             .filter(|m| m.pending.as_ref().is_some_and(|p| p.due_ms.is_some_and(|d| d <= now)))
+            .filter(|m| runnable(world, m))
             .map(|m| m.system_id.clone())
             .collect();
         if due.is_empty() {
@@ -376,6 +378,7 @@ pub(crate) fn step(world: &mut World, steps: usize, only: Option<&str>) -> usize
             .machines
             .values()
             .filter(|m| only.is_none_or(|o| o == m.system_id))
+            .filter(|m| runnable(world, m))
             .filter_map(|m| m.pending.as_ref().filter(|p| p.due_ms.is_some()).map(|p| (p.seq, m.system_id.clone())))
             .min();
         let Some((_, sid)) = next else { break };
@@ -383,6 +386,16 @@ pub(crate) fn step(world: &mut World, steps: usize, only: Option<&str>) -> usize
         done += 1;
     }
     done
+}
+
+/// Phases that run on the machine itself (commissioning, testing,
+/// deploying) only progress while it is powered; someone powering the BMC
+/// off stalls them until it is powered on again (PXE boot resumes them).
+fn runnable(world: &World, node: &Node) -> bool {
+    match node.pending.as_ref().map(|p| p.phase) {
+        Some(Phase::Commissioning | Phase::Testing | Phase::Deploying) => world.power_of(&node.system_id) == PowerState::On,
+        _ => true,
+    }
 }
 
 /// Completes the pending phase of a machine now.

@@ -64,7 +64,12 @@ fn node_of<'a>(ctx: &'a Ctx<'_>, handler: &str) -> Result<&'a super::model::Node
         "RackControllerHandler" => region.racks.get(sid),
         _ => region.node(sid),
     };
-    node.ok_or_else(|| Reply::not_found(if handler == "RackControllerHandler" { "RackController" } else { "Node" }))
+    let kind = match handler {
+        "MachineHandler" => "Machine",
+        "RackControllerHandler" => "RackController",
+        _ => "Node",
+    };
+    node.ok_or_else(|| Reply::not_found(kind))
 }
 
 fn machine<'a>(ctx: &'a Ctx<'_>) -> Result<&'a super::model::Node, Reply> {
@@ -605,6 +610,7 @@ fn set_storage_layout(ctx: &mut Ctx<'_>, sid: &str, status: Status) -> Result<()
         vg_name: ctx.arg("vg_name").filter(|s| !s.is_empty()).unwrap_or("vgroot").to_owned(),
         lv_name: ctx.arg("lv_name").filter(|s| !s.is_empty()).unwrap_or("lvroot").to_owned(),
         lv_size: size("lv_size")?,
+        lv_percent: ctx.arg("lv_size").and_then(|t| t.trim().strip_suffix('%')).and_then(|p| p.trim().parse().ok()),
     };
     apply_to(ctx.world, sid, &request).map_err(|errors| {
         let mut map = Map::new();

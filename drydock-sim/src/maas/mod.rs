@@ -134,6 +134,7 @@ pub(crate) fn handle(world: &mut World, incoming: Incoming<'_>) -> (Reply, Optio
     let mut latency = None;
     if let Some(fault) = world.take_fault("latency", incoming.method, incoming.full_path, op.as_deref()) {
         latency = fault.latency_ms;
+        record.fault = Some(format!("latency {}ms", fault.latency_ms.unwrap_or(0)));
     }
     let reply = dispatch(world, &incoming, args, op, &mut record);
     record.status = reply.status;

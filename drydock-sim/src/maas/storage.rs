@@ -119,7 +119,7 @@ pub fn clear_storage(node: &mut Node) {
 }
 
 /// Storage layout requested through `set_storage_layout`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LayoutRequest {
     /// `flat`, `lvm` or `blank`.
     pub layout: String,
@@ -135,6 +135,8 @@ pub struct LayoutRequest {
     pub lv_name: String,
     /// LV size (default: whole VG).
     pub lv_size: Option<u64>,
+    /// LV size as a percentage of the VG (wins over `lv_size`).
+    pub lv_percent: Option<f64>,
 }
 
 /// Field errors of a refused layout (`field -> message`).
@@ -239,7 +241,11 @@ pub fn apply_layout(
             pv_partitions: vec![root_partition],
         };
         let size = vg_size(node, &vg);
-        let lv_size = align_down(request.lv_size.unwrap_or(size).min(size));
+        let wanted = match request.lv_percent {
+            Some(percent) => (size as f64 * percent / 100.0) as u64,
+            None => request.lv_size.unwrap_or(size),
+        };
+        let lv_size = align_down(wanted.min(size));
         let lv = BlockDevice {
             id: new_id(),
             name: format!("{}-{}", request.vg_name, request.lv_name),

@@ -50,6 +50,9 @@ pub(crate) fn handle(world: &mut World, bmc: &str, method: &str, path: &str, ful
         fault: None,
     };
     let latency = world.take_fault("latency", method, full_path, None).and_then(|f| f.latency_ms);
+    if let Some(ms) = latency {
+        record.fault = Some(format!("latency {ms}ms"));
+    }
     let answer = if let Some(fault) = world.take_fault("status", method, full_path, None) {
         let status = fault.status.unwrap_or(503);
         record.fault = Some(format!("status {status}"));

@@ -18,7 +18,8 @@ def _binary():
     explicit = os.environ.get("DRYDOCK_SIM_BIN")
     if explicit:
         return explicit
-    return str(CRATE.parent / "target" / "debug" / "drydock-sim")
+    target = os.environ.get("CARGO_TARGET_DIR") or str(CRATE.parent / "target")
+    return str(pathlib.Path(target) / "debug" / "drydock-sim")
 
 
 @pytest.fixture
