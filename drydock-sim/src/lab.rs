@@ -43,6 +43,8 @@ pub struct LabOptions {
     pub port: u16,
     /// Also serve each BMC's Redfish at the root of its own port.
     pub bmc_ports: bool,
+    /// Do not pre-render machine JSON in the background after start.
+    pub no_warm_up: bool,
 }
 
 type Shared = Arc<Mutex<World>>;
@@ -83,6 +85,9 @@ impl SimLab {
                 format!("http://{addr}/bmc/{name}")
             };
             bmc_urls.insert(name, url);
+        }
+        if !options.no_warm_up {
+            tokio::spawn(warm_up(world.clone()));
         }
         Ok(SimLab { addr, world, bmc_urls, shutdown })
     }
@@ -176,6 +181,16 @@ impl SimLab {
 impl Drop for SimLab {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Pre-renders machine JSON in small batches so requests interleave; a
+/// large lab answers its first full machine list from the cache.
+async fn warm_up(world: Shared) {
+    let mut next = Some(0);
+    while let Some(from) = next {
+        next = maas::machines::warm_cache(&mut lock(&world), from, 256);
+        tokio::task::yield_now().await;
     }
 }
 

@@ -469,3 +469,11 @@ impl World {
         Ok(())
     }
 }
+
+impl World {
+    /// Whether every machine's JSON is rendered and cached (scale bench).
+    pub fn machines_rendered(&self) -> bool {
+        let net = self.region.net_revision;
+        self.region.machines.values().all(|n| n.cache.as_ref().is_some_and(|c| c.0 == n.revision && c.1 == net))
+    }
+}

@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     if args.instant {
         scenario.durations = drydock_sim::Durations { commissioning_ms: 0, testing_ms: 0, deploying_ms: 0, releasing_ms: 0, erasing_ms: 0 };
     }
-    let lab = SimLab::start_with(scenario, LabOptions { port: args.port, bmc_ports: args.bmc_ports }).await?;
+    let lab = SimLab::start_with(scenario, LabOptions { port: args.port, bmc_ports: args.bmc_ports, no_warm_up: false }).await?;
     let mut info = lab.info();
     info["startup_ms"] = serde_json::Value::from(started.elapsed().as_millis() as u64);
     println!("{info}");

@@ -113,7 +113,8 @@ pub fn iprange(region: &Region, range: &IpRange) -> Value {
 /// Domain object.
 pub fn domain(region: &Region, id: i64) -> Value {
     let Some((name, authoritative, ttl)) = region.domains.get(&id) else { return Value::Null };
-    let count = region.machines.values().filter(|m| m.domain == id).count();
+    // MaaS counts DNS resource records here, not nodes; the emulator has none.
+    let count = 0;
     json!({
         "id": id,
         "name": name,
@@ -312,21 +313,25 @@ pub fn power_params_value(node: &Node) -> Value {
 
 /// Node JSON (machine or rack controller). `power` is the effective power state.
 pub fn node(region: &Region, node: &Node, power: &str) -> Value {
+    // Each interface and block device is rendered once and cloned into the
+    // places MaaS repeats it (boot_interface, the three device sets, boot_disk).
     let interfaces: Vec<Value> = node.interfaces.iter().map(|i| interface(region, node, i)).collect();
-    let boot_interface = node
+    let boot_index = node
         .boot_interface
-        .and_then(|id| node.interfaces.iter().find(|i| i.id == id))
-        .or_else(|| node.interfaces.first())
-        .map(|i| interface(region, node, i))
-        .unwrap_or(Value::Null);
+        .and_then(|id| node.interfaces.iter().position(|i| i.id == id))
+        .or(if node.interfaces.is_empty() { None } else { Some(0) });
+    let boot_interface = boot_index.and_then(|i| interfaces.get(i).cloned()).unwrap_or(Value::Null);
     let ip_addresses: Vec<String> = node.interfaces.iter().flat_map(|i| i.links.iter().filter_map(|l| l.ip_address.clone())).collect();
     let devices: Vec<Value> = node.block_devices.iter().map(|d| block_device(node, d)).collect();
-    let physical: Vec<Value> = node.block_devices.iter().filter(|d| d.lv_of.is_none()).map(|d| block_device(node, d)).collect();
-    let virtual_devices: Vec<Value> = node.block_devices.iter().filter(|d| d.lv_of.is_some()).map(|d| block_device(node, d)).collect();
+    let pick = |physical: bool| -> Vec<Value> {
+        node.block_devices.iter().zip(&devices).filter(|(d, _)| d.lv_of.is_none() == physical).map(|(_, v)| v.clone()).collect()
+    };
+    let physical = pick(true);
+    let virtual_devices = pick(false);
     let vgs: Vec<Value> = node.volume_groups.iter().map(|vg| volume_group(node, vg)).collect();
     let boot_disk = super::storage::boot_disk_id(node)
-        .and_then(|id| node.block_devices.iter().find(|d| d.id == id))
-        .map(|d| block_device(node, d))
+        .and_then(|id| node.block_devices.iter().position(|d| d.id == id))
+        .and_then(|i| devices.get(i).cloned())
         .unwrap_or(Value::Null);
     let storage_mb: f64 = node.block_devices.iter().filter(|d| d.lv_of.is_none()).map(|d| d.size as f64 / 1_000_000.0).sum();
     let domain_name = region.domain_name(node.domain);

@@ -78,15 +78,15 @@ fn machine<'a>(ctx: &'a Ctx<'_>) -> Result<&'a super::model::Node, Reply> {
 
 /// Renders one node with the effective power state, refreshing the cache.
 pub(crate) fn render(ctx: &mut Ctx<'_>, sid: &str) -> Reply {
-    let texts = render_many(ctx, &[sid.to_owned()]);
+    let texts = render_many(ctx.world, &[sid.to_owned()]);
     match texts.into_iter().next() {
         Some(text) => Reply { status: 200, body: Body::Raw(text.to_string()) },
         None => Reply::not_found("Node"),
     }
 }
 
-fn render_many(ctx: &mut Ctx<'_>, sids: &[String]) -> Vec<Arc<str>> {
-    let world = &*ctx.world;
+/// Rendered JSON of nodes, reusing and refreshing each node's cache.
+pub(crate) fn render_many(world: &mut crate::world::World, sids: &[String]) -> Vec<Arc<str>> {
     let mut fresh = Vec::new();
     let texts: Vec<Arc<str>> = sids
         .iter()
@@ -100,9 +100,9 @@ fn render_many(ctx: &mut Ctx<'_>, sids: &[String]) -> Vec<Arc<str>> {
             Some(text)
         })
         .collect();
-    let net = ctx.world.region.net_revision;
+    let net = world.region.net_revision;
     for (sid, revision, text) in fresh {
-        let region = &mut ctx.world.region;
+        let region = &mut world.region;
         let node = match region.machines.get_mut(&sid) {
             Some(n) => Some(n),
             None => region.racks.get_mut(&sid),
@@ -112,6 +112,24 @@ fn render_many(ctx: &mut Ctx<'_>, sids: &[String]) -> Vec<Arc<str>> {
         }
     }
     texts
+}
+
+/// Renders up to `batch` machines whose cached JSON is stale, starting at
+/// index `from`; returns the index to continue from (None when done).
+pub(crate) fn warm_cache(world: &mut crate::world::World, from: usize, batch: usize) -> Option<usize> {
+    let net = world.region.net_revision;
+    let sids: Vec<String> = world
+        .region
+        .machines
+        .values()
+        .skip(from)
+        .take(batch)
+        .filter(|n| !n.cache.as_ref().is_some_and(|c| c.0 == n.revision && c.1 == net))
+        .map(|n| n.system_id.clone())
+        .collect();
+    render_many(world, &sids);
+    let next = from + batch;
+    (next < world.region.machines.len()).then_some(next)
 }
 
 fn valid_mac(mac: &str) -> bool {
@@ -146,7 +164,7 @@ fn list(ctx: &mut Ctx<'_>, kind: Kind) -> HResult {
         .filter(|n| statuses.is_empty() || statuses.contains(&Some(n.status)))
         .map(|n| n.system_id.clone())
         .collect();
-    let texts = render_many(ctx, &sids);
+    let texts = render_many(ctx.world, &sids);
     Ok(Reply { status: 200, body: Body::Raw(join_array(&texts)) })
 }
 

@@ -267,3 +267,116 @@ pub fn apply_layout(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{DiskSeed, MachineSeed, Scenario};
+    use crate::world::World;
+
+    fn node(boot_method: &str, architecture: &str, disks: &[u64]) -> Node {
+        let seed = MachineSeed {
+            hostname: Some("n1".into()),
+            boot_method: Some(boot_method.into()),
+            architecture: Some(architecture.into()),
+            disks: disks.iter().map(|size| DiskSeed { size: *size, ..DiskSeed::default() }).collect(),
+            ..MachineSeed::default()
+        };
+        let world = World::from_scenario(Scenario { machines: vec![seed], ..Scenario::default() });
+        world.ok().and_then(|w| w.region.machines.values().next().cloned()).unwrap_or_else(|| panic!("scenario builds"))
+    }
+
+    fn apply(node: &mut Node, request: &LayoutRequest) -> Result<(), LayoutError> {
+        let mut next = 1000;
+        let mut uuid = 0;
+        apply_layout(
+            node,
+            request,
+            &mut || {
+                next += 1;
+                next
+            },
+            &mut || {
+                uuid += 1;
+                format!("uuid-{uuid}")
+            },
+        )
+    }
+
+    fn layout(kind: &str) -> LayoutRequest {
+        LayoutRequest { layout: kind.into(), boot_size: 0, root_device: None, root_size: None, vg_name: "vgroot".into(), lv_name: "lvroot".into(), lv_size: None, lv_percent: None }
+    }
+
+    const GB: u64 = 1_000_000_000;
+
+    #[test]
+    fn overhead_depends_on_firmware_and_architecture() {
+        assert_eq!(table_overhead(&node("pxe", "amd64/generic", &[GB])), 6 * MIB);
+        assert_eq!(table_overhead(&node("uefi", "amd64/generic", &[GB])), 5 * MIB);
+        assert_eq!(table_overhead(&node("pxe", "ppc64el/generic", &[GB])), 13 * MIB);
+        assert_eq!(align_down(9 * MIB + 1), 8 * MIB);
+    }
+
+    #[test]
+    fn flat_uefi_layout_has_efi_boot_and_root() {
+        let mut n = node("uefi", "amd64/generic", &[100 * GB]);
+        let request = LayoutRequest { boot_size: GB, ..layout("flat") };
+        assert_eq!(apply(&mut n, &request), Ok(()));
+        let disk = &n.block_devices[0];
+        let sizes: Vec<u64> = disk.partitions.iter().map(|p| p.size).collect();
+        let mounts: Vec<&str> = disk.partitions.iter().filter_map(|p| p.filesystem.as_ref()).map(|f| f.mount_point.as_str()).collect();
+        assert_eq!(mounts, vec!["/boot/efi", "/boot", "/"]);
+        let root = align_down(100 * GB - 5 * MIB - 512 * MIB - align_down(GB));
+        assert_eq!(sizes, vec![512 * MIB, align_down(GB), root]);
+        assert_eq!(device_available(&n, disk), 0);
+    }
+
+    #[test]
+    fn lvm_layout_sizes_follow_the_vg_formula() {
+        let mut n = node("pxe", "amd64/generic", &[50 * GB]);
+        let request = LayoutRequest { root_size: Some(20 * GB), lv_size: Some(5 * GB + 1), ..layout("lvm") };
+        assert_eq!(apply(&mut n, &request), Ok(()));
+        let root = align_down(20 * GB);
+        let vg = &n.volume_groups[0];
+        assert_eq!(vg_size(&n, vg), (root / ALIGN - 1) * ALIGN);
+        assert_eq!(vg_used(&n, vg), align_down(5 * GB + 1));
+        let lv = n.block_devices.iter().find(|d| d.lv_of.is_some()).map(|d| d.name.clone());
+        assert_eq!(lv.as_deref(), Some("vgroot-lvroot"));
+        let disk = &n.block_devices[0];
+        assert_eq!(device_available(&n, disk), align_down(50 * GB - 6 * MIB - root));
+    }
+
+    #[test]
+    fn layouts_are_validated() {
+        let mut n = node("pxe", "amd64/generic", &[10 * GB]);
+        assert!(apply(&mut n, &layout("bcache")).is_err());
+        assert!(apply(&mut n, &LayoutRequest { root_size: Some(GB), ..layout("flat") }).is_err());
+        assert!(apply(&mut n, &LayoutRequest { boot_size: 100 * MIB, ..layout("flat") }).is_err());
+        assert!(apply(&mut n, &LayoutRequest { root_size: Some(20 * GB), ..layout("flat") }).is_err());
+        assert_eq!(apply(&mut n, &layout("flat")), Ok(()));
+        assert_eq!(apply(&mut n, &layout("blank")), Ok(()));
+        assert!(n.block_devices[0].partitions.is_empty());
+        let mut diskless = node("pxe", "amd64/generic", &[]);
+        assert!(apply(&mut diskless, &layout("flat")).is_err());
+    }
+
+    #[test]
+    fn vg_over_two_pvs_loses_one_extent_each() {
+        let mut n = node("pxe", "amd64/generic", &[10 * GB, 10 * GB]);
+        let ids: Vec<i64> = n.block_devices.iter().map(|d| d.id).collect();
+        n.volume_groups.push(VolumeGroup { id: 1, name: "vg".into(), uuid: "u".into(), pv_devices: ids, pv_partitions: vec![] });
+        let vg = n.volume_groups[0].clone();
+        assert_eq!(vg_size(&n, &vg), ((20 * GB) / ALIGN - 2) * ALIGN);
+        assert_eq!(device_available(&n, &n.block_devices[0]), 0);
+    }
+
+    #[test]
+    fn sizes_parse_and_print_like_maas() {
+        assert_eq!(parse_size("1G", 0), Some(GB));
+        assert_eq!(parse_size("512M", 0), Some(512_000_000));
+        assert_eq!(parse_size("4096", 0), Some(4096));
+        assert_eq!(parse_size("25%", 400), Some(100));
+        assert_eq!(parse_size("x", 0), None);
+        assert_eq!(human_size(99_500_000_000), "99.5 GB");
+    }
+}
