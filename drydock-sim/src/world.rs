@@ -431,10 +431,8 @@ impl World {
                 Some(v) => v.id,
                 None => region.add_vlan(fabric, vlan.vid, vlan.name.clone().unwrap_or_else(|| vlan.vid.to_string()), vlan.mtu.unwrap_or(1500)),
             };
-            if let Some(v) = region.vlans.get_mut(&vlan_id) {
-                if let Some(mtu) = vlan.mtu {
-                    v.mtu = mtu;
-                }
+            if let Some(v) = region.vlans.get_mut(&vlan_id) && let Some(mtu) = vlan.mtu {
+                v.mtu = mtu;
             }
             for subnet in &vlan.subnets {
                 if !crate::maas::ip::valid_cidr(&subnet.cidr) {

@@ -220,12 +220,10 @@ fn decode_quoted_printable(content: &[u8]) -> Vec<u8> {
                 index += 2;
                 continue;
             }
-            if rest.len() >= 2 {
-                if let Ok(byte) = u8::from_str_radix(&String::from_utf8_lossy(&rest[..2]), 16) {
-                    out.push(byte);
-                    index += 3;
-                    continue;
-                }
+            if rest.len() >= 2 && let Ok(byte) = u8::from_str_radix(&String::from_utf8_lossy(&rest[..2]), 16) {
+                out.push(byte);
+                index += 3;
+                continue;
             }
         }
         out.push(content[index]);

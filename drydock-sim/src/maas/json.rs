@@ -413,10 +413,8 @@ pub fn node(region: &Region, node: &Node, power: &str) -> Value {
 
 /// Rendered node JSON, reusing the node's cache when still valid.
 pub fn node_text(region: &Region, item: &Node, power: &str) -> Arc<str> {
-    if let Some((revision, net, text)) = &item.cache {
-        if *revision == item.revision && *net == region.net_revision && !text.is_empty() {
-            return text.clone();
-        }
+    if let Some((revision, net, text)) = &item.cache && *revision == item.revision && *net == region.net_revision && !text.is_empty() {
+        return text.clone();
     }
     Arc::from(node(region, item, power).to_string())
 }

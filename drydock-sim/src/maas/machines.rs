@@ -216,10 +216,8 @@ fn create(ctx: &mut Ctx<'_>) -> HResult {
         return Err(Reply::field("mac_addresses", format!("'{bad}' is not a valid MAC address.")));
     }
     let hostname = ctx.arg("hostname").filter(|h| !h.is_empty()).map(str::to_owned);
-    if let Some(h) = &hostname {
-        if !valid_hostname(h) || ctx.world.region.machines.values().any(|m| &m.hostname == h) {
-            return Err(Reply::field("hostname", format!("Node with hostname \"{h}\" already exists or is invalid.")));
-        }
+    if let Some(h) = &hostname && (!valid_hostname(h) || ctx.world.region.machines.values().any(|m| &m.hostname == h)) {
+        return Err(Reply::field("hostname", format!("Node with hostname \"{h}\" already exists or is invalid.")));
     }
     let seed = MachineSeed {
         hostname,
@@ -290,10 +288,8 @@ fn update(ctx: &mut Ctx<'_>) -> HResult {
         ),
         None => None,
     };
-    if let Some(pt) = ctx.arg("power_type") {
-        if !POWER_TYPES.contains(&pt) {
-            return Err(Reply::field("power_type", format!("'{pt}' is not a valid power_type.")));
-        }
+    if let Some(pt) = ctx.arg("power_type") && !POWER_TYPES.contains(&pt) {
+        return Err(Reply::field("power_type", format!("'{pt}' is not a valid power_type.")));
     }
     let params = power_params_from_args(ctx);
     let args = ctx.args.clone();
@@ -471,12 +467,10 @@ fn deploy(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
         let choices = releases.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ");
         return Err(Reply::field("distro_series", format!("'{series_arg}' is not a valid distro_series.  It should be one of: {choices}.")));
     };
-    let kernels: Vec<String> = resource.3.iter().map(|s| s.clone()).collect();
+    let kernels: Vec<String> = resource.3.to_vec();
     let hwe = ctx.arg("hwe_kernel").filter(|s| !s.is_empty()).map(str::to_owned);
-    if let Some(k) = &hwe {
-        if !kernels.iter().any(|s| s == k || s.ends_with(&format!("/{k}")) || k.ends_with(s.as_str())) {
-            return Err(Reply::field("hwe_kernel", format!("{k} is not available for ubuntu/{release} on {}.", "amd64/generic")));
-        }
+    if let Some(k) = &hwe && !kernels.iter().any(|s| s == k || s.ends_with(&format!("/{k}")) || k.ends_with(s.as_str())) {
+        return Err(Reply::field("hwe_kernel", format!("{k} is not available for ubuntu/{release} on {}.", "amd64/generic")));
     }
     let user_data = match ctx.arg("user_data").filter(|s| !s.is_empty()) {
         Some(text) => {

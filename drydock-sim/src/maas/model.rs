@@ -583,10 +583,9 @@ impl Region {
             Some(node) => Some(node),
             None => self.racks.get_mut(sid),
         };
-        node.map(|n| {
-            n.revision += 1;
-            n
-        })
+        let node = node?;
+        node.revision += 1;
+        Some(node)
     }
 
     /// Domain name by id.

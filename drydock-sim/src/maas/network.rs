@@ -41,10 +41,8 @@ fn fabrics(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         }
         ("FabricsHandler", "POST") => {
             let name = ctx.arg("name").filter(|n| !n.is_empty()).map(str::to_owned);
-            if let Some(n) = &name {
-                if region.fabrics.values().any(|f| &f.name == n) {
-                    return Err(Reply::field("name", "Fabric with this Name already exists."));
-                }
+            if let Some(n) = &name && region.fabrics.values().any(|f| &f.name == n) {
+                return Err(Reply::field("name", "Fabric with this Name already exists."));
             }
             let description = ctx.arg("description").unwrap_or("").to_owned();
             let class_type = ctx.arg("class_type").filter(|c| !c.is_empty()).map(str::to_owned);
@@ -67,10 +65,8 @@ fn fabrics(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
                             f.name = name;
                         }
                     }
-                    if let Some(d) = ctx.arg("description").map(str::to_owned) {
-                        if let Some(f) = ctx.world.region.fabrics.get_mut(&id) {
-                            f.description = d;
-                        }
+                    if let Some(d) = ctx.arg("description").map(str::to_owned) && let Some(f) = ctx.world.region.fabrics.get_mut(&id) {
+                        f.description = d;
                     }
                     Ok(Reply::json(json::fabric(&ctx.world.region, id)))
                 }
@@ -152,16 +148,14 @@ fn vlans(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 
 fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
     let Some(mut vlan) = ctx.world.region.vlans.get(&id).cloned() else { return Err(Reply::not_found("VLAN")) };
-    if let Some(vid) = ctx.arg("vid").and_then(|v| v.parse::<i64>().ok()) {
-        if vid != vlan.vid {
-            if vlan.vid == 0 {
-                return Err(Reply::field("vid", "Cannot change the VID of the default VLAN."));
-            }
-            if !(1..=4094).contains(&vid) || ctx.world.region.vlans.values().any(|v| v.fabric == vlan.fabric && v.vid == vid) {
-                return Err(Reply::field("vid", "VID is invalid or already in use on this fabric."));
-            }
-            vlan.vid = vid;
+    if let Some(vid) = ctx.arg("vid").and_then(|v| v.parse::<i64>().ok()) && vid != vlan.vid {
+        if vlan.vid == 0 {
+            return Err(Reply::field("vid", "Cannot change the VID of the default VLAN."));
         }
+        if !(1..=4094).contains(&vid) || ctx.world.region.vlans.values().any(|v| v.fabric == vlan.fabric && v.vid == vid) {
+            return Err(Reply::field("vid", "VID is invalid or already in use on this fabric."));
+        }
+        vlan.vid = vid;
     }
     if let Some(name) = ctx.arg("name") {
         vlan.name = name.to_owned();
@@ -182,10 +176,8 @@ fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
     for (field, slot) in [("primary_rack", 0), ("secondary_rack", 1)] {
         if let Some(value) = ctx.arg(field) {
             let value = (!value.is_empty() && value != "None").then(|| value.to_owned());
-            if let Some(sid) = &value {
-                if !rack_on_vlan(ctx, sid, id) {
-                    return Err(Reply::field(field, format!("{sid} is not a rack controller with an interface on this VLAN.")));
-                }
+            if let Some(sid) = &value && !rack_on_vlan(ctx, sid, id) {
+                return Err(Reply::field(field, format!("{sid} is not a rack controller with an interface on this VLAN.")));
             }
             if slot == 0 { vlan.primary_rack = value } else { vlan.secondary_rack = value }
         }

@@ -323,10 +323,8 @@ fn link_subnet(ctx: &mut Ctx<'_>, sid: &str, index: usize) -> HResult {
     let iface = &node_ref.interfaces[index];
     let region = &ctx.world.region;
     let subnet_vlan = subnet.and_then(|s| region.subnets.get(&s)).map(|s| s.vlan);
-    if let Some(sv) = subnet_vlan {
-        if iface.vlan != Some(sv) && !force {
-            return Err(Reply::field("subnet", "Subnet is not on the same VLAN as the interface."));
-        }
+    if let Some(sv) = subnet_vlan && iface.vlan != Some(sv) && !force {
+        return Err(Reply::field("subnet", "Subnet is not on the same VLAN as the interface."));
     }
     if mode == "link_up" && !iface.links.is_empty() && !force {
         return Err(Reply::field("mode", "Cannot configure interface to link up (with no IP address) while other links are already configured."));

@@ -155,10 +155,8 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
             Ok(Reply::json(Value::from(list)))
         }
         ("POST", Some("update_nodes")) => {
-            if let Some(def) = ctx.arg("definition") {
-                if def != tag.definition {
-                    return Err(Reply::field("definition", "Definition supplied does not match the current definition."));
-                }
+            if let Some(def) = ctx.arg("definition") && def != tag.definition {
+                return Err(Reply::field("definition", "Definition supplied does not match the current definition."));
             }
             if !tag.definition.is_empty() {
                 return Err(Reply::conflict("Cannot manually change tag membership of an automatic tag."));
@@ -214,16 +212,18 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
     }
 }
 
-fn stored_crud(
-    ctx: &mut Ctx<'_>,
-    collection: bool,
-    id_param: &str,
-    kind: &str,
+/// A resource that is only stored (fields as strings), for `stored_crud`.
+struct Stored<'a> {
+    id_param: &'a str,
+    kind: &'a str,
     store: fn(&mut super::model::Region) -> &mut std::collections::BTreeMap<i64, Map<String, Value>>,
-    fields: &[&str],
-    uri: &dyn Fn(i64, &Map<String, Value>) -> String,
-    defaults: &dyn Fn(&mut Map<String, Value>),
-) -> HResult {
+    fields: &'a [&'a str],
+    uri: &'a dyn Fn(i64, &Map<String, Value>) -> String,
+    defaults: &'a dyn Fn(&mut Map<String, Value>),
+}
+
+fn stored_crud(ctx: &mut Ctx<'_>, collection: bool, resource: Stored<'_>) -> HResult {
+    let Stored { id_param, kind, store, fields, uri, defaults } = resource;
     let render = |id: i64, m: &Map<String, Value>| {
         let mut v = m.clone();
         v.insert("id".into(), Value::from(id));
@@ -269,21 +269,20 @@ fn stored_crud(
 }
 
 fn boot_sources(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
-    stored_crud(
-        ctx,
-        handler == "BootSourcesHandler",
-        "id",
-        "BootSource",
-        |r| &mut r.boot_sources,
-        &["url", "keyring_filename", "keyring_data", "skip_keyring_verification"],
-        &|id, _| format!("{}/boot-sources/{id}/", json::API),
-        &|m| {
+    let resource = Stored {
+        id_param: "id",
+        kind: "BootSource",
+        store: |r| &mut r.boot_sources,
+        fields: &["url", "keyring_filename", "keyring_data", "skip_keyring_verification"],
+        uri: &|id, _| format!("{}/boot-sources/{id}/", json::API),
+        defaults: &|m| {
             m.insert("keyring_filename".into(), Value::from(""));
             m.insert("keyring_data".into(), Value::from(""));
             m.insert("created".into(), Value::from("2026-01-01T00:00:00.000"));
             m.insert("updated".into(), Value::from("2026-01-01T00:00:00.000"));
         },
-    )
+    };
+    stored_crud(ctx, handler == "BootSourcesHandler", resource)
 }
 
 fn selections(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
@@ -307,34 +306,31 @@ fn selections(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             .collect();
         return Ok(Reply::json(Value::from(list)));
     }
-    let reply = stored_crud(
-        ctx,
-        handler == "BootSourceSelectionsHandler",
-        "id",
-        "BootSourceSelection",
-        |r| &mut r.selections,
-        &["os", "release"],
-        &|id, m| format!("{}/boot-sources/{}/selections/{id}/", json::API, m.get("boot_source_id").and_then(Value::as_i64).unwrap_or(0)),
-        &|_| {},
-    );
+    let resource = Stored {
+        id_param: "id",
+        kind: "BootSourceSelection",
+        store: |r| &mut r.selections,
+        fields: &["os", "release"],
+        uri: &|id, m| format!("{}/boot-sources/{}/selections/{id}/", json::API, m.get("boot_source_id").and_then(Value::as_i64).unwrap_or(0)),
+        defaults: &|_| {},
+    };
+    let reply = stored_crud(ctx, handler == "BootSourceSelectionsHandler", resource);
     // Lists and the source id are stored as JSON values, not strings.
-    if let Ok(Reply { body: Body::Json(Value::Object(obj)), .. }) = &reply {
-        if let Some(id) = obj.get("id").and_then(Value::as_i64) {
-            let lists: Vec<(String, Vec<String>)> = ["arches", "subarches", "labels"].iter().filter(|f| ctx.args.has(f)).map(|f| (f.to_string(), ctx.args.all(f).to_vec())).collect();
-            if let Some(m) = ctx.world.region.selections.get_mut(&id) {
-                m.insert("boot_source_id".into(), Value::from(source));
-                for (field, values) in lists {
-                    m.insert(field, Value::from(values));
-                }
-                for field in ["arches", "subarches", "labels"] {
-                    m.entry(field).or_insert_with(|| j!(["*"]));
-                }
-                let mut v = m.clone();
-                v.insert("id".into(), Value::from(id));
-                v.insert("resource_uri".into(), Value::from(format!("{}/boot-sources/{source}/selections/{id}/", json::API)));
-                let status = reply.as_ref().map(|r| r.status).unwrap_or(200);
-                return Ok(Reply { status: if status == 201 { 200 } else { status }, body: Body::Json(Value::Object(v)) });
+    if let Ok(Reply { body: Body::Json(Value::Object(obj)), .. }) = &reply && let Some(id) = obj.get("id").and_then(Value::as_i64) {
+        let lists: Vec<(String, Vec<String>)> = ["arches", "subarches", "labels"].iter().filter(|f| ctx.args.has(f)).map(|f| (f.to_string(), ctx.args.all(f).to_vec())).collect();
+        if let Some(m) = ctx.world.region.selections.get_mut(&id) {
+            m.insert("boot_source_id".into(), Value::from(source));
+            for (field, values) in lists {
+                m.insert(field, Value::from(values));
             }
+            for field in ["arches", "subarches", "labels"] {
+                m.entry(field).or_insert_with(|| j!(["*"]));
+            }
+            let mut v = m.clone();
+            v.insert("id".into(), Value::from(id));
+            v.insert("resource_uri".into(), Value::from(format!("{}/boot-sources/{source}/selections/{id}/", json::API)));
+            let status = reply.as_ref().map(|r| r.status).unwrap_or(200);
+            return Ok(Reply { status: if status == 201 { 200 } else { status }, body: Body::Json(Value::Object(v)) });
         }
     }
     reply

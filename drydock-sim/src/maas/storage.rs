@@ -178,10 +178,8 @@ pub fn apply_layout(
     if request.boot_size > 0 && request.boot_size < 512 * MIB {
         return Err(vec![("boot_size".into(), "Size is too small. Minimum size is 536870912.".into())]);
     }
-    if let Some(root_size) = request.root_size {
-        if root_size < 3 * 1024 * MIB {
-            return Err(vec![("root_size".into(), "Size is too small. Minimum size is 3221225472.".into())]);
-        }
+    if let Some(root_size) = request.root_size && root_size < 3 * 1024 * MIB {
+        return Err(vec![("root_size".into(), "Size is too small. Minimum size is 3221225472.".into())]);
     }
     let overhead = table_overhead(node);
     let efi = if node.uefi { 512 * MIB } else { 0 };
