@@ -50,12 +50,30 @@ async fn main() -> anyhow::Result<()> {
         scenario.machines.extend(generated.machines);
     }
     if let Some(mode) = &args.mode {
-        scenario.mode = if mode == "explicit" { SimMode::Explicit } else { SimMode::Auto };
+        scenario.mode = if mode == "explicit" {
+            SimMode::Explicit
+        } else {
+            SimMode::Auto
+        };
     }
     if args.instant {
-        scenario.durations = drydock_sim::Durations { commissioning_ms: 0, testing_ms: 0, deploying_ms: 0, releasing_ms: 0, erasing_ms: 0 };
+        scenario.durations = drydock_sim::Durations {
+            commissioning_ms: 0,
+            testing_ms: 0,
+            deploying_ms: 0,
+            releasing_ms: 0,
+            erasing_ms: 0,
+        };
     }
-    let lab = SimLab::start_with(scenario, LabOptions { port: args.port, bmc_ports: args.bmc_ports, no_warm_up: false }).await?;
+    let lab = SimLab::start_with(
+        scenario,
+        LabOptions {
+            port: args.port,
+            bmc_ports: args.bmc_ports,
+            no_warm_up: false,
+        },
+    )
+    .await?;
     let mut info = lab.info();
     info["startup_ms"] = serde_json::Value::from(started.elapsed().as_millis() as u64);
     println!("{info}");

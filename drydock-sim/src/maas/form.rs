@@ -22,7 +22,10 @@ impl Form {
 
     /// First value of `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).and_then(|v| v.first()).map(String::as_str)
+        self.fields
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
 
     /// First value of `name` unless it is empty.
@@ -60,7 +63,10 @@ impl Form {
 
 /// Parses the usual MaaS spellings of a boolean.
 pub fn parse_bool(value: &str) -> bool {
-    matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "1" | "on" | "yes")
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "on" | "yes"
+    )
 }
 
 /// Percent-decodes `input` (also `+` as space when `plus_is_space`).
@@ -157,7 +163,9 @@ fn parse_multipart(boundary: &str, body: &[u8]) -> Form {
         if body[cursor..].starts_with(b"--") {
             break;
         }
-        let Some(next) = find(body, delimiter, cursor) else { break };
+        let Some(next) = find(body, delimiter, cursor) else {
+            break;
+        };
         let part = trim_crlf(&body[cursor..next]);
         if let Some((name, value)) = decode_part(part) {
             form.push(&name, value);
@@ -168,8 +176,13 @@ fn parse_multipart(boundary: &str, body: &[u8]) -> Form {
 }
 
 fn trim_crlf(part: &[u8]) -> &[u8] {
-    let part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
-    part.strip_suffix(b"\r\n").or_else(|| part.strip_suffix(b"\n")).unwrap_or(part)
+    let part = part
+        .strip_prefix(b"\r\n")
+        .or_else(|| part.strip_prefix(b"\n"))
+        .unwrap_or(part);
+    part.strip_suffix(b"\r\n")
+        .or_else(|| part.strip_suffix(b"\n"))
+        .unwrap_or(part)
 }
 
 fn decode_part(part: &[u8]) -> Option<(String, String)> {
@@ -184,7 +197,9 @@ fn decode_part(part: &[u8]) -> Option<(String, String)> {
     let mut name = None;
     let mut encoding = String::new();
     for line in head.lines() {
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         let key = key.trim().to_ascii_lowercase();
         if key == "content-disposition" {
             name = value.split(';').map(str::trim).find_map(|p| {
@@ -197,8 +212,14 @@ fn decode_part(part: &[u8]) -> Option<(String, String)> {
     }
     let bytes = match encoding.as_str() {
         "base64" => {
-            let compact: Vec<u8> = content.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-            base64::engine::general_purpose::STANDARD.decode(compact).ok()?
+            let compact: Vec<u8> = content
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .ok()?
         }
         "quoted-printable" => decode_quoted_printable(content),
         _ => content.to_vec(),
@@ -220,7 +241,9 @@ fn decode_quoted_printable(content: &[u8]) -> Vec<u8> {
                 index += 2;
                 continue;
             }
-            if rest.len() >= 2 && let Ok(byte) = u8::from_str_radix(&String::from_utf8_lossy(&rest[..2]), 16) {
+            if rest.len() >= 2
+                && let Ok(byte) = u8::from_str_radix(&String::from_utf8_lossy(&rest[..2]), 16)
+            {
                 out.push(byte);
                 index += 3;
                 continue;
@@ -239,7 +262,10 @@ mod tests {
     #[test]
     fn multipart_base64_parts_and_repeats_decode() {
         let body = "--XyZ\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: form-data; name=\"hostname\"\r\n\r\nbm9kZTAx\r\n--XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\na\r\n--XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nb=3Dc\r\n--XyZ--\r\n";
-        let form = parse_body(Some("multipart/form-data; boundary=\"XyZ\""), body.as_bytes());
+        let form = parse_body(
+            Some("multipart/form-data; boundary=\"XyZ\""),
+            body.as_bytes(),
+        );
         assert_eq!(form.get("hostname"), Some("node01"));
         assert_eq!(form.all("tags"), ["a".to_owned(), "b=c".to_owned()]);
     }

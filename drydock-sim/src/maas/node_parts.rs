@@ -3,8 +3,13 @@
 //! Compat: drivers.md §3.3 "Interfaces" and "Block devices, partitions,
 //! volume groups"; storage arithmetic lives in `storage.rs`.
 
-use super::model::{BlockDevice, Filesystem, Interface, InterfaceKind, Link, Node, Partition, Status, VolumeGroup};
-use super::storage::{ALIGN, align_down, device_available, device_is_pv, parse_size, partition_is_pv, vg_size, vg_used};
+use super::model::{
+    BlockDevice, Filesystem, Interface, InterfaceKind, Link, Node, Partition, Status, VolumeGroup,
+};
+use super::storage::{
+    ALIGN, align_down, device_available, device_is_pv, parse_size, partition_is_pv, vg_size,
+    vg_used,
+};
 use super::{Ctx, HResult, Reply, json};
 use serde_json::{Map, Value};
 
@@ -16,67 +21,108 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     let op = ctx.op.clone();
     match handler {
         "InterfacesHandler" | "InterfaceHandler" => interfaces(ctx, &sid, handler, op.as_deref()),
-        "BlockDevicesHandler" | "BlockDeviceHandler" => block_devices(ctx, &sid, handler, op.as_deref()),
+        "BlockDevicesHandler" | "BlockDeviceHandler" => {
+            block_devices(ctx, &sid, handler, op.as_deref())
+        }
         "PartitionsHandler" | "PartitionHandler" => partitions(ctx, &sid, handler, op.as_deref()),
         _ => volume_groups(ctx, &sid, handler, op.as_deref()),
     }
 }
 
 fn node<'a>(ctx: &'a Ctx<'_>, sid: &str) -> Result<&'a Node, Reply> {
-    ctx.world.region.node(sid).ok_or_else(|| Reply::not_found("Node"))
+    ctx.world
+        .region
+        .node(sid)
+        .ok_or_else(|| Reply::not_found("Node"))
 }
 
 fn node_mut<'a>(ctx: &'a mut Ctx<'_>, sid: &str) -> Result<&'a mut Node, Reply> {
-    ctx.world.region.node_mut(sid).ok_or_else(|| Reply::not_found("Node"))
+    ctx.world
+        .region
+        .node_mut(sid)
+        .ok_or_else(|| Reply::not_found("Node"))
 }
 
 // ---------------------------------------------------------------- interfaces
 
 fn find_iface(node: &Node, key: &str) -> Option<usize> {
-    node.interfaces.iter().position(|i| i.id.to_string() == key || i.name == key)
+    node.interfaces
+        .iter()
+        .position(|i| i.id.to_string() == key || i.name == key)
 }
 
 fn iface_json(ctx: &Ctx<'_>, sid: &str, id: i64) -> HResult {
     let node = node(ctx, sid)?;
-    let iface = node.interfaces.iter().find(|i| i.id == id).ok_or_else(|| Reply::not_found("Interface"))?;
+    let iface = node
+        .interfaces
+        .iter()
+        .find(|i| i.id == id)
+        .ok_or_else(|| Reply::not_found("Interface"))?;
     Ok(Reply::json(json::interface(&ctx.world.region, node, iface)))
 }
 
 fn check_iface_state(node: &Node, op: &str) -> Result<(), Reply> {
     if node.node_type != 0 {
-        return Err(Reply::text(403, "You do not have permission to modify interfaces of a controller."));
+        return Err(Reply::text(
+            403,
+            "You do not have permission to modify interfaces of a controller.",
+        ));
     }
-    if !matches!(node.status, Status::New | Status::Ready | Status::Allocated | Status::Broken | Status::FailedTesting) {
-        return Err(Reply::conflict(format!("Cannot {op} interface because the machine is not New, Ready, Allocated, or Broken.")));
+    if !matches!(
+        node.status,
+        Status::New | Status::Ready | Status::Allocated | Status::Broken | Status::FailedTesting
+    ) {
+        return Err(Reply::conflict(format!(
+            "Cannot {op} interface because the machine is not New, Ready, Allocated, or Broken."
+        )));
     }
     Ok(())
 }
 
-const BOND_MODES: [&str; 7] = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"];
+const BOND_MODES: [&str; 7] = [
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
+];
 const HASH_POLICIES: [&str; 5] = ["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4"];
 
 fn bond_params(ctx: &Ctx<'_>, params: &mut Map<String, Value>) -> Result<(), Reply> {
     if let Some(mode) = ctx.arg("bond_mode") {
         if !BOND_MODES.contains(&mode) {
-            return Err(Reply::field("bond_mode", format!("Select a valid choice. {mode} is not one of the available choices.")));
+            return Err(Reply::field(
+                "bond_mode",
+                format!("Select a valid choice. {mode} is not one of the available choices."),
+            ));
         }
         params.insert("bond_mode".into(), Value::from(mode));
     }
     if let Some(rate) = ctx.arg("bond_lacp_rate") {
         if !matches!(rate, "fast" | "slow") {
-            return Err(Reply::field("bond_lacp_rate", format!("Select a valid choice. {rate} is not one of the available choices.")));
+            return Err(Reply::field(
+                "bond_lacp_rate",
+                format!("Select a valid choice. {rate} is not one of the available choices."),
+            ));
         }
         params.insert("bond_lacp_rate".into(), Value::from(rate));
     }
     if let Some(policy) = ctx.arg("bond_xmit_hash_policy") {
         if !HASH_POLICIES.contains(&policy) {
-            return Err(Reply::field("bond_xmit_hash_policy", format!("Select a valid choice. {policy} is not one of the available choices.")));
+            return Err(Reply::field(
+                "bond_xmit_hash_policy",
+                format!("Select a valid choice. {policy} is not one of the available choices."),
+            ));
         }
         params.insert("bond_xmit_hash_policy".into(), Value::from(policy));
     }
     for name in ["bond_miimon", "bond_downdelay", "bond_updelay", "mtu"] {
         if let Some(value) = ctx.arg(name).filter(|v| !v.is_empty()) {
-            let number: i64 = value.parse().map_err(|_| Reply::field(name, "Enter a whole number."))?;
+            let number: i64 = value
+                .parse()
+                .map_err(|_| Reply::field(name, "Enter a whole number."))?;
             params.insert(name.into(), Value::from(number));
         }
     }
@@ -84,11 +130,19 @@ fn bond_params(ctx: &Ctx<'_>, params: &mut Map<String, Value>) -> Result<(), Rep
 }
 
 fn parse_vlan_arg(ctx: &Ctx<'_>, name: &str) -> Result<Option<i64>, Reply> {
-    match ctx.arg(name).filter(|v| !v.is_empty() && *v != "None" && *v != "null") {
+    match ctx
+        .arg(name)
+        .filter(|v| !v.is_empty() && *v != "None" && *v != "null")
+    {
         Some(text) => {
-            let id: i64 = text.parse().map_err(|_| Reply::field(name, "Select a valid choice."))?;
+            let id: i64 = text
+                .parse()
+                .map_err(|_| Reply::field(name, "Select a valid choice."))?;
             if !ctx.world.region.vlans.contains_key(&id) {
-                return Err(Reply::field(name, "Select a valid choice. That choice is not one of the available choices."));
+                return Err(Reply::field(
+                    name,
+                    "Select a valid choice. That choice is not one of the available choices.",
+                ));
             }
             Ok(Some(id))
         }
@@ -96,7 +150,14 @@ fn parse_vlan_arg(ctx: &Ctx<'_>, name: &str) -> Result<Option<i64>, Reply> {
     }
 }
 
-fn new_interface(id: i64, name: String, kind: InterfaceKind, mac: String, vlan: Option<i64>, parents: Vec<i64>) -> Interface {
+fn new_interface(
+    id: i64,
+    name: String,
+    kind: InterfaceKind,
+    mac: String,
+    vlan: Option<i64>,
+    parents: Vec<i64>,
+) -> Interface {
     Interface {
         id,
         name,
@@ -120,7 +181,11 @@ fn interfaces(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> 
         match (ctx.method, op) {
             ("GET", None) => {
                 let node = node(ctx, sid)?;
-                let list: Vec<Value> = node.interfaces.iter().map(|i| json::interface(&ctx.world.region, node, i)).collect();
+                let list: Vec<Value> = node
+                    .interfaces
+                    .iter()
+                    .map(|i| json::interface(&ctx.world.region, node, i))
+                    .collect();
                 return Ok(Reply::json(Value::from(list)));
             }
             ("POST", Some(op)) => return create_interface(ctx, sid, op),
@@ -145,7 +210,10 @@ fn interfaces(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> 
         ("DELETE", None) => {
             let node = node_mut(ctx, sid)?;
             if node.interfaces[index].kind == InterfaceKind::Physical {
-                return Err(Reply::text(400, "Cannot delete a physical interface of a machine."));
+                return Err(Reply::text(
+                    400,
+                    "Cannot delete a physical interface of a machine.",
+                ));
             }
             node.interfaces.remove(index);
             for iface in &mut node.interfaces {
@@ -155,7 +223,10 @@ fn interfaces(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> 
         }
         ("POST", Some("link_subnet")) => link_subnet(ctx, sid, index),
         ("POST", Some("unlink_subnet")) => {
-            let link_id: i64 = ctx.arg("id").and_then(|v| v.parse().ok()).ok_or_else(|| Reply::field("id", "This field is required."))?;
+            let link_id: i64 = ctx
+                .arg("id")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Reply::field("id", "This field is required."))?;
             let iface = &mut node_mut(ctx, sid)?.interfaces[index];
             let before = iface.links.len();
             iface.links.retain(|l| l.id != link_id);
@@ -174,12 +245,16 @@ fn interfaces(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> 
             let link_id: Option<i64> = ctx.arg("link_id").and_then(|v| v.parse().ok());
             let iface = &mut node_mut(ctx, sid)?.interfaces[index];
             for link in &mut iface.links {
-                link.default_gateway = link_id.is_none_or(|l| l == link.id) && matches!(link.mode.as_str(), "auto" | "static");
+                link.default_gateway = link_id.is_none_or(|l| l == link.id)
+                    && matches!(link.mode.as_str(), "auto" | "static");
             }
             iface_json(ctx, sid, id)
         }
         ("POST", Some(op @ ("add_tag" | "remove_tag"))) => {
-            let tag = ctx.arg("tag").ok_or_else(|| Reply::field("tag", "This field is required."))?.to_owned();
+            let tag = ctx
+                .arg("tag")
+                .ok_or_else(|| Reply::field("tag", "This field is required."))?
+                .to_owned();
             let iface = &mut node_mut(ctx, sid)?.interfaces[index];
             iface.tags.retain(|t| t != &tag);
             if op == "add_tag" {
@@ -194,83 +269,188 @@ fn interfaces(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> 
 fn create_interface(ctx: &mut Ctx<'_>, sid: &str, op: &str) -> HResult {
     check_iface_state(node(ctx, sid)?, &op.replace('_', " "))?;
     let node_ref = node(ctx, sid)?;
-    let parent_keys: Vec<String> = ctx.args.all("parents").iter().chain(ctx.args.all("parent")).cloned().collect();
+    let parent_keys: Vec<String> = ctx
+        .args
+        .all("parents")
+        .iter()
+        .chain(ctx.args.all("parent"))
+        .cloned()
+        .collect();
     let mut parents = Vec::new();
     for key in &parent_keys {
-        let index = find_iface(node_ref, key).ok_or_else(|| Reply::field("parents", format!("Select a valid choice. {key} is not one of the available choices.")))?;
+        let index = find_iface(node_ref, key).ok_or_else(|| {
+            Reply::field(
+                "parents",
+                format!("Select a valid choice. {key} is not one of the available choices."),
+            )
+        })?;
         parents.push(index);
     }
-    let tags = ctx.args.all("tags").iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect::<Vec<_>>();
+    let tags = ctx
+        .args
+        .all("tags")
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>();
     let vlan_arg = parse_vlan_arg(ctx, "vlan")?;
     let mut params = Map::new();
     let iface = match op {
         "create_physical" => {
-            let mac = ctx.arg("mac_address").ok_or_else(|| Reply::field("mac_address", "This field is required."))?.to_ascii_lowercase();
-            let name = ctx.arg("name").map(str::to_owned).unwrap_or_else(|| format!("eth{}", node_ref.interfaces.len()));
+            let mac = ctx
+                .arg("mac_address")
+                .ok_or_else(|| Reply::field("mac_address", "This field is required."))?
+                .to_ascii_lowercase();
+            let name = ctx
+                .arg("name")
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("eth{}", node_ref.interfaces.len()));
             new_interface(0, name, InterfaceKind::Physical, mac, vlan_arg, vec![])
         }
         "create_bond" => {
-            let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
+            let name = ctx
+                .arg("name")
+                .ok_or_else(|| Reply::field("name", "This field is required."))?
+                .to_owned();
             if parents.is_empty() {
-                return Err(Reply::field("parents", "A bond interface must have one or more parents."));
+                return Err(Reply::field(
+                    "parents",
+                    "A bond interface must have one or more parents.",
+                ));
             }
             for &p in &parents {
                 let parent = &node_ref.interfaces[p];
                 if parent.kind != InterfaceKind::Physical {
-                    return Err(Reply::field("parents", format!("{} is not a physical interface.", parent.name)));
+                    return Err(Reply::field(
+                        "parents",
+                        format!("{} is not a physical interface.", parent.name),
+                    ));
                 }
-                if node_ref.interfaces.iter().any(|i| i.kind == InterfaceKind::Bond && i.parents.contains(&parent.id)) {
-                    return Err(Reply::field("parents", format!("{} is already in-use by another interface.", parent.name)));
+                if node_ref
+                    .interfaces
+                    .iter()
+                    .any(|i| i.kind == InterfaceKind::Bond && i.parents.contains(&parent.id))
+                {
+                    return Err(Reply::field(
+                        "parents",
+                        format!("{} is already in-use by another interface.", parent.name),
+                    ));
                 }
             }
             let first_vlan = node_ref.interfaces[parents[0]].vlan;
-            if vlan_arg.is_none() && parents.iter().any(|&p| node_ref.interfaces[p].vlan != first_vlan) {
-                return Err(Reply::field("parents", "All parents must belong to the same VLAN."));
+            if vlan_arg.is_none()
+                && parents
+                    .iter()
+                    .any(|&p| node_ref.interfaces[p].vlan != first_vlan)
+            {
+                return Err(Reply::field(
+                    "parents",
+                    "All parents must belong to the same VLAN.",
+                ));
             }
             bond_params(ctx, &mut params)?;
-            let mac = ctx.arg("mac_address").map(str::to_ascii_lowercase).unwrap_or_else(|| node_ref.interfaces[parents[0]].mac_address.clone());
+            let mac = ctx
+                .arg("mac_address")
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_else(|| node_ref.interfaces[parents[0]].mac_address.clone());
             let ids = parents.iter().map(|&p| node_ref.interfaces[p].id).collect();
-            new_interface(0, name, InterfaceKind::Bond, mac, vlan_arg.or(first_vlan), ids)
+            new_interface(
+                0,
+                name,
+                InterfaceKind::Bond,
+                mac,
+                vlan_arg.or(first_vlan),
+                ids,
+            )
         }
         "create_vlan" => {
             let vlan = vlan_arg.ok_or_else(|| Reply::field("vlan", "This field is required."))?;
             if parents.len() != 1 {
-                return Err(Reply::field("parents", "A VLAN interface must have exactly one parent."));
+                return Err(Reply::field(
+                    "parents",
+                    "A VLAN interface must have exactly one parent.",
+                ));
             }
             let parent = &node_ref.interfaces[parents[0]];
-            let parent_vlan = parent.vlan.ok_or_else(|| Reply::field("parents", "Parent interface is not attached to a VLAN."))?;
+            let parent_vlan = parent.vlan.ok_or_else(|| {
+                Reply::field("parents", "Parent interface is not attached to a VLAN.")
+            })?;
             let region = &ctx.world.region;
-            let (Some(pv), Some(v)) = (region.vlans.get(&parent_vlan), region.vlans.get(&vlan)) else {
+            let (Some(pv), Some(v)) = (region.vlans.get(&parent_vlan), region.vlans.get(&vlan))
+            else {
                 return Err(Reply::field("vlan", "Select a valid choice."));
             };
             if pv.fabric != v.fabric {
-                return Err(Reply::field("vlan", "VLAN must be on the same fabric as the parent interface."));
+                return Err(Reply::field(
+                    "vlan",
+                    "VLAN must be on the same fabric as the parent interface.",
+                ));
             }
-            if node_ref.interfaces.iter().any(|i| i.kind == InterfaceKind::Vlan && i.parents == vec![parent.id] && i.vlan == Some(vlan)) {
-                return Err(Reply::field("__all__", "A VLAN interface already exists for this VLAN and parent."));
+            if node_ref.interfaces.iter().any(|i| {
+                i.kind == InterfaceKind::Vlan
+                    && i.parents == vec![parent.id]
+                    && i.vlan == Some(vlan)
+            }) {
+                return Err(Reply::field(
+                    "__all__",
+                    "A VLAN interface already exists for this VLAN and parent.",
+                ));
             }
             bond_params(ctx, &mut params)?;
-            new_interface(0, format!("{}.{}", parent.name, v.vid), InterfaceKind::Vlan, parent.mac_address.clone(), Some(vlan), vec![parent.id])
+            new_interface(
+                0,
+                format!("{}.{}", parent.name, v.vid),
+                InterfaceKind::Vlan,
+                parent.mac_address.clone(),
+                Some(vlan),
+                vec![parent.id],
+            )
         }
         "create_bridge" => {
-            let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
-            let first = parents.first().map(|&p| &node_ref.interfaces[p]).ok_or_else(|| Reply::field("parent", "This field is required."))?;
+            let name = ctx
+                .arg("name")
+                .ok_or_else(|| Reply::field("name", "This field is required."))?
+                .to_owned();
+            let first = parents
+                .first()
+                .map(|&p| &node_ref.interfaces[p])
+                .ok_or_else(|| Reply::field("parent", "This field is required."))?;
             bond_params(ctx, &mut params)?;
-            new_interface(0, name, InterfaceKind::Bridge, first.mac_address.clone(), vlan_arg.or(first.vlan), vec![first.id])
+            new_interface(
+                0,
+                name,
+                InterfaceKind::Bridge,
+                first.mac_address.clone(),
+                vlan_arg.or(first.vlan),
+                vec![first.id],
+            )
         }
         _ => return Err(ctx.unknown_op()),
     };
     let id = ctx.world.region.new_id();
     let node = node_mut(ctx, sid)?;
     if node.interfaces.iter().any(|i| i.name == iface.name) {
-        return Err(Reply::field("name", format!("Interface with name \"{}\" already exists.", iface.name)));
+        return Err(Reply::field(
+            "name",
+            format!("Interface with name \"{}\" already exists.", iface.name),
+        ));
     }
-    node.interfaces.push(Interface { id, tags, params, ..iface });
+    node.interfaces.push(Interface {
+        id,
+        tags,
+        params,
+        ..iface
+    });
     iface_json(ctx, sid, id)
 }
 
 fn update_interface(ctx: &mut Ctx<'_>, sid: &str, index: usize) -> HResult {
-    let vlan = if ctx.args.has("vlan") { Some(parse_vlan_arg(ctx, "vlan")?) } else { None };
+    let vlan = if ctx.args.has("vlan") {
+        Some(parse_vlan_arg(ctx, "vlan")?)
+    } else {
+        None
+    };
     let mut params = Map::new();
     bond_params(ctx, &mut params)?;
     let args = ctx.args.clone();
@@ -288,7 +468,13 @@ fn update_interface(ctx: &mut Ctx<'_>, sid: &str, index: usize) -> HResult {
         }
     }
     if args.has("tags") {
-        iface.tags = args.all("tags").iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+        iface.tags = args
+            .all("tags")
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
     }
     if let Some(enabled) = args.get("enabled") {
         iface.enabled = super::form::parse_bool(enabled);
@@ -301,52 +487,100 @@ fn update_interface(ctx: &mut Ctx<'_>, sid: &str, index: usize) -> HResult {
 }
 
 fn link_subnet(ctx: &mut Ctx<'_>, sid: &str, index: usize) -> HResult {
-    let mode = ctx.arg("mode").ok_or_else(|| Reply::field("mode", "This field is required."))?.to_ascii_lowercase();
+    let mode = ctx
+        .arg("mode")
+        .ok_or_else(|| Reply::field("mode", "This field is required."))?
+        .to_ascii_lowercase();
     if !matches!(mode.as_str(), "auto" | "dhcp" | "static" | "link_up") {
-        return Err(Reply::field("mode", format!("Select a valid choice. {mode} is not one of the available choices.")));
+        return Err(Reply::field(
+            "mode",
+            format!("Select a valid choice. {mode} is not one of the available choices."),
+        ));
     }
     let force = ctx.args.flag("force");
     let default_gateway = ctx.args.flag("default_gateway");
     if default_gateway && !matches!(mode.as_str(), "auto" | "static") {
-        return Err(Reply::field("default_gateway", "Cannot use in mode '".to_owned() + &mode + "'."));
+        return Err(Reply::field(
+            "default_gateway",
+            "Cannot use in mode '".to_owned() + &mode + "'.",
+        ));
     }
     let subnet = match ctx.arg("subnet").filter(|v| !v.is_empty()) {
         Some(text) => {
             let region = &ctx.world.region;
-            let found = region.subnets.values().find(|s| s.id.to_string() == text || s.cidr == text).map(|s| s.id);
-            Some(found.ok_or_else(|| Reply::field("subnet", "Select a valid choice. That choice is not one of the available choices."))?)
+            let found = region
+                .subnets
+                .values()
+                .find(|s| s.id.to_string() == text || s.cidr == text)
+                .map(|s| s.id);
+            Some(found.ok_or_else(|| {
+                Reply::field(
+                    "subnet",
+                    "Select a valid choice. That choice is not one of the available choices.",
+                )
+            })?)
         }
-        None if matches!(mode.as_str(), "auto" | "static") => return Err(Reply::field("subnet", "This field is required.")),
+        None if matches!(mode.as_str(), "auto" | "static") => {
+            return Err(Reply::field("subnet", "This field is required."));
+        }
         None => None,
     };
     let node_ref = node(ctx, sid)?;
     let iface = &node_ref.interfaces[index];
     let region = &ctx.world.region;
     let subnet_vlan = subnet.and_then(|s| region.subnets.get(&s)).map(|s| s.vlan);
-    if let Some(sv) = subnet_vlan && iface.vlan != Some(sv) && !force {
-        return Err(Reply::field("subnet", "Subnet is not on the same VLAN as the interface."));
+    if let Some(sv) = subnet_vlan
+        && iface.vlan != Some(sv)
+        && !force
+    {
+        return Err(Reply::field(
+            "subnet",
+            "Subnet is not on the same VLAN as the interface.",
+        ));
     }
     if mode == "link_up" && !iface.links.is_empty() && !force {
-        return Err(Reply::field("mode", "Cannot configure interface to link up (with no IP address) while other links are already configured."));
+        return Err(Reply::field(
+            "mode",
+            "Cannot configure interface to link up (with no IP address) while other links are already configured.",
+        ));
     }
     let mut ip_address = None;
     if mode == "static" {
-        let Some(subnet_id) = subnet else { return Err(Reply::field("subnet", "This field is required.")) };
-        let cidr = region.subnets.get(&subnet_id).map(|s| s.cidr.clone()).unwrap_or_default();
+        let Some(subnet_id) = subnet else {
+            return Err(Reply::field("subnet", "This field is required."));
+        };
+        let cidr = region
+            .subnets
+            .get(&subnet_id)
+            .map(|s| s.cidr.clone())
+            .unwrap_or_default();
         match ctx.arg("ip_address").filter(|v| !v.is_empty()) {
             Some(ip) => {
                 if !super::ip::contains(&cidr, ip) {
-                    return Err(Reply::field("ip_address", format!("IP address is not in the given subnet '{cidr}'.")));
+                    return Err(Reply::field(
+                        "ip_address",
+                        format!("IP address is not in the given subnet '{cidr}'."),
+                    ));
                 }
                 let numeric = super::ip::parse_ip(ip).unwrap_or(0);
-                let dynamic = region.ranges_of(subnet_id).filter(|r| r.kind == "dynamic").any(|r| {
-                    super::ip::parse_ip(&r.start_ip).is_some_and(|s| s <= numeric) && super::ip::parse_ip(&r.end_ip).is_some_and(|e| numeric <= e)
-                });
+                let dynamic = region
+                    .ranges_of(subnet_id)
+                    .filter(|r| r.kind == "dynamic")
+                    .any(|r| {
+                        super::ip::parse_ip(&r.start_ip).is_some_and(|s| s <= numeric)
+                            && super::ip::parse_ip(&r.end_ip).is_some_and(|e| numeric <= e)
+                    });
                 if dynamic {
-                    return Err(Reply::field("ip_address", format!("IP address is inside a dynamic range {ip}.")));
+                    return Err(Reply::field(
+                        "ip_address",
+                        format!("IP address is inside a dynamic range {ip}."),
+                    ));
                 }
                 if super::ip::used_addresses(region, subnet_id).contains(&numeric) {
-                    return Err(Reply::field("ip_address", format!("IP address {ip} already in use.")));
+                    return Err(Reply::field(
+                        "ip_address",
+                        format!("IP address {ip} already in use."),
+                    ));
                 }
                 ip_address = Some(ip.to_owned());
             }
@@ -361,7 +595,13 @@ fn link_subnet(ctx: &mut Ctx<'_>, sid: &str, index: usize) -> HResult {
     if mode == "link_up" && force {
         iface.links.clear();
     }
-    iface.links.push(Link { id: link_id, mode, subnet, ip_address, default_gateway });
+    iface.links.push(Link {
+        id: link_id,
+        mode,
+        subnet,
+        ip_address,
+        default_gateway,
+    });
     let id = iface.id;
     iface_json(ctx, sid, id)
 }
@@ -373,40 +613,71 @@ fn storage_state(node: &Node, format_like: bool) -> Result<(), Reply> {
     if ok {
         Ok(())
     } else {
-        Err(Reply::conflict(format!("Cannot change the storage of a machine that is not Ready (currently '{}').", node.status.name())))
+        Err(Reply::conflict(format!(
+            "Cannot change the storage of a machine that is not Ready (currently '{}').",
+            node.status.name()
+        )))
     }
 }
 
 fn find_device(node: &Node, key: &str) -> Option<usize> {
-    node.block_devices.iter().position(|d| d.id.to_string() == key || d.name == key)
+    node.block_devices
+        .iter()
+        .position(|d| d.id.to_string() == key || d.name == key)
 }
 
 fn device_json(ctx: &Ctx<'_>, sid: &str, id: i64) -> HResult {
     let node = node(ctx, sid)?;
-    let device = node.block_devices.iter().find(|d| d.id == id).ok_or_else(|| Reply::not_found("BlockDevice"))?;
+    let device = node
+        .block_devices
+        .iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| Reply::not_found("BlockDevice"))?;
     Ok(Reply::json(json::block_device(node, device)))
 }
 
 fn new_filesystem(ctx: &mut Ctx<'_>) -> Result<Filesystem, Reply> {
-    let fstype = ctx.arg("fstype").ok_or_else(|| Reply::field("fstype", "This field is required."))?.to_owned();
-    if !["ext4", "ext3", "ext2", "xfs", "btrfs", "fat32", "vfat", "swap", "zfsroot", "ramfs", "tmpfs"].contains(&fstype.as_str()) {
-        return Err(Reply::field("fstype", format!("Select a valid choice. {fstype} is not one of the available choices.")));
+    let fstype = ctx
+        .arg("fstype")
+        .ok_or_else(|| Reply::field("fstype", "This field is required."))?
+        .to_owned();
+    if ![
+        "ext4", "ext3", "ext2", "xfs", "btrfs", "fat32", "vfat", "swap", "zfsroot", "ramfs",
+        "tmpfs",
+    ]
+    .contains(&fstype.as_str())
+    {
+        return Err(Reply::field(
+            "fstype",
+            format!("Select a valid choice. {fstype} is not one of the available choices."),
+        ));
     }
     let label = ctx.arg("label").unwrap_or("").to_owned();
     let uuid = match ctx.arg("uuid").filter(|u| !u.is_empty()) {
         Some(u) => u.to_owned(),
         None => ctx.world.new_uuid(),
     };
-    Ok(Filesystem { fstype, label, uuid, mount_point: String::new(), mount_options: String::new() })
+    Ok(Filesystem {
+        fstype,
+        label,
+        uuid,
+        mount_point: String::new(),
+        mount_options: String::new(),
+    })
 }
 
 fn mount_args(ctx: &Ctx<'_>, fs: &Filesystem) -> Result<(String, String), Reply> {
-    let point = ctx.arg("mount_point").ok_or_else(|| Reply::field("mount_point", "This field is required."))?;
+    let point = ctx
+        .arg("mount_point")
+        .ok_or_else(|| Reply::field("mount_point", "This field is required."))?;
     let valid = point.starts_with('/') || (point == "none" && fs.fstype == "swap");
     if !valid {
         return Err(Reply::field("mount_point", "Enter a valid absolute path."));
     }
-    Ok((point.to_owned(), ctx.arg("mount_options").unwrap_or("").to_owned()))
+    Ok((
+        point.to_owned(),
+        ctx.arg("mount_options").unwrap_or("").to_owned(),
+    ))
 }
 
 fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> HResult {
@@ -414,12 +685,23 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
         return match (ctx.method, op) {
             ("GET", None) => {
                 let node = node(ctx, sid)?;
-                Ok(Reply::json(Value::from(node.block_devices.iter().map(|d| json::block_device(node, d)).collect::<Vec<_>>())))
+                Ok(Reply::json(Value::from(
+                    node.block_devices
+                        .iter()
+                        .map(|d| json::block_device(node, d))
+                        .collect::<Vec<_>>(),
+                )))
             }
             ("POST", None) => {
                 storage_state(node(ctx, sid)?, false)?;
-                let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
-                let size: u64 = ctx.arg("size").and_then(|s| s.parse().ok()).ok_or_else(|| Reply::field("size", "This field is required."))?;
+                let name = ctx
+                    .arg("name")
+                    .ok_or_else(|| Reply::field("name", "This field is required."))?
+                    .to_owned();
+                let size: u64 = ctx
+                    .arg("size")
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| Reply::field("size", "This field is required."))?;
                 let id = ctx.world.region.new_id();
                 let args = ctx.args.clone();
                 node_mut(ctx, sid)?.block_devices.push(BlockDevice {
@@ -428,7 +710,10 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
                     lv_of: None,
                     uuid: None,
                     size,
-                    block_size: args.get("block_size").and_then(|b| b.parse().ok()).unwrap_or(512),
+                    block_size: args
+                        .get("block_size")
+                        .and_then(|b| b.parse().ok())
+                        .unwrap_or(512),
                     model: args.get("model").unwrap_or("").to_owned(),
                     serial: args.get("serial").unwrap_or("").to_owned(),
                     id_path: args.get("id_path").unwrap_or("").to_owned(),
@@ -444,7 +729,8 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
         };
     }
     let key = ctx.param("id").to_owned();
-    let index = find_device(node(ctx, sid)?, &key).ok_or_else(|| Reply::not_found("BlockDevice"))?;
+    let index =
+        find_device(node(ctx, sid)?, &key).ok_or_else(|| Reply::not_found("BlockDevice"))?;
     let id = node(ctx, sid)?.block_devices[index].id;
     if ctx.method == "GET" {
         return device_json(ctx, sid, id);
@@ -455,7 +741,12 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
         ("PUT", None) => {
             let args = ctx.args.clone();
             let device = &mut node_mut(ctx, sid)?.block_devices[index];
-            for (field, slot) in [("name", &mut device.name), ("model", &mut device.model), ("serial", &mut device.serial), ("id_path", &mut device.id_path)] {
+            for (field, slot) in [
+                ("name", &mut device.name),
+                ("model", &mut device.model),
+                ("serial", &mut device.serial),
+                ("id_path", &mut device.id_path),
+            ] {
                 if let Some(v) = args.get(field) {
                     *slot = v.to_owned();
                 }
@@ -480,7 +771,10 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
             let node_ref = node(ctx, sid)?;
             let device = &node_ref.block_devices[index];
             if !device.partitions.is_empty() || device_is_pv(node_ref, id) {
-                return Err(Reply::text(400, "Cannot format block device with partitions or used in a volume group."));
+                return Err(Reply::text(
+                    400,
+                    "Cannot format block device with partitions or used in a volume group.",
+                ));
             }
             let fs = new_filesystem(ctx)?;
             node_mut(ctx, sid)?.block_devices[index].filesystem = Some(fs);
@@ -494,7 +788,10 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
             device_json(ctx, sid, id)
         }
         ("POST", Some("mount")) => {
-            let fs = node(ctx, sid)?.block_devices[index].filesystem.clone().ok_or_else(|| Reply::text(400, "Block device is not formatted."))?;
+            let fs = node(ctx, sid)?.block_devices[index]
+                .filesystem
+                .clone()
+                .ok_or_else(|| Reply::text(400, "Block device is not formatted."))?;
             let (point, options) = mount_args(ctx, &fs)?;
             if let Some(fs) = node_mut(ctx, sid)?.block_devices[index].filesystem.as_mut() {
                 fs.mount_point = point;
@@ -515,13 +812,19 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
         ("POST", Some("set_boot_disk")) => {
             let node = node_mut(ctx, sid)?;
             if node.block_devices[index].lv_of.is_some() {
-                return Err(Reply::text(400, "Cannot set a virtual block device as the boot disk."));
+                return Err(Reply::text(
+                    400,
+                    "Cannot set a virtual block device as the boot disk.",
+                ));
             }
             node.boot_disk = Some(id);
             Ok(Reply::json(Value::from("OK")))
         }
         ("POST", Some(op @ ("add_tag" | "remove_tag"))) => {
-            let tag = ctx.arg("tag").ok_or_else(|| Reply::field("tag", "This field is required."))?.to_owned();
+            let tag = ctx
+                .arg("tag")
+                .ok_or_else(|| Reply::field("tag", "This field is required."))?
+                .to_owned();
             let device = &mut node_mut(ctx, sid)?.block_devices[index];
             device.tags.retain(|t| t != &tag);
             if op == "add_tag" {
@@ -535,25 +838,40 @@ fn block_devices(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
 
 fn partitions(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> HResult {
     let key = ctx.param("device_id").to_owned();
-    let dindex = find_device(node(ctx, sid)?, &key).ok_or_else(|| Reply::not_found("BlockDevice"))?;
+    let dindex =
+        find_device(node(ctx, sid)?, &key).ok_or_else(|| Reply::not_found("BlockDevice"))?;
     if handler == "PartitionsHandler" {
         return match (ctx.method, op) {
             ("GET", None) => {
                 let node = node(ctx, sid)?;
                 let device = &node.block_devices[dindex];
-                Ok(Reply::json(Value::from(device.partitions.iter().map(|p| json::partition(node, device, p)).collect::<Vec<_>>())))
+                Ok(Reply::json(Value::from(
+                    device
+                        .partitions
+                        .iter()
+                        .map(|p| json::partition(node, device, p))
+                        .collect::<Vec<_>>(),
+                )))
             }
             ("POST", None) => create_partition(ctx, sid, dindex),
             _ => Err(ctx.unknown_op()),
         };
     }
     let part_key = ctx.param("id").to_owned();
-    let pindex = node(ctx, sid)?.block_devices[dindex].partitions.iter().position(|p| p.id.to_string() == part_key).ok_or_else(|| Reply::not_found("Partition"))?;
+    let pindex = node(ctx, sid)?.block_devices[dindex]
+        .partitions
+        .iter()
+        .position(|p| p.id.to_string() == part_key)
+        .ok_or_else(|| Reply::not_found("Partition"))?;
     let part_id = node(ctx, sid)?.block_devices[dindex].partitions[pindex].id;
     let render = |ctx: &Ctx<'_>| -> HResult {
         let node = node(ctx, sid)?;
         let device = &node.block_devices[dindex];
-        Ok(Reply::json(json::partition(node, device, &device.partitions[pindex])))
+        Ok(Reply::json(json::partition(
+            node,
+            device,
+            &device.partitions[pindex],
+        )))
     };
     if ctx.method == "GET" {
         return render(ctx);
@@ -563,7 +881,10 @@ fn partitions(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> 
     match (ctx.method, op) {
         ("DELETE", None) => {
             if partition_is_pv(node(ctx, sid)?, part_id) {
-                return Err(Reply::text(400, "Cannot delete a partition that is part of a volume group."));
+                return Err(Reply::text(
+                    400,
+                    "Cannot delete a partition that is part of a volume group.",
+                ));
             }
             let device = &mut node_mut(ctx, sid)?.block_devices[dindex];
             device.partitions.remove(pindex);
@@ -571,29 +892,45 @@ fn partitions(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> 
         }
         ("POST", Some("format")) => {
             if partition_is_pv(node(ctx, sid)?, part_id) {
-                return Err(Reply::text(400, "Cannot format a partition that is part of a volume group."));
+                return Err(Reply::text(
+                    400,
+                    "Cannot format a partition that is part of a volume group.",
+                ));
             }
             let fs = new_filesystem(ctx)?;
             node_mut(ctx, sid)?.block_devices[dindex].partitions[pindex].filesystem = Some(fs);
             render(ctx)
         }
         ("POST", Some("unformat")) => {
-            if node_mut(ctx, sid)?.block_devices[dindex].partitions[pindex].filesystem.take().is_none() {
+            if node_mut(ctx, sid)?.block_devices[dindex].partitions[pindex]
+                .filesystem
+                .take()
+                .is_none()
+            {
                 return Err(Reply::text(400, "Partition is not formatted."));
             }
             render(ctx)
         }
         ("POST", Some("mount")) => {
-            let fs = node(ctx, sid)?.block_devices[dindex].partitions[pindex].filesystem.clone().ok_or_else(|| Reply::text(400, "Partition is not formatted."))?;
+            let fs = node(ctx, sid)?.block_devices[dindex].partitions[pindex]
+                .filesystem
+                .clone()
+                .ok_or_else(|| Reply::text(400, "Partition is not formatted."))?;
             let (point, options) = mount_args(ctx, &fs)?;
-            if let Some(fs) = node_mut(ctx, sid)?.block_devices[dindex].partitions[pindex].filesystem.as_mut() {
+            if let Some(fs) = node_mut(ctx, sid)?.block_devices[dindex].partitions[pindex]
+                .filesystem
+                .as_mut()
+            {
                 fs.mount_point = point;
                 fs.mount_options = options;
             }
             render(ctx)
         }
         ("POST", Some("unmount")) => {
-            if let Some(fs) = node_mut(ctx, sid)?.block_devices[dindex].partitions[pindex].filesystem.as_mut() {
+            if let Some(fs) = node_mut(ctx, sid)?.block_devices[dindex].partitions[pindex]
+                .filesystem
+                .as_mut()
+            {
                 fs.mount_point.clear();
                 fs.mount_options.clear();
             }
@@ -608,20 +945,32 @@ fn create_partition(ctx: &mut Ctx<'_>, sid: &str, dindex: usize) -> HResult {
     storage_state(node_ref, false)?;
     let device = &node_ref.block_devices[dindex];
     if device.filesystem.is_some() || device_is_pv(node_ref, device.id) {
-        return Err(Reply::field("__all__", "Cannot create a partition on a formatted block device or a volume-group member."));
+        return Err(Reply::field(
+            "__all__",
+            "Cannot create a partition on a formatted block device or a volume-group member.",
+        ));
     }
     let mut probe = device.clone();
     probe.partition_table.get_or_insert_with(|| "GPT".into());
     let available = device_available(node_ref, &probe);
     let size = match ctx.arg("size").filter(|s| !s.is_empty()) {
-        Some(text) => align_down(parse_size(text, device.size).ok_or_else(|| Reply::field("size", "Enter a whole number."))?),
+        Some(text) => align_down(
+            parse_size(text, device.size)
+                .ok_or_else(|| Reply::field("size", "Enter a whole number."))?,
+        ),
         None => available,
     };
     if size < ALIGN {
-        return Err(Reply::field("size", "Ensure this value is greater than or equal to 4194304."));
+        return Err(Reply::field(
+            "size",
+            "Ensure this value is greater than or equal to 4194304.",
+        ));
     }
     if size > available {
-        return Err(Reply::field("size", "Partition cannot be saved; not enough free space on the block device."));
+        return Err(Reply::field(
+            "size",
+            "Partition cannot be saved; not enough free space on the block device.",
+        ));
     }
     let bootable = ctx.args.flag("bootable");
     let uuid = match ctx.arg("uuid").filter(|u| !u.is_empty()) {
@@ -632,10 +981,22 @@ fn create_partition(ctx: &mut Ctx<'_>, sid: &str, dindex: usize) -> HResult {
     let device = &mut node_mut(ctx, sid)?.block_devices[dindex];
     device.partition_table.get_or_insert_with(|| "GPT".into());
     let number = device.partitions.len() as u32 + 1;
-    device.partitions.push(Partition { id, uuid, size, bootable, tags: vec![], filesystem: None, number });
+    device.partitions.push(Partition {
+        id,
+        uuid,
+        size,
+        bootable,
+        tags: vec![],
+        filesystem: None,
+        number,
+    });
     let node = node(ctx, sid)?;
     let device = &node.block_devices[dindex];
-    Ok(Reply::json(json::partition(node, device, &device.partitions[device.partitions.len() - 1])))
+    Ok(Reply::json(json::partition(
+        node,
+        device,
+        &device.partitions[device.partitions.len() - 1],
+    )))
 }
 
 fn volume_groups(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) -> HResult {
@@ -643,18 +1004,30 @@ fn volume_groups(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
         return match (ctx.method, op) {
             ("GET", None) => {
                 let node = node(ctx, sid)?;
-                Ok(Reply::json(Value::from(node.volume_groups.iter().map(|vg| json::volume_group(node, vg)).collect::<Vec<_>>())))
+                Ok(Reply::json(Value::from(
+                    node.volume_groups
+                        .iter()
+                        .map(|vg| json::volume_group(node, vg))
+                        .collect::<Vec<_>>(),
+                )))
             }
             ("POST", None) => create_vg(ctx, sid),
             _ => Err(ctx.unknown_op()),
         };
     }
     let key = ctx.param("id").to_owned();
-    let vindex = node(ctx, sid)?.volume_groups.iter().position(|v| v.id.to_string() == key || v.name == key).ok_or_else(|| Reply::not_found("VolumeGroup"))?;
+    let vindex = node(ctx, sid)?
+        .volume_groups
+        .iter()
+        .position(|v| v.id.to_string() == key || v.name == key)
+        .ok_or_else(|| Reply::not_found("VolumeGroup"))?;
     let vg_id = node(ctx, sid)?.volume_groups[vindex].id;
     let render = |ctx: &Ctx<'_>| -> HResult {
         let node = node(ctx, sid)?;
-        Ok(Reply::json(json::volume_group(node, &node.volume_groups[vindex])))
+        Ok(Reply::json(json::volume_group(
+            node,
+            &node.volume_groups[vindex],
+        )))
     };
     if ctx.method == "GET" {
         return render(ctx);
@@ -674,21 +1047,38 @@ fn volume_groups(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
             Ok(Reply::empty())
         }
         ("POST", Some("create_logical_volume")) => {
-            let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
+            let name = ctx
+                .arg("name")
+                .ok_or_else(|| Reply::field("name", "This field is required."))?
+                .to_owned();
             let node_ref = node(ctx, sid)?;
             let vg = &node_ref.volume_groups[vindex];
             let free = vg_size(node_ref, vg).saturating_sub(vg_used(node_ref, vg));
-            let text = ctx.arg("size").ok_or_else(|| Reply::field("size", "This field is required."))?;
-            let size = align_down(parse_size(text, vg_size(node_ref, vg)).ok_or_else(|| Reply::field("size", "Enter a whole number."))?);
+            let text = ctx
+                .arg("size")
+                .ok_or_else(|| Reply::field("size", "This field is required."))?;
+            let size = align_down(
+                parse_size(text, vg_size(node_ref, vg))
+                    .ok_or_else(|| Reply::field("size", "Enter a whole number."))?,
+            );
             if size < ALIGN {
-                return Err(Reply::field("size", "Ensure this value is greater than or equal to 4194304."));
+                return Err(Reply::field(
+                    "size",
+                    "Ensure this value is greater than or equal to 4194304.",
+                ));
             }
             if size > free {
-                return Err(Reply::field("size", format!("Size is too large. Maximum size is {free}.")));
+                return Err(Reply::field(
+                    "size",
+                    format!("Size is too large. Maximum size is {free}."),
+                ));
             }
             let full_name = format!("{}-{}", vg.name, name);
             if node_ref.block_devices.iter().any(|d| d.name == full_name) {
-                return Err(Reply::field("name", format!("A logical volume named {name} already exists.")));
+                return Err(Reply::field(
+                    "name",
+                    format!("A logical volume named {name} already exists."),
+                ));
             }
             let id = ctx.world.region.new_id();
             let uuid = match ctx.arg("uuid").filter(|u| !u.is_empty()) {
@@ -714,10 +1104,14 @@ fn volume_groups(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
             device_json(ctx, sid, id)
         }
         ("POST", Some("delete_logical_volume")) => {
-            let lv: i64 = ctx.arg("id").and_then(|v| v.parse().ok()).ok_or_else(|| Reply::field("id", "This field is required."))?;
+            let lv: i64 = ctx
+                .arg("id")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Reply::field("id", "This field is required."))?;
             let node = node_mut(ctx, sid)?;
             let before = node.block_devices.len();
-            node.block_devices.retain(|d| !(d.id == lv && d.lv_of == Some(vg_id)));
+            node.block_devices
+                .retain(|d| !(d.id == lv && d.lv_of == Some(vg_id)));
             if node.block_devices.len() == before {
                 return Err(Reply::not_found("VirtualBlockDevice"));
             }
@@ -730,32 +1124,73 @@ fn volume_groups(ctx: &mut Ctx<'_>, sid: &str, handler: &str, op: Option<&str>) 
 fn create_vg(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
     let node_ref = node(ctx, sid)?;
     storage_state(node_ref, false)?;
-    let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
+    let name = ctx
+        .arg("name")
+        .ok_or_else(|| Reply::field("name", "This field is required."))?
+        .to_owned();
     let mut pv_devices = Vec::new();
     for key in ctx.args.all("block_devices") {
-        let device = node_ref.block_devices.iter().find(|d| d.id.to_string() == *key || d.name == *key);
+        let device = node_ref
+            .block_devices
+            .iter()
+            .find(|d| d.id.to_string() == *key || d.name == *key);
         match device {
-            Some(d) if d.filesystem.is_none() && d.partitions.is_empty() && !device_is_pv(node_ref, d.id) && d.lv_of.is_none() => pv_devices.push(d.id),
-            _ => return Err(Reply::field("block_devices", format!("Select a valid choice. {key} is not one of the available choices."))),
+            Some(d)
+                if d.filesystem.is_none()
+                    && d.partitions.is_empty()
+                    && !device_is_pv(node_ref, d.id)
+                    && d.lv_of.is_none() =>
+            {
+                pv_devices.push(d.id)
+            }
+            _ => {
+                return Err(Reply::field(
+                    "block_devices",
+                    format!("Select a valid choice. {key} is not one of the available choices."),
+                ));
+            }
         }
     }
     let mut pv_partitions = Vec::new();
     for key in ctx.args.all("partitions") {
-        let part = node_ref.block_devices.iter().flat_map(|d| d.partitions.iter()).find(|p| p.id.to_string() == *key);
+        let part = node_ref
+            .block_devices
+            .iter()
+            .flat_map(|d| d.partitions.iter())
+            .find(|p| p.id.to_string() == *key);
         match part {
-            Some(p) if p.filesystem.is_none() && !partition_is_pv(node_ref, p.id) => pv_partitions.push(p.id),
-            _ => return Err(Reply::field("partitions", format!("Select a valid choice. {key} is not one of the available choices."))),
+            Some(p) if p.filesystem.is_none() && !partition_is_pv(node_ref, p.id) => {
+                pv_partitions.push(p.id)
+            }
+            _ => {
+                return Err(Reply::field(
+                    "partitions",
+                    format!("Select a valid choice. {key} is not one of the available choices."),
+                ));
+            }
         }
     }
     if pv_devices.is_empty() && pv_partitions.is_empty() {
-        return Err(Reply::field("__all__", "At least one valid block device or partition is required."));
+        return Err(Reply::field(
+            "__all__",
+            "At least one valid block device or partition is required.",
+        ));
     }
     let id = ctx.world.region.new_id();
     let uuid = match ctx.arg("uuid").filter(|u| !u.is_empty()) {
         Some(u) => u.to_owned(),
         None => ctx.world.new_uuid(),
     };
-    node_mut(ctx, sid)?.volume_groups.push(VolumeGroup { id, name, uuid, pv_devices, pv_partitions });
+    node_mut(ctx, sid)?.volume_groups.push(VolumeGroup {
+        id,
+        name,
+        uuid,
+        pv_devices,
+        pv_partitions,
+    });
     let updated = node(ctx, sid)?;
-    Ok(Reply::json(json::volume_group(updated, &updated.volume_groups[updated.volume_groups.len() - 1])))
+    Ok(Reply::json(json::volume_group(
+        updated,
+        &updated.volume_groups[updated.volume_groups.len() - 1],
+    )))
 }

@@ -40,7 +40,10 @@ impl ApiKey {
 
     /// The `ck:tk:ts` form.
     pub fn to_key_string(&self) -> String {
-        format!("{}:{}:{}", self.consumer_key, self.token_key, self.token_secret)
+        format!(
+            "{}:{}:{}",
+            self.consumer_key, self.token_key, self.token_secret
+        )
     }
 }
 
@@ -82,16 +85,27 @@ pub fn parse_header(header: &str) -> Option<BTreeMap<String, String>> {
 
 /// Checks a header against the configured keys; returns the username.
 pub fn authenticate<'a>(header: Option<&str>, keys: &'a [ApiKey]) -> Result<&'a str, AuthFailure> {
-    let params = header.and_then(parse_header).ok_or(AuthFailure::InvalidKey)?;
+    let params = header
+        .and_then(parse_header)
+        .ok_or(AuthFailure::InvalidKey)?;
     if REQUIRED.iter().any(|name| !params.contains_key(*name)) {
         return Err(AuthFailure::InvalidKey);
     }
     let key = keys
         .iter()
-        .find(|k| Some(&k.consumer_key) == params.get("oauth_consumer_key") && Some(&k.token_key) == params.get("oauth_token"))
+        .find(|k| {
+            Some(&k.consumer_key) == params.get("oauth_consumer_key")
+                && Some(&k.token_key) == params.get("oauth_token")
+        })
         .ok_or(AuthFailure::InvalidKey)?;
-    let method = params.get("oauth_signature_method").map(String::as_str).unwrap_or("");
-    let signature = params.get("oauth_signature").map(String::as_str).unwrap_or("");
+    let method = params
+        .get("oauth_signature_method")
+        .map(String::as_str)
+        .unwrap_or("");
+    let signature = params
+        .get("oauth_signature")
+        .map(String::as_str)
+        .unwrap_or("");
     if method == "PLAINTEXT" && signature == format!("&{}", key.token_secret) {
         Ok(&key.username)
     } else {
@@ -116,12 +130,24 @@ mod tests {
     #[test]
     fn bad_or_missing_credentials_are_refused() {
         let wrong_sig = r#"OAuth oauth_nonce="1", oauth_timestamp="1", oauth_signature_method="PLAINTEXT", oauth_consumer_key="ck", oauth_token="tk", oauth_signature="%26nope""#;
-        assert_eq!(authenticate(Some(wrong_sig), &keys()), Err(AuthFailure::InvalidSignature));
+        assert_eq!(
+            authenticate(Some(wrong_sig), &keys()),
+            Err(AuthFailure::InvalidSignature)
+        );
         let unknown = wrong_sig.replace("\"tk\"", "\"other\"");
-        assert_eq!(authenticate(Some(&unknown), &keys()), Err(AuthFailure::InvalidKey));
+        assert_eq!(
+            authenticate(Some(&unknown), &keys()),
+            Err(AuthFailure::InvalidKey)
+        );
         let missing_nonce = r#"OAuth oauth_timestamp="1", oauth_signature_method="PLAINTEXT", oauth_consumer_key="ck", oauth_token="tk", oauth_signature="%26ts""#;
-        assert_eq!(authenticate(Some(missing_nonce), &keys()), Err(AuthFailure::InvalidKey));
+        assert_eq!(
+            authenticate(Some(missing_nonce), &keys()),
+            Err(AuthFailure::InvalidKey)
+        );
         assert_eq!(authenticate(None, &keys()), Err(AuthFailure::InvalidKey));
-        assert_eq!(authenticate(Some("Basic abc"), &keys()), Err(AuthFailure::InvalidKey));
+        assert_eq!(
+            authenticate(Some("Basic abc"), &keys()),
+            Err(AuthFailure::InvalidKey)
+        );
     }
 }
