@@ -341,10 +341,7 @@ fn allocate(ctx: &mut Ctx<'_>) -> HResult {
     let Some(sid) = found else {
         return Err(Reply::conflict(match wanted_sid {
             Some(sid) => format!("No machine with system ID {sid} available."),
-            None => {
-                "No available machine matches constraints: ".to_owned()
-                    + "matching the given constraints."
-            }
+            None => "No machine matching the given constraints.".to_owned(),
         }));
     };
     let user = ctx.user.clone();
