@@ -93,6 +93,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) method: &'a str,
     pub(crate) op: Option<String>,
     pub(crate) base_url: String,
+    /// Fault a handler applied (copied into the request log).
+    pub(crate) fault_note: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -246,6 +248,7 @@ fn dispatch(
         method: incoming.method,
         op,
         base_url: incoming.base_url.clone(),
+        fault_note: None,
     };
     let result = match route.handler {
         "VersionHandler" => Ok(other::version()),
@@ -281,6 +284,9 @@ fn dispatch(
         | "DomainHandler" => network::handle(&mut ctx, route.handler),
         _ => other::handle(&mut ctx, route.handler),
     };
+    if let Some(note) = ctx.fault_note.take() {
+        record.fault = Some(note);
+    }
     match result {
         Ok(reply) | Err(reply) => reply,
     }

@@ -26,9 +26,14 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 
 fn vanished(ctx: &mut Ctx<'_>) -> bool {
     let method = ctx.method.to_owned();
-    ctx.world
+    let vanished = ctx
+        .world
         .take_fault("vanish_fabrics", &method, "/MAAS/api/2.0/fabrics/", None)
-        .is_some()
+        .is_some();
+    if vanished {
+        ctx.fault_note = Some("vanish_fabrics".into());
+    }
+    vanished
 }
 
 fn fabrics(ctx: &mut Ctx<'_>, handler: &str) -> HResult {

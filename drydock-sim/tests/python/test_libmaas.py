@@ -148,3 +148,18 @@ def test_tags(client):
     assert result == {"added": 1, "removed": 0}
     assert "gpu" in [t.name for t in machine_named(client, "node02").tags]
     assert sorted(t.name for t in client.tags.list()) == ["gpu"]
+
+
+def test_injected_faults_reach_the_client_and_the_log(client, sim):
+    from maas.client.bones import CallError
+
+    control(sim, "POST", "/faults", {"kind": "status", "method": "GET", "path_regex": "/machines/$", "status": 503, "times": 1})
+    with pytest.raises(CallError) as excinfo:
+        client.machines.list()
+    assert excinfo.value.status == 503
+    assert len(client.machines.list()) == 3
+    control(sim, "POST", "/faults", {"kind": "vanish_fabrics", "times": 1})
+    assert list(client.fabrics.list()) == []
+    assert len(client.fabrics.list()) == 2
+    faults = [r["fault"] for r in control(sim, "GET", "/requests") if r["fault"]]
+    assert faults == ["status 503", "vanish_fabrics"]

@@ -143,3 +143,20 @@ async fn bad_fault_regex_is_an_error() {
     });
     assert!(error.is_err());
 }
+
+#[tokio::test]
+async fn lab_stops_when_dropped() {
+    let client = Client::start(Client::fixture()).await;
+    let addr = client.lab.addr();
+    drop(client);
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_err() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(stopped.is_ok(), "listener still accepting after drop");
+}

@@ -112,3 +112,31 @@ async fn details_is_bson_with_lshw_naming_nics_and_disks() {
     expected.extend_from_slice(b"\x0alshw\0\x0alldp\0\0");
     assert_eq!(fresh.body, expected);
 }
+
+/// Golden files: the emulator's JSON for a machine, an interface, a VLAN, a
+/// subnet and a block device (drivers.md §3.9 item 3). Regenerate with
+/// `DRYDOCK_SIM_BLESS=1 cargo test -p drydock-sim --test sim golden`.
+#[tokio::test]
+async fn golden_payloads_are_stable() {
+    let client = Client::start(Client::fixture()).await;
+    let sid = client.sid("node01");
+    let machine = client.get(&format!("machines/{sid}/")).await.json();
+    let golden = serde_json::json!({
+        "machine": machine,
+        "interface": machine["interface_set"][0],
+        "vlan": machine["interface_set"][0]["vlan"],
+        "subnet": machine["interface_set"][0]["links"][0]["subnet"],
+        "block_device": machine["blockdevice_set"][0],
+    });
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/node01.json");
+    let rendered = serde_json::to_string_pretty(&golden).expect("serialise") + "\n";
+    if std::env::var_os("DRYDOCK_SIM_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(&path, &rendered).expect("write golden");
+    }
+    let expected = std::fs::read_to_string(&path).expect("golden file exists (bless it first)");
+    assert_eq!(
+        rendered, expected,
+        "emulator JSON changed; review and re-bless if intended"
+    );
+}
