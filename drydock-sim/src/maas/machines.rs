@@ -632,46 +632,48 @@ fn deploy(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
         .next()
         .unwrap_or(&series_arg)
         .to_owned();
+    // Compat: drivers.md §2.4.14 - kernels of a release are the part after
+    // `/` in the architectures of its `ubuntu/<release>` boot resources.
     let resources = &ctx.world.region.boot_resources;
-    let releases: Vec<String> = resources
+    let wanted = format!("ubuntu/{release}");
+    let kernels: Vec<String> = resources
         .iter()
-        .filter(|r| r.1.starts_with("ubuntu/"))
-        .map(|r| r.1.clone())
+        .filter(|r| r.1 == wanted)
+        .filter_map(|r| r.2.split('/').nth(1).map(str::to_owned))
         .collect();
-    let Some(resource) = resources
-        .iter()
-        .find(|r| r.1 == format!("ubuntu/{release}"))
-    else {
-        let choices = releases
+    if kernels.is_empty() {
+        let mut releases: Vec<String> = resources
             .iter()
-            .map(|r| format!("'{r}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
+            .filter(|r| r.1.starts_with("ubuntu/"))
+            .map(|r| format!("'{}'", r.1))
+            .collect();
+        releases.dedup();
         return Err(Reply::field(
             "distro_series",
             format!(
-                "'{series_arg}' is not a valid distro_series.  It should be one of: {choices}."
+                "'{series_arg}' is not a valid distro_series.  It should be one of: {}.",
+                releases.join(", ")
             ),
         ));
-    };
-    let kernels: Vec<String> = resource.3.to_vec();
+    }
     let hwe = ctx
         .arg("hwe_kernel")
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     if let Some(k) = &hwe
-        && !kernels
-            .iter()
-            .any(|s| s == k || s.ends_with(&format!("/{k}")) || k.ends_with(s.as_str()))
+        && !kernels.contains(k)
     {
         return Err(Reply::field(
             "hwe_kernel",
-            format!(
-                "{k} is not available for ubuntu/{release} on {}.",
-                "amd64/generic"
-            ),
+            format!("{k} is not available for {wanted} on amd64/generic."),
         ));
     }
+    let default_kernel = kernels
+        .iter()
+        .find(|k| k.starts_with("ga-"))
+        .or(kernels.first())
+        .cloned()
+        .unwrap_or_default();
     let user_data = match ctx.arg("user_data").filter(|s| !s.is_empty()) {
         Some(text) => {
             let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
@@ -687,7 +689,7 @@ fn deploy(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
         node.status = Status::Deploying;
         node.osystem = "ubuntu".into();
         node.distro_series = release;
-        node.hwe_kernel = Some(hwe.unwrap_or_else(|| "ga-20.04".into()));
+        node.hwe_kernel = Some(hwe.unwrap_or(default_kernel));
         node.user_data = user_data;
     }
     ctx.world.set_power(sid, PowerState::On, true);

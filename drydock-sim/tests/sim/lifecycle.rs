@@ -215,3 +215,33 @@ async fn powered_off_machine_stalls_until_pxe_power_on() {
     assert_eq!(client.lab.step(1), 1);
     assert_eq!(status(&client, &sid).await, "Deployed");
 }
+
+#[tokio::test]
+async fn deploy_validates_kernels_per_release() {
+    let client = Client::start(explicit()).await;
+    let sid = client.sid("node01");
+    let wrong = client
+        .post(
+            &format!("machines/{sid}/?op=deploy"),
+            &[("distro_series", "xenial"), ("hwe_kernel", "hwe-20.04")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.json()["hwe_kernel"].is_array(), "{}", wrong.text());
+    let hwe = client
+        .post(
+            &format!("machines/{sid}/?op=deploy"),
+            &[("distro_series", "xenial"), ("hwe_kernel", "hwe-16.04")],
+        )
+        .await;
+    assert_eq!(hwe.status, 200, "{}", hwe.text());
+    assert_eq!(hwe.json()["hwe_kernel"], "hwe-16.04");
+    let other = client.sid("node02");
+    let default = client
+        .post(
+            &format!("machines/{other}/?op=deploy"),
+            &[("distro_series", "xenial")],
+        )
+        .await;
+    assert_eq!(default.json()["hwe_kernel"], "ga-16.04");
+}
