@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# drydock-sim checks: Rust tests, then python-libmaas (a third-party MaaS
-# client from PyPI) against the running drydock-sim binary.
+# drydock-sim checks: Rust tests, then two third-party clients from PyPI
+# against the running drydock-sim binary: python-libmaas (MaaS 2.0 API) and
+# sushy (Redfish).
 # Usage: scripts/checks/sim.sh   (from anywhere; needs python3 with venv, cargo)
 set -euo pipefail
 
@@ -11,7 +12,7 @@ VENV="$ROOT/.venv"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "python-libmaas==0.6.8" "pytest>=7"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "python-libmaas==0.6.8" "sushy==5.14.0" "pytest>=7"
 
 cargo test -p drydock-sim
 cargo build -p drydock-sim --bin drydock-sim

@@ -22,15 +22,16 @@ def _binary():
     return str(pathlib.Path(target) / "debug" / "drydock-sim")
 
 
-@pytest.fixture
-def sim():
-    """A running simulator (fresh per test); yields its info dict."""
-    proc = subprocess.Popen(
-        [_binary(), "--scenario", str(FIXTURE), "--port", "0"],
+def _start(*extra):
+    return subprocess.Popen(
+        [_binary(), "--scenario", str(FIXTURE), "--port", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _serve(proc):
     try:
         line = proc.stdout.readline()
         if not line:
@@ -40,6 +41,18 @@ def sim():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def sim():
+    """A running simulator (fresh per test); yields its info dict."""
+    yield from _serve(_start())
+
+
+@pytest.fixture
+def sim_bmc_ports():
+    """A simulator whose BMCs also serve Redfish at the root of own ports."""
+    yield from _serve(_start("--bmc-ports"))
 
 
 @pytest.fixture
