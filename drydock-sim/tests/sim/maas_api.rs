@@ -563,3 +563,135 @@ async fn networking_objects_validate_like_maas() {
         400
     );
 }
+
+/// The driver's storage reset (drivers.md §2.4.8 step 1) followed by its
+/// volume-group creation with repeated fields; a comma-joined id list is
+/// one (invalid) id, as in MaaS.
+#[tokio::test]
+async fn storage_reset_sequence_then_vg_from_repeated_fields() {
+    let client = Client::start(Client::fixture()).await;
+    let sid = client.sid("node01");
+    let lvm = client
+        .post(
+            &format!("machines/{sid}/?op=set_storage_layout"),
+            &[("storage_layout", "lvm")],
+        )
+        .await;
+    assert_eq!(lvm.status, 200, "{}", lvm.text());
+    let vg = client
+        .get(&format!("nodes/{sid}/volume-groups/"))
+        .await
+        .json()[0]
+        .clone();
+    let (vg_id, lv_id) = (
+        vg["id"].to_string(),
+        vg["logical_volumes"][0]["id"].to_string(),
+    );
+    let deleted_lv = client
+        .post(
+            &format!("nodes/{sid}/volume-group/{vg_id}/?op=delete_logical_volume"),
+            &[("id", &lv_id)],
+        )
+        .await;
+    assert_eq!(deleted_lv.status, 200);
+    assert_eq!(deleted_lv.json()["logical_volumes"], json!([]));
+    assert_eq!(
+        client
+            .call("DELETE", &format!("nodes/{sid}/volume-group/{vg_id}/"), &[])
+            .await
+            .status,
+        204
+    );
+    let devices = client
+        .get(&format!("nodes/{sid}/blockdevices/"))
+        .await
+        .json();
+    for device in devices.as_array().cloned().unwrap_or_default() {
+        for part in device["partitions"].as_array().cloned().unwrap_or_default() {
+            let path = format!(
+                "nodes/{sid}/blockdevices/{}/partition/{}",
+                device["id"], part["id"]
+            );
+            assert_eq!(client.call("DELETE", &path, &[]).await.status, 204);
+        }
+    }
+    let sda = client
+        .get(&format!("nodes/{sid}/blockdevices/sda/"))
+        .await
+        .json();
+    assert_eq!(sda["partitions"], json!([]));
+    assert_eq!(
+        sda["available_size"],
+        (480103981056u64 - 6 * MIB) / (4 * MIB) * (4 * MIB)
+    );
+    let sda_id = sda["id"].to_string();
+    let sdb_id = client
+        .get(&format!("nodes/{sid}/blockdevices/sdb/"))
+        .await
+        .json()["id"]
+        .to_string();
+    let comma = client
+        .post(
+            &format!("nodes/{sid}/volume-groups/"),
+            &[
+                ("name", "data"),
+                ("block_devices", &format!("{sda_id},{sdb_id}")),
+            ],
+        )
+        .await;
+    assert_eq!(comma.status, 400);
+    assert!(comma.json()["block_devices"].is_array());
+    let p1 = client
+        .post(
+            &format!("nodes/{sid}/blockdevices/{sda_id}/partitions/"),
+            &[("size", "100G")],
+        )
+        .await
+        .json()["id"]
+        .to_string();
+    let repeated = client
+        .post(
+            &format!("nodes/{sid}/volume-groups/"),
+            &[
+                ("name", "data"),
+                ("block_devices", &sdb_id),
+                ("partitions", &p1),
+            ],
+        )
+        .await;
+    assert_eq!(repeated.status, 200, "{}", repeated.text());
+    let expected =
+        ((2000398934016u64 + (100_000_000_000 / (4 * MIB)) * 4 * MIB) / (4 * MIB) - 2) * 4 * MIB;
+    assert_eq!(repeated.json()["size"], expected);
+    let vg_id = repeated.json()["id"].to_string();
+    let lv = client
+        .post(
+            &format!("nodes/{sid}/volume-group/{vg_id}/?op=create_logical_volume"),
+            &[("name", "lv1"), ("size", "10G")],
+        )
+        .await;
+    assert_eq!(lv.status, 200, "{}", lv.text());
+    assert_eq!(lv.json()["name"], "data-lv1");
+    assert_eq!(lv.json()["type"], "virtual");
+    let lv_id = lv.json()["id"].to_string();
+    let formatted = client
+        .post(
+            &format!("nodes/{sid}/blockdevices/{lv_id}/?op=format"),
+            &[
+                ("fstype", "ext4"),
+                ("uuid", "7d9a1f3e-0000-4000-8000-000000000001"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        formatted.json()["filesystem"]["uuid"],
+        "7d9a1f3e-0000-4000-8000-000000000001"
+    );
+    let too_big = client
+        .post(
+            &format!("nodes/{sid}/volume-group/{vg_id}/?op=create_logical_volume"),
+            &[("name", "lv2"), ("size", "99T")],
+        )
+        .await;
+    assert_eq!(too_big.status, 400);
+}
