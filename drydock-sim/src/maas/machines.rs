@@ -248,8 +248,15 @@ const POWER_TYPES: [&str; 9] = [
     "manual", "ipmi", "redfish", "virsh", "amt", "lxd", "webhook", "wedge", "apc",
 ];
 
+/// Power parameters from `power_parameters_<name>` fields and/or a JSON
+/// object in `power_parameters` (what python-libmaas sends).
 fn power_params_from_args(ctx: &Ctx<'_>) -> Map<String, Value> {
-    ctx.args
+    let mut params = ctx
+        .arg("power_parameters")
+        .and_then(|text| serde_json::from_str::<Map<String, Value>>(text).ok())
+        .unwrap_or_default();
+    let prefixed: Map<String, Value> = ctx
+        .args
         .fields()
         .iter()
         .filter_map(|(k, v)| {
@@ -258,7 +265,9 @@ fn power_params_from_args(ctx: &Ctx<'_>) -> Map<String, Value> {
         })
         .filter(|(k, _)| k != "skip_check")
         .map(|(k, v)| (k, Value::from(v)))
-        .collect()
+        .collect();
+    params.extend(prefixed);
+    params
 }
 
 fn create(ctx: &mut Ctx<'_>) -> HResult {

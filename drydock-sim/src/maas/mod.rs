@@ -2,7 +2,7 @@
 //! family (authentication, op dispatch, error conventions) and the
 //! resource modules themselves.
 //!
-//! Compat: drivers.md §3. Handlers take a [`Ctx`] and return a [`Reply`];
+//! Compat: drivers.md §3. Handlers take a `Ctx` and return a `Reply`;
 //! they never touch HTTP types, so they can be unit-tested directly.
 
 pub mod describe;

@@ -163,3 +163,18 @@ def test_injected_faults_reach_the_client_and_the_log(client, sim):
     assert len(client.fabrics.list()) == 2
     faults = [r["fault"] for r in control(sim, "GET", "/requests") if r["fault"]]
     assert faults == ["status 503", "vanish_fabrics"]
+
+
+def test_enlist_and_delete_a_machine(client):
+    created = client.machines.create(
+        "amd64",
+        ["52:54:00:00:09:01"],
+        "ipmi",
+        power_parameters={"power_address": "10.23.104.99", "power_user": "root"},
+        hostname="node09",
+    )
+    assert created.status == NodeStatus.NEW
+    assert created.get_power_parameters()["power_address"] == "10.23.104.99"
+    assert [i.mac_address for i in created.interfaces] == ["52:54:00:00:09:01"]
+    created.delete()
+    assert "node09" not in [m.hostname for m in client.machines.list()]
