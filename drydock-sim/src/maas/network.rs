@@ -18,7 +18,13 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         "SpacesHandler" | "SpaceHandler" => spaces(ctx, handler),
         _ => domains(ctx, handler, op.as_deref()),
     };
-    if ctx.method != "GET" {
+    // Node JSON embeds fabrics' VLANs, subnets and the domain: a successful
+    // change to those invalidates every cached node rendering.
+    let embedded = matches!(
+        handler,
+        "FabricHandler" | "VlanHandler" | "VlanByIdHandler" | "SubnetHandler" | "DomainHandler"
+    );
+    if ctx.method != "GET" && embedded && result.is_ok() {
         ctx.world.region.net_revision += 1;
     }
     result

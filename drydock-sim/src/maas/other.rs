@@ -213,7 +213,6 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
         };
         let value = tag_json(&tag);
         ctx.world.region.tags.insert(name, tag);
-        ctx.world.region.net_revision += 1;
         return Ok(Reply::json(value));
     }
     let name = ctx.param("name").to_owned();

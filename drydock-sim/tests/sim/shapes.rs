@@ -140,3 +140,31 @@ async fn golden_payloads_are_stable() {
         "emulator JSON changed; review and re-bless if intended"
     );
 }
+
+#[tokio::test]
+async fn cached_node_json_follows_network_and_tag_changes() {
+    let client = Client::start(Client::fixture()).await;
+    let sid = client.sid("node01");
+    let before = client.get("machines/").await.json();
+    let node01 = |list: &Value| {
+        list.as_array()
+            .and_then(|l| l.iter().find(|m| m["system_id"] == sid.as_str()).cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        node01(&before)["boot_interface"]["vlan"]["name"],
+        "untagged"
+    );
+    let renamed = client
+        .call("PUT", "fabrics/0/vlans/0/", &[("name", "pxe")])
+        .await;
+    assert_eq!(renamed.status, 200);
+    let tagged = client.post("tags/", &[("name", "fast")]).await;
+    assert_eq!(tagged.status, 200);
+    client
+        .post("tags/fast/?op=update_nodes", &[("add", &sid)])
+        .await;
+    let after = client.get("machines/").await.json();
+    assert_eq!(node01(&after)["boot_interface"]["vlan"]["name"], "pxe");
+    assert_eq!(node01(&after)["tag_names"], serde_json::json!(["fast"]));
+}
