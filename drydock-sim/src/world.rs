@@ -23,6 +23,10 @@ pub enum SimMode {
     Auto,
     /// Transitions complete only when a test steps them.
     Explicit,
+    /// A transition completes on the N-th read of its machine after it was
+    /// scheduled (`GET machines/{id}/` or any list containing it), N =
+    /// [`Durations::reads`]: deterministic for tests that poll (spec §3.6).
+    Reads,
 }
 
 /// Phase durations in milliseconds (Auto mode).
@@ -39,6 +43,8 @@ pub struct Durations {
     pub releasing_ms: u64,
     /// Disk erasing.
     pub erasing_ms: u64,
+    /// Reads per phase in [`SimMode::Reads`].
+    pub reads: u32,
 }
 
 impl Default for Durations {
@@ -49,6 +55,7 @@ impl Default for Durations {
             deploying_ms: 5000,
             releasing_ms: 1000,
             erasing_ms: 2000,
+            reads: 2,
         }
     }
 }

@@ -24,7 +24,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     port: u16,
     /// Override the scenario's time model.
-    #[arg(long, value_parser = ["auto", "explicit"])]
+    #[arg(long, value_parser = ["auto", "explicit", "reads"])]
     mode: Option<String>,
     /// Zero all phase durations (Auto mode completes at the next request).
     #[arg(long)]
@@ -50,10 +50,10 @@ async fn main() -> anyhow::Result<()> {
         scenario.machines.extend(generated.machines);
     }
     if let Some(mode) = &args.mode {
-        scenario.mode = if mode == "explicit" {
-            SimMode::Explicit
-        } else {
-            SimMode::Auto
+        scenario.mode = match mode.as_str() {
+            "explicit" => SimMode::Explicit,
+            "reads" => SimMode::Reads,
+            _ => SimMode::Auto,
         };
     }
     if args.instant {
@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
             deploying_ms: 0,
             releasing_ms: 0,
             erasing_ms: 0,
+            ..scenario.durations
         };
     }
     let lab = SimLab::start_with(

@@ -501,6 +501,7 @@ pub(crate) fn start_phase(world: &mut World, sid: &str, phase: Phase, outcome: O
         Phase::Erasing => world.durations.erasing_ms,
     };
     let seq = world.region.new_id() as u64;
+    let reads = world.durations.reads;
     let Some(node) = world.region.node_mut(sid) else {
         return;
     };
@@ -518,7 +519,41 @@ pub(crate) fn start_phase(world: &mut World, sid: &str, phase: Phase, outcome: O
         due_ms,
         seq,
         outcome,
+        reads_left: reads.max(1),
     });
+}
+
+/// Reads mode: counts one read of each listed machine and completes the
+/// phases whose read budget is used up, before the read is answered.
+pub(crate) fn count_reads(world: &mut World, sids: &[String]) {
+    if world.mode != SimMode::Reads {
+        return;
+    }
+    for sid in sids {
+        let runnable_now = world
+            .region
+            .machines
+            .get(sid)
+            .is_some_and(|m| m.pending.is_some() && runnable(world, m));
+        if !runnable_now {
+            continue;
+        }
+        let done = match world
+            .region
+            .machines
+            .get_mut(sid)
+            .and_then(|m| m.pending.as_mut())
+        {
+            Some(pending) if pending.due_ms.is_some() => {
+                pending.reads_left = pending.reads_left.saturating_sub(1);
+                pending.reads_left == 0
+            }
+            _ => false,
+        };
+        if done {
+            complete(world, sid);
+        }
+    }
 }
 
 /// Completes due transitions (Auto mode). Cheap when nothing is pending.

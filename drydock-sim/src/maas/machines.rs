@@ -204,6 +204,7 @@ fn list(ctx: &mut Ctx<'_>, kind: Kind) -> HResult {
         .filter(|n| statuses.is_empty() || statuses.contains(&Some(n.status)))
         .map(|n| n.system_id.clone())
         .collect();
+    lifecycle::count_reads(ctx.world, &sids);
     let texts = render_many(ctx.world, &sids);
     Ok(Reply {
         status: 200,
@@ -233,6 +234,7 @@ fn all_power_parameters(ctx: &Ctx<'_>, racks: bool) -> Reply {
 
 fn read(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     let sid = node_of(ctx, handler)?.system_id.clone();
+    lifecycle::count_reads(ctx.world, std::slice::from_ref(&sid));
     Ok(render(ctx, &sid))
 }
 

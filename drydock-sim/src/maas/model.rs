@@ -308,6 +308,8 @@ pub struct Pending {
     pub seq: u64,
     /// Outcome decided when the phase started.
     pub outcome: String,
+    /// Reads left before it completes (Reads mode).
+    pub reads_left: u32,
 }
 
 /// A machine or rack controller.

@@ -245,3 +245,20 @@ async fn deploy_validates_kernels_per_release() {
         .await;
     assert_eq!(default.json()["hwe_kernel"], "ga-16.04");
 }
+
+#[tokio::test]
+async fn reads_mode_completes_on_the_nth_read() {
+    let mut scenario = Client::fixture();
+    scenario.mode = SimMode::Reads;
+    scenario.durations.reads = 3;
+    let client = Client::start(scenario).await;
+    let sid = client.sid("node02");
+    client
+        .post(&format!("machines/{sid}/?op=deploy"), &[])
+        .await;
+    assert_eq!(status(&client, &sid).await, "Deploying");
+    let listed = client.get("machines/?hostname=node02").await.json();
+    assert_eq!(listed[0]["status_name"], "Deploying");
+    // Third read: the transition fires before the answer is rendered.
+    assert_eq!(status(&client, &sid).await, "Deployed");
+}
