@@ -160,3 +160,29 @@ async fn lab_stops_when_dropped() {
     .await;
     assert!(stopped.is_ok(), "listener still accepting after drop");
 }
+
+#[tokio::test(start_paused = true)]
+async fn fabrics_vanish_for_a_simulated_duration() {
+    let client = Client::start(Client::fixture()).await;
+    client
+        .lab
+        .add_fault(FaultSpec {
+            for_ms: Some(30_000),
+            ..fault("vanish_fabrics")
+        })
+        .expect("fault accepted");
+    let count = |a: crate::http::Answer| a.json().as_array().map(Vec::len).unwrap_or(usize::MAX);
+    assert_eq!(count(client.get("fabrics/").await), 0);
+    assert_eq!(count(client.get("fabrics/").await), 0);
+    client.lab.advance(std::time::Duration::from_secs(30));
+    assert_eq!(count(client.get("fabrics/").await), 2);
+    let notes: Vec<Option<String>> = client.lab.requests().into_iter().map(|r| r.fault).collect();
+    assert_eq!(
+        notes,
+        vec![
+            Some("vanish_fabrics".to_owned()),
+            Some("vanish_fabrics".to_owned()),
+            None
+        ]
+    );
+}
