@@ -209,9 +209,7 @@ fn dispatch(
             }
             Err(failure) => {
                 record.auth = "failed".into();
-                let mut reply = Reply::text(401, failure.to_string());
-                reply.body = Body::Text(failure.to_string());
-                return reply;
+                return Reply::text(401, failure.to_string());
             }
         }
     }
