@@ -1,0 +1,170 @@
+//! The test-control API under `/_emulator/` (compat: drivers.md §3.7):
+//! reset, state dump, time advance and stepping, enlistment, behaviour
+//! scripts, forced statuses, faults and the request log. Unauthenticated;
+//! served on loopback only. Control calls are not written to the request log.
+
+use crate::maas::model::Status;
+use crate::scenario::{MachineSeed, ScriptSeed};
+use crate::world::{FaultSpec, World};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Handles a control request; returns (status, JSON body).
+pub(crate) fn handle(
+    world: &mut World,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    crate::maas::lifecycle::tick(world);
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        ("POST", ["reset"]) => match World::from_scenario(world.scenario.clone()) {
+            Ok(fresh) => {
+                *world = fresh;
+                (200, json!({"reset": true}))
+            }
+            Err(e) => (500, json!({"error": e.to_string()})),
+        },
+        ("GET", ["state"]) => (200, world.state()),
+        ("POST", ["advance"]) => {
+            let only = parsed
+                .get("system_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let mut stepped = 0;
+            if let Some(steps) = parsed.get("steps").and_then(Value::as_u64) {
+                stepped = crate::maas::lifecycle::step(world, steps as usize, only.as_deref());
+            }
+            if let Some(seconds) = parsed.get("seconds").and_then(Value::as_f64) {
+                world.advance_time(Duration::from_millis((seconds * 1000.0) as u64));
+            }
+            (200, json!({"stepped": stepped, "now_ms": world.now_ms()}))
+        }
+        ("PUT", ["mode"]) => {
+            match serde_json::from_value(parsed.get("mode").cloned().unwrap_or(Value::Null)) {
+                Ok(mode) => {
+                    world.mode = mode;
+                    (200, json!({"mode": world.mode}))
+                }
+                Err(e) => (400, json!({"error": e.to_string()})),
+            }
+        }
+        ("POST", ["machines"]) => match serde_json::from_value::<MachineSeed>(parsed) {
+            Ok(seed) => {
+                let sid = crate::maas::lifecycle::enlist(world, &seed);
+                (200, json!({"system_id": sid}))
+            }
+            Err(e) => (400, json!({"error": e.to_string()})),
+        },
+        ("PUT", ["machines", sid, "script"]) => {
+            match serde_json::from_value::<ScriptSeed>(parsed) {
+                Ok(script) => match world.region.node_mut(sid) {
+                    Some(node) => {
+                        node.script.commission = script.commission.into();
+                        node.script.deploy = script.deploy.into();
+                        node.script.release = script.release.into();
+                        node.script.skip_storage = script.skip_storage;
+                        (200, json!({"ok": true}))
+                    }
+                    None => (404, json!({"error": "no such machine"})),
+                },
+                Err(e) => (400, json!({"error": e.to_string()})),
+            }
+        }
+        ("PUT", ["machines", sid, "status"]) => {
+            let text = parsed
+                .get("status")
+                .and_then(Value::as_str)
+                .or(parsed.as_str())
+                .unwrap_or("");
+            match (Status::parse(text), world.region.node_mut(sid)) {
+                (Some(status), Some(node)) => {
+                    node.status = status;
+                    node.pending = None;
+                    (200, json!({"status_name": status.name()}))
+                }
+                (None, _) => (400, json!({"error": "unknown status"})),
+                (_, None) => (404, json!({"error": "no such machine"})),
+            }
+        }
+        ("GET", ["machines", sid, "user_data"]) => match world.region.machines.get(*sid) {
+            Some(node) => (200, Value::from(node.user_data.clone())),
+            None => (404, json!({"error": "no such machine"})),
+        },
+        ("GET", ["machines", sid, "commission_flags"]) => match world.region.machines.get(*sid) {
+            Some(node) => (200, Value::Object(node.commission_flags.clone())),
+            None => (404, json!({"error": "no such machine"})),
+        },
+        ("PUT", ["rackcontrollers", sid, "services"]) => {
+            match (world.region.racks.get_mut(*sid), parsed.as_object()) {
+                (Some(rack), Some(map)) => {
+                    for (name, status) in map {
+                        rack.services.insert(
+                            name.clone(),
+                            status.as_str().unwrap_or("unknown").to_owned(),
+                        );
+                    }
+                    rack.revision += 1;
+                    (200, json!({"ok": true}))
+                }
+                _ => (404, json!({"error": "no such rack controller or bad body"})),
+            }
+        }
+        ("PUT", ["boot-resources", "importing"]) => {
+            world.region.importing = parsed.as_bool().unwrap_or(false);
+            (200, Value::from(world.region.importing))
+        }
+        ("POST", ["faults"]) => match serde_json::from_value::<FaultSpec>(parsed) {
+            Ok(spec) => match world.add_fault(spec) {
+                Ok(()) => (200, json!({"faults": world.faults.len()})),
+                Err(e) => (400, json!({"error": e.to_string()})),
+            },
+            Err(e) => (400, json!({"error": e.to_string()})),
+        },
+        ("DELETE", ["faults"]) => {
+            world.faults.clear();
+            (200, json!({"faults": 0}))
+        }
+        ("GET", ["requests"]) => {
+            let since: u64 = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("since="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let list: Vec<Value> = world
+                .log
+                .iter()
+                .filter(|r| r.seq > since)
+                .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+                .collect();
+            (200, Value::from(list))
+        }
+        ("DELETE", ["requests"]) => {
+            world.log.clear();
+            (200, json!({"cleared": true}))
+        }
+        ("PUT", ["bmcs", name, "power"]) => {
+            let on = parsed
+                .as_str()
+                .or_else(|| parsed.get("power").and_then(Value::as_str))
+                == Some("on");
+            if !world.bmcs.contains_key(*name) {
+                return (404, json!({"error": "no such BMC"}));
+            }
+            let power = if on {
+                crate::maas::model::PowerState::On
+            } else {
+                crate::maas::model::PowerState::Off
+            };
+            crate::redfish::set_bmc_power(world, name, power, on);
+            (200, json!({"power": power.as_str()}))
+        }
+        _ => (
+            404,
+            json!({"error": format!("unknown control endpoint {method} {path}")}),
+        ),
+    }
+}
