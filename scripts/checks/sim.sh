@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# drydock-sim checks: Rust tests, then two third-party clients from PyPI
-# against the running drydock-sim binary: python-libmaas (MaaS 2.0 API) and
-# sushy (Redfish).
+# drydock-sim checks: two third-party clients from PyPI against the running
+# drydock-sim binary: python-libmaas (MaaS 2.0 API) and sushy (Redfish).
+# (Its Rust tests run with the workspace's `cargo test`.)
 # Usage: scripts/checks/sim.sh   (from anywhere; needs python3 with venv, cargo)
 set -euo pipefail
 
@@ -14,7 +14,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "python-libmaas==0.6.8" "sushy==5.14.0" "pytest>=7"
 
-cargo test -p drydock-sim
 cargo build -p drydock-sim --bin drydock-sim
 
 export DRYDOCK_SIM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/drydock-sim"
