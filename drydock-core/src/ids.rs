@@ -1,5 +1,5 @@
-//! Typed identifiers shared across the crate: task and boot-action ids
-//! (ULIDs), node names, design references and document references, plus the
+//! Typed identifiers shared across the crate: task ids (UUIDs), boot-action
+//! ids (ULIDs), node names, design references and document references, plus the
 //! redacting [`Secret`] wrapper for credentials.
 //!
 //! Rank 0: this module imports nothing else from the crate.
@@ -7,53 +7,53 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A task identifier: a ULID, shown as 26 upper-case Crockford base32
-/// characters on the wire (compat: api spec §0.2).
+/// A task identifier: a UUID v4, lowercase and hyphenated on the wire, 16
+/// raw bytes in the compat database (compat: api spec §0.2).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TaskId(pub ulid::Ulid);
+pub struct TaskId(pub uuid::Uuid);
 
 impl TaskId {
-    /// A fresh, time-ordered id.
+    /// A fresh random id.
     pub fn generate() -> Self {
-        TaskId(ulid::Ulid::generate())
+        TaskId(uuid::Uuid::new_v4())
     }
 
     /// The 16 raw bytes (the PostgreSQL compat schema stores `bytea`).
     pub fn to_bytes(self) -> [u8; 16] {
-        self.0.to_bytes()
+        *self.0.as_bytes()
     }
 
     /// From 16 raw bytes.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        TaskId(ulid::Ulid::from_bytes(bytes))
+        TaskId(uuid::Uuid::from_bytes(bytes))
     }
 }
 
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(&self.0.hyphenated(), f)
     }
 }
 
 impl fmt::Debug for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TaskId({})", self.0)
+        write!(f, "TaskId({})", self.0.hyphenated())
     }
-}
-
-/// The text was not a valid ULID.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{text}' is not a valid id (expected 26 Crockford base32 characters)")]
-pub struct InvalidId {
-    /// The rejected text (ids are not secret).
-    pub text: String,
 }
 
 impl FromStr for TaskId {
     type Err = InvalidId;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        ulid::Ulid::from_string(text).map(TaskId).map_err(|_| InvalidId { text: text.to_owned() })
+        uuid::Uuid::parse_str(text).map(TaskId).map_err(|_| InvalidId { text: text.to_owned() })
     }
+}
+
+/// The text was not a valid id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{text}' is not a valid id")]
+pub struct InvalidId {
+    /// The rejected text (ids are not secret).
+    pub text: String,
 }
 
 /// A boot-action instance id: a ULID, 26 upper-case base32 characters
@@ -233,7 +233,8 @@ mod tests {
     fn task_id_round_trips() {
         let id = TaskId::generate();
         let text = id.to_string();
-        assert_eq!(text.len(), 26);
+        assert_eq!(text.len(), 36);
+        assert_eq!(text, text.to_lowercase());
         assert_eq!(text.parse::<TaskId>().unwrap(), id);
         assert_eq!(TaskId::from_bytes(id.to_bytes()), id);
         assert!("not-a-ulid".parse::<TaskId>().is_err());

@@ -1,1 +1,302 @@
-//! The `StateStore` trait and its implementations (memory, redb, PostgreSQL).
+//! Everything Drydock remembers, behind one object-safe async trait,
+//! [`StateStore`], with three implementations that pass one conformance
+//! suite: [`memory::MemoryStore`] (tests), [`redb_store::RedbStore`] (the
+//! embedded default: one crash-safe file) and, with the `store-postgres`
+//! feature, `postgres::PostgresStore` (several replicas share one database
+//! with the original's schema).
+//!
+//! Each method is one atomic unit; nothing hands out transactions. Errors say
+//! what the caller should do ([`StoreErrorKind`]). Only this module contains
+//! SQL or storage encodings.
+
+pub mod memory;
+
+#[cfg(test)]
+mod conformance;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{BootActionId, TaskId};
+use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
+use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus};
+
+/// What a caller should do about a store error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The thing does not exist.
+    NotFound,
+    /// A guarded update lost, a final status was reported again, or an id exists.
+    Conflict,
+    /// The store cannot be reached right now; retrying may work.
+    Unavailable,
+    /// The store's data or schema is unusable; retrying will not help.
+    Corrupt,
+}
+
+/// A store error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Not found.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// Lost a race or broke a rule.
+    #[error("conflict: {detail}")]
+    Conflict {
+        /// What conflicted.
+        detail: String,
+    },
+    /// Transient failure.
+    #[error("state store unavailable: {detail}")]
+    Unavailable {
+        /// What failed.
+        detail: String,
+    },
+    /// Permanent failure.
+    #[error("state store unusable: {detail}")]
+    Corrupt {
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// The error's kind.
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::NotFound { .. } => StoreErrorKind::NotFound,
+            StoreError::Conflict { .. } => StoreErrorKind::Conflict,
+            StoreError::Unavailable { .. } => StoreErrorKind::Unavailable,
+            StoreError::Corrupt { .. } => StoreErrorKind::Corrupt,
+        }
+    }
+
+    /// Whether retrying may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind() == StoreErrorKind::Unavailable
+    }
+
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        StoreError::NotFound { what: what.into() }
+    }
+
+    pub(crate) fn conflict(detail: impl Into<String>) -> Self {
+        StoreError::Conflict { detail: detail.into() }
+    }
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which parent a listed task must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParentFilter {
+    /// Any.
+    #[default]
+    Any,
+    /// Only top-level tasks.
+    Root,
+    /// Only children of this task.
+    Of(TaskId),
+}
+
+/// Position in the task listing (tasks are ordered by creation, then id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskCursor {
+    /// Creation time of the last task of the previous page.
+    pub created: DateTime<Utc>,
+    /// Its id.
+    pub id: TaskId,
+}
+
+/// A task listing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskQuery {
+    /// Only tasks with this status.
+    pub status: Option<TaskStatus>,
+    /// Only tasks with this action.
+    pub action: Option<Action>,
+    /// Parent constraint.
+    pub parent: ParentFilter,
+    /// Page size (at least 1).
+    pub limit: usize,
+    /// Continue after this task.
+    pub after: Option<TaskCursor>,
+}
+
+impl Default for TaskQuery {
+    fn default() -> Self {
+        TaskQuery { status: None, action: None, parent: ParentFilter::Any, limit: 100, after: None }
+    }
+}
+
+impl TaskQuery {
+    /// Whether `task` passes the filters (not the cursor).
+    pub fn matches(&self, task: &Task) -> bool {
+        self.status.is_none_or(|status| task.status == status)
+            && self.action.is_none_or(|action| task.action == action)
+            && match self.parent {
+                ParentFilter::Any => true,
+                ParentFilter::Root => task.parent.is_none(),
+                ParentFilter::Of(parent) => task.parent == Some(parent),
+            }
+    }
+}
+
+/// One page of tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskPage {
+    /// The tasks, oldest first.
+    pub tasks: Vec<Task>,
+    /// Cursor for the next page, when there may be more.
+    pub next: Option<TaskCursor>,
+}
+
+/// What a task update must find to succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateGuard {
+    /// The stored generation equals this one.
+    Generation(u64),
+    /// The stored status equals this one.
+    Status(TaskStatus),
+    /// Always.
+    Unconditional,
+}
+
+/// The leader lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderLease {
+    /// The leader's instance id.
+    pub holder: uuid::Uuid,
+    /// Its last heartbeat (store time).
+    pub last_ping: DateTime<Utc>,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PurgeReport {
+    /// Tasks deleted (old ones and orphaned children).
+    pub tasks: usize,
+    /// Status messages deleted.
+    pub messages: usize,
+}
+
+/// The state store.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The store's current time (database time for PostgreSQL).
+    async fn now(&self) -> StoreResult<DateTime<Utc>>;
+    /// A cheap liveness check that writes nothing.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Designs (the designs API).
+    /// Create an empty design.
+    async fn design_create(&self) -> StoreResult<DesignRecord>;
+    /// Read a design.
+    async fn design_get(&self, id: TaskId) -> StoreResult<DesignRecord>;
+    /// Append a part (a YAML stream) to a design.
+    async fn design_part_add(&self, id: TaskId, source: &str, content: &[u8]) -> StoreResult<DesignPart>;
+    /// Every part of a design, in the order added.
+    async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>>;
+
+    // Tasks.
+    /// Insert a new task (its generation becomes 1); `Conflict` if the id exists.
+    async fn task_create(&self, task: &Task) -> StoreResult<Task>;
+    /// Read a task.
+    async fn task_get(&self, id: TaskId) -> StoreResult<Task>;
+    /// Read several tasks (missing ones are left out), in the order asked.
+    async fn task_get_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>>;
+    /// List tasks, oldest first, one page at a time.
+    async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage>;
+    /// Every task whose parent is `id`, oldest first.
+    async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>>;
+    /// Write the task's status, result, retry, node filter and `updated`
+    /// (never its sub-task list or termination fields) if `guard` holds;
+    /// returns the stored task with its new generation.
+    async fn task_update(&self, task: &Task, guard: UpdateGuard) -> StoreResult<Task>;
+    /// Register `child` under `parent` atomically: append it to the parent's
+    /// sub-task list and set the child's parent.
+    async fn task_add_subtask(&self, parent: TaskId, child: TaskId) -> StoreResult<()>;
+    /// Atomically take the oldest `queued` task whose action is in `actions`
+    /// and mark it `running`; exactly one of several racing claimers gets it.
+    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>>;
+    /// Flag a task (and, with `propagate`, its whole sub-task tree) for
+    /// termination.
+    async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()>;
+    /// Delete tasks created before `cutoff`, then orphaned children (one
+    /// level), then messages of deleted tasks (compat §4.8).
+    async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport>;
+
+    // Status messages.
+    /// Append a message to a task (visible to readers at once).
+    async fn result_message_add(&self, task: TaskId, message: &StatusMessage) -> StoreResult<()>;
+    /// A task's messages in insertion order.
+    async fn result_messages(&self, task: TaskId) -> StoreResult<Vec<StatusMessage>>;
+
+    // Build data.
+    /// Store a build-data record.
+    async fn build_data_insert(&self, record: &BuildData) -> StoreResult<()>;
+    /// A node's records; with `latest`, the newest per generator, by generator.
+    async fn build_data_for_node(&self, node: &str, latest: bool) -> StoreResult<Vec<BuildData>>;
+    /// The records a task collected.
+    async fn build_data_for_task(&self, task: TaskId) -> StoreResult<Vec<BuildData>>;
+
+    // Boot actions.
+    /// Create or replace a node's boot-action context.
+    async fn bootaction_context_upsert(&self, context: &BootActionContext) -> StoreResult<()>;
+    /// A node's boot-action context.
+    async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>>;
+    /// Record a boot-action instance.
+    async fn bootaction_status_insert(&self, status: &BootActionStatus) -> StoreResult<()>;
+    /// Read a boot-action instance.
+    async fn bootaction_status_get(&self, action_id: BootActionId) -> StoreResult<BootActionStatus>;
+    /// A node's boot-action instances.
+    async fn bootaction_status_for_node(&self, node: &str) -> StoreResult<Vec<BootActionStatus>>;
+    /// Set a boot-action instance's status; `Conflict` if it is already final.
+    async fn bootaction_status_update(&self, action_id: BootActionId, status: ActionResult) -> StoreResult<BootActionStatus>;
+
+    // Leadership.
+    /// Claim the lease if it is free or its holder's last ping is older than
+    /// `grace`; true when `me` holds it afterwards.
+    async fn leader_claim(&self, me: uuid::Uuid, grace: std::time::Duration) -> StoreResult<bool>;
+    /// Heartbeat; false when `me` no longer holds the lease.
+    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool>;
+    /// Give the lease up (no-op if `me` does not hold it).
+    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()>;
+    /// The current holder, if any.
+    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>>;
+}
+
+/// Apply a task update to a stored copy (shared by the stores): the
+/// field-scoped write of [`StateStore::task_update`].
+pub(crate) fn apply_update(stored: &mut Task, update: &Task, guard: UpdateGuard, now: DateTime<Utc>) -> StoreResult<()> {
+    match guard {
+        UpdateGuard::Generation(generation) if stored.generation != generation => {
+            return Err(StoreError::conflict(format!(
+                "task {} changed (generation {} is now {})",
+                stored.id, generation, stored.generation
+            )));
+        }
+        UpdateGuard::Status(status) if stored.status != status => {
+            return Err(StoreError::conflict(format!("task {} is {} not {}", stored.id, stored.status, status)));
+        }
+        _ => {}
+    }
+    stored.status = update.status;
+    stored.result = update.result.clone();
+    stored.retry = update.retry;
+    stored.node_filter = update.node_filter.clone();
+    stored.updated = Some(now);
+    stored.generation += 1;
+    Ok(())
+}
+
+/// The newest record per generator, ordered by generator (compat §4.2).
+pub(crate) fn latest_per_generator(mut records: Vec<BuildData>) -> Vec<BuildData> {
+    records.sort_by(|a, b| a.generator.cmp(&b.generator).then(b.collected_date.cmp(&a.collected_date)));
+    records.dedup_by(|later, first| later.generator == first.generator);
+    records
+}

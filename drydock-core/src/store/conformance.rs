@@ -1,0 +1,330 @@
+//! The behaviour every [`StateStore`] must show, as one suite run against
+//! each implementation: every method, paging, concurrent claims (exactly one
+//! winner), lease expiry and takeover, guarded updates that lose, purge.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::{ParentFilter, StateStore, StoreErrorKind, TaskQuery, UpdateGuard};
+use crate::ids::{BootActionId, DesignRef, TaskId};
+use crate::task::records::{BootActionContext, BootActionStatus, BuildData};
+use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus};
+
+/// Run the whole suite against a fresh, empty store.
+pub(crate) async fn run_all(store: Arc<dyn StateStore>) {
+    designs(store.as_ref()).await;
+    tasks_round_trip(store.as_ref()).await;
+    guarded_updates(store.as_ref()).await;
+    subtasks_and_termination(store.as_ref()).await;
+    paging(store.as_ref()).await;
+    concurrent_claims(store.clone()).await;
+    messages(store.as_ref()).await;
+    build_data(store.as_ref()).await;
+    boot_actions(store.as_ref()).await;
+    leadership(store.as_ref()).await;
+    purge(store.as_ref()).await;
+}
+
+fn task(action: Action) -> Task {
+    let mut task = Task::new(action, Some(DesignRef("file:///site.yaml".into())));
+    // Stores keep microseconds (the compat schema's timestamp precision).
+    task.created = micros(task.created);
+    task
+}
+
+fn micros(time: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    chrono::DateTime::from_timestamp_micros(time.timestamp_micros()).unwrap_or(time)
+}
+
+async fn designs(store: &dyn StateStore) {
+    let design = store.design_create().await.expect("create design");
+    assert_eq!(design.part_count, 0);
+    store.design_part_add(design.id, "file:///a.yaml", b"---\na: 1\n").await.expect("part a");
+    let second = store.design_part_add(design.id, "request body", b"---\nb: 2\n").await.expect("part b");
+    assert_eq!(second.sequence, 1);
+    let parts = store.design_parts(design.id).await.expect("parts");
+    assert_eq!(parts.iter().map(|p| p.content.as_slice()).collect::<Vec<_>>(), [&b"---\na: 1\n"[..], b"---\nb: 2\n"]);
+    assert_eq!(store.design_get(design.id).await.expect("get").part_count, 2);
+    let missing = store.design_get(TaskId::generate()).await.expect_err("missing");
+    assert_eq!(missing.kind(), StoreErrorKind::NotFound);
+    assert_eq!(store.design_part_add(TaskId::generate(), "x", b"").await.expect_err("no design").kind(), StoreErrorKind::NotFound);
+}
+
+async fn tasks_round_trip(store: &dyn StateStore) {
+    let mut original = task(Action::DeployNodes);
+    original.node_filter = Some(serde_json::json!({"filter_set_type": "union", "filter_set": []}));
+    original.created_by = Some("shipyard".into());
+    original.request_context = Some(serde_json::json!({"user": "shipyard"}));
+    let stored = store.task_create(&original).await.expect("create");
+    assert_eq!(stored.generation, 1);
+    let read = store.task_get(original.id).await.expect("get");
+    assert_eq!(read.id, original.id);
+    assert_eq!(read.action, Action::DeployNodes);
+    assert_eq!(read.design_ref, original.design_ref);
+    assert_eq!(read.node_filter, original.node_filter);
+    assert_eq!(read.created_by.as_deref(), Some("shipyard"));
+    assert_eq!(read.created, original.created);
+    assert_eq!(read.status, TaskStatus::Requested);
+    assert_eq!(read.result.status, ActionResult::Incomplete);
+    assert_eq!(store.task_create(&original).await.expect_err("duplicate").kind(), StoreErrorKind::Conflict);
+    assert_eq!(store.task_get(TaskId::generate()).await.expect_err("missing").kind(), StoreErrorKind::NotFound);
+
+    let mut update = read.clone();
+    update.status = TaskStatus::Complete;
+    update.result.success(Some("n1"));
+    update.result.failure(Some("n2"));
+    update.result.message = Some("done".into());
+    update.result.add_link("detail_logs", "http://x/tasks/1/builddata");
+    update.retry = 2;
+    let updated = store.task_update(&update, UpdateGuard::Unconditional).await.expect("update");
+    assert_eq!(updated.generation, 2);
+    let read = store.task_get(original.id).await.expect("get");
+    assert_eq!(read.status, TaskStatus::Complete);
+    assert_eq!(read.result, update.result);
+    assert_eq!(read.retry, 2);
+    assert!(read.updated.is_some());
+    let many = store.task_get_many(&[TaskId::generate(), original.id]).await.expect("many");
+    assert_eq!(many.iter().map(|t| t.id).collect::<Vec<_>>(), [original.id]);
+}
+
+async fn guarded_updates(store: &dyn StateStore) {
+    let created = store.task_create(&task(Action::PrepareSite)).await.expect("create");
+    let mut first = created.clone();
+    first.status = TaskStatus::Running;
+    let after_first = store.task_update(&first, UpdateGuard::Generation(created.generation)).await.expect("first wins");
+    let mut stale = created.clone();
+    stale.status = TaskStatus::Complete;
+    let lost = store.task_update(&stale, UpdateGuard::Generation(created.generation)).await.expect_err("stale loses");
+    assert_eq!(lost.kind(), StoreErrorKind::Conflict);
+    let lost = store.task_update(&stale, UpdateGuard::Status(TaskStatus::Queued)).await.expect_err("wrong status");
+    assert_eq!(lost.kind(), StoreErrorKind::Conflict);
+    store.task_update(&stale, UpdateGuard::Status(TaskStatus::Running)).await.expect("status guard holds");
+    assert_eq!(store.task_get(created.id).await.expect("get").generation, after_first.generation + 1);
+    let mut ghost = task(Action::Noop);
+    ghost.status = TaskStatus::Complete;
+    assert_eq!(store.task_update(&ghost, UpdateGuard::Unconditional).await.expect_err("missing").kind(), StoreErrorKind::NotFound);
+}
+
+async fn subtasks_and_termination(store: &dyn StateStore) {
+    let parent = store.task_create(&task(Action::DeployNodes)).await.expect("parent");
+    let child = store.task_create(&parent.child(Action::DeployNode)).await.expect("child");
+    let mut grandchild_task = child.child(Action::DeployNode);
+    grandchild_task.created = micros(Utc::now());
+    let grandchild = store.task_create(&grandchild_task).await.expect("grandchild");
+    store.task_add_subtask(parent.id, child.id).await.expect("register child");
+    store.task_add_subtask(child.id, grandchild.id).await.expect("register grandchild");
+    store.task_add_subtask(parent.id, child.id).await.expect("registering twice is harmless");
+    let read = store.task_get(parent.id).await.expect("parent");
+    assert_eq!(read.subtasks, [child.id]);
+    assert_eq!(store.task_get(child.id).await.expect("child").parent, Some(parent.id));
+    let children = store.task_children(parent.id).await.expect("children");
+    assert_eq!(children.iter().map(|t| t.id).collect::<Vec<_>>(), [child.id]);
+
+    // A stale full update must not drop the sub-task list.
+    let mut stale = parent.clone();
+    stale.status = TaskStatus::Running;
+    store.task_update(&stale, UpdateGuard::Unconditional).await.expect("update");
+    assert_eq!(store.task_get(parent.id).await.expect("parent").subtasks, [child.id]);
+
+    store.task_mark_terminate(parent.id, "operator", true).await.expect("terminate");
+    for id in [parent.id, child.id, grandchild.id] {
+        let task = store.task_get(id).await.expect("task");
+        assert!(task.terminate, "{id} flagged");
+        assert_eq!(task.terminated_by.as_deref(), Some("operator"));
+        assert!(task.terminated.is_some());
+    }
+    assert_eq!(store.task_mark_terminate(TaskId::generate(), "x", true).await.expect_err("missing").kind(), StoreErrorKind::NotFound);
+}
+
+async fn paging(store: &dyn StateStore) {
+    let parent = store.task_create(&task(Action::PrepareNodes)).await.expect("parent");
+    let base = micros(Utc::now()) + chrono::Duration::days(1);
+    let mut ids = Vec::new();
+    for index in 0..25 {
+        let mut child = parent.child(if index % 2 == 0 { Action::IdentifyNode } else { Action::ConfigureHardware });
+        child.created = base + chrono::Duration::milliseconds(index);
+        ids.push(store.task_create(&child).await.expect("child").id);
+    }
+    let mut seen = Vec::new();
+    let mut query = TaskQuery { parent: ParentFilter::Of(parent.id), limit: 10, ..TaskQuery::default() };
+    let mut pages = 0;
+    loop {
+        let page = store.task_list(&query).await.expect("page");
+        pages += 1;
+        assert!(page.tasks.len() <= 10);
+        seen.extend(page.tasks.iter().map(|t| t.id));
+        match page.next {
+            Some(cursor) => query.after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every child once, oldest first");
+    assert_eq!(pages, 3);
+    let filtered = store
+        .task_list(&TaskQuery { parent: ParentFilter::Of(parent.id), action: Some(Action::ConfigureHardware), limit: 100, ..TaskQuery::default() })
+        .await
+        .expect("filtered");
+    assert_eq!(filtered.tasks.len(), 12);
+    assert!(filtered.next.is_none());
+    let roots = store.task_list(&TaskQuery { parent: ParentFilter::Root, limit: 1000, ..TaskQuery::default() }).await.expect("roots");
+    assert!(roots.tasks.iter().all(|t| t.parent.is_none()));
+    assert!(roots.tasks.iter().any(|t| t.id == parent.id));
+}
+
+async fn concurrent_claims(store: Arc<dyn StateStore>) {
+    // Earlier sections left no queued tasks; queue three, oldest first.
+    let base = micros(Utc::now()) + chrono::Duration::days(2);
+    let mut queued = Vec::new();
+    for index in 0..3 {
+        let mut next = task(Action::PrepareSite);
+        next.status = TaskStatus::Queued;
+        next.created = base + chrono::Duration::milliseconds(index);
+        queued.push(store.task_create(&next).await.expect("queued").id);
+    }
+    let mut not_orchestrated = task(Action::DeployNode);
+    not_orchestrated.status = TaskStatus::Queued;
+    store.task_create(&not_orchestrated).await.expect("queued driver task");
+
+    for round in 0..2 {
+        let first = store.clone();
+        let second = store.clone();
+        let (a, b) = tokio::join!(
+            tokio::spawn(async move { first.task_claim_next(&[Action::PrepareSite, Action::Noop]).await }),
+            tokio::spawn(async move { second.task_claim_next(&[Action::PrepareSite, Action::Noop]).await }),
+        );
+        let winners: Vec<Task> = [a, b].into_iter().filter_map(|joined| joined.expect("join").expect("claim")).collect();
+        assert_eq!(winners.len(), if round == 0 { 2 } else { 1 }, "round {round}");
+        if round == 1 {
+            assert_eq!(winners[0].id, queued[2]);
+        }
+        for winner in &winners {
+            assert_eq!(winner.status, TaskStatus::Running);
+        }
+    }
+    assert!(store.task_claim_next(&[Action::PrepareSite]).await.expect("claim").is_none(), "each task claimed once");
+    for id in &queued {
+        assert_eq!(store.task_get(*id).await.expect("task").status, TaskStatus::Running);
+    }
+}
+
+async fn messages(store: &dyn StateStore) {
+    let owner = store.task_create(&task(Action::Noop)).await.expect("task");
+    let mut long = StatusMessage::node("n1", "x".repeat(200), true);
+    long.extra.insert("retry".into(), serde_json::json!(true));
+    store.result_message_add(owner.id, &StatusMessage::task_wide("first", false)).await.expect("first");
+    store.result_message_add(owner.id, &long).await.expect("long");
+    let read = store.result_messages(owner.id).await.expect("messages");
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0].message, "first");
+    assert_eq!(read[1].message.len(), 127, "cut as upstream");
+    assert!(read[1].error);
+    assert_eq!((read[1].context_type.as_str(), read[1].context.as_str()), ("node", "n1"));
+    assert_eq!(read[1].extra.get("retry"), Some(&serde_json::json!(true)));
+    assert!(store.result_messages(TaskId::generate()).await.expect("none").is_empty());
+}
+
+async fn build_data(store: &dyn StateStore) {
+    let collector = TaskId::generate();
+    let now = micros(Utc::now());
+    for (generator, age, data) in [("lshw", 10, "<old/>"), ("lshw", 0, "<new/>"), ("lldp", 5, "<lldp/>")] {
+        store
+            .build_data_insert(&BuildData {
+                node_name: "n1".into(),
+                task_id: collector,
+                collected_date: now - chrono::Duration::seconds(age),
+                generator: generator.into(),
+                data_format: "text/xml".into(),
+                data_element: data.into(),
+            })
+            .await
+            .expect("insert");
+    }
+    assert_eq!(store.build_data_for_node("n1", false).await.expect("all").len(), 3);
+    let latest = store.build_data_for_node("n1", true).await.expect("latest");
+    let summary: Vec<(&str, &str)> = latest.iter().map(|r| (r.generator.as_str(), r.data_element.as_str())).collect();
+    assert_eq!(summary, [("lldp", "<lldp/>"), ("lshw", "<new/>")]);
+    assert_eq!(store.build_data_for_task(collector).await.expect("by task").len(), 3);
+    assert!(store.build_data_for_node("n2", false).await.expect("none").is_empty());
+}
+
+async fn boot_actions(store: &dyn StateStore) {
+    let deploy = TaskId::generate();
+    let key = [7u8; 32];
+    store.bootaction_context_upsert(&BootActionContext { node_name: "n1".into(), task_id: deploy, identity_key: key }).await.expect("ctx");
+    let newer = TaskId::generate();
+    store.bootaction_context_upsert(&BootActionContext { node_name: "n1".into(), task_id: newer, identity_key: [8; 32] }).await.expect("ctx2");
+    let context = store.bootaction_context("n1").await.expect("get").expect("some");
+    assert_eq!((context.task_id, context.identity_key), (newer, [8; 32]));
+    assert!(store.bootaction_context("nobody").await.expect("none").is_none());
+
+    let signalling = BootActionStatus {
+        node_name: "n1".into(),
+        action_id: BootActionId::generate(),
+        action_name: "helloworld".into(),
+        task_id: newer,
+        identity_key: [8; 32],
+        action_status: ActionResult::Incomplete,
+    };
+    let silent = BootActionStatus { action_id: BootActionId::generate(), action_name: "quiet".into(), action_status: ActionResult::Unreported, ..signalling.clone() };
+    store.bootaction_status_insert(&signalling).await.expect("insert");
+    store.bootaction_status_insert(&silent).await.expect("insert");
+    assert_eq!(store.bootaction_status_insert(&silent).await.expect_err("duplicate").kind(), StoreErrorKind::Conflict);
+    assert_eq!(store.bootaction_status_get(signalling.action_id).await.expect("get"), signalling);
+    assert_eq!(store.bootaction_status_for_node("n1").await.expect("for node").len(), 2);
+    let done = store.bootaction_status_update(signalling.action_id, ActionResult::Success).await.expect("report");
+    assert_eq!(done.action_status, ActionResult::Success);
+    let again = store.bootaction_status_update(signalling.action_id, ActionResult::Failure).await.expect_err("final");
+    assert_eq!(again.kind(), StoreErrorKind::Conflict);
+    let silent_report = store.bootaction_status_update(silent.action_id, ActionResult::Success).await.expect_err("unreported is final");
+    assert_eq!(silent_report.kind(), StoreErrorKind::Conflict);
+    assert_eq!(store.bootaction_status_get(BootActionId::generate()).await.expect_err("missing").kind(), StoreErrorKind::NotFound);
+}
+
+async fn leadership(store: &dyn StateStore) {
+    let first = uuid::Uuid::new_v4();
+    let second = uuid::Uuid::new_v4();
+    let grace = Duration::from_millis(1500);
+    assert!(store.leader_claim(first, grace).await.expect("claim"));
+    assert!(store.leader_claim(first, grace).await.expect("re-claim"), "the holder keeps it");
+    assert!(!store.leader_claim(second, grace).await.expect("second"), "held and fresh");
+    assert!(store.leader_renew(first).await.expect("renew"));
+    assert!(!store.leader_renew(second).await.expect("not holder"));
+    assert_eq!(store.leader_current().await.expect("current").map(|lease| lease.holder), Some(first));
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert!(store.leader_claim(second, grace).await.expect("takeover after expiry"));
+    assert!(!store.leader_renew(first).await.expect("old leader lost it"));
+    store.leader_release(first).await.expect("release by non-holder is a no-op");
+    assert_eq!(store.leader_current().await.expect("current").map(|lease| lease.holder), Some(second));
+    store.leader_release(second).await.expect("release");
+    assert!(store.leader_current().await.expect("current").is_none());
+    assert!(store.leader_claim(first, grace).await.expect("free again"));
+    store.leader_release(first).await.expect("release");
+}
+
+async fn purge(store: &dyn StateStore) {
+    let mut old = task(Action::Noop);
+    old.created = micros(Utc::now()) - chrono::Duration::days(100);
+    let old = store.task_create(&old).await.expect("old");
+    let mut orphan = old.child(Action::DeployNode);
+    orphan.created = micros(Utc::now());
+    let orphan = store.task_create(&orphan).await.expect("orphan-to-be");
+    store.result_message_add(old.id, &StatusMessage::task_wide("old", false)).await.expect("message");
+    let recent = store.task_create(&task(Action::Noop)).await.expect("recent");
+    store.result_message_add(recent.id, &StatusMessage::task_wide("recent", false)).await.expect("message");
+
+    let report = store.task_purge(Utc::now() - chrono::Duration::days(90)).await.expect("purge");
+    assert!(report.tasks >= 2, "{report:?}");
+    assert!(report.messages >= 1, "{report:?}");
+    assert_eq!(store.task_get(old.id).await.expect_err("gone").kind(), StoreErrorKind::NotFound);
+    assert_eq!(store.task_get(orphan.id).await.expect_err("orphan gone").kind(), StoreErrorKind::NotFound);
+    assert!(store.result_messages(old.id).await.expect("messages").is_empty());
+    assert_eq!(store.result_messages(recent.id).await.expect("kept").len(), 1);
+    store.task_get(recent.id).await.expect("recent kept");
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    run_all(Arc::new(super::memory::MemoryStore::new())).await;
+}

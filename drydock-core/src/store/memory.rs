@@ -1,0 +1,351 @@
+//! An in-memory [`StateStore`] for tests and for one-off runs: every method
+//! holds one mutex for its whole duration, so each is atomic.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{
+    apply_update, latest_per_generator, LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskPage,
+    TaskQuery, UpdateGuard,
+};
+use crate::ids::{BootActionId, TaskId};
+use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
+use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus};
+
+#[derive(Default)]
+struct State {
+    tasks: HashMap<TaskId, Task>,
+    order: BTreeSet<(DateTime<Utc>, TaskId)>,
+    messages: HashMap<TaskId, Vec<StatusMessage>>,
+    build_data: Vec<BuildData>,
+    contexts: HashMap<String, BootActionContext>,
+    statuses: BTreeMap<BootActionId, BootActionStatus>,
+    designs: HashMap<TaskId, DesignRecord>,
+    parts: HashMap<TaskId, Vec<DesignPart>>,
+    leader: Option<LeaderLease>,
+}
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, State>> {
+        // A poisoned lock means a panic while holding it; the data may be
+        // half-written, which is what Corrupt says.
+        self.state.lock().map_err(|_| StoreError::Corrupt { detail: "in-memory store lock poisoned".into() })
+    }
+}
+
+fn task_not_found(id: TaskId) -> StoreError {
+    StoreError::not_found(format!("task {id}"))
+}
+
+#[async_trait]
+impl StateStore for MemoryStore {
+    async fn now(&self) -> StoreResult<DateTime<Utc>> {
+        Ok(Utc::now())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.lock().map(|_| ())
+    }
+
+    async fn design_create(&self) -> StoreResult<DesignRecord> {
+        let record = DesignRecord { id: TaskId::generate(), created: Utc::now(), part_count: 0 };
+        let mut state = self.lock()?;
+        state.designs.insert(record.id, record.clone());
+        state.parts.insert(record.id, Vec::new());
+        Ok(record)
+    }
+
+    async fn design_get(&self, id: TaskId) -> StoreResult<DesignRecord> {
+        self.lock()?.designs.get(&id).cloned().ok_or_else(|| StoreError::not_found(format!("design {id}")))
+    }
+
+    async fn design_part_add(&self, id: TaskId, source: &str, content: &[u8]) -> StoreResult<DesignPart> {
+        let mut state = self.lock()?;
+        let state = &mut *state;
+        let design = state.designs.get_mut(&id).ok_or_else(|| StoreError::not_found(format!("design {id}")))?;
+        let parts = state.parts.entry(id).or_default();
+        let part = DesignPart {
+            design_id: id,
+            sequence: parts.len() as u32,
+            source: source.to_owned(),
+            content: content.to_vec(),
+            added: Utc::now(),
+        };
+        parts.push(part.clone());
+        design.part_count = parts.len();
+        Ok(part)
+    }
+
+    async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>> {
+        let state = self.lock()?;
+        if !state.designs.contains_key(&id) {
+            return Err(StoreError::not_found(format!("design {id}")));
+        }
+        Ok(state.parts.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn task_create(&self, task: &Task) -> StoreResult<Task> {
+        let mut state = self.lock()?;
+        if state.tasks.contains_key(&task.id) {
+            return Err(StoreError::conflict(format!("task {} already exists", task.id)));
+        }
+        let mut stored = task.clone();
+        stored.generation = 1;
+        state.order.insert((stored.created, stored.id));
+        state.tasks.insert(stored.id, stored.clone());
+        Ok(stored)
+    }
+
+    async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
+        self.lock()?.tasks.get(&id).cloned().ok_or_else(|| task_not_found(id))
+    }
+
+    async fn task_get_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>> {
+        let state = self.lock()?;
+        Ok(ids.iter().filter_map(|id| state.tasks.get(id).cloned()).collect())
+    }
+
+    async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
+        let state = self.lock()?;
+        let limit = query.limit.max(1);
+        let start = match query.after {
+            Some(cursor) => std::ops::Bound::Excluded((cursor.created, cursor.id)),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut tasks = Vec::new();
+        let mut more = false;
+        for (_, id) in state.order.range((start, std::ops::Bound::Unbounded)) {
+            let Some(task) = state.tasks.get(id) else { continue };
+            if !query.matches(task) {
+                continue;
+            }
+            if tasks.len() == limit {
+                more = true;
+                break;
+            }
+            tasks.push(task.clone());
+        }
+        let next = if more { tasks.last().map(|task| super::TaskCursor { created: task.created, id: task.id }) } else { None };
+        Ok(TaskPage { tasks, next })
+    }
+
+    async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>> {
+        let query = TaskQuery { parent: ParentFilter::Of(id), limit: usize::MAX, ..TaskQuery::default() };
+        let state = self.lock()?;
+        Ok(state.order.iter().filter_map(|(_, task_id)| state.tasks.get(task_id)).filter(|task| query.matches(task)).cloned().collect())
+    }
+
+    async fn task_update(&self, task: &Task, guard: UpdateGuard) -> StoreResult<Task> {
+        let mut state = self.lock()?;
+        let stored = state.tasks.get_mut(&task.id).ok_or_else(|| task_not_found(task.id))?;
+        apply_update(stored, task, guard, Utc::now())?;
+        Ok(stored.clone())
+    }
+
+    async fn task_add_subtask(&self, parent: TaskId, child: TaskId) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if !state.tasks.contains_key(&child) {
+            return Err(task_not_found(child));
+        }
+        let parent_task = state.tasks.get_mut(&parent).ok_or_else(|| task_not_found(parent))?;
+        if parent_task.status == TaskStatus::Terminating {
+            return Err(StoreError::conflict(format!("task {parent} is terminating")));
+        }
+        if !parent_task.subtasks.contains(&child) {
+            parent_task.subtasks.push(child);
+            parent_task.generation += 1;
+        }
+        if let Some(child_task) = state.tasks.get_mut(&child) {
+            child_task.parent = Some(parent);
+            child_task.generation += 1;
+        }
+        Ok(())
+    }
+
+    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>> {
+        let mut state = self.lock()?;
+        let next = state
+            .order
+            .iter()
+            .filter_map(|(_, id)| state.tasks.get(id))
+            .find(|task| task.status == TaskStatus::Queued && actions.contains(&task.action))
+            .map(|task| task.id);
+        let Some(id) = next else { return Ok(None) };
+        let Some(task) = state.tasks.get_mut(&id) else { return Ok(None) };
+        task.status = TaskStatus::Running;
+        task.updated = Some(Utc::now());
+        task.generation += 1;
+        Ok(Some(task.clone()))
+    }
+
+    async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if !state.tasks.contains_key(&id) {
+            return Err(task_not_found(id));
+        }
+        let now = Utc::now();
+        let mut pending = vec![id];
+        let mut seen = BTreeSet::new();
+        while let Some(next) = pending.pop() {
+            if !seen.insert(next) {
+                continue;
+            }
+            if let Some(task) = state.tasks.get_mut(&next) {
+                crate::task::aggregate::request_termination(task, by, now);
+                task.generation += 1;
+                if propagate {
+                    pending.extend(task.subtasks.iter().copied());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport> {
+        let mut state = self.lock()?;
+        let old: Vec<TaskId> = state.tasks.values().filter(|task| task.created < cutoff).map(|task| task.id).collect();
+        let mut report = PurgeReport::default();
+        for id in &old {
+            if let Some(task) = state.tasks.remove(id) {
+                state.order.remove(&(task.created, task.id));
+                report.tasks += 1;
+            }
+        }
+        let orphans: Vec<TaskId> = state
+            .tasks
+            .values()
+            .filter(|task| task.parent.is_some_and(|parent| !state.tasks.contains_key(&parent)))
+            .map(|task| task.id)
+            .collect();
+        for id in &orphans {
+            if let Some(task) = state.tasks.remove(id) {
+                state.order.remove(&(task.created, task.id));
+                report.tasks += 1;
+            }
+        }
+        let gone: Vec<TaskId> = state.messages.keys().filter(|id| !state.tasks.contains_key(id)).copied().collect();
+        for id in gone {
+            report.messages += state.messages.remove(&id).map(|messages| messages.len()).unwrap_or(0);
+        }
+        Ok(report)
+    }
+
+    async fn result_message_add(&self, task: TaskId, message: &StatusMessage) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        let mut stored = message.clone();
+        stored.message = message.stored_text();
+        state.messages.entry(task).or_default().push(stored);
+        Ok(())
+    }
+
+    async fn result_messages(&self, task: TaskId) -> StoreResult<Vec<StatusMessage>> {
+        Ok(self.lock()?.messages.get(&task).cloned().unwrap_or_default())
+    }
+
+    async fn build_data_insert(&self, record: &BuildData) -> StoreResult<()> {
+        self.lock()?.build_data.push(record.clone());
+        Ok(())
+    }
+
+    async fn build_data_for_node(&self, node: &str, latest: bool) -> StoreResult<Vec<BuildData>> {
+        let records: Vec<BuildData> = self.lock()?.build_data.iter().filter(|record| record.node_name == node).cloned().collect();
+        Ok(if latest { latest_per_generator(records) } else { records })
+    }
+
+    async fn build_data_for_task(&self, task: TaskId) -> StoreResult<Vec<BuildData>> {
+        Ok(self.lock()?.build_data.iter().filter(|record| record.task_id == task).cloned().collect())
+    }
+
+    async fn bootaction_context_upsert(&self, context: &BootActionContext) -> StoreResult<()> {
+        self.lock()?.contexts.insert(context.node_name.clone(), context.clone());
+        Ok(())
+    }
+
+    async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>> {
+        Ok(self.lock()?.contexts.get(node).cloned())
+    }
+
+    async fn bootaction_status_insert(&self, status: &BootActionStatus) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if state.statuses.contains_key(&status.action_id) {
+            return Err(StoreError::conflict(format!("boot action {} already exists", status.action_id)));
+        }
+        state.statuses.insert(status.action_id, status.clone());
+        Ok(())
+    }
+
+    async fn bootaction_status_get(&self, action_id: BootActionId) -> StoreResult<BootActionStatus> {
+        self.lock()?.statuses.get(&action_id).cloned().ok_or_else(|| StoreError::not_found(format!("boot action {action_id}")))
+    }
+
+    async fn bootaction_status_for_node(&self, node: &str) -> StoreResult<Vec<BootActionStatus>> {
+        Ok(self.lock()?.statuses.values().filter(|status| status.node_name == node).cloned().collect())
+    }
+
+    async fn bootaction_status_update(&self, action_id: BootActionId, status: ActionResult) -> StoreResult<BootActionStatus> {
+        let mut state = self.lock()?;
+        let record = state.statuses.get_mut(&action_id).ok_or_else(|| StoreError::not_found(format!("boot action {action_id}")))?;
+        if record.is_final() {
+            return Err(StoreError::conflict(format!("boot action {action_id} already reported {}", record.action_status)));
+        }
+        record.action_status = status;
+        Ok(record.clone())
+    }
+
+    async fn leader_claim(&self, me: uuid::Uuid, grace: std::time::Duration) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        let now = Utc::now();
+        let expired = |lease: &LeaderLease| now - lease.last_ping > chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+        match state.leader {
+            Some(lease) if lease.holder == me => Ok(true),
+            Some(lease) if !expired(&lease) => Ok(false),
+            _ => {
+                state.leader = Some(LeaderLease { holder: me, last_ping: now });
+                Ok(true)
+            }
+        }
+    }
+
+    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        match state.leader.as_mut() {
+            Some(lease) if lease.holder == me => {
+                lease.last_ping = Utc::now();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if state.leader.is_some_and(|lease| lease.holder == me) {
+            state.leader = None;
+        }
+        Ok(())
+    }
+
+    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
+        Ok(self.lock()?.leader)
+    }
+}
