@@ -10,6 +10,8 @@
 //! SQL or storage encodings.
 
 pub mod memory;
+#[cfg(feature = "store-redb")]
+pub mod redb_store;
 
 #[cfg(test)]
 mod conformance;

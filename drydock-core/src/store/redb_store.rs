@@ -1,0 +1,1100 @@
+//! The embedded default [`StateStore`]: one redb file, ACID and crash-safe
+//! (every commit is durable before the call returns). Records are JSON in
+//! private types; secondary tables index tasks by creation order, status and
+//! parent so listing, claiming and children are range scans, not full scans.
+//!
+//! redb is synchronous: every method runs one transaction on the blocking
+//! pool. Write transactions are serialised by redb, which is what makes
+//! `task_claim_next` and the guarded updates atomic.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    apply_update, latest_per_generator, LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor,
+    TaskPage, TaskQuery, UpdateGuard,
+};
+use crate::ids::{BootActionId, DesignRef, TaskId};
+use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
+use crate::task::{Action, ActionResult, StatusMessage, Task, TaskResult, TaskStatus};
+
+/// The schema this code writes. Opening a file with a newer one is refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+type Bytes = &'static [u8];
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const TASKS: TableDefinition<Bytes, Bytes> = TableDefinition::new("tasks");
+const TASK_ORDER: TableDefinition<Bytes, Bytes> = TableDefinition::new("tasks_by_created");
+const TASK_STATUS: TableDefinition<Bytes, Bytes> = TableDefinition::new("tasks_by_status");
+const TASK_PARENT: TableDefinition<Bytes, Bytes> = TableDefinition::new("tasks_by_parent");
+const MESSAGES: TableDefinition<Bytes, Bytes> = TableDefinition::new("result_messages");
+const BUILD_DATA: TableDefinition<u64, Bytes> = TableDefinition::new("build_data");
+const BUILD_BY_NODE: TableDefinition<Bytes, u64> = TableDefinition::new("build_data_by_node");
+const BUILD_BY_TASK: TableDefinition<Bytes, u64> = TableDefinition::new("build_data_by_task");
+const BA_CONTEXT: TableDefinition<&str, Bytes> = TableDefinition::new("boot_action");
+const BA_STATUS: TableDefinition<Bytes, Bytes> = TableDefinition::new("boot_action_status");
+const BA_BY_NODE: TableDefinition<Bytes, Bytes> = TableDefinition::new("boot_action_status_by_node");
+const DESIGNS: TableDefinition<Bytes, Bytes> = TableDefinition::new("designs");
+const DESIGN_PARTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("design_parts");
+const LEADER: TableDefinition<&str, Bytes> = TableDefinition::new("active_instance");
+
+/// The redb store.
+#[derive(Clone)]
+pub struct RedbStore {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore").field("path", &self.path).finish()
+    }
+}
+
+fn classify(path: &Path, error: impl Into<redb::Error>) -> StoreError {
+    let error = error.into();
+    let file = path.display();
+    match error {
+        redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
+            StoreError::Unavailable { detail: format!("database file {file} is in use by another process") }
+        }
+        redb::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            StoreError::Corrupt { detail: format!("database file {file} is not a usable redb file: {io}") }
+        }
+        redb::Error::Io(io) => StoreError::Unavailable { detail: format!("I/O error on {file}: {io}") },
+        redb::Error::Corrupted(detail) => StoreError::Corrupt { detail: format!("database file {file} is corrupt: {detail}") },
+        redb::Error::UpgradeRequired(version) => StoreError::Corrupt {
+            detail: format!("database file {file} uses redb file format {version}, which needs an upgrade"),
+        },
+        other => StoreError::Corrupt { detail: format!("database file {file}: {other}") },
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt { detail: format!("stored {what} is unreadable: {error}") })
+}
+
+fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Corrupt { detail: format!("cannot encode a record: {error}") })
+}
+
+/// Creation time as 8 bytes that sort like the time (sign bit flipped).
+fn time_key(time: DateTime<Utc>) -> [u8; 8] {
+    ((time.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn order_key(created: DateTime<Utc>, id: TaskId) -> Vec<u8> {
+    let mut key = time_key(created).to_vec();
+    key.extend_from_slice(&id.to_bytes());
+    key
+}
+
+fn status_byte(status: TaskStatus) -> u8 {
+    TaskStatus::ALL.iter().position(|s| *s == status).unwrap_or(0) as u8
+}
+
+fn prefixed(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(rest);
+    key
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    end.push(0xff);
+    end.extend_from_slice(&[0xff; 32]);
+    end
+}
+
+fn node_key(node: &str, suffix: &[u8]) -> Vec<u8> {
+    let mut key = node.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(suffix);
+    key
+}
+
+#[derive(Serialize, Deserialize)]
+struct TaskRecord {
+    id: uuid::Uuid,
+    action: String,
+    parent: Option<uuid::Uuid>,
+    design_ref: Option<String>,
+    status: String,
+    result_status: String,
+    result_message: Option<String>,
+    result_reason: Option<String>,
+    successes: Vec<String>,
+    failures: Vec<String>,
+    links: Vec<(String, Vec<String>)>,
+    node_filter: Option<serde_json::Value>,
+    subtasks: Vec<uuid::Uuid>,
+    created: DateTime<Utc>,
+    created_by: Option<String>,
+    updated: Option<DateTime<Utc>>,
+    terminated: Option<DateTime<Utc>>,
+    terminated_by: Option<String>,
+    terminate: bool,
+    retry: u32,
+    request_context: Option<serde_json::Value>,
+    generation: u64,
+}
+
+impl TaskRecord {
+    fn from_task(task: &Task) -> Self {
+        TaskRecord {
+            id: task.id.0,
+            action: task.action.as_str().into(),
+            parent: task.parent.map(|id| id.0),
+            design_ref: task.design_ref.as_ref().map(|d| d.0.clone()),
+            status: task.status.as_str().into(),
+            result_status: task.result.status.as_str().into(),
+            result_message: task.result.message.clone(),
+            result_reason: task.result.reason.clone(),
+            successes: task.result.successes.clone(),
+            failures: task.result.failures.clone(),
+            links: task.result.links.clone(),
+            node_filter: task.node_filter.clone(),
+            subtasks: task.subtasks.iter().map(|id| id.0).collect(),
+            created: task.created,
+            created_by: task.created_by.clone(),
+            updated: task.updated,
+            terminated: task.terminated,
+            terminated_by: task.terminated_by.clone(),
+            terminate: task.terminate,
+            retry: task.retry,
+            request_context: task.request_context.clone(),
+            generation: task.generation,
+        }
+    }
+
+    fn into_task(self) -> StoreResult<Task> {
+        let bad = |what: &str, value: &str| StoreError::Corrupt { detail: format!("stored task {} has an unknown {what} '{value}'", self.id) };
+        Ok(Task {
+            id: TaskId(self.id),
+            action: Action::parse(&self.action).ok_or_else(|| bad("action", &self.action))?,
+            parent: self.parent.map(TaskId),
+            design_ref: self.design_ref.clone().map(DesignRef),
+            status: TaskStatus::parse(&self.status).ok_or_else(|| bad("status", &self.status))?,
+            result: TaskResult {
+                status: ActionResult::parse(&self.result_status).ok_or_else(|| bad("result", &self.result_status))?,
+                message: self.result_message,
+                reason: self.result_reason,
+                successes: self.successes,
+                failures: self.failures,
+                links: self.links,
+            },
+            node_filter: self.node_filter,
+            subtasks: self.subtasks.into_iter().map(TaskId).collect(),
+            created: self.created,
+            created_by: self.created_by,
+            updated: self.updated,
+            terminated: self.terminated,
+            terminated_by: self.terminated_by,
+            terminate: self.terminate,
+            retry: self.retry,
+            request_context: self.request_context,
+            generation: self.generation,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct MessageRecord {
+    message: String,
+    error: bool,
+    context_type: String,
+    context: String,
+    timestamp: DateTime<Utc>,
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BuildDataRecord {
+    node_name: String,
+    task_id: uuid::Uuid,
+    collected_date: DateTime<Utc>,
+    generator: String,
+    data_format: String,
+    data_element: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ContextRecord {
+    task_id: uuid::Uuid,
+    identity_key: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BootActionRecord {
+    node_name: String,
+    action_id: String,
+    action_name: String,
+    task_id: uuid::Uuid,
+    identity_key: String,
+    action_status: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DesignRow {
+    created: DateTime<Utc>,
+    part_count: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PartRow {
+    source: String,
+    content: String,
+    added: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LeaseRow {
+    holder: uuid::Uuid,
+    last_ping: DateTime<Utc>,
+}
+
+fn key32(text: &str, what: &str) -> StoreResult<[u8; 32]> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text, &mut key).map_err(|_| StoreError::Corrupt { detail: format!("stored {what} key is not hex") })?;
+    Ok(key)
+}
+
+impl BootActionRecord {
+    fn from_status(status: &BootActionStatus) -> Self {
+        BootActionRecord {
+            node_name: status.node_name.clone(),
+            action_id: status.action_id.to_string(),
+            action_name: status.action_name.clone(),
+            task_id: status.task_id.0,
+            identity_key: hex::encode(status.identity_key),
+            action_status: status.action_status.as_str().into(),
+        }
+    }
+
+    fn into_status(self) -> StoreResult<BootActionStatus> {
+        Ok(BootActionStatus {
+            action_id: self.action_id.parse().map_err(|_| StoreError::Corrupt { detail: "stored boot action id is invalid".into() })?,
+            identity_key: key32(&self.identity_key, "boot action")?,
+            action_status: ActionResult::parse(&self.action_status)
+                .ok_or_else(|| StoreError::Corrupt { detail: format!("stored boot action status '{}' is unknown", self.action_status) })?,
+            node_name: self.node_name,
+            action_name: self.action_name,
+            task_id: TaskId(self.task_id),
+        })
+    }
+}
+
+impl RedbStore {
+    /// Open (or create) the store at `path`. Fails clearly when the file is
+    /// corrupt, locked by another process, or written by a newer Drydock.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path).map_err(|error| classify(&path, error))?;
+        let store = RedbStore { db: Arc::new(db), path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> StoreResult<()> {
+        let txn = self.db.begin_write().map_err(|e| classify(&self.path, e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| classify(&self.path, e))?;
+            let version = meta.get("schema_version").map_err(|e| classify(&self.path, e))?.map(|v| v.value());
+            match version {
+                Some(version) if version > SCHEMA_VERSION => {
+                    return Err(StoreError::Corrupt {
+                        detail: format!(
+                            "database file {} is at schema version {version}, newer than this Drydock understands ({SCHEMA_VERSION}); upgrade Drydock",
+                            self.path.display()
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION).map_err(|e| classify(&self.path, e))?;
+                }
+            }
+        }
+        for result in [
+            txn.open_table(TASKS).map(drop),
+            txn.open_table(TASK_ORDER).map(drop),
+            txn.open_table(TASK_STATUS).map(drop),
+            txn.open_table(TASK_PARENT).map(drop),
+            txn.open_table(MESSAGES).map(drop),
+            txn.open_table(BUILD_DATA).map(drop),
+            txn.open_table(BUILD_BY_NODE).map(drop),
+            txn.open_table(BUILD_BY_TASK).map(drop),
+            txn.open_table(BA_CONTEXT).map(drop),
+            txn.open_table(BA_STATUS).map(drop),
+            txn.open_table(BA_BY_NODE).map(drop),
+            txn.open_table(DESIGNS).map(drop),
+            txn.open_table(DESIGN_PARTS).map(drop),
+            txn.open_table(LEADER).map(drop),
+        ] {
+            result.map_err(|e| classify(&self.path, e))?;
+        }
+        txn.commit().map_err(|e| classify(&self.path, e))
+    }
+
+    /// Run `work` in a write transaction on the blocking pool; commit if it succeeds.
+    async fn write<T: Send + 'static>(&self, work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+        let db = self.db.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(|e| classify(&path, e))?;
+            let value = work(&txn, &path)?;
+            txn.commit().map_err(|e| classify(&path, e))?;
+            Ok(value)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable { detail: format!("store worker failed: {error}") })?
+    }
+
+    /// Run `work` in a read transaction on the blocking pool.
+    async fn read<T: Send + 'static>(&self, work: impl FnOnce(&ReadTransaction, &Path) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+        let db = self.db.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(|e| classify(&path, e))?;
+            work(&txn, &path)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable { detail: format!("store worker failed: {error}") })?
+    }
+}
+
+/// Map a redb error inside a transaction.
+macro_rules! r {
+    ($path:expr, $expr:expr) => {
+        $expr.map_err(|e| classify($path, e))?
+    };
+}
+
+fn get_task<T: ReadableTable<Bytes, Bytes>>(tasks: &T, path: &Path, id: TaskId) -> StoreResult<Option<Task>> {
+    match r!(path, tasks.get(id.to_bytes().as_slice())) {
+        Some(bytes) => Ok(Some(decode::<TaskRecord>(bytes.value(), "task")?.into_task()?)),
+        None => Ok(None),
+    }
+}
+
+fn put_task(txn: &WriteTransaction, path: &Path, task: &Task, previous: Option<&Task>) -> StoreResult<()> {
+    let mut tasks = r!(path, txn.open_table(TASKS));
+    r!(path, tasks.insert(task.id.to_bytes().as_slice(), encode(&TaskRecord::from_task(task))?.as_slice()));
+    let order = order_key(task.created, task.id);
+    if previous.is_none() {
+        let mut by_order = r!(path, txn.open_table(TASK_ORDER));
+        r!(path, by_order.insert(order.as_slice(), task.id.to_bytes().as_slice()));
+    }
+    if previous.is_none_or(|old| old.status != task.status) {
+        let mut by_status = r!(path, txn.open_table(TASK_STATUS));
+        if let Some(old) = previous {
+            r!(path, by_status.remove(prefixed(&[status_byte(old.status)], &order).as_slice()));
+        }
+        r!(path, by_status.insert(prefixed(&[status_byte(task.status)], &order).as_slice(), task.id.to_bytes().as_slice()));
+    }
+    if previous.is_none_or(|old| old.parent != task.parent) {
+        let mut by_parent = r!(path, txn.open_table(TASK_PARENT));
+        if let Some(old_parent) = previous.and_then(|old| old.parent) {
+            r!(path, by_parent.remove(prefixed(&old_parent.to_bytes(), &order).as_slice()));
+        }
+        if let Some(parent) = task.parent {
+            r!(path, by_parent.insert(prefixed(&parent.to_bytes(), &order).as_slice(), task.id.to_bytes().as_slice()));
+        }
+    }
+    Ok(())
+}
+
+fn delete_task(txn: &WriteTransaction, path: &Path, task: &Task) -> StoreResult<usize> {
+    let order = order_key(task.created, task.id);
+    r!(path, r!(path, txn.open_table(TASKS)).remove(task.id.to_bytes().as_slice()));
+    r!(path, r!(path, txn.open_table(TASK_ORDER)).remove(order.as_slice()));
+    r!(path, r!(path, txn.open_table(TASK_STATUS)).remove(prefixed(&[status_byte(task.status)], &order).as_slice()));
+    if let Some(parent) = task.parent {
+        r!(path, r!(path, txn.open_table(TASK_PARENT)).remove(prefixed(&parent.to_bytes(), &order).as_slice()));
+    }
+    let mut messages = r!(path, txn.open_table(MESSAGES));
+    let prefix = task.id.to_bytes();
+    let keys: Vec<Vec<u8>> = r!(path, messages.range(prefix.as_slice()..prefix_end(&prefix).as_slice()))
+        .map(|entry| entry.map(|(key, _)| key.value().to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| classify(path, e))?;
+    for key in &keys {
+        r!(path, messages.remove(key.as_slice()));
+    }
+    Ok(keys.len())
+}
+
+fn task_not_found(id: TaskId) -> StoreError {
+    StoreError::not_found(format!("task {id}"))
+}
+
+fn next_counter(txn: &WriteTransaction, path: &Path, name: &str) -> StoreResult<u64> {
+    let mut meta = r!(path, txn.open_table(META));
+    let next = r!(path, meta.get(name)).map(|value| value.value()).unwrap_or(0) + 1;
+    r!(path, meta.insert(name, next));
+    Ok(next)
+}
+
+#[async_trait]
+impl StateStore for RedbStore {
+    async fn now(&self) -> StoreResult<DateTime<Utc>> {
+        Ok(Utc::now())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|txn, path| r!(path, txn.open_table(META)).get("schema_version").map(drop).map_err(|e| classify(path, e))).await
+    }
+
+    async fn design_create(&self) -> StoreResult<DesignRecord> {
+        let record = DesignRecord { id: TaskId::generate(), created: Utc::now(), part_count: 0 };
+        let row = encode(&DesignRow { created: record.created, part_count: 0 })?;
+        let id = record.id;
+        self.write(move |txn, path| {
+            r!(path, r!(path, txn.open_table(DESIGNS)).insert(id.to_bytes().as_slice(), row.as_slice()));
+            Ok(())
+        })
+        .await?;
+        Ok(record)
+    }
+
+    async fn design_get(&self, id: TaskId) -> StoreResult<DesignRecord> {
+        self.read(move |txn, path| {
+            let designs = r!(path, txn.open_table(DESIGNS));
+            let row = r!(path, designs.get(id.to_bytes().as_slice())).ok_or_else(|| StoreError::not_found(format!("design {id}")))?;
+            let row: DesignRow = decode(row.value(), "design")?;
+            Ok(DesignRecord { id, created: row.created, part_count: row.part_count })
+        })
+        .await
+    }
+
+    async fn design_part_add(&self, id: TaskId, source: &str, content: &[u8]) -> StoreResult<DesignPart> {
+        let source = source.to_owned();
+        let content = content.to_vec();
+        self.write(move |txn, path| {
+            let mut designs = r!(path, txn.open_table(DESIGNS));
+            let mut row: DesignRow = match r!(path, designs.get(id.to_bytes().as_slice())) {
+                Some(row) => decode(row.value(), "design")?,
+                None => return Err(StoreError::not_found(format!("design {id}"))),
+            };
+            let sequence = row.part_count as u32;
+            row.part_count += 1;
+            r!(path, designs.insert(id.to_bytes().as_slice(), encode(&row)?.as_slice()));
+            let added = Utc::now();
+            let part = PartRow { source: source.clone(), content: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &content), added };
+            let key = prefixed(&id.to_bytes(), &sequence.to_be_bytes());
+            r!(path, r!(path, txn.open_table(DESIGN_PARTS)).insert(key.as_slice(), encode(&part)?.as_slice()));
+            Ok(DesignPart { design_id: id, sequence, source, content, added })
+        })
+        .await
+    }
+
+    async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>> {
+        self.read(move |txn, path| {
+            if r!(path, r!(path, txn.open_table(DESIGNS)).get(id.to_bytes().as_slice())).is_none() {
+                return Err(StoreError::not_found(format!("design {id}")));
+            }
+            let parts = r!(path, txn.open_table(DESIGN_PARTS));
+            let prefix = id.to_bytes();
+            let mut out = Vec::new();
+            for entry in r!(path, parts.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
+                let (key, value) = r!(path, entry);
+                let row: PartRow = decode(value.value(), "design part")?;
+                let sequence = u32::from_be_bytes(key.value()[16..20].try_into().map_err(|_| StoreError::Corrupt { detail: "design part key".into() })?);
+                let content = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, row.content.as_bytes())
+                    .map_err(|_| StoreError::Corrupt { detail: "stored design part is not base64".into() })?;
+                out.push(DesignPart { design_id: id, sequence, source: row.source, content, added: row.added });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn task_create(&self, task: &Task) -> StoreResult<Task> {
+        let mut stored = task.clone();
+        stored.generation = 1;
+        self.write(move |txn, path| {
+            if get_task(&r!(path, txn.open_table(TASKS)), path, stored.id)?.is_some() {
+                return Err(StoreError::conflict(format!("task {} already exists", stored.id)));
+            }
+            put_task(txn, path, &stored, None)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
+        self.read(move |txn, path| get_task(&r!(path, txn.open_table(TASKS)), path, id)?.ok_or_else(|| task_not_found(id))).await
+    }
+
+    async fn task_get_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>> {
+        let ids = ids.to_vec();
+        self.read(move |txn, path| {
+            let tasks = r!(path, txn.open_table(TASKS));
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(task) = get_task(&tasks, path, id)? {
+                    out.push(task);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
+        let query = query.clone();
+        self.read(move |txn, path| {
+            let tasks = r!(path, txn.open_table(TASKS));
+            // Pick the narrowest index; every index value is a task id.
+            let (table, prefix) = match (query.status, query.parent) {
+                (_, ParentFilter::Of(parent)) => (TASK_PARENT, parent.to_bytes().to_vec()),
+                (Some(status), _) => (TASK_STATUS, vec![status_byte(status)]),
+                _ => (TASK_ORDER, Vec::new()),
+            };
+            let index = r!(path, txn.open_table(table));
+            let start = match query.after {
+                Some(cursor) => {
+                    let mut key = prefixed(&prefix, &order_key(cursor.created, cursor.id));
+                    key.push(0);
+                    key
+                }
+                None => prefix.clone(),
+            };
+            let end = prefix_end(&prefix);
+            let limit = query.limit.max(1);
+            let mut out = Vec::new();
+            let mut more = false;
+            for entry in r!(path, index.range(start.as_slice()..end.as_slice())) {
+                let (_, id) = r!(path, entry);
+                let id = TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
+                let Some(task) = get_task(&tasks, path, id)? else { continue };
+                if !query.matches(&task) {
+                    continue;
+                }
+                if out.len() == limit {
+                    more = true;
+                    break;
+                }
+                out.push(task);
+            }
+            let next = if more { out.last().map(|task| TaskCursor { created: task.created, id: task.id }) } else { None };
+            Ok(TaskPage { tasks: out, next })
+        })
+        .await
+    }
+
+    async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>> {
+        let mut query = TaskQuery { parent: ParentFilter::Of(id), limit: 10_000, ..TaskQuery::default() };
+        let mut children = Vec::new();
+        loop {
+            let page = self.task_list(&query).await?;
+            children.extend(page.tasks);
+            match page.next {
+                Some(cursor) => query.after = Some(cursor),
+                None => return Ok(children),
+            }
+        }
+    }
+
+    async fn task_update(&self, task: &Task, guard: UpdateGuard) -> StoreResult<Task> {
+        let update = task.clone();
+        self.write(move |txn, path| {
+            let previous = get_task(&r!(path, txn.open_table(TASKS)), path, update.id)?.ok_or_else(|| task_not_found(update.id))?;
+            let mut stored = previous.clone();
+            apply_update(&mut stored, &update, guard, Utc::now())?;
+            put_task(txn, path, &stored, Some(&previous))?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn task_add_subtask(&self, parent: TaskId, child: TaskId) -> StoreResult<()> {
+        self.write(move |txn, path| {
+            let (parent_task, child_task) = {
+                let tasks = r!(path, txn.open_table(TASKS));
+                (get_task(&tasks, path, parent)?.ok_or_else(|| task_not_found(parent))?, get_task(&tasks, path, child)?.ok_or_else(|| task_not_found(child))?)
+            };
+            if parent_task.status == TaskStatus::Terminating {
+                return Err(StoreError::conflict(format!("task {parent} is terminating")));
+            }
+            if !parent_task.subtasks.contains(&child) {
+                let mut updated = parent_task.clone();
+                updated.subtasks.push(child);
+                updated.generation += 1;
+                put_task(txn, path, &updated, Some(&parent_task))?;
+            }
+            let mut updated_child = child_task.clone();
+            updated_child.parent = Some(parent);
+            updated_child.generation += 1;
+            put_task(txn, path, &updated_child, Some(&child_task))
+        })
+        .await
+    }
+
+    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>> {
+        let actions = actions.to_vec();
+        self.write(move |txn, path| {
+            let prefix = [status_byte(TaskStatus::Queued)];
+            let found = {
+                let tasks = r!(path, txn.open_table(TASKS));
+                let index = r!(path, txn.open_table(TASK_STATUS));
+                let mut found = None;
+                for entry in r!(path, index.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
+                    let (_, id) = r!(path, entry);
+                    let id = TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
+                    if let Some(task) = get_task(&tasks, path, id)?
+                        && actions.contains(&task.action)
+                    {
+                        found = Some(task);
+                        break;
+                    }
+                }
+                found
+            };
+            let Some(previous) = found else { return Ok(None) };
+            let mut claimed = previous.clone();
+            claimed.status = TaskStatus::Running;
+            claimed.updated = Some(Utc::now());
+            claimed.generation += 1;
+            put_task(txn, path, &claimed, Some(&previous))?;
+            Ok(Some(claimed))
+        })
+        .await
+    }
+
+    async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()> {
+        let by = by.to_owned();
+        self.write(move |txn, path| {
+            let now = Utc::now();
+            let mut pending = vec![id];
+            let mut seen = std::collections::HashSet::new();
+            let mut first = true;
+            while let Some(next) = pending.pop() {
+                if !seen.insert(next) {
+                    continue;
+                }
+                let found = get_task(&r!(path, txn.open_table(TASKS)), path, next)?;
+                let Some(previous) = found else {
+                    if first {
+                        return Err(task_not_found(id));
+                    }
+                    continue;
+                };
+                first = false;
+                let mut task = previous.clone();
+                crate::task::aggregate::request_termination(&mut task, &by, now);
+                task.generation += 1;
+                if propagate {
+                    pending.extend(task.subtasks.iter().copied());
+                }
+                put_task(txn, path, &task, Some(&previous))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport> {
+        self.write(move |txn, path| {
+            let mut report = PurgeReport::default();
+            let old: Vec<TaskId> = {
+                let order = r!(path, txn.open_table(TASK_ORDER));
+                let end = time_key(cutoff);
+                let mut ids = Vec::new();
+                for entry in r!(path, order.range(..end.as_slice())) {
+                    let (_, id) = r!(path, entry);
+                    ids.push(TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?));
+                }
+                ids
+            };
+            for id in old {
+                let found = get_task(&r!(path, txn.open_table(TASKS)), path, id)?;
+                if let Some(task) = found {
+                    report.messages += delete_task(txn, path, &task)?;
+                    report.tasks += 1;
+                }
+            }
+            // Orphans: children whose parent no longer exists (one level).
+            let orphans: Vec<Task> = {
+                let tasks = r!(path, txn.open_table(TASKS));
+                let mut orphans = Vec::new();
+                for entry in r!(path, tasks.iter()) {
+                    let (_, value) = r!(path, entry);
+                    let task = decode::<TaskRecord>(value.value(), "task")?.into_task()?;
+                    if let Some(parent) = task.parent
+                        && r!(path, tasks.get(parent.to_bytes().as_slice())).is_none()
+                    {
+                        orphans.push(task);
+                    }
+                }
+                orphans
+            };
+            for task in orphans {
+                report.messages += delete_task(txn, path, &task)?;
+                report.tasks += 1;
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn result_message_add(&self, task: TaskId, message: &StatusMessage) -> StoreResult<()> {
+        let record = encode(&MessageRecord {
+            message: message.stored_text(),
+            error: message.error,
+            context_type: message.context_type.clone(),
+            context: message.context.clone(),
+            timestamp: message.timestamp,
+            extra: message.extra.clone(),
+        })?;
+        self.write(move |txn, path| {
+            let sequence = next_counter(txn, path, "message_sequence")?;
+            let key = prefixed(&task.to_bytes(), &sequence.to_be_bytes());
+            r!(path, r!(path, txn.open_table(MESSAGES)).insert(key.as_slice(), record.as_slice()));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn result_messages(&self, task: TaskId) -> StoreResult<Vec<StatusMessage>> {
+        self.read(move |txn, path| {
+            let messages = r!(path, txn.open_table(MESSAGES));
+            let prefix = task.to_bytes();
+            let mut out = Vec::new();
+            for entry in r!(path, messages.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
+                let (_, value) = r!(path, entry);
+                let record: MessageRecord = decode(value.value(), "message")?;
+                out.push(StatusMessage {
+                    message: record.message,
+                    error: record.error,
+                    context_type: record.context_type,
+                    context: record.context,
+                    timestamp: record.timestamp,
+                    extra: record.extra,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn build_data_insert(&self, record: &BuildData) -> StoreResult<()> {
+        let row = encode(&BuildDataRecord {
+            node_name: record.node_name.clone(),
+            task_id: record.task_id.0,
+            collected_date: record.collected_date,
+            generator: record.generator.clone(),
+            data_format: record.data_format.clone(),
+            data_element: record.data_element.clone(),
+        })?;
+        let node = record.node_name.clone();
+        let task = record.task_id;
+        self.write(move |txn, path| {
+            let sequence = next_counter(txn, path, "build_data_sequence")?;
+            r!(path, r!(path, txn.open_table(BUILD_DATA)).insert(sequence, row.as_slice()));
+            r!(path, r!(path, txn.open_table(BUILD_BY_NODE)).insert(node_key(&node, &sequence.to_be_bytes()).as_slice(), sequence));
+            r!(path, r!(path, txn.open_table(BUILD_BY_TASK)).insert(prefixed(&task.to_bytes(), &sequence.to_be_bytes()).as_slice(), sequence));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn build_data_for_node(&self, node: &str, latest: bool) -> StoreResult<Vec<BuildData>> {
+        let prefix = node_key(node, &[]);
+        let records = self.read(move |txn, path| build_data_range(txn, path, BUILD_BY_NODE, &prefix)).await?;
+        Ok(if latest { latest_per_generator(records) } else { records })
+    }
+
+    async fn build_data_for_task(&self, task: TaskId) -> StoreResult<Vec<BuildData>> {
+        let prefix = task.to_bytes().to_vec();
+        self.read(move |txn, path| build_data_range(txn, path, BUILD_BY_TASK, &prefix)).await
+    }
+
+    async fn bootaction_context_upsert(&self, context: &BootActionContext) -> StoreResult<()> {
+        let row = encode(&ContextRecord { task_id: context.task_id.0, identity_key: hex::encode(context.identity_key) })?;
+        let node = context.node_name.clone();
+        self.write(move |txn, path| {
+            r!(path, r!(path, txn.open_table(BA_CONTEXT)).insert(node.as_str(), row.as_slice()));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>> {
+        let node = node.to_owned();
+        self.read(move |txn, path| {
+            let table = r!(path, txn.open_table(BA_CONTEXT));
+            let Some(value) = r!(path, table.get(node.as_str())) else { return Ok(None) };
+            let row: ContextRecord = decode(value.value(), "boot action context")?;
+            Ok(Some(BootActionContext { node_name: node.clone(), task_id: TaskId(row.task_id), identity_key: key32(&row.identity_key, "context")? }))
+        })
+        .await
+    }
+
+    async fn bootaction_status_insert(&self, status: &BootActionStatus) -> StoreResult<()> {
+        let row = encode(&BootActionRecord::from_status(status))?;
+        let id = status.action_id.0.to_bytes();
+        let node = status.node_name.clone();
+        self.write(move |txn, path| {
+            let mut table = r!(path, txn.open_table(BA_STATUS));
+            if r!(path, table.get(id.as_slice())).is_some() {
+                return Err(StoreError::conflict(format!("boot action {} already exists", ulid::Ulid::from_bytes(id))));
+            }
+            r!(path, table.insert(id.as_slice(), row.as_slice()));
+            r!(path, r!(path, txn.open_table(BA_BY_NODE)).insert(node_key(&node, &id).as_slice(), id.as_slice()));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bootaction_status_get(&self, action_id: BootActionId) -> StoreResult<BootActionStatus> {
+        self.read(move |txn, path| {
+            let table = r!(path, txn.open_table(BA_STATUS));
+            let value = r!(path, table.get(action_id.0.to_bytes().as_slice())).ok_or_else(|| StoreError::not_found(format!("boot action {action_id}")))?;
+            decode::<BootActionRecord>(value.value(), "boot action")?.into_status()
+        })
+        .await
+    }
+
+    async fn bootaction_status_for_node(&self, node: &str) -> StoreResult<Vec<BootActionStatus>> {
+        let prefix = node_key(node, &[]);
+        self.read(move |txn, path| {
+            let index = r!(path, txn.open_table(BA_BY_NODE));
+            let table = r!(path, txn.open_table(BA_STATUS));
+            let mut out = Vec::new();
+            for entry in r!(path, index.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
+                let (_, id) = r!(path, entry);
+                if let Some(value) = r!(path, table.get(id.value())) {
+                    out.push(decode::<BootActionRecord>(value.value(), "boot action")?.into_status()?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn bootaction_status_update(&self, action_id: BootActionId, status: ActionResult) -> StoreResult<BootActionStatus> {
+        self.write(move |txn, path| {
+            let mut table = r!(path, txn.open_table(BA_STATUS));
+            let key = action_id.0.to_bytes();
+            let mut record = match r!(path, table.get(key.as_slice())) {
+                Some(value) => decode::<BootActionRecord>(value.value(), "boot action")?.into_status()?,
+                None => return Err(StoreError::not_found(format!("boot action {action_id}"))),
+            };
+            if record.is_final() {
+                return Err(StoreError::conflict(format!("boot action {action_id} already reported {}", record.action_status)));
+            }
+            record.action_status = status;
+            r!(path, table.insert(key.as_slice(), encode(&BootActionRecord::from_status(&record))?.as_slice()));
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn leader_claim(&self, me: uuid::Uuid, grace: std::time::Duration) -> StoreResult<bool> {
+        self.write(move |txn, path| {
+            let mut table = r!(path, txn.open_table(LEADER));
+            let now = Utc::now();
+            let current: Option<LeaseRow> = match r!(path, table.get("leader")) {
+                Some(value) => Some(decode(value.value(), "leader lease")?),
+                None => None,
+            };
+            let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+            match current {
+                Some(lease) if lease.holder == me => Ok(true),
+                Some(lease) if now - lease.last_ping <= grace => Ok(false),
+                _ => {
+                    r!(path, table.insert("leader", encode(&LeaseRow { holder: me, last_ping: now })?.as_slice()));
+                    Ok(true)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool> {
+        self.write(move |txn, path| {
+            let mut table = r!(path, txn.open_table(LEADER));
+            let current: Option<LeaseRow> = match r!(path, table.get("leader")) {
+                Some(value) => Some(decode(value.value(), "leader lease")?),
+                None => None,
+            };
+            match current {
+                Some(lease) if lease.holder == me => {
+                    r!(path, table.insert("leader", encode(&LeaseRow { holder: me, last_ping: Utc::now() })?.as_slice()));
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
+    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()> {
+        self.write(move |txn, path| {
+            let mut table = r!(path, txn.open_table(LEADER));
+            let holder = match r!(path, table.get("leader")) {
+                Some(value) => Some(decode::<LeaseRow>(value.value(), "leader lease")?.holder),
+                None => None,
+            };
+            if holder == Some(me) {
+                r!(path, table.remove("leader"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
+        self.read(|txn, path| {
+            let table = r!(path, txn.open_table(LEADER));
+            match r!(path, table.get("leader")) {
+                Some(value) => {
+                    let row: LeaseRow = decode(value.value(), "leader lease")?;
+                    Ok(Some(LeaderLease { holder: row.holder, last_ping: row.last_ping }))
+                }
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+fn build_data_range(txn: &ReadTransaction, path: &Path, index: TableDefinition<Bytes, u64>, prefix: &[u8]) -> StoreResult<Vec<BuildData>> {
+    let index = r!(path, txn.open_table(index));
+    let table = r!(path, txn.open_table(BUILD_DATA));
+    let mut out = Vec::new();
+    for entry in r!(path, index.range(prefix..prefix_end(prefix).as_slice())) {
+        let (_, sequence) = r!(path, entry);
+        if let Some(value) = r!(path, table.get(sequence.value())) {
+            let row: BuildDataRecord = decode(value.value(), "build data")?;
+            out.push(BuildData {
+                node_name: row.node_name,
+                task_id: TaskId(row.task_id),
+                collected_date: row.collected_date,
+                generator: row.generator,
+                data_format: row.data_format,
+                data_element: row.data_element,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn redb_store_conforms() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RedbStore::open(dir.path().join("drydock.redb")).expect("open");
+        super::super::conformance::run_all(Arc::new(store)).await;
+    }
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use super::*;
+    use crate::store::StoreErrorKind;
+
+    /// The `redb_writer` example, which `cargo test` builds: either the
+    /// plain name or cargo's hashed `redb_writer-<hash>` in target/*/examples.
+    fn writer_binary() -> PathBuf {
+        let exe = std::env::current_exe().expect("test binary path");
+        let examples = exe.parent().and_then(Path::parent).map(|dir| dir.join("examples")).expect("target dir");
+        let plain = examples.join("redb_writer");
+        if plain.is_file() {
+            return plain;
+        }
+        std::fs::read_dir(&examples)
+            .expect("examples directory")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .find(|path| {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                name.starts_with("redb_writer-") && path.extension().is_none()
+            })
+            .expect("redb_writer example built by cargo test")
+    }
+
+    #[tokio::test]
+    async fn every_acknowledged_write_survives_sigkill() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("crash.redb");
+        for round in 0..3 {
+            let mut child = Command::new(writer_binary())
+                .arg(&path)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start redb_writer (built by cargo test as an example)");
+            let stdout = child.stdout.take().expect("stdout");
+            let mut acked = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let line = line.expect("line");
+                if let Some(id) = line.strip_prefix("acked ") {
+                    acked.push(id.parse::<TaskId>().expect("task id"));
+                }
+                if acked.len() >= 150 + round * 50 {
+                    break;
+                }
+            }
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+            let store = RedbStore::open(&path).expect("reopens cleanly after SIGKILL");
+            let found = store.task_get_many(&acked).await.expect("read back");
+            assert_eq!(found.len(), acked.len(), "round {round}: every acknowledged task is there");
+            for id in acked.iter().take(5) {
+                assert_eq!(store.result_messages(*id).await.expect("messages").len(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_truncated_locked_and_newer_files_are_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let garbage = dir.path().join("garbage.redb");
+        std::fs::write(&garbage, vec![0x5a; 8192]).expect("write");
+        let error = RedbStore::open(&garbage).expect_err("garbage");
+        assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
+        assert!(error.to_string().contains("garbage.redb"), "{error}");
+
+        let good = dir.path().join("good.redb");
+        drop(RedbStore::open(&good).expect("create"));
+        let bytes = std::fs::read(&good).expect("read");
+        let truncated = dir.path().join("truncated.redb");
+        std::fs::write(&truncated, &bytes[..bytes.len() / 3]).expect("write");
+        match RedbStore::open(&truncated) {
+            Err(error) => assert!(matches!(error.kind(), StoreErrorKind::Corrupt | StoreErrorKind::Unavailable), "{error}"),
+            // redb may recover a truncated file to its last durable commit; that is fine too.
+            Ok(store) => drop(store),
+        }
+
+        let store = RedbStore::open(&good).expect("open");
+        let error = RedbStore::open(&good).expect_err("second open");
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+        assert!(error.to_string().contains("in use by another process"), "{error}");
+        {
+            let txn = store.db.begin_write().expect("txn");
+            txn.open_table(META).expect("meta").insert("schema_version", SCHEMA_VERSION + 1).expect("bump");
+            txn.commit().expect("commit");
+        }
+        drop(store);
+        let error = RedbStore::open(&good).expect_err("newer schema");
+        assert_eq!(error.kind(), StoreErrorKind::Corrupt);
+        assert!(error.to_string().contains("newer than this Drydock"), "{error}");
+    }
+}
