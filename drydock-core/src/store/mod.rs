@@ -10,6 +10,8 @@
 //! SQL or storage encodings.
 
 pub mod memory;
+#[cfg(feature = "store-postgres")]
+pub mod postgres;
 #[cfg(feature = "store-redb")]
 pub mod redb_store;
 

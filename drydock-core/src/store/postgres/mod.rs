@@ -1,0 +1,857 @@
+//! The PostgreSQL [`StateStore`]: several Drydock replicas share one
+//! database with the original's schema (compat: api spec §4), so the Rust
+//! service can also run against a database the Python one created.
+//!
+//! A connection pool (deadpool) serves every method; a method that must be
+//! atomic over several statements runs them in one transaction. Time comes
+//! from the database (`now()` in UTC), so leases do not depend on the
+//! replicas' clocks. Connection failures are `Unavailable` (retry);
+//! authentication and schema problems are reported once, clearly, at start-up.
+
+mod migrations;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+use super::{
+    latest_per_generator, LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery,
+    UpdateGuard,
+};
+use crate::ids::{BootActionId, DesignRef, TaskId};
+use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
+use crate::task::{Action, ActionResult, StatusMessage, Task, TaskResult, TaskStatus};
+
+/// The PostgreSQL store.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    target: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("target", &self.target).finish()
+    }
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Most connections in the pool.
+    pub max_connections: usize,
+    /// How long to wait for a connection (and to connect).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions { max_connections: 16, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Map a driver error: connection problems are transient, unique
+/// violations are conflicts, authentication and the rest are permanent.
+fn classify(target: &str, error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            return StoreError::conflict(db.message().to_owned());
+        }
+        if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            return StoreError::Corrupt { detail: format!("PostgreSQL at {target} refused the credentials: {}", db.message()) };
+        }
+        if code.code().starts_with("08") || code.code().starts_with("57P") || *code == SqlState::TOO_MANY_CONNECTIONS {
+            return StoreError::Unavailable { detail: format!("PostgreSQL at {target}: {}", db.message()) };
+        }
+        return StoreError::Corrupt { detail: format!("PostgreSQL at {target}: {} ({})", db.message(), code.code()) };
+    }
+    // No SQLSTATE: the connection failed or closed.
+    let mut detail = error.to_string();
+    if let Some(source) = std::error::Error::source(&error) {
+        detail = format!("{detail}: {source}");
+    }
+    StoreError::Unavailable { detail: format!("PostgreSQL at {target}: {detail}") }
+}
+
+fn pool_error(target: &str, error: deadpool_postgres::PoolError) -> StoreError {
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => classify(target, error),
+        other => StoreError::Unavailable { detail: format!("PostgreSQL at {target}: {other}") },
+    }
+}
+
+fn naive(time: DateTime<Utc>) -> NaiveDateTime {
+    time.naive_utc()
+}
+
+fn utc(time: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(time, Utc)
+}
+
+fn id_from(bytes: &[u8]) -> StoreResult<TaskId> {
+    let array: [u8; 16] = bytes.try_into().map_err(|_| StoreError::Corrupt { detail: format!("a stored task id has {} bytes", bytes.len()) })?;
+    Ok(TaskId::from_bytes(array))
+}
+
+fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt { detail: format!("a stored identity key has {} bytes", bytes.len()) })
+}
+
+/// The task columns, in the order [`task_from_row`] reads them.
+const TASK_COLUMNS: &str = "task_id, parent_task_id, subtask_id_list, result_status, result_message, result_reason, \
+     result_successes, result_failures, result_links, retry, status, created, created_by, updated, design_ref, \
+     request_context, node_filter, action, terminated, terminated_by, terminate, generation";
+
+fn links_json(links: &[(String, Vec<String>)]) -> serde_json::Value {
+    serde_json::Value::Object(links.iter().map(|(rel, hrefs)| (rel.clone(), serde_json::json!(hrefs))).collect())
+}
+
+fn links_from(value: Option<serde_json::Value>) -> Vec<(String, Vec<String>)> {
+    match value {
+        Some(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .map(|(rel, hrefs)| {
+                let hrefs = hrefs.as_array().map(|list| list.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                (rel, hrefs)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A JSON column that the original stores double-encoded (a JSON string
+/// holding JSON): accept both forms on read.
+fn undouble(value: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    match value {
+        Some(serde_json::Value::String(text)) => serde_json::from_str(&text).ok().or(Some(serde_json::Value::String(text))),
+        other => other,
+    }
+}
+
+fn task_from_row(row: &Row) -> StoreResult<Task> {
+    let get_err = |error: tokio_postgres::Error| StoreError::Corrupt { detail: format!("a stored task row is unreadable: {error}") };
+    let id = id_from(&row.try_get::<_, Vec<u8>>(0).map_err(get_err)?)?;
+    let bad = |what: &str, value: &str| StoreError::Corrupt { detail: format!("stored task {id} has an unknown {what} '{value}'") };
+    let parent: Option<Vec<u8>> = row.try_get(1).map_err(get_err)?;
+    let subtasks: Option<Vec<Vec<u8>>> = row.try_get(2).map_err(get_err)?;
+    let result_status: Option<String> = row.try_get(3).map_err(get_err)?;
+    let status: Option<String> = row.try_get(10).map_err(get_err)?;
+    let action: Option<String> = row.try_get(17).map_err(get_err)?;
+    let result_status = result_status.unwrap_or_else(|| "incomplete".into());
+    let status = status.unwrap_or_else(|| "requested".into());
+    let action = action.unwrap_or_default();
+    Ok(Task {
+        id,
+        parent: parent.as_deref().map(id_from).transpose()?,
+        subtasks: subtasks.unwrap_or_default().iter().map(|bytes| id_from(bytes)).collect::<StoreResult<_>>()?,
+        result: TaskResult {
+            status: ActionResult::parse(&result_status).ok_or_else(|| bad("result", &result_status))?,
+            message: row.try_get(4).map_err(get_err)?,
+            reason: row.try_get(5).map_err(get_err)?,
+            successes: row.try_get::<_, Option<Vec<String>>>(6).map_err(get_err)?.unwrap_or_default(),
+            failures: row.try_get::<_, Option<Vec<String>>>(7).map_err(get_err)?.unwrap_or_default(),
+            links: links_from(row.try_get(8).map_err(get_err)?),
+        },
+        retry: row.try_get::<_, Option<i32>>(9).map_err(get_err)?.unwrap_or(0).max(0) as u32,
+        status: TaskStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        created: row.try_get::<_, Option<NaiveDateTime>>(11).map_err(get_err)?.map(utc).unwrap_or_default(),
+        created_by: row.try_get(12).map_err(get_err)?,
+        updated: row.try_get::<_, Option<NaiveDateTime>>(13).map_err(get_err)?.map(utc),
+        design_ref: row.try_get::<_, Option<String>>(14).map_err(get_err)?.map(DesignRef),
+        request_context: undouble(row.try_get(15).map_err(get_err)?),
+        node_filter: row.try_get(16).map_err(get_err)?,
+        action: Action::parse(&action).ok_or_else(|| bad("action", &action))?,
+        terminated: row.try_get::<_, Option<NaiveDateTime>>(18).map_err(get_err)?.map(utc),
+        terminated_by: row.try_get(19).map_err(get_err)?,
+        terminate: row.try_get::<_, Option<bool>>(20).map_err(get_err)?.unwrap_or(false),
+        generation: row.try_get::<_, i64>(21).map_err(get_err)?.max(0) as u64,
+    })
+}
+
+fn status_from_row(row: &Row) -> StoreResult<BootActionStatus> {
+    let get_err = |error: tokio_postgres::Error| StoreError::Corrupt { detail: format!("a stored boot action row is unreadable: {error}") };
+    let action_id: Vec<u8> = row.try_get(1).map_err(get_err)?;
+    let action_id: [u8; 16] = action_id.as_slice().try_into().map_err(|_| StoreError::Corrupt { detail: "stored boot action id".into() })?;
+    let status: String = row.try_get(5).map_err(get_err)?;
+    Ok(BootActionStatus {
+        node_name: row.try_get(0).map_err(get_err)?,
+        action_id: BootActionId(ulid::Ulid::from_bytes(action_id)),
+        action_name: row.try_get(2).map_err(get_err)?,
+        task_id: id_from(&row.try_get::<_, Vec<u8>>(3).map_err(get_err)?)?,
+        identity_key: key32(&row.try_get::<_, Vec<u8>>(4).map_err(get_err)?)?,
+        action_status: ActionResult::parse(&status).ok_or_else(|| StoreError::Corrupt { detail: format!("stored boot action status '{status}'") })?,
+    })
+}
+
+fn build_data_from_row(row: &Row) -> StoreResult<BuildData> {
+    let get_err = |error: tokio_postgres::Error| StoreError::Corrupt { detail: format!("a stored build data row is unreadable: {error}") };
+    Ok(BuildData {
+        node_name: row.try_get(0).map_err(get_err)?,
+        task_id: id_from(&row.try_get::<_, Vec<u8>>(1).map_err(get_err)?)?,
+        collected_date: utc(row.try_get(2).map_err(get_err)?),
+        generator: row.try_get(3).map_err(get_err)?,
+        data_format: row.try_get(4).map_err(get_err)?,
+        data_element: row.try_get(5).map_err(get_err)?,
+    })
+}
+
+impl PostgresStore {
+    /// Connect to `url` (a libpq URL), apply pending migrations, and refuse a
+    /// database whose schema is newer than this code.
+    pub async fn connect(url: &str, options: PostgresOptions) -> StoreResult<Self> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|error| StoreError::Corrupt { detail: format!("invalid PostgreSQL URL: {error}") })?;
+        config.connect_timeout(options.connect_timeout);
+        let target = describe_target(&config);
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|error| StoreError::Corrupt { detail: format!("cannot build the PostgreSQL pool: {error}") })?;
+        let store = PostgresStore { pool, target };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|error| pool_error(&self.target, error))
+    }
+
+    fn err(&self, error: tokio_postgres::Error) -> StoreError {
+        classify(&self.target, error)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(|e| self.err(e))?;
+        // One migrator at a time across replicas.
+        txn.batch_execute("SELECT pg_advisory_xact_lock(7311215361);").await.map_err(|e| self.err(e))?;
+        txn.batch_execute("CREATE TABLE IF NOT EXISTS drydock_schema_migrations (version integer PRIMARY KEY, description text NOT NULL, applied timestamp NOT NULL DEFAULT timezone('UTC', now()))")
+            .await
+            .map_err(|e| self.err(e))?;
+        let applied: Vec<i32> = txn
+            .query("SELECT version FROM drydock_schema_migrations ORDER BY version", &[])
+            .await
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if let Some(newest) = applied.iter().max().filter(|newest| **newest > migrations::LATEST) {
+            return Err(StoreError::Corrupt {
+                detail: format!(
+                    "the database at {} is at schema version {newest}, newer than this Drydock understands ({}); upgrade Drydock",
+                    self.target,
+                    migrations::LATEST
+                ),
+            });
+        }
+        // A database the original created is at its Alembic head: versions 1-3.
+        let alembic_head = if applied.is_empty() {
+            let exists: bool = txn
+                .query_one("SELECT to_regclass('alembic_version') IS NOT NULL", &[])
+                .await
+                .map_err(|e| self.err(e))?
+                .get(0);
+            exists
+                && txn
+                    .query_opt("SELECT 1 FROM alembic_version WHERE version_num = $1", &[&migrations::ALEMBIC_HEAD])
+                    .await
+                    .map_err(|e| self.err(e))?
+                    .is_some()
+        } else {
+            false
+        };
+        for migration in migrations::MIGRATIONS {
+            if applied.contains(&migration.version) {
+                continue;
+            }
+            if !(alembic_head && migration.version <= 3) {
+                txn.batch_execute(migration.sql).await.map_err(|e| self.err(e))?;
+            }
+            txn.execute(
+                "INSERT INTO drydock_schema_migrations (version, description) VALUES ($1, $2)",
+                &[&migration.version, &migration.description],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        txn.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn select_tasks(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> StoreResult<Vec<Task>> {
+        let client = self.client().await?;
+        let rows = client.query(sql, params).await.map_err(|e| self.err(e))?;
+        rows.iter().map(task_from_row).collect()
+    }
+}
+
+/// `host:port/database` for messages (never the password).
+fn describe_target(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or("postgres"))
+}
+
+#[async_trait]
+impl StateStore for PostgresStore {
+    async fn now(&self) -> StoreResult<DateTime<Utc>> {
+        let client = self.client().await?;
+        let row = client.query_one("SELECT timezone('UTC', now())", &[]).await.map_err(|e| self.err(e))?;
+        Ok(utc(row.get(0)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.now().await.map(drop)
+    }
+
+    async fn design_create(&self) -> StoreResult<DesignRecord> {
+        let client = self.client().await?;
+        let id = TaskId::generate();
+        let row = client
+            .query_one(
+                "INSERT INTO drydock_designs (design_id, created) VALUES ($1, timezone('UTC', now())) RETURNING created",
+                &[&id.to_bytes().as_slice()],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(DesignRecord { id, created: utc(row.get(0)), part_count: 0 })
+    }
+
+    async fn design_get(&self, id: TaskId) -> StoreResult<DesignRecord> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT d.created, (SELECT count(*) FROM drydock_design_parts p WHERE p.design_id = d.design_id) FROM drydock_designs d WHERE d.design_id = $1",
+                &[&id.to_bytes().as_slice()],
+            )
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| StoreError::not_found(format!("design {id}")))?;
+        Ok(DesignRecord { id, created: utc(row.get(0)), part_count: row.get::<_, i64>(1) as usize })
+    }
+
+    async fn design_part_add(&self, id: TaskId, source: &str, content: &[u8]) -> StoreResult<DesignPart> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(|e| self.err(e))?;
+        let key = id.to_bytes();
+        let locked = txn
+            .query_opt("SELECT 1 FROM drydock_designs WHERE design_id = $1 FOR UPDATE", &[&key.as_slice()])
+            .await
+            .map_err(|e| self.err(e))?;
+        if locked.is_none() {
+            return Err(StoreError::not_found(format!("design {id}")));
+        }
+        let row = txn
+            .query_one(
+                "INSERT INTO drydock_design_parts (design_id, sequence, source, content, added) \
+                 SELECT $1, coalesce(max(sequence) + 1, 0), $2, $3, timezone('UTC', now()) FROM drydock_design_parts WHERE design_id = $1 \
+                 RETURNING sequence, added",
+                &[&key.as_slice(), &source, &content],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        txn.commit().await.map_err(|e| self.err(e))?;
+        Ok(DesignPart { design_id: id, sequence: row.get::<_, i32>(0) as u32, source: source.to_owned(), content: content.to_vec(), added: utc(row.get(1)) })
+    }
+
+    async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>> {
+        self.design_get(id).await?;
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT sequence, source, content, added FROM drydock_design_parts WHERE design_id = $1 ORDER BY sequence",
+                &[&id.to_bytes().as_slice()],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|row| DesignPart {
+                design_id: id,
+                sequence: row.get::<_, i32>(0) as u32,
+                source: row.get(1),
+                content: row.get(2),
+                added: utc(row.get(3)),
+            })
+            .collect())
+    }
+
+    async fn task_create(&self, task: &Task) -> StoreResult<Task> {
+        let client = self.client().await?;
+        let subtasks: Vec<Vec<u8>> = task.subtasks.iter().map(|id| id.to_bytes().to_vec()).collect();
+        let request_context = task.request_context.as_ref().map(|context| serde_json::Value::String(context.to_string()));
+        let rows = client
+            .query(
+                &format!(
+                    "INSERT INTO tasks (task_id, parent_task_id, subtask_id_list, result_status, result_message, result_reason, \
+                     result_error_count, result_successes, result_failures, result_links, retry, status, created, created_by, updated, \
+                     design_ref, request_context, node_filter, action, terminated, terminated_by, terminate, generation) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1) \
+                     ON CONFLICT (task_id) DO NOTHING RETURNING {TASK_COLUMNS}"
+                ),
+                &[
+                    &task.id.to_bytes().as_slice(),
+                    &task.parent.map(|p| p.to_bytes().to_vec()),
+                    &subtasks,
+                    &task.result.status.as_str(),
+                    &task.result.message,
+                    &task.result.reason,
+                    &task.result.successes,
+                    &task.result.failures,
+                    &links_json(&task.result.links),
+                    &(task.retry as i32),
+                    &task.status.as_str(),
+                    &naive(task.created),
+                    &task.created_by,
+                    &task.updated.map(naive),
+                    &task.design_ref.as_ref().map(|d| d.0.clone()),
+                    &request_context,
+                    &task.node_filter,
+                    &task.action.as_str(),
+                    &task.terminated.map(naive),
+                    &task.terminated_by,
+                    &task.terminate,
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        match rows.first() {
+            Some(row) => task_from_row(row),
+            None => Err(StoreError::conflict(format!("task {} already exists", task.id))),
+        }
+    }
+
+    async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
+        self.select_tasks(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1"), &[&id.to_bytes().as_slice()])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::not_found(format!("task {id}")))
+    }
+
+    async fn task_get_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| id.to_bytes().to_vec()).collect();
+        let found = self.select_tasks(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ANY($1)"), &[&keys]).await?;
+        Ok(ids.iter().filter_map(|id| found.iter().find(|task| task.id == *id).cloned()).collect())
+    }
+
+    async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
+        let limit = query.limit.clamp(1, 100_000);
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
+        if let Some(status) = query.status {
+            params.push(Box::new(status.as_str()));
+            clauses.push(format!("status = ${}", params.len()));
+        }
+        if let Some(action) = query.action {
+            params.push(Box::new(action.as_str()));
+            clauses.push(format!("action = ${}", params.len()));
+        }
+        match query.parent {
+            ParentFilter::Any => {}
+            ParentFilter::Root => clauses.push("parent_task_id IS NULL".into()),
+            ParentFilter::Of(parent) => {
+                params.push(Box::new(parent.to_bytes().to_vec()));
+                clauses.push(format!("parent_task_id = ${}", params.len()));
+            }
+        }
+        if let Some(cursor) = query.after {
+            params.push(Box::new(naive(cursor.created)));
+            params.push(Box::new(cursor.id.to_bytes().to_vec()));
+            clauses.push(format!("(created, task_id) > (${}, ${})", params.len() - 1, params.len()));
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks {filter} ORDER BY created, task_id LIMIT {}", limit + 1);
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+        let mut tasks = self.select_tasks(&sql, &refs).await?;
+        let next = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|task| TaskCursor { created: task.created, id: task.id })
+        } else {
+            None
+        };
+        Ok(TaskPage { tasks, next })
+    }
+
+    async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>> {
+        self.select_tasks(
+            &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE parent_task_id = $1 ORDER BY created, task_id"),
+            &[&id.to_bytes().as_slice()],
+        )
+        .await
+    }
+
+    async fn task_update(&self, task: &Task, guard: UpdateGuard) -> StoreResult<Task> {
+        let client = self.client().await?;
+        let (guard_sql, generation, status): (&str, i64, &str) = match guard {
+            UpdateGuard::Generation(generation) => ("AND generation = $11 AND $12::text IS NOT NULL", generation as i64, ""),
+            UpdateGuard::Status(status) => ("AND status = $12 AND $11::bigint IS NOT NULL", 0, status.as_str()),
+            UpdateGuard::Unconditional => ("AND $11::bigint IS NOT NULL AND $12::text IS NOT NULL", 0, ""),
+        };
+        let sql = format!(
+            "UPDATE tasks SET status = $2, result_status = $3, result_message = $4, result_reason = $5, result_successes = $6, \
+             result_failures = $7, result_links = $8, retry = $9, node_filter = $10, updated = timezone('UTC', now()), \
+             generation = generation + 1 WHERE task_id = $1 {guard_sql} RETURNING {TASK_COLUMNS}"
+        );
+        let rows = client
+            .query(
+                &sql,
+                &[
+                    &task.id.to_bytes().as_slice(),
+                    &task.status.as_str(),
+                    &task.result.status.as_str(),
+                    &task.result.message,
+                    &task.result.reason,
+                    &task.result.successes,
+                    &task.result.failures,
+                    &links_json(&task.result.links),
+                    &(task.retry as i32),
+                    &task.node_filter,
+                    &generation,
+                    &status,
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        if let Some(row) = rows.first() {
+            return task_from_row(row);
+        }
+        let current = self.task_get(task.id).await?;
+        Err(StoreError::conflict(format!(
+            "task {} changed concurrently (generation {}, status {})",
+            task.id, current.generation, current.status
+        )))
+    }
+
+    async fn task_add_subtask(&self, parent: TaskId, child: TaskId) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(|e| self.err(e))?;
+        let parent_key = parent.to_bytes();
+        let child_key = child.to_bytes();
+        let status: String = txn
+            .query_opt("SELECT status FROM tasks WHERE task_id = $1 FOR UPDATE", &[&parent_key.as_slice()])
+            .await
+            .map_err(|e| self.err(e))?
+            .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+            .ok_or_else(|| StoreError::not_found(format!("task {parent}")))?;
+        if status == TaskStatus::Terminating.as_str() {
+            return Err(StoreError::conflict(format!("task {parent} is terminating")));
+        }
+        let updated = txn
+            .execute("UPDATE tasks SET parent_task_id = $1, generation = generation + 1 WHERE task_id = $2", &[&parent_key.as_slice(), &child_key.as_slice()])
+            .await
+            .map_err(|e| self.err(e))?;
+        if updated == 0 {
+            return Err(StoreError::not_found(format!("task {child}")));
+        }
+        txn.execute(
+            "UPDATE tasks SET subtask_id_list = array_append(coalesce(subtask_id_list, '{}'), $2), generation = generation + 1 \
+             WHERE task_id = $1 AND NOT ($2 = ANY(coalesce(subtask_id_list, '{}')))",
+            &[&parent_key.as_slice(), &child_key.as_slice()],
+        )
+        .await
+        .map_err(|e| self.err(e))?;
+        txn.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>> {
+        let names: Vec<&str> = actions.iter().map(|action| action.as_str()).collect();
+        let mut tasks = self
+            .select_tasks(
+                &format!(
+                    "UPDATE tasks SET status = 'running', updated = timezone('UTC', now()), generation = generation + 1 \
+                     WHERE task_id = (SELECT task_id FROM tasks WHERE status = 'queued' AND action = ANY($1) \
+                     ORDER BY created, task_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {TASK_COLUMNS}"
+                ),
+                &[&names],
+            )
+            .await?;
+        Ok(tasks.pop())
+    }
+
+    async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()> {
+        let client = self.client().await?;
+        let key = id.to_bytes();
+        let sql = if propagate {
+            "WITH RECURSIVE tree(task_id, subtask_id_list) AS ( \
+                 SELECT task_id, subtask_id_list FROM tasks WHERE task_id = $1 \
+                 UNION SELECT t.task_id, t.subtask_id_list FROM tasks t JOIN tree ON t.task_id = ANY(tree.subtask_id_list)) \
+             UPDATE tasks SET terminate = true, terminated = timezone('UTC', now()), terminated_by = $2, generation = generation + 1 \
+             WHERE task_id IN (SELECT task_id FROM tree)"
+        } else {
+            "UPDATE tasks SET terminate = true, terminated = timezone('UTC', now()), terminated_by = $2, generation = generation + 1 WHERE task_id = $1"
+        };
+        let updated = client.execute(sql, &[&key.as_slice(), &by]).await.map_err(|e| self.err(e))?;
+        if updated == 0 {
+            return Err(StoreError::not_found(format!("task {id}")));
+        }
+        Ok(())
+    }
+
+    async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(|e| self.err(e))?;
+        let old = txn.execute("DELETE FROM tasks WHERE created < $1", &[&naive(cutoff)]).await.map_err(|e| self.err(e))?;
+        let orphans = txn
+            .execute(
+                "DELETE FROM tasks t WHERE t.parent_task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = t.parent_task_id)",
+                &[],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        // compat §4.8: by task id (upstream matched timestamps, a data hazard).
+        let messages = txn
+            .execute("DELETE FROM result_message m WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.task_id = m.task_id)", &[])
+            .await
+            .map_err(|e| self.err(e))?;
+        txn.commit().await.map_err(|e| self.err(e))?;
+        Ok(PurgeReport { tasks: (old + orphans) as usize, messages: messages as usize })
+    }
+
+    async fn result_message_add(&self, task: TaskId, message: &StatusMessage) -> StoreResult<()> {
+        let client = self.client().await?;
+        // compat §2.4: `extra` is stored as a JSON string holding JSON.
+        let extra = serde_json::Value::String(serde_json::Value::Object(message.extra.clone()).to_string());
+        client
+            .execute(
+                "INSERT INTO result_message (task_id, message, error, context, context_type, ts, extra) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &task.to_bytes().as_slice(),
+                    &message.stored_text(),
+                    &message.error,
+                    &message.context,
+                    &message.context_type,
+                    &naive(message.timestamp),
+                    &extra,
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn result_messages(&self, task: TaskId) -> StoreResult<Vec<StatusMessage>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT message, error, context_type, context, ts, extra FROM result_message WHERE task_id = $1 ORDER BY sequence",
+                &[&task.to_bytes().as_slice()],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|row| StatusMessage {
+                message: row.get::<_, Option<String>>(0).unwrap_or_default(),
+                error: row.get::<_, Option<bool>>(1).unwrap_or(false),
+                context_type: row.get::<_, Option<String>>(2).unwrap_or_default(),
+                context: row.get::<_, Option<String>>(3).unwrap_or_default(),
+                timestamp: row.get::<_, Option<NaiveDateTime>>(4).map(utc).unwrap_or_default(),
+                extra: match undouble(row.get(5)) {
+                    Some(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                },
+            })
+            .collect())
+    }
+
+    async fn build_data_insert(&self, record: &BuildData) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO build_data (node_name, task_id, collected_date, generator, data_format, data_element) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &record.node_name,
+                    &record.task_id.to_bytes().as_slice(),
+                    &naive(record.collected_date),
+                    &record.generator,
+                    &record.data_format,
+                    &record.data_element,
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn build_data_for_node(&self, node: &str, latest: bool) -> StoreResult<Vec<BuildData>> {
+        let client = self.client().await?;
+        let sql = if latest {
+            "SELECT DISTINCT ON (generator) node_name, task_id, collected_date, generator, data_format, data_element \
+             FROM build_data WHERE node_name = $1 ORDER BY generator, collected_date DESC"
+        } else {
+            "SELECT node_name, task_id, collected_date, generator, data_format, data_element FROM build_data WHERE node_name = $1 ORDER BY collected_date"
+        };
+        let rows = client.query(sql, &[&node]).await.map_err(|e| self.err(e))?;
+        let records = rows.iter().map(build_data_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(if latest { latest_per_generator(records) } else { records })
+    }
+
+    async fn build_data_for_task(&self, task: TaskId) -> StoreResult<Vec<BuildData>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT node_name, task_id, collected_date, generator, data_format, data_element FROM build_data WHERE task_id = $1 ORDER BY collected_date",
+                &[&task.to_bytes().as_slice()],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(build_data_from_row).collect()
+    }
+
+    async fn bootaction_context_upsert(&self, context: &BootActionContext) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO boot_action (node_name, task_id, identity_key) VALUES ($1, $2, $3) \
+                 ON CONFLICT (node_name) DO UPDATE SET task_id = EXCLUDED.task_id, identity_key = EXCLUDED.identity_key",
+                &[&context.node_name, &context.task_id.to_bytes().as_slice(), &context.identity_key.as_slice()],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT task_id, identity_key FROM boot_action WHERE node_name = $1", &[&node])
+            .await
+            .map_err(|e| self.err(e))?;
+        row.map(|row| {
+            Ok(BootActionContext {
+                node_name: node.to_owned(),
+                task_id: id_from(&row.get::<_, Vec<u8>>(0))?,
+                identity_key: key32(&row.get::<_, Vec<u8>>(1))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn bootaction_status_insert(&self, status: &BootActionStatus) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO boot_action_status (node_name, action_id, action_name, task_id, identity_key, action_status) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &status.node_name,
+                    &status.action_id.0.to_bytes().as_slice(),
+                    &status.action_name,
+                    &status.task_id.to_bytes().as_slice(),
+                    &status.identity_key.as_slice(),
+                    &status.action_status.as_str(),
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn bootaction_status_get(&self, action_id: BootActionId) -> StoreResult<BootActionStatus> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT node_name, action_id, action_name, task_id, identity_key, action_status FROM boot_action_status WHERE action_id = $1",
+                &[&action_id.0.to_bytes().as_slice()],
+            )
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| StoreError::not_found(format!("boot action {action_id}")))?;
+        status_from_row(&row)
+    }
+
+    async fn bootaction_status_for_node(&self, node: &str) -> StoreResult<Vec<BootActionStatus>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT node_name, action_id, action_name, task_id, identity_key, action_status FROM boot_action_status WHERE node_name = $1 ORDER BY action_id",
+                &[&node],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(status_from_row).collect()
+    }
+
+    async fn bootaction_status_update(&self, action_id: BootActionId, status: ActionResult) -> StoreResult<BootActionStatus> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "UPDATE boot_action_status SET action_status = $2 WHERE action_id = $1 AND action_status = 'incomplete' \
+                 RETURNING node_name, action_id, action_name, task_id, identity_key, action_status",
+                &[&action_id.0.to_bytes().as_slice(), &status.as_str()],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        match row {
+            Some(row) => status_from_row(&row),
+            None => {
+                let current = self.bootaction_status_get(action_id).await?;
+                Err(StoreError::conflict(format!("boot action {action_id} already reported {}", current.action_status)))
+            }
+        }
+    }
+
+    async fn leader_claim(&self, me: uuid::Uuid, grace: Duration) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let grace_seconds = grace.as_secs_f64();
+        client
+            .execute(
+                "INSERT INTO active_instance (dummy_key, identity, last_ping) VALUES (1, $1, timezone('UTC', now())) \
+                 ON CONFLICT (dummy_key) DO UPDATE SET identity = EXCLUDED.identity, last_ping = EXCLUDED.last_ping \
+                 WHERE active_instance.last_ping < timezone('UTC', now()) - make_interval(secs => $2)",
+                &[&me.as_bytes().as_slice(), &grace_seconds],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        let holder = client
+            .query_opt("SELECT identity FROM active_instance WHERE dummy_key = 1", &[])
+            .await
+            .map_err(|e| self.err(e))?
+            .map(|row| row.get::<_, Vec<u8>>(0));
+        Ok(holder.as_deref() == Some(me.as_bytes().as_slice()))
+    }
+
+    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let updated = client
+            .execute("UPDATE active_instance SET last_ping = timezone('UTC', now()) WHERE identity = $1", &[&me.as_bytes().as_slice()])
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(updated == 1)
+    }
+
+    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()> {
+        let client = self.client().await?;
+        client.execute("DELETE FROM active_instance WHERE identity = $1", &[&me.as_bytes().as_slice()]).await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
+        let client = self.client().await?;
+        let row = client.query_opt("SELECT identity, last_ping FROM active_instance WHERE dummy_key = 1", &[]).await.map_err(|e| self.err(e))?;
+        row.map(|row| {
+            let identity: Vec<u8> = row.get(0);
+            let holder = uuid::Uuid::from_slice(&identity).map_err(|_| StoreError::Corrupt { detail: "stored leader identity".into() })?;
+            Ok(LeaderLease { holder, last_ping: utc(row.get(1)) })
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests;
