@@ -19,6 +19,7 @@ pub(crate) async fn run_all(store: Arc<dyn StateStore>) {
     guarded_updates(store.as_ref()).await;
     subtasks_and_termination(store.as_ref()).await;
     paging(store.as_ref()).await;
+    import(store.as_ref()).await;
     concurrent_claims(store.clone()).await;
     messages(store.as_ref()).await;
     build_data(store.as_ref()).await;
@@ -171,6 +172,17 @@ async fn paging(store: &dyn StateStore) {
     let roots = store.task_list(&TaskQuery { parent: ParentFilter::Root, limit: 1000, ..TaskQuery::default() }).await.expect("roots");
     assert!(roots.tasks.iter().all(|t| t.parent.is_none()));
     assert!(roots.tasks.iter().any(|t| t.id == parent.id));
+}
+
+async fn import(store: &dyn StateStore) {
+    let batch: Vec<Task> = (0..20).map(|_| task(Action::ValidateDesign)).collect();
+    store.task_import(&batch).await.expect("import");
+    let read = store.task_get_many(&batch.iter().map(|t| t.id).collect::<Vec<_>>()).await.expect("read back");
+    assert_eq!(read.len(), 20);
+    assert!(read.iter().all(|t| t.generation == 1 && t.action == Action::ValidateDesign));
+    let clash = vec![task(Action::ValidateDesign), batch[0].clone()];
+    assert_eq!(store.task_import(&clash).await.expect_err("existing id").kind(), StoreErrorKind::Conflict);
+    assert_eq!(store.task_get(clash[0].id).await.expect_err("all or none").kind(), StoreErrorKind::NotFound);
 }
 
 async fn concurrent_claims(store: Arc<dyn StateStore>) {

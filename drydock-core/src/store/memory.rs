@@ -116,6 +116,20 @@ impl StateStore for MemoryStore {
         Ok(stored)
     }
 
+    async fn task_import(&self, tasks: &[Task]) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if let Some(existing) = tasks.iter().find(|task| state.tasks.contains_key(&task.id)) {
+            return Err(StoreError::conflict(format!("task {} already exists", existing.id)));
+        }
+        for task in tasks {
+            let mut stored = task.clone();
+            stored.generation = 1;
+            state.order.insert((stored.created, stored.id));
+            state.tasks.insert(stored.id, stored);
+        }
+        Ok(())
+    }
+
     async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
         self.lock()?.tasks.get(&id).cloned().ok_or_else(|| task_not_found(id))
     }

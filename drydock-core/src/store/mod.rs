@@ -209,6 +209,9 @@ pub trait StateStore: Send + Sync {
     // Tasks.
     /// Insert a new task (its generation becomes 1); `Conflict` if the id exists.
     async fn task_create(&self, task: &Task) -> StoreResult<Task>;
+    /// Insert many new tasks at once, all or none (bulk loading, moving
+    /// tasks between stores); `Conflict` if any id exists.
+    async fn task_import(&self, tasks: &[Task]) -> StoreResult<()>;
     /// Read a task.
     async fn task_get(&self, id: TaskId) -> StoreResult<Task>;
     /// Read several tasks (missing ones are left out), in the order asked.

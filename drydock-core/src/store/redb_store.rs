@@ -533,6 +533,23 @@ impl StateStore for RedbStore {
         .await
     }
 
+    async fn task_import(&self, tasks: &[Task]) -> StoreResult<()> {
+        let tasks: Vec<Task> = tasks.iter().cloned().map(|mut task| {
+            task.generation = 1;
+            task
+        }).collect();
+        self.write(move |txn, path| {
+            for task in &tasks {
+                if get_task(&r!(path, txn.open_table(TASKS)), path, task.id)?.is_some() {
+                    return Err(StoreError::conflict(format!("task {} already exists", task.id)));
+                }
+                put_task(txn, path, task, None)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
         self.read(move |txn, path| get_task(&r!(path, txn.open_table(TASKS)), path, id)?.ok_or_else(|| task_not_found(id))).await
     }

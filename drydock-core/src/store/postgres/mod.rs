@@ -437,6 +437,53 @@ impl StateStore for PostgresStore {
         }
     }
 
+    async fn task_import(&self, tasks: &[Task]) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(|e| self.err(e))?;
+        let statement = txn
+            .prepare(
+                "INSERT INTO tasks (task_id, parent_task_id, subtask_id_list, result_status, result_message, result_reason, \
+                 result_error_count, result_successes, result_failures, result_links, retry, status, created, created_by, updated, \
+                 design_ref, request_context, node_filter, action, terminated, terminated_by, terminate, generation) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1)",
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        for task in tasks {
+            let subtasks: Vec<Vec<u8>> = task.subtasks.iter().map(|id| id.to_bytes().to_vec()).collect();
+            let request_context = task.request_context.as_ref().map(|context| serde_json::Value::String(context.to_string()));
+            txn.execute(
+                &statement,
+                &[
+                    &task.id.to_bytes().as_slice(),
+                    &task.parent.map(|p| p.to_bytes().to_vec()),
+                    &subtasks,
+                    &task.result.status.as_str(),
+                    &task.result.message,
+                    &task.result.reason,
+                    &task.result.successes,
+                    &task.result.failures,
+                    &links_json(&task.result.links),
+                    &(task.retry as i32),
+                    &task.status.as_str(),
+                    &naive(task.created),
+                    &task.created_by,
+                    &task.updated.map(naive),
+                    &task.design_ref.as_ref().map(|d| d.0.clone()),
+                    &request_context,
+                    &task.node_filter,
+                    &task.action.as_str(),
+                    &task.terminated.map(naive),
+                    &task.terminated_by,
+                    &task.terminate,
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        txn.commit().await.map_err(|e| self.err(e))
+    }
+
     async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
         self.select_tasks(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1"), &[&id.to_bytes().as_slice()])
             .await?
