@@ -13,6 +13,12 @@ for spec in "100 4 0.105 87" "1000 25 1.067 115" "10000 250 15.636 416"; do
     set -- $spec
     site="$work/site-$1-$2-42.yaml"
     [ -s "$site" ] || python3 "$shared/tools/gen_site.py" --nodes "$1" --racks "$2" --seed 42 --out "$site" >/dev/null 2>&1
+    # Generated sites must validate with no errors and no warnings.
+    summary=$(target/release/drydock validate --image jammy=ga-22.04,hwe-22.04 "$site" | tail -n 1)
+    case "$summary" in
+        *"(0 errors, 0 warnings, 18 rules passed)"*) ;;
+        *) echo "validate.sh: $site did not validate cleanly: $summary" >&2; exit 1 ;;
+    esac
     best=""
     peak=""
     for _ in 1 2 3; do

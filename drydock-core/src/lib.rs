@@ -19,4 +19,6 @@ pub mod drivers;
 pub mod store;
 pub mod validate;
 
+pub mod lab;
+
 pub mod orchestrator;

@@ -13,9 +13,7 @@ fn jammy() -> Option<PlatformCatalog> {
 
 #[test]
 fn generated_sites_validate_cleanly() {
-    // N = 10000 runs in the benchmarks and in scripts/bench-validate.sh
-    // (release builds); the debug test suite stops at 1000.
-    for (nodes, racks) in [(10, 2), (100, 4), (1000, 25)] {
+    for (nodes, racks) in [(10, 2), (100, 4), (1000, 25), (10000, 250)] {
         let text = generate_site(nodes, racks, 42);
         let evaluation = evaluate_bytes(text.as_bytes(), "generated", EnvelopeMode::Auto, jammy()).expect("loads");
         let summary = summarize(&evaluation.report);

@@ -2,6 +2,8 @@
 //! and returns an exit code; `main` only parses, sets up logging and
 //! dispatches.
 
+pub mod lab;
+pub mod load;
 pub mod output;
 pub mod validate;
 
@@ -23,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Validate a site design: ingest, compile and run every validation rule.
     Validate(validate::ValidateArgs),
+    /// Simulated labs for trying Drydock without hardware.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
 }
 
 /// Parse the command line and run it.
@@ -38,6 +43,7 @@ pub fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Validate(args) => validate::run(args).await,
+            Command::Lab(command) => lab::run(command).await,
         }
     })
 }

@@ -5,11 +5,11 @@
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use drydock_core::ids::DesignRef;
-use drydock_core::ingest::source::{DefaultSource, DesignSource};
-use drydock_core::ingest::{EnvelopeMode, Ingester};
+use drydock_core::ingest::EnvelopeMode;
 use drydock_core::model::{Finding, Level};
-use drydock_core::validate::{evaluate, DesignStatus, PlatformCatalog, ReportMessage, ValidationOptions};
+use drydock_core::validate::{DesignStatus, PlatformCatalog, ReportMessage, ValidationOptions};
+
+use super::load::load_design;
 
 use super::output::{OutputFormat, Style};
 use crate::wire::validation::report_body;
@@ -57,28 +57,14 @@ pub enum Envelope {
 
 /// Run the command.
 pub async fn run(args: ValidateArgs) -> ExitCode {
-    let design_ref = DesignRef(args.design_ref.clone());
-    let source = DefaultSource::default();
-    let bytes = match source.fetch(&design_ref).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+    let envelope = match args.envelope {
+        Envelope::Auto => EnvelopeMode::Auto,
+        Envelope::Deckhand => EnvelopeMode::Deckhand,
+        Envelope::Legacy => EnvelopeMode::Legacy,
     };
-    let ingester = Ingester {
-        envelope: match args.envelope {
-            Envelope::Auto => EnvelopeMode::Auto,
-            Envelope::Deckhand => EnvelopeMode::Deckhand,
-            Envelope::Legacy => EnvelopeMode::Legacy,
-        },
-        ..Ingester::default()
-    };
-    let evaluation = match ingester.ingest_bytes(&bytes.bytes, Some(&bytes.name)) {
-        Ok(ingested) => {
-            let platform = (!args.images.is_empty()).then(|| PlatformCatalog::Available(args.images.clone()));
-            evaluate(ingested, &ValidationOptions { platform })
-        }
+    let platform = (!args.images.is_empty()).then(|| PlatformCatalog::Available(args.images.clone()));
+    let evaluation = match load_design(&args.design_ref, envelope, &ValidationOptions { platform }).await {
+        Ok(evaluation) => evaluation,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);

@@ -97,3 +97,19 @@ fn unloadable_designs_exit_two_with_one_line() {
         assert!(stderr.contains(expected), "{stderr}");
     }
 }
+
+#[test]
+fn lab_scenario_matches_the_design() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/site.yaml");
+    let output = drydock(&["lab", "scenario", &example.display().to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let scenario: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let bmcs = scenario["bmcs"].as_array().expect("bmcs");
+    assert_eq!(bmcs.len(), 6);
+    assert!(bmcs.iter().any(|bmc| bmc["enlist"]["hostname"] == "cp-r01-n01"));
+    let enlisted = drydock(&["lab", "scenario", "--enlisted", &example.display().to_string()]);
+    let scenario: serde_json::Value = serde_json::from_slice(&enlisted.stdout).expect("JSON");
+    assert_eq!(scenario["machines"].as_array().map(Vec::len), Some(6));
+    let missing = drydock(&["lab", "scenario", "/no/such.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

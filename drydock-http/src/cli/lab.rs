@@ -1,0 +1,60 @@
+//! `drydock lab scenario <design-ref>`: print the `drydock-sim` scenario
+//! (JSON) of a lab whose machines match the design's nodes, for
+//! `drydock-sim --scenario FILE`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use drydock_core::ingest::EnvelopeMode;
+use drydock_core::lab::{lab_scenario, LabOptions};
+use drydock_core::validate::ValidationOptions;
+
+use super::load::load_design;
+
+/// `drydock lab …`
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Print a simulator scenario matching a design.
+    Scenario(ScenarioArgs),
+}
+
+/// Arguments of `drydock lab scenario`.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// The design: a path, file://, http(s)://, or deckhand+http(s):// URL.
+    pub design_ref: String,
+    /// Seed the machines as already enlisted and Ready (default: powered-off
+    /// BMCs whose machines enlist when PXE-booted).
+    #[arg(long)]
+    pub enlisted: bool,
+    /// Duration of each simulated phase (commissioning, deploying, …) in ms.
+    #[arg(long, default_value_t = 0)]
+    pub phase_ms: u64,
+}
+
+/// Run `drydock lab`.
+pub async fn run(command: LabCommand) -> ExitCode {
+    let LabCommand::Scenario(args) = command;
+    let evaluation = match load_design(&args.design_ref, EnvelopeMode::Auto, &ValidationOptions::default()).await {
+        Ok(evaluation) => evaluation,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(site) = evaluation.site else {
+        eprintln!("error: the design could not be compiled; run `drydock validate {}` for details", args.design_ref);
+        return ExitCode::from(1);
+    };
+    let options = LabOptions { enlisted: args.enlisted, phase_ms: args.phase_ms, ..LabOptions::default() };
+    match serde_json::to_string_pretty(&lab_scenario(&site, &options)) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: cannot encode the scenario: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
