@@ -174,6 +174,92 @@ fn task_from_row(row: &Row) -> StoreResult<Task> {
     })
 }
 
+/// The insert statement shared by `task_create` and `task_import`.
+const TASK_INSERT: &str = "INSERT INTO tasks (task_id, parent_task_id, subtask_id_list, result_status, result_message, result_reason, \
+     result_error_count, result_successes, result_failures, result_links, retry, status, created, created_by, updated, \
+     design_ref, request_context, node_filter, action, terminated, terminated_by, terminate, generation) \
+     VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1)";
+
+/// A task as owned column values, in `TASK_INSERT`'s parameter order.
+struct TaskRow {
+    id: Vec<u8>,
+    parent: Option<Vec<u8>>,
+    subtasks: Vec<Vec<u8>>,
+    result_status: &'static str,
+    result_message: Option<String>,
+    result_reason: Option<String>,
+    successes: Vec<String>,
+    failures: Vec<String>,
+    links: serde_json::Value,
+    retry: i32,
+    status: &'static str,
+    created: NaiveDateTime,
+    created_by: Option<String>,
+    updated: Option<NaiveDateTime>,
+    design_ref: Option<String>,
+    /// compat §4.1: the request context is stored double-encoded.
+    request_context: Option<serde_json::Value>,
+    node_filter: Option<serde_json::Value>,
+    action: &'static str,
+    terminated: Option<NaiveDateTime>,
+    terminated_by: Option<String>,
+    terminate: bool,
+}
+
+impl TaskRow {
+    fn new(task: &Task) -> Self {
+        TaskRow {
+            id: task.id.to_bytes().to_vec(),
+            parent: task.parent.map(|parent| parent.to_bytes().to_vec()),
+            subtasks: task.subtasks.iter().map(|id| id.to_bytes().to_vec()).collect(),
+            result_status: task.result.status.as_str(),
+            result_message: task.result.message.clone(),
+            result_reason: task.result.reason.clone(),
+            successes: task.result.successes.clone(),
+            failures: task.result.failures.clone(),
+            links: links_json(&task.result.links),
+            retry: task.retry as i32,
+            status: task.status.as_str(),
+            created: naive(task.created),
+            created_by: task.created_by.clone(),
+            updated: task.updated.map(naive),
+            design_ref: task.design_ref.as_ref().map(|design| design.0.clone()),
+            request_context: task.request_context.as_ref().map(|context| serde_json::Value::String(context.to_string())),
+            node_filter: task.node_filter.clone(),
+            action: task.action.as_str(),
+            terminated: task.terminated.map(naive),
+            terminated_by: task.terminated_by.clone(),
+            terminate: task.terminate,
+        }
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 21] {
+        [
+            &self.id,
+            &self.parent,
+            &self.subtasks,
+            &self.result_status,
+            &self.result_message,
+            &self.result_reason,
+            &self.successes,
+            &self.failures,
+            &self.links,
+            &self.retry,
+            &self.status,
+            &self.created,
+            &self.created_by,
+            &self.updated,
+            &self.design_ref,
+            &self.request_context,
+            &self.node_filter,
+            &self.action,
+            &self.terminated,
+            &self.terminated_by,
+            &self.terminate,
+        ]
+    }
+}
+
 fn status_from_row(row: &Row) -> StoreResult<BootActionStatus> {
     let get_err = |error: tokio_postgres::Error| StoreError::Corrupt { detail: format!("a stored boot action row is unreadable: {error}") };
     let action_id: Vec<u8> = row.try_get(1).map_err(get_err)?;
@@ -394,43 +480,9 @@ impl StateStore for PostgresStore {
 
     async fn task_create(&self, task: &Task) -> StoreResult<Task> {
         let client = self.client().await?;
-        let subtasks: Vec<Vec<u8>> = task.subtasks.iter().map(|id| id.to_bytes().to_vec()).collect();
-        let request_context = task.request_context.as_ref().map(|context| serde_json::Value::String(context.to_string()));
-        let rows = client
-            .query(
-                &format!(
-                    "INSERT INTO tasks (task_id, parent_task_id, subtask_id_list, result_status, result_message, result_reason, \
-                     result_error_count, result_successes, result_failures, result_links, retry, status, created, created_by, updated, \
-                     design_ref, request_context, node_filter, action, terminated, terminated_by, terminate, generation) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1) \
-                     ON CONFLICT (task_id) DO NOTHING RETURNING {TASK_COLUMNS}"
-                ),
-                &[
-                    &task.id.to_bytes().as_slice(),
-                    &task.parent.map(|p| p.to_bytes().to_vec()),
-                    &subtasks,
-                    &task.result.status.as_str(),
-                    &task.result.message,
-                    &task.result.reason,
-                    &task.result.successes,
-                    &task.result.failures,
-                    &links_json(&task.result.links),
-                    &(task.retry as i32),
-                    &task.status.as_str(),
-                    &naive(task.created),
-                    &task.created_by,
-                    &task.updated.map(naive),
-                    &task.design_ref.as_ref().map(|d| d.0.clone()),
-                    &request_context,
-                    &task.node_filter,
-                    &task.action.as_str(),
-                    &task.terminated.map(naive),
-                    &task.terminated_by,
-                    &task.terminate,
-                ],
-            )
-            .await
-            .map_err(|e| self.err(e))?;
+        let row = TaskRow::new(task);
+        let sql = format!("{TASK_INSERT} ON CONFLICT (task_id) DO NOTHING RETURNING {TASK_COLUMNS}");
+        let rows = client.query(&sql, &row.params()).await.map_err(|e| self.err(e))?;
         match rows.first() {
             Some(row) => task_from_row(row),
             None => Err(StoreError::conflict(format!("task {} already exists", task.id))),
@@ -440,46 +492,10 @@ impl StateStore for PostgresStore {
     async fn task_import(&self, tasks: &[Task]) -> StoreResult<()> {
         let mut client = self.client().await?;
         let txn = client.transaction().await.map_err(|e| self.err(e))?;
-        let statement = txn
-            .prepare(
-                "INSERT INTO tasks (task_id, parent_task_id, subtask_id_list, result_status, result_message, result_reason, \
-                 result_error_count, result_successes, result_failures, result_links, retry, status, created, created_by, updated, \
-                 design_ref, request_context, node_filter, action, terminated, terminated_by, terminate, generation) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1)",
-            )
-            .await
-            .map_err(|e| self.err(e))?;
+        let statement = txn.prepare(TASK_INSERT).await.map_err(|e| self.err(e))?;
         for task in tasks {
-            let subtasks: Vec<Vec<u8>> = task.subtasks.iter().map(|id| id.to_bytes().to_vec()).collect();
-            let request_context = task.request_context.as_ref().map(|context| serde_json::Value::String(context.to_string()));
-            txn.execute(
-                &statement,
-                &[
-                    &task.id.to_bytes().as_slice(),
-                    &task.parent.map(|p| p.to_bytes().to_vec()),
-                    &subtasks,
-                    &task.result.status.as_str(),
-                    &task.result.message,
-                    &task.result.reason,
-                    &task.result.successes,
-                    &task.result.failures,
-                    &links_json(&task.result.links),
-                    &(task.retry as i32),
-                    &task.status.as_str(),
-                    &naive(task.created),
-                    &task.created_by,
-                    &task.updated.map(naive),
-                    &task.design_ref.as_ref().map(|d| d.0.clone()),
-                    &request_context,
-                    &task.node_filter,
-                    &task.action.as_str(),
-                    &task.terminated.map(naive),
-                    &task.terminated_by,
-                    &task.terminate,
-                ],
-            )
-            .await
-            .map_err(|e| self.err(e))?;
+            let row = TaskRow::new(task);
+            txn.execute(&statement, &row.params()).await.map_err(|e| self.err(e))?;
         }
         txn.commit().await.map_err(|e| self.err(e))
     }
