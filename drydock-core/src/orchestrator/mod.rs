@@ -4,9 +4,21 @@
 //! observed value with a deadline ([`wait`]), and bounded per-node fan-out
 //! with per-step deadlines and cancellation ([`fanout`]).
 //!
-//! The actions themselves (validate_design … deploy_nodes) and leadership
-//! over the store's lease are built on these (issue 5, in progress).
+//! [`engine`] holds the `Orchestrator` (dependencies, configuration, design
+//! loading, the site-wide and per-node step runners that write the task
+//! tree), [`steps`] the per-node steps built from driver primitives,
+//! [`actions`] the actions in the original's order, and [`leader`] the loop
+//! that claims the store's lease and runs queued tasks.
 
+mod actions;
+pub mod engine;
 pub mod fanout;
+pub mod leader;
+mod steps;
 pub mod retry;
 pub mod wait;
+
+pub use engine::{Dependencies, Orchestrator, OrchestratorConfig, OrchestratorError};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,442 @@
+//! The `Orchestrator`: its dependencies and configuration, design loading,
+//! task bookkeeping (messages, sub-tasks, aggregation), and the two generic
+//! step runners every action is built from — a site-wide step run once, and
+//! a per-node step fanned out with one child task per node — which write the
+//! original's task tree (compat: api spec §2.5, §3.3.2).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use super::fanout::{Fanout, FanoutLimits, NodeWork, Observed, Step, StepOutcome};
+use super::retry::{retry, RetryPolicy};
+use crate::compile::EffectiveSite;
+use crate::drivers::{DriverError, KubernetesDriver, NodeDriver, OobRegistry};
+use crate::ids::{DesignRef, TaskId};
+use crate::ingest::source::DesignSource;
+use crate::ingest::Ingester;
+use crate::store::{StateStore, StoreError, UpdateGuard};
+use crate::task::aggregate::{align_result, bubble_results};
+use crate::task::{node_names_filter, Action, StatusMessage, Task, TaskStatus};
+use crate::validate::{evaluate, DesignReport, ReportMessage, ValidationOptions};
+
+/// Timing and limits (compat: api spec §3.5 for the defaults).
+#[derive(Debug, Clone)]
+pub struct OrchestratorConfig {
+    /// Orchestrator poll and leader heartbeat.
+    pub poll_interval: Duration,
+    /// How often a non-leader tries to claim leadership.
+    pub leadership_claim_interval: Duration,
+    /// A leader is considered dead after this long without a heartbeat.
+    pub leader_grace_period: Duration,
+    /// Generic step deadline (OOB steps, existence checks).
+    pub drydock_timeout: Duration,
+    /// Deadline for finding a node in the provisioner.
+    pub identify_node: Duration,
+    /// Deadline for commissioning.
+    pub configure_hardware: Duration,
+    /// Deadline for deploying.
+    pub deploy_node: Duration,
+    /// Deadline for releasing.
+    pub destroy_node: Duration,
+    /// Deadline for boot-action reports.
+    pub bootaction_final_status: Duration,
+    /// How often provisioner status is polled.
+    pub status_poll: Duration,
+    /// How often a BMC is polled until a power change holds.
+    pub power_poll: Duration,
+    /// Fan-out limits.
+    pub limits: FanoutLimits,
+    /// Where nodes report boot-action status.
+    pub bootaction_report_url: String,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        OrchestratorConfig {
+            poll_interval: Duration::from_secs(10),
+            leadership_claim_interval: Duration::from_secs(30),
+            leader_grace_period: Duration::from_secs(300),
+            drydock_timeout: Duration::from_secs(5 * 60),
+            identify_node: Duration::from_secs(10 * 60),
+            configure_hardware: Duration::from_secs(30 * 60),
+            deploy_node: Duration::from_secs(45 * 60),
+            destroy_node: Duration::from_secs(30 * 60),
+            bootaction_final_status: Duration::from_secs(15 * 60),
+            status_poll: Duration::from_secs(10),
+            power_poll: Duration::from_secs(2),
+            limits: FanoutLimits::default(),
+            bootaction_report_url: crate::bootaction::context::DEFAULT_REPORT_URL.into(),
+        }
+    }
+}
+
+/// Everything the orchestrator needs.
+#[derive(Clone)]
+pub struct Dependencies {
+    /// Where tasks live.
+    pub store: Arc<dyn StateStore>,
+    /// Reads design references.
+    pub source: Arc<dyn DesignSource>,
+    /// The node provisioner, when configured.
+    pub node_driver: Option<Arc<dyn NodeDriver>>,
+    /// OOB drivers.
+    pub oob: OobRegistry,
+    /// The Kubernetes driver, when configured.
+    pub kubernetes: Option<Arc<dyn KubernetesDriver>>,
+}
+
+/// Why an action stopped early. Every error ends the task `complete` with
+/// result `failure` and the error as a message (compat §3.6 fix).
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    /// The store failed.
+    #[error("state store error")]
+    Store(#[from] StoreError),
+    /// The design could not be fetched or parsed.
+    #[error("design {design_ref} could not be loaded: {detail}")]
+    Design {
+        /// The reference (redacted).
+        design_ref: String,
+        /// Why.
+        detail: String,
+    },
+    /// The design is invalid.
+    #[error("design {design_ref} failed validation ({errors} errors)")]
+    InvalidDesign {
+        /// The reference (redacted).
+        design_ref: String,
+        /// Error count.
+        errors: usize,
+    },
+    /// The task's node filter is unusable.
+    #[error("the task's node filter is invalid: {0}")]
+    NodeFilter(String),
+    /// The task has no design reference.
+    #[error("the task has no design_ref")]
+    NoDesign,
+    /// A driver failed on a site-wide step.
+    #[error("driver error")]
+    Driver(#[from] DriverError),
+}
+
+/// The orchestrator. One per process; only the leader runs tasks.
+#[derive(Clone)]
+pub struct Orchestrator {
+    pub(super) deps: Dependencies,
+    pub(super) config: Arc<OrchestratorConfig>,
+    pub(super) fanout: Fanout,
+    /// This instance's identity for the leader lease.
+    pub instance: uuid::Uuid,
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator").field("instance", &self.instance).finish_non_exhaustive()
+    }
+}
+
+/// A design loaded for a task.
+pub(super) struct LoadedDesign {
+    pub(super) site: Option<Arc<EffectiveSite>>,
+    pub(super) report: DesignReport,
+}
+
+impl Orchestrator {
+    /// An orchestrator over `deps`.
+    pub fn new(deps: Dependencies, config: OrchestratorConfig) -> Self {
+        let fanout = Fanout::new(config.limits);
+        Orchestrator { deps, config: Arc::new(config), fanout, instance: uuid::Uuid::new_v4() }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.deps.store
+    }
+
+    /// Create a task for a client and queue it (compat: api spec §1.3.5).
+    pub async fn submit(
+        &self,
+        action: Action,
+        design_ref: DesignRef,
+        node_filter: Option<serde_json::Value>,
+        created_by: Option<String>,
+    ) -> Result<Task, StoreError> {
+        let mut task = Task::new(action, Some(design_ref));
+        task.node_filter = node_filter;
+        task.created_by = created_by;
+        let created = self.deps.store.task_create(&task).await?;
+        let mut queued = created.clone();
+        queued.status = TaskStatus::Queued;
+        self.deps.store.task_update(&queued, UpdateGuard::Generation(created.generation)).await
+    }
+
+    // ---- bookkeeping ----
+
+    pub(super) async fn message(&self, task: TaskId, message: StatusMessage) -> Result<(), StoreError> {
+        self.deps.store.result_message_add(task, &message).await
+    }
+
+    /// Write a task's status/result and return the stored copy.
+    pub(super) async fn save(&self, task: &Task) -> Result<Task, StoreError> {
+        self.deps.store.task_update(task, UpdateGuard::Unconditional).await
+    }
+
+    /// Create a sub-task of `parent` for `action` over `nodes` (a generated
+    /// filter) or with `filter`, and register it unless `register` is false.
+    pub(super) async fn subtask(
+        &self,
+        parent: &Task,
+        action: Action,
+        filter: Option<serde_json::Value>,
+        register: bool,
+    ) -> Result<Task, StoreError> {
+        let mut child = parent.child(action);
+        child.node_filter = filter;
+        // Children carry their parent's retry round (compat §2.8), so a
+        // resumed task aggregates only the failures of its current round.
+        child.retry = parent.retry;
+        if !register {
+            child.parent = None;
+        }
+        let child = self.deps.store.task_create(&child).await?;
+        if register {
+            self.deps.store.task_add_subtask(parent.id, child.id).await?;
+            self.message(parent.id, StatusMessage::new(format!("Started subtask {} for action {}", child.id, action), false, "task", parent.id.to_string()))
+                .await?;
+        }
+        self.deps.store.task_get(child.id).await
+    }
+
+    /// Re-read `task`, aggregate its finished sub-tasks, and save it.
+    pub(super) async fn aggregate(&self, task_id: TaskId, successes_from: Option<Action>, align_on: Option<Action>) -> Result<Task, StoreError> {
+        let mut task = self.deps.store.task_get(task_id).await?;
+        let children = self.deps.store.task_children(task_id).await?;
+        bubble_results(&mut task, &children, successes_from);
+        align_result(&mut task, &children, align_on);
+        self.save(&task).await
+    }
+
+    /// Mark `task` complete (keeping its result) and save.
+    pub(super) async fn complete(&self, task_id: TaskId) -> Result<Task, StoreError> {
+        let mut task = self.deps.store.task_get(task_id).await?;
+        task.status = TaskStatus::Complete;
+        self.save(&task).await
+    }
+
+    // ---- designs ----
+
+    /// Fetch, parse, compile and validate the task's design.
+    pub(super) async fn load_design(&self, task: &Task) -> Result<LoadedDesign, OrchestratorError> {
+        let design_ref = task.design_ref.clone().ok_or(OrchestratorError::NoDesign)?;
+        let source = self.deps.source.clone();
+        let fetched = retry(&RetryPolicy::DESIGN_FETCH, &CancellationToken::new(), |error: &crate::ingest::source::SourceError| error.is_transient(), |_| {
+            let source = source.clone();
+            let design_ref = design_ref.clone();
+            async move { source.fetch(&design_ref).await }
+        })
+        .await
+        .map_err(|error| OrchestratorError::Design { design_ref: design_ref.to_string(), detail: error.to_string() })?;
+        let ingested = Ingester::new()
+            .ingest_bytes(&fetched.bytes, Some(&fetched.name))
+            .map_err(|error| OrchestratorError::Design { design_ref: design_ref.to_string(), detail: error.to_string() })?;
+        let platform = match &self.deps.node_driver {
+            Some(driver) => Some(match driver.images().await {
+                Ok(images) => crate::validate::PlatformCatalog::Available(images),
+                Err(_) => crate::validate::PlatformCatalog::ImagesUnavailable,
+            }),
+            None => None,
+        };
+        let evaluation = evaluate(ingested, &ValidationOptions { platform });
+        Ok(LoadedDesign { site: evaluation.site, report: evaluation.report })
+    }
+
+    /// The design, which must be valid (compat §3.2.2 `get_target_nodes`):
+    /// otherwise its error messages are copied to the task.
+    pub(super) async fn valid_site(&self, task: &Task) -> Result<Arc<EffectiveSite>, OrchestratorError> {
+        let loaded = self.load_design(task).await?;
+        match loaded.site {
+            Some(site) if loaded.report.is_success() => Ok(site),
+            _ => {
+                for message in loaded.report.messages.iter().filter(|message| message.is_error()) {
+                    let text = match message {
+                        ReportMessage::Finding(finding) => finding.message.clone(),
+                        ReportMessage::Plain { message, .. } => message.clone(),
+                    };
+                    self.message(task.id, StatusMessage::task_wide(text, true)).await?;
+                }
+                Err(OrchestratorError::InvalidDesign {
+                    design_ref: task.design_ref.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+                    errors: loaded.report.error_count,
+                })
+            }
+        }
+    }
+
+    /// The names of the nodes the task's filter selects, in design order.
+    pub(super) fn target_nodes(&self, site: &EffectiveSite, task: &Task) -> Result<Vec<String>, OrchestratorError> {
+        let filter = match &task.node_filter {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => {
+                let value = json_to_value(value);
+                Some(crate::ingest::map::node_filter_from_value(&value, false).map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?)
+            }
+        };
+        let indices = site.select(filter.as_ref()).map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?;
+        Ok(indices.into_iter().map(|index| site.nodes()[index].name().to_owned()).collect())
+    }
+
+    // ---- the two step runners ----
+
+    /// Run a site-wide step as a registered sub-task of `parent`: the step
+    /// succeeds or fails as a whole; its errors become messages.
+    pub(super) async fn site_step(
+        &self,
+        parent: &Task,
+        action: Action,
+        step: BoxFuture<'_, Result<Vec<String>, DriverError>>,
+    ) -> Result<Task, StoreError> {
+        let mut task = self.subtask(parent, action, None, true).await?;
+        task.status = TaskStatus::Running;
+        let mut task = self.save(&task).await?;
+        match step.await {
+            Ok(notes) => {
+                for note in notes {
+                    self.message(task.id, StatusMessage::task_wide(note, false)).await?;
+                }
+                task.result.success(None);
+            }
+            Err(error) => {
+                self.message(task.id, StatusMessage::new(format!("Subtask for action {action} raised an error: {error}"), true, "task", task.id.to_string()))
+                    .await?;
+                task.result.failure(None);
+            }
+        }
+        task.status = TaskStatus::Complete;
+        let task = self.save(&task).await?;
+        self.message(parent.id, StatusMessage::new(format!("Collected subtask {}", task.id), false, "task", task.id.to_string())).await?;
+        Ok(task)
+    }
+
+    /// Run a per-node step: a registered driver task of `parent` (unless
+    /// `register` is false) with one child task per node, fanned out within
+    /// the limits under `deadline`; each child ends with `success(node)` or
+    /// `failure(node)` and a message; the driver task aggregates them.
+    pub(super) async fn node_step(
+        &self,
+        parent: &Task,
+        plan: StepPlan<'_>,
+        endpoint: impl Fn(&str) -> Option<String>,
+        step: NodeStep,
+    ) -> Result<Task, StoreError> {
+        let StepPlan { action, nodes, register, deadline } = plan;
+        let mut driver_task = self.subtask(parent, action, Some(node_names_filter(nodes)), register).await?;
+        driver_task.status = TaskStatus::Running;
+        driver_task = self.save(&driver_task).await?;
+        let mut children: HashMap<String, Task> = HashMap::new();
+        for node in nodes {
+            let mut child = self.subtask(&driver_task, action, Some(node_names_filter(std::slice::from_ref(node))), true).await?;
+            child.status = TaskStatus::Running;
+            children.insert(node.clone(), self.save(&child).await?);
+        }
+        let work: Vec<NodeWork> = nodes.iter().map(|node| NodeWork { node: node.clone(), endpoint: endpoint(node) }).collect();
+        let child_ids: Arc<HashMap<String, TaskId>> = Arc::new(children.iter().map(|(node, child)| (node.clone(), child.id)).collect());
+        let fanned: Step = Arc::new(move |node: String, observed: Observed| {
+            let task = child_ids.get(&node).copied();
+            let step = step.clone();
+            Box::pin(async move {
+                match task {
+                    Some(task) => step(NodeCall { node, task, observed }).await,
+                    None => StepOutcome::failed("internal error: no task for this node"),
+                }
+            })
+        });
+        let mut results = self.fanout.run(work, deadline, CancellationToken::new(), fanned);
+        while let Some((node, outcome)) = results.recv().await {
+            let Some(mut child) = children.remove(&node) else { continue };
+            match &outcome {
+                StepOutcome::Done | StepOutcome::AlreadyDone => child.result.success(Some(&node)),
+                StepOutcome::Skipped(reason) => {
+                    self.message(child.id, StatusMessage::node(&node, reason.clone(), false)).await?;
+                    child.result.success(Some(&node));
+                }
+                StepOutcome::Failed { reason, last_state } => {
+                    let text = match last_state {
+                        Some(state) => format!("{reason} (last observed: {state})"),
+                        None => reason.clone(),
+                    };
+                    self.message(child.id, StatusMessage::node(&node, text, true)).await?;
+                    child.result.failure(Some(&node));
+                }
+            }
+            child.status = TaskStatus::Complete;
+            self.save(&child).await?;
+        }
+        // A node whose result never arrived (its worker died) fails clearly.
+        for (node, mut child) in children {
+            self.message(child.id, StatusMessage::new(format!("Subtask {} timed out before completing.", child.id), true, "task", child.id.to_string()))
+                .await?;
+            child.result.failure(Some(&node));
+            child.status = TaskStatus::Complete;
+            self.save(&child).await?;
+        }
+        self.aggregate(driver_task.id, None, None).await?;
+        self.complete(driver_task.id).await
+    }
+}
+
+/// Convert a JSON value (a task's node filter) to the ingest value type.
+fn json_to_value(value: &serde_json::Value) -> crate::ingest::value::Value {
+    use crate::ingest::value::{Map, Seq, Value};
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(flag) => Value::Bool(*flag),
+        serde_json::Value::Number(number) => match number.as_i64() {
+            Some(int) => Value::Int(int),
+            None => Value::Float(number.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(text) => Value::Str(text.clone()),
+        serde_json::Value::Array(items) => Value::Seq(Seq { line: 0, items: items.iter().map(json_to_value).collect() }),
+        serde_json::Value::Object(map) => Value::Map(Map {
+            line: 0,
+            entries: map.iter().map(|(key, item)| (Value::Str(key.clone()), json_to_value(item))).collect(),
+        }),
+    }
+}
+
+/// Which per-node step to run, on which nodes, registered or not, and under
+/// which deadline.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StepPlan<'a> {
+    pub(super) action: Action,
+    pub(super) nodes: &'a [String],
+    pub(super) register: bool,
+    pub(super) deadline: Duration,
+}
+
+/// What a per-node step is given: the node, its child task, and where to
+/// record what it observes.
+#[derive(Debug, Clone)]
+pub struct NodeCall {
+    /// The node.
+    pub node: String,
+    /// The node's child task (messages and records go there).
+    pub task: TaskId,
+    /// The observation slot a deadline reports from.
+    pub observed: Observed,
+}
+
+/// A per-node step.
+pub type NodeStep = Arc<dyn Fn(NodeCall) -> BoxFuture<'static, StepOutcome> + Send + Sync>;
+
+/// A [`NodeStep`] from an async closure.
+pub(super) fn node_step_fn<F, Fut>(work: F) -> NodeStep
+where
+    F: Fn(NodeCall) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = StepOutcome> + Send + 'static,
+{
+    Arc::new(move |call| Box::pin(work(call)))
+}

@@ -1,0 +1,447 @@
+//! The per-node steps, one function each, built from driver primitives.
+//! Every step observes first, then decides, then acts, so running it twice
+//! is safe (a node already in the wanted state is `AlreadyDone`). The shared
+//! "power off, boot PXE once, power on, wait until it holds" step is written
+//! once here and works with every OOB driver.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{node_step_fn, NodeCall, NodeStep, Orchestrator};
+use super::fanout::StepOutcome;
+use super::retry::{retry, RetryError, RetryPolicy};
+use super::wait::{wait_until, Verdict, WaitError};
+use crate::bootaction::render::node_packages;
+use crate::bootaction::{packages::cloud_config, ActionIdentity, IdentityKey};
+use crate::compile::EffectiveSite;
+use crate::drivers::{
+    oob_target, BootDevice, DeployRequest, DriverError, ErasePolicy, MachineRef, MachineStatus, NodeDriver, OobDriver, OobTarget,
+    PowerAction, PowerState,
+};
+use crate::ids::BootActionId;
+use crate::task::records::{BootActionContext, BootActionStatus};
+use crate::task::ActionResult;
+
+fn failed(reason: impl Into<String>) -> StepOutcome {
+    StepOutcome::failed(reason)
+}
+
+fn driver_failure(error: RetryError<DriverError>) -> StepOutcome {
+    match error {
+        RetryError::Permanent(error) => failed(error.to_string()),
+        RetryError::Exhausted { last, attempts, .. } => failed(format!("{last} (after {attempts} attempts)")),
+        RetryError::Cancelled { .. } => failed("cancelled"),
+    }
+}
+
+/// Run one driver call under the BMC retry policy.
+async fn bmc<T, F, Fut>(operation: F) -> Result<T, StepOutcome>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DriverError>>,
+{
+    retry(&RetryPolicy::BMC_COMMAND, &CancellationToken::new(), DriverError::is_transient, operation).await.map_err(driver_failure)
+}
+
+/// Run one provisioner call under the MaaS retry policy.
+async fn provisioner<T, F, Fut>(operation: F) -> Result<T, StepOutcome>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DriverError>>,
+{
+    retry(&RetryPolicy::MAAS_API, &CancellationToken::new(), DriverError::is_transient, operation).await.map_err(driver_failure)
+}
+
+fn target_of(site: &EffectiveSite, node: &str) -> Result<OobTarget, StepOutcome> {
+    let node = site.node(node).ok_or_else(|| failed(format!("node {node} is not in the design")))?;
+    oob_target(node).map_err(|error| failed(error.to_string()))
+}
+
+/// Wait until the BMC reports `wanted`.
+async fn wait_for_power(orchestrator: &Orchestrator, driver: &Arc<dyn OobDriver>, target: &OobTarget, wanted: PowerState, call: &NodeCall) -> Result<(), StepOutcome> {
+    let result = wait_until(
+        || {
+            let driver = driver.clone();
+            let target = target.clone();
+            let observed = call.observed.clone();
+            async move {
+                let state = driver.power_state(&target).await?;
+                observed.set(format!("power {state:?}").to_lowercase());
+                Ok::<_, DriverError>(state)
+            }
+        },
+        |state| if *state == wanted { Verdict::Done } else { Verdict::Pending },
+        orchestrator.config.power_poll,
+        orchestrator.config.drydock_timeout,
+        &CancellationToken::new(),
+    )
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(WaitError::Timeout { last, .. }) => Err(StepOutcome::Failed {
+            reason: format!("BMC {} did not report power {wanted:?} in time", target.endpoint()),
+            last_state: last.map(|state| format!("power {state:?}")),
+        }),
+        Err(WaitError::Observe(error)) => Err(failed(error.to_string())),
+        Err(other) => Err(failed(other.to_string())),
+    }
+}
+
+/// `set_node_boot`: PXE on the next boot.
+pub(super) fn set_pxe_boot(site: Arc<EffectiveSite>, driver: Arc<dyn OobDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let target = match target_of(&site, &call.node) {
+                Ok(target) => target,
+                Err(outcome) => return outcome,
+            };
+            match bmc(|_| driver.set_boot_device(&target, BootDevice::Pxe, false)).await {
+                Ok(()) => StepOutcome::Done,
+                Err(outcome) => outcome,
+            }
+        }
+    })
+}
+
+/// `power_cycle_node`, the shared step: make sure the machine is off, set
+/// PXE for the next boot, power on, and wait until the BMC reports on.
+pub(super) fn power_cycle_to_pxe(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn OobDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let orchestrator = orchestrator.clone();
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let target = match target_of(&site, &call.node) {
+                Ok(target) => target,
+                Err(outcome) => return outcome,
+            };
+            let run = async {
+                let state = bmc(|_| driver.power_state(&target)).await?;
+                call.observed.set(format!("power {state:?}").to_lowercase());
+                if state != PowerState::Off {
+                    bmc(|_| driver.power_action(&target, PowerAction::HardOff)).await?;
+                    wait_for_power(&orchestrator, &driver, &target, PowerState::Off, &call).await?;
+                }
+                bmc(|_| driver.set_boot_device(&target, BootDevice::Pxe, false)).await?;
+                bmc(|_| driver.power_action(&target, PowerAction::On)).await?;
+                wait_for_power(&orchestrator, &driver, &target, PowerState::On, &call).await?;
+                Ok::<_, StepOutcome>(StepOutcome::Done)
+            };
+            run.await.unwrap_or_else(|outcome| outcome)
+        }
+    })
+}
+
+/// `interrogate_oob` (verify_nodes): the BMC answers and reports power.
+pub(super) fn interrogate_oob(site: Arc<EffectiveSite>, driver: Arc<dyn OobDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let target = match target_of(&site, &call.node) {
+                Ok(target) => target,
+                Err(outcome) => return outcome,
+            };
+            if let Err(outcome) = bmc(|_| driver.check(&target)).await {
+                return outcome;
+            }
+            match bmc(|_| driver.power_state(&target)).await {
+                Ok(state) => {
+                    call.observed.set(format!("power {state:?}").to_lowercase());
+                    StepOutcome::Done
+                }
+                Err(outcome) => outcome,
+            }
+        }
+    })
+}
+
+async fn identify_machine(site: &EffectiveSite, driver: &Arc<dyn NodeDriver>, node: &str) -> Result<MachineRef, StepOutcome> {
+    let design_node = site.node(node).ok_or_else(|| failed(format!("node {node} is not in the design")))?;
+    match provisioner(|_| driver.identify(site, design_node)).await? {
+        Some(machine) => Ok(machine),
+        None => Err(failed(format!("Node {node} not found in the node provisioner"))),
+    }
+}
+
+/// `identify_node`: the node is known to the provisioner.
+pub(super) fn identify(site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            match identify_machine(&site, &driver, &call.node).await {
+                Ok(machine) => {
+                    call.observed.set(format!("machine {}", machine.id));
+                    StepOutcome::Done
+                }
+                Err(outcome) => outcome,
+            }
+        }
+    })
+}
+
+/// Wait until the machine's status meets `condition`.
+async fn wait_for_status(
+    orchestrator: &Orchestrator,
+    driver: &Arc<dyn NodeDriver>,
+    machine: &MachineRef,
+    call: &NodeCall,
+    deadline: std::time::Duration,
+    condition: impl Fn(&MachineStatus) -> Verdict,
+) -> StepOutcome {
+    let result = wait_until(
+        || {
+            let driver = driver.clone();
+            let machine = machine.clone();
+            let observed = call.observed.clone();
+            async move {
+                let status = driver.machine_status(&machine).await?;
+                observed.set(format!("{status:?}"));
+                Ok::<_, DriverError>(status)
+            }
+        },
+        condition,
+        orchestrator.config.status_poll,
+        deadline,
+        &CancellationToken::new(),
+    )
+    .await;
+    match result {
+        Ok(_) => StepOutcome::Done,
+        Err(WaitError::Failed { reason, .. }) => failed(reason),
+        Err(WaitError::Timeout { last, .. }) => {
+            StepOutcome::Failed { reason: format!("Node {} timed out", call.node), last_state: last.map(|status| format!("{status:?}")) }
+        }
+        Err(WaitError::Observe(error)) => failed(error.to_string()),
+        Err(WaitError::Cancelled { .. }) => failed("cancelled"),
+    }
+}
+
+fn failed_phase(status: &MachineStatus) -> Option<String> {
+    match status {
+        MachineStatus::Failed { phase, detail } => Some(format!("{phase} failed: {detail}")),
+        _ => None,
+    }
+}
+
+/// `configure_hardware`: commission machines that need it and wait for Ready.
+pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let orchestrator = orchestrator.clone();
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let machine = match identify_machine(&site, &driver, &call.node).await {
+                Ok(machine) => machine,
+                Err(outcome) => return outcome,
+            };
+            let status = match provisioner(|_| driver.machine_status(&machine)).await {
+                Ok(status) => status,
+                Err(outcome) => return outcome,
+            };
+            call.observed.set(format!("{status:?}"));
+            let needs_commissioning = match &status {
+                MachineStatus::New | MachineStatus::Other(_) => true,
+                MachineStatus::Failed { phase, .. } => phase == "commissioning" || phase == "testing",
+                MachineStatus::Commissioning => false,
+                MachineStatus::Ready | MachineStatus::Allocated | MachineStatus::Deploying | MachineStatus::Deployed => {
+                    return StepOutcome::AlreadyDone;
+                }
+                MachineStatus::Releasing => return failed(format!("Node {} is releasing", call.node)),
+            };
+            if needs_commissioning && let Err(outcome) = provisioner(|_| driver.commission(&machine)).await {
+                return outcome;
+            }
+            wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.configure_hardware, |status| match status {
+                MachineStatus::Ready => Verdict::Done,
+                other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
+            })
+            .await
+        }
+    })
+}
+
+/// Which configuration an apply step pushes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ApplyKind {
+    Networking,
+    Storage,
+    Platform,
+}
+
+/// `apply_node_networking` / `_storage` / `_platform`.
+pub(super) fn apply(site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>, kind: ApplyKind) -> NodeStep {
+    node_step_fn(move |call| {
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let machine = match identify_machine(&site, &driver, &call.node).await {
+                Ok(machine) => machine,
+                Err(outcome) => return outcome,
+            };
+            let Some(node) = site.node(&call.node) else { return failed("node left the design") };
+            let result = provisioner(|_| async {
+                match kind {
+                    ApplyKind::Networking => driver.apply_networking(&site, node, &machine).await,
+                    ApplyKind::Storage => driver.apply_storage(&site, node, &machine).await,
+                    ApplyKind::Platform => driver.apply_platform(&site, node, &machine).await,
+                }
+            })
+            .await;
+            match result {
+                Ok(()) => StepOutcome::Done,
+                Err(outcome) => outcome,
+            }
+        }
+    })
+}
+
+/// `deploy_node`: record the boot-action context, build user data, deploy,
+/// and wait for Deployed. Already deployed (or deploying) machines are left
+/// alone (compat §3.4.7).
+pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let orchestrator = orchestrator.clone();
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let machine = match identify_machine(&site, &driver, &call.node).await {
+                Ok(machine) => machine,
+                Err(outcome) => return outcome,
+            };
+            let status = match provisioner(|_| driver.machine_status(&machine)).await {
+                Ok(status) => status,
+                Err(outcome) => return outcome,
+            };
+            call.observed.set(format!("{status:?}"));
+            match status {
+                MachineStatus::Deployed => return StepOutcome::AlreadyDone,
+                MachineStatus::Deploying => {}
+                MachineStatus::Ready | MachineStatus::Allocated => {
+                    let user_data = match boot_action_user_data(&orchestrator, &site, &call).await {
+                        Ok(user_data) => user_data,
+                        Err(outcome) => return outcome,
+                    };
+                    let Some(node) = site.node(&call.node) else { return failed("node left the design") };
+                    let request = DeployRequest { image: node.config.image.clone(), kernel: node.config.kernel.clone(), user_data };
+                    if let Err(outcome) = provisioner(|_| driver.deploy(&machine, &request)).await {
+                        return outcome;
+                    }
+                }
+                other => return failed(format!("Node {} cannot be deployed from state {other:?}", call.node)),
+            }
+            wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.deploy_node, |status| match status {
+                MachineStatus::Deployed => Verdict::Done,
+                other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
+            })
+            .await
+        }
+    })
+}
+
+/// Create the node's boot-action context and records (compat: api spec
+/// §4.7.2) and the cloud-init user data: its packages and its key.
+async fn boot_action_user_data(orchestrator: &Orchestrator, site: &EffectiveSite, call: &NodeCall) -> Result<Option<String>, StepOutcome> {
+    let Some(position) = site.node_position(&call.node) else { return Err(failed("node left the design")) };
+    let actions: Vec<_> = site.boot_actions_for(position).collect();
+    if actions.is_empty() {
+        return Ok(None);
+    }
+    let store = orchestrator.store();
+    let key = IdentityKey::generate();
+    let store_error = |error: crate::store::StoreError| failed(format!("cannot record boot actions: {error}"));
+    store
+        .bootaction_context_upsert(&BootActionContext { node_name: call.node.clone(), task_id: call.task, identity_key: *key.as_bytes() })
+        .await
+        .map_err(store_error)?;
+    let mut identities: IndexMap<String, ActionIdentity> = IndexMap::new();
+    for action in actions {
+        let action_id = BootActionId::generate();
+        store
+            .bootaction_status_insert(&BootActionStatus {
+                node_name: call.node.clone(),
+                action_id,
+                action_name: action.meta.name().to_owned(),
+                task_id: call.task,
+                identity_key: *key.as_bytes(),
+                action_status: if action.signaling { ActionResult::Incomplete } else { ActionResult::Unreported },
+            })
+            .await
+            .map_err(store_error)?;
+        identities.insert(
+            action.meta.name().to_owned(),
+            ActionIdentity {
+                action_id,
+                action_key: key.clone(),
+                report_url: orchestrator.config.bootaction_report_url.clone(),
+                design_ref: Default::default(),
+            },
+        );
+    }
+    let identity = identities.values().next().cloned().ok_or_else(|| failed("no boot action identity"))?;
+    let packages = node_packages(site, position, &identity, orchestrator.deps.source.as_ref())
+        .await
+        .map_err(|error| failed(format!("cannot collect boot-action packages: {error}")))?;
+    let mut user_data = cloud_config(&packages);
+    user_data.push_str(&format!(
+        "write_files:\n- path: /etc/drydock/bootaction-key\n  permissions: '0600'\n  content: {}\n- path: /etc/drydock/bootaction-url\n  permissions: '0644'\n  content: {}\n",
+        key.to_hex(),
+        orchestrator.config.bootaction_report_url
+    ));
+    Ok(Some(user_data))
+}
+
+/// `destroy_node`: release (erasing disks) and wait until Ready; a node the
+/// provisioner does not know is already destroyed.
+pub(super) fn destroy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let orchestrator = orchestrator.clone();
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let Some(node) = site.node(&call.node) else { return failed("node left the design") };
+            let machine = match provisioner(|_| driver.identify(&site, node)).await {
+                Ok(Some(machine)) => machine,
+                Ok(None) => return StepOutcome::AlreadyDone,
+                Err(outcome) => return outcome,
+            };
+            let status = match provisioner(|_| driver.machine_status(&machine)).await {
+                Ok(status) => status,
+                Err(outcome) => return outcome,
+            };
+            call.observed.set(format!("{status:?}"));
+            if matches!(status, MachineStatus::Ready | MachineStatus::New) {
+                return StepOutcome::AlreadyDone;
+            }
+            if status != MachineStatus::Releasing && let Err(outcome) = provisioner(|_| driver.release(&machine, ErasePolicy::Quick)).await {
+                return outcome;
+            }
+            wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.destroy_node, |status| match status {
+                MachineStatus::Ready => Verdict::Done,
+                other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
+            })
+            .await
+        }
+    })
+}
+
+/// `relabel_node`: push the node's labels.
+pub(super) fn relabel(site: Arc<EffectiveSite>, driver: Arc<dyn crate::drivers::KubernetesDriver>) -> NodeStep {
+    node_step_fn(move |call| {
+        let site = site.clone();
+        let driver = driver.clone();
+        async move {
+            let Some(node) = site.node(&call.node) else { return failed("node left the design") };
+            let labels = node.config.owner_data.clone();
+            match provisioner(|_| driver.relabel(&call.node, &labels)).await {
+                Ok(()) => StepOutcome::Done,
+                Err(outcome) => outcome,
+            }
+        }
+    })
+}

@@ -1,0 +1,482 @@
+//! Component tests of the orchestrator against in-process fake drivers on
+//! tokio's paused clock: a fake provisioner whose machines enlist when their
+//! fake BMC powers on with PXE set, commission, deploy and release through
+//! status sequences, with per-node failures and hangs on demand.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{Dependencies, Orchestrator, OrchestratorConfig};
+use crate::compile::EffectiveSite;
+use crate::drivers::*;
+use crate::ids::DesignRef;
+use crate::ingest::source::DefaultSource;
+use crate::model::{BaremetalNode, StringMap};
+use crate::store::memory::MemoryStore;
+use crate::store::StateStore;
+use crate::task::{Action, ActionResult, Task, TaskStatus};
+
+#[derive(Default)]
+struct World {
+    machines: Mutex<HashMap<String, (MachineStatus, VecDeque<MachineStatus>)>>,
+    power: Mutex<HashMap<String, (PowerState, Option<BootDevice>)>>,
+    calls: Mutex<Vec<String>>,
+    fail_deploy: HashSet<String>,
+    hang_deploy: HashSet<String>,
+    unreachable_bmc: HashSet<String>,
+}
+
+impl World {
+    fn call(&self, text: String) {
+        self.calls.lock().expect("calls").push(text);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    fn enlist(&self, node: &str, status: MachineStatus) {
+        self.machines.lock().expect("machines").insert(node.to_owned(), (status, VecDeque::new()));
+    }
+}
+
+struct FakeNode(Arc<World>);
+
+#[async_trait]
+impl NodeDriver for FakeNode {
+    fn name(&self) -> &'static str {
+        "fake-maas"
+    }
+    async fn check(&self) -> Result<(), DriverError> {
+        self.0.call("check".into());
+        Ok(())
+    }
+    async fn ensure_network_template(&self, site: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
+        self.0.call(format!("network_template {}", site.design.networks.len()));
+        Ok(ChangeSummary { changes: vec!["created fabrics".into()] })
+    }
+    async fn ensure_user_credentials(&self, _: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
+        self.0.call("user_credentials".into());
+        Ok(ChangeSummary::default())
+    }
+    async fn ensure_provisioner_config(&self, _: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
+        self.0.call("provisioner_config".into());
+        Ok(ChangeSummary::default())
+    }
+    async fn ensure_boot_media(&self, _: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
+        Ok(ChangeSummary::default())
+    }
+    async fn identify(&self, _: &EffectiveSite, node: &BaremetalNode) -> Result<Option<MachineRef>, DriverError> {
+        let known = self.0.machines.lock().expect("machines").contains_key(node.name());
+        Ok(known.then(|| MachineRef { id: format!("m-{}", node.name()), hostname: node.name().to_owned() }))
+    }
+    async fn machine_status(&self, machine: &MachineRef) -> Result<MachineStatus, DriverError> {
+        let mut machines = self.0.machines.lock().expect("machines");
+        let (status, pending) = machines.get_mut(&machine.hostname).ok_or_else(|| DriverError::new(DriverErrorKind::NotFound, "status", &machine.hostname, "gone"))?;
+        if let Some(next) = pending.pop_front() {
+            *status = next;
+        }
+        Ok(status.clone())
+    }
+    async fn commission(&self, machine: &MachineRef) -> Result<(), DriverError> {
+        self.0.call(format!("commission {}", machine.hostname));
+        let mut machines = self.0.machines.lock().expect("machines");
+        if let Some((status, pending)) = machines.get_mut(&machine.hostname) {
+            *status = MachineStatus::Commissioning;
+            *pending = VecDeque::from([MachineStatus::Commissioning, MachineStatus::Ready]);
+        }
+        Ok(())
+    }
+    async fn apply_networking(&self, _: &EffectiveSite, node: &BaremetalNode, _: &MachineRef) -> Result<(), DriverError> {
+        self.0.call(format!("networking {}", node.name()));
+        Ok(())
+    }
+    async fn apply_storage(&self, _: &EffectiveSite, node: &BaremetalNode, _: &MachineRef) -> Result<(), DriverError> {
+        self.0.call(format!("storage {}", node.name()));
+        Ok(())
+    }
+    async fn apply_platform(&self, _: &EffectiveSite, node: &BaremetalNode, _: &MachineRef) -> Result<(), DriverError> {
+        self.0.call(format!("platform {}", node.name()));
+        Ok(())
+    }
+    async fn deploy(&self, machine: &MachineRef, request: &DeployRequest) -> Result<(), DriverError> {
+        self.0.call(format!("deploy {} {}", machine.hostname, request.user_data.is_some()));
+        let mut machines = self.0.machines.lock().expect("machines");
+        if let Some((status, pending)) = machines.get_mut(&machine.hostname) {
+            *status = MachineStatus::Deploying;
+            *pending = if self.0.fail_deploy.contains(&machine.hostname) {
+                VecDeque::from([MachineStatus::Failed { phase: "deployment".into(), detail: "curtin failed".into() }])
+            } else if self.0.hang_deploy.contains(&machine.hostname) {
+                VecDeque::new()
+            } else {
+                VecDeque::from([MachineStatus::Deploying, MachineStatus::Deployed])
+            };
+        }
+        Ok(())
+    }
+    async fn release(&self, machine: &MachineRef, _: ErasePolicy) -> Result<(), DriverError> {
+        self.0.call(format!("release {}", machine.hostname));
+        let mut machines = self.0.machines.lock().expect("machines");
+        if let Some((status, pending)) = machines.get_mut(&machine.hostname) {
+            *status = MachineStatus::Releasing;
+            *pending = VecDeque::from([MachineStatus::Ready]);
+        }
+        Ok(())
+    }
+    async fn build_data(&self, _: &MachineRef) -> Result<Vec<CollectedData>, DriverError> {
+        Ok(Vec::new())
+    }
+    async fn images(&self) -> Result<Vec<(String, Vec<String>)>, DriverError> {
+        Ok(vec![("jammy".into(), vec!["ga-22.04".into(), "hwe-22.04".into()])])
+    }
+}
+
+struct FakeBmc(Arc<World>);
+
+impl FakeBmc {
+    fn reachable(&self, target: &OobTarget) -> Result<(), DriverError> {
+        if self.0.unreachable_bmc.contains(target.node.as_str()) {
+            return Err(DriverError::new(DriverErrorKind::Transient, "power_state", target.endpoint(), "no answer"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OobDriver for FakeBmc {
+    fn name(&self) -> &'static str {
+        "fake-ipmi"
+    }
+    fn oob_types(&self) -> &'static [&'static str] {
+        &["ipmi"]
+    }
+    async fn check(&self, target: &OobTarget) -> Result<(), DriverError> {
+        self.reachable(target)
+    }
+    async fn power_state(&self, target: &OobTarget) -> Result<PowerState, DriverError> {
+        self.reachable(target)?;
+        Ok(self.0.power.lock().expect("power").get(target.node.as_str()).map(|(state, _)| *state).unwrap_or(PowerState::Off))
+    }
+    async fn power_action(&self, target: &OobTarget, action: PowerAction) -> Result<(), DriverError> {
+        self.reachable(target)?;
+        self.0.call(format!("power {:?} {}", action, target.node));
+        let mut power = self.0.power.lock().expect("power");
+        let entry = power.entry(target.node.0.clone()).or_insert((PowerState::Off, None));
+        match action {
+            PowerAction::On | PowerAction::Cycle => {
+                entry.0 = PowerState::On;
+                if entry.1 == Some(BootDevice::Pxe) {
+                    drop(power);
+                    self.0.enlist(target.node.as_str(), MachineStatus::New);
+                }
+            }
+            PowerAction::HardOff | PowerAction::SoftOff => entry.0 = PowerState::Off,
+        }
+        Ok(())
+    }
+    async fn set_boot_device(&self, target: &OobTarget, device: BootDevice, _: bool) -> Result<(), DriverError> {
+        self.reachable(target)?;
+        self.0.call(format!("boot {:?} {}", device, target.node));
+        self.0.power.lock().expect("power").entry(target.node.0.clone()).or_insert((PowerState::Off, None)).1 = Some(device);
+        Ok(())
+    }
+}
+
+struct FakeKubernetes(Arc<World>);
+
+#[async_trait]
+impl KubernetesDriver for FakeKubernetes {
+    async fn relabel(&self, node: &str, labels: &StringMap) -> Result<(), DriverError> {
+        self.0.call(format!("relabel {node} {}", labels.len()));
+        Ok(())
+    }
+}
+
+fn example_ref() -> DesignRef {
+    DesignRef(format!("file://{}/../examples/site.yaml", env!("CARGO_MANIFEST_DIR")))
+}
+
+fn orchestrator(world: Arc<World>, with_node_driver: bool) -> Orchestrator {
+    let deps = Dependencies {
+        store: Arc::new(MemoryStore::new()),
+        source: Arc::new(DefaultSource::default()),
+        node_driver: with_node_driver.then(|| Arc::new(FakeNode(world.clone())) as Arc<dyn NodeDriver>),
+        oob: OobRegistry::new(vec![Arc::new(FakeBmc(world.clone()))]),
+        kubernetes: Some(Arc::new(FakeKubernetes(world))),
+    };
+    Orchestrator::new(deps, OrchestratorConfig::default())
+}
+
+const NODES: [&str; 6] = ["cp-r01-n01", "cp-r01-n02", "cp-r02-n01", "cmp-r01-n03", "cmp-r02-n02", "cmp-r02-n03"];
+
+async fn run(orchestrator: &Orchestrator, action: Action) -> Task {
+    let task = orchestrator.submit(action, example_ref(), None, Some("tester".into())).await.expect("submit");
+    orchestrator.execute(task.id).await.expect("execute")
+}
+
+async fn messages(orchestrator: &Orchestrator, task: &Task) -> Vec<String> {
+    orchestrator.store().result_messages(task.id).await.expect("messages").into_iter().map(|m| m.message).collect()
+}
+
+/// Report every incomplete boot action of the current deployments as `status`, repeatedly.
+fn report_boot_actions(store: Arc<dyn StateStore>, status: ActionResult) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            for node in NODES {
+                for row in store.bootaction_status_for_node(node).await.unwrap_or_default() {
+                    if row.action_status == ActionResult::Incomplete {
+                        let _ = store.bootaction_status_update(row.action_id, status).await;
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn site_actions_and_missing_drivers() {
+    let world = Arc::new(World::default());
+    let orchestrator = orchestrator(world.clone(), true);
+    let prepared = run(&orchestrator, Action::PrepareSite).await;
+    assert_eq!((prepared.status, prepared.result.status), (TaskStatus::Complete, ActionResult::Success));
+    assert_eq!(prepared.subtasks.len(), 3, "network template, credentials, provisioner config");
+    let children = orchestrator.store().task_get_many(&prepared.subtasks).await.expect("children");
+    assert_eq!(
+        children.iter().map(|t| t.action).collect::<Vec<_>>(),
+        [Action::CreateNetworkTemplate, Action::ConfigureUserCredentials, Action::ConfigureNodeProvisioner]
+    );
+    assert!(world.calls().iter().any(|call| call.starts_with("network_template")));
+    let verified = run(&orchestrator, Action::VerifySite).await;
+    assert_eq!(verified.result.status, ActionResult::Success);
+
+    let bare = self::orchestrator(world, false);
+    let failed = run(&bare, Action::DeployNodes).await;
+    assert_eq!((failed.status, failed.result.status), (TaskStatus::Complete, ActionResult::Failure));
+    assert_eq!(failed.result.message.as_deref(), Some("No NodeDriver enabled."));
+    assert!(messages(&bare, &failed).await.contains(&"No node driver enabled, ending task.".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn validate_design_succeeds_on_a_valid_design_and_errors_end_tasks() {
+    let orchestrator = orchestrator(Arc::new(World::default()), true);
+    let valid = run(&orchestrator, Action::ValidateDesign).await;
+    assert_eq!(valid.result.status, ActionResult::Success, "the original always failed here");
+    assert!(messages(&orchestrator, &valid).await.iter().any(|m| m.ends_with("Validation successful.")));
+
+    let missing = orchestrator.submit(Action::DeployNodes, DesignRef("file:///no/such/site.yaml".into()), None, None).await.expect("submit");
+    let ended = orchestrator.execute(missing.id).await.expect("execute");
+    assert_eq!((ended.status, ended.result.status), (TaskStatus::Complete, ActionResult::Failure));
+    let texts = messages(&orchestrator, &ended).await;
+    assert!(texts.iter().any(|m| m.contains("could not be loaded") && m.contains("not found")), "{texts:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn prepare_nodes_pxe_boots_enlists_and_commissions_new_nodes() {
+    let world = Arc::new(World::default());
+    world.enlist("cp-r01-n01", MachineStatus::Ready);
+    let orchestrator = orchestrator(world.clone(), true);
+    let task = run(&orchestrator, Action::PrepareNodes).await;
+    assert_eq!(task.result.status, ActionResult::Success);
+    assert_eq!(task.result.successes.len(), 6, "{:?}", task.result);
+    assert!(task.result.failures.is_empty());
+    let calls = world.calls();
+    assert!(!calls.iter().any(|c| c.ends_with(" cp-r01-n01") && c.starts_with("power")), "known nodes skip OOB");
+    for node in &NODES[1..] {
+        assert!(calls.contains(&format!("boot Pxe {node}")));
+        assert!(calls.contains(&format!("power On {node}")));
+        assert!(calls.contains(&format!("commission {node}")));
+    }
+    assert!(!calls.contains(&"commission cp-r01-n01".to_string()), "already Ready");
+    assert!(messages(&orchestrator, &task).await.contains(&"Node found in provisioner, skipping OOB management".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deploy_nodes_reports_boot_actions_and_keeps_going_past_failures() {
+    let world = Arc::new(World { fail_deploy: HashSet::from(["cmp-r01-n03".to_string()]), ..World::default() });
+    for node in NODES {
+        world.enlist(node, MachineStatus::Ready);
+    }
+    let orchestrator = orchestrator(world.clone(), true);
+    let reporter = report_boot_actions(orchestrator.store().clone(), ActionResult::Success);
+    let task = run(&orchestrator, Action::DeployNodes).await;
+    reporter.abort();
+    assert_eq!(task.result.status, ActionResult::PartialSuccess, "{:?}", task.result);
+    assert_eq!(task.result.successes.len(), 5);
+    assert_eq!(task.result.failures, ["cmp-r01-n03"]);
+    let calls = world.calls();
+    // Retries observe the machine first: a `Failed deployment` machine is not
+    // redeployed (compat §3.4.7), so the deployment is attempted once.
+    assert_eq!(calls.iter().filter(|c| c.starts_with("deploy cmp-r01-n03")).count(), 1);
+    assert!(calls.iter().any(|c| c == "deploy cp-r01-n01 true"), "user data with the boot-action key");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site.yaml")).expect("site");
+    let site = crate::compile::compile(crate::ingest::Ingester::new().ingest_str(&text, None).expect("ingest").design).expect("compile");
+    for node in NODES.iter().filter(|node| **node != "cmp-r01-n03") {
+        let position = site.node_position(node).expect("node");
+        let targeting: Vec<_> = site.boot_actions_for(position).collect();
+        let rows = orchestrator.store().bootaction_status_for_node(node).await.expect("rows");
+        assert_eq!(rows.len(), targeting.len(), "one record per boot action targeting {node}");
+        for action in targeting {
+            let row = rows.iter().find(|row| row.action_name == action.meta.name()).expect("record");
+            let expected = if action.signaling { ActionResult::Success } else { ActionResult::Unreported };
+            assert_eq!(row.action_status, expected, "{node} {}", action.meta.name());
+        }
+    }
+    // The tree: networking, platform, deploy, boot-action report are registered; storage is not.
+    let children = orchestrator.store().task_get_many(&task.subtasks).await.expect("children");
+    assert_eq!(
+        children.iter().map(|t| t.action).collect::<Vec<_>>(),
+        [Action::ApplyNodeNetworking, Action::ApplyNodePlatform, Action::DeployNode, Action::BootactionReport]
+    );
+    let report = children.last().expect("report");
+    assert!(messages(&orchestrator, report).await.iter().any(|m| m.ends_with("completed with status success")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadlines_fire_and_unreachable_bmcs_fail_their_node_only() {
+    let world = Arc::new(World {
+        hang_deploy: HashSet::from(["cp-r02-n01".to_string()]),
+        unreachable_bmc: HashSet::from(["cmp-r02-n03".to_string()]),
+        ..World::default()
+    });
+    for node in NODES {
+        if node != "cmp-r02-n03" {
+            world.enlist(node, MachineStatus::Ready);
+        }
+    }
+    let orchestrator = orchestrator(world.clone(), true);
+    let verify = run(&orchestrator, Action::VerifyNodes).await;
+    assert_eq!(verify.result.status, ActionResult::PartialSuccess);
+    let interrogate = orchestrator.store().task_get(verify.subtasks[0]).await.expect("driver task");
+    assert_eq!(interrogate.result.failures, ["cmp-r02-n03"]);
+
+    let reporter = report_boot_actions(orchestrator.store().clone(), ActionResult::Success);
+    let started = tokio::time::Instant::now();
+    let deploy = run(&orchestrator, Action::DeployNodes).await;
+    reporter.abort();
+    assert!(deploy.result.failures.contains(&"cp-r02-n01".to_string()), "{:?}", deploy.result);
+    assert!(started.elapsed() < Duration::from_secs(4 * 3600), "the hang ended at its deadlines");
+    let deploy_task = orchestrator.store().task_get_many(&deploy.subtasks).await.expect("children").into_iter().find(|t| t.action == Action::DeployNode).expect("deploy");
+    let node_tasks = orchestrator.store().task_children(deploy_task.id).await.expect("per node");
+    let stuck = node_tasks.iter().find(|t| t.result.failures.contains(&"cp-r02-n01".to_string())).expect("stuck node task");
+    let texts = messages(&orchestrator, stuck).await;
+    assert!(texts.iter().any(|m| m.contains("Deploying")), "the last observed state is reported: {texts:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_and_relabel() {
+    let world = Arc::new(World::default());
+    for node in &NODES[..3] {
+        world.enlist(node, MachineStatus::Deployed);
+    }
+    let orchestrator = orchestrator(world.clone(), true);
+    let destroyed = run(&orchestrator, Action::DestroyNodes).await;
+    assert_eq!(destroyed.result.status, ActionResult::Success);
+    assert_eq!(destroyed.result.successes.len(), 6, "unknown nodes count as destroyed");
+    assert_eq!(world.calls().iter().filter(|c| c.starts_with("release")).count(), 3);
+    let relabelled = run(&orchestrator, Action::RelabelNodes).await;
+    assert_eq!(relabelled.result.successes.len(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_each_action_twice_gives_the_same_outcome() {
+    let world = Arc::new(World::default());
+    let orchestrator = orchestrator(world.clone(), true);
+    let reporter = report_boot_actions(orchestrator.store().clone(), ActionResult::Success);
+    for action in [Action::PrepareSite, Action::PrepareNodes, Action::DeployNodes, Action::DestroyNodes] {
+        let first = run(&orchestrator, action).await;
+        if action == Action::DestroyNodes {
+            // Destroying twice: the second finds every node already gone.
+            let second = run(&orchestrator, action).await;
+            assert_eq!(second.result.status, first.result.status, "{action}");
+            continue;
+        }
+        let second = run(&orchestrator, action).await;
+        assert_eq!((first.result.status, second.result.status), (ActionResult::Success, ActionResult::Success), "{action}");
+        assert_eq!(first.result.successes.len(), second.result.successes.len(), "{action}");
+    }
+    reporter.abort();
+}
+
+/// Real time: lease expiry is judged by the store's clock, which tokio's
+/// paused clock does not move. Intervals are short so this takes ~3 s.
+#[tokio::test]
+async fn one_of_two_orchestrators_leads_and_the_other_takes_over() {
+    let world = Arc::new(World::default());
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let make = |store: Arc<dyn StateStore>| {
+        let config = OrchestratorConfig {
+            leader_grace_period: Duration::from_millis(1200),
+            leadership_claim_interval: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(100),
+            ..OrchestratorConfig::default()
+        };
+        Orchestrator::new(
+            Dependencies {
+                store,
+                source: Arc::new(DefaultSource::default()),
+                node_driver: Some(Arc::new(FakeNode(world.clone()))),
+                oob: OobRegistry::new(vec![Arc::new(FakeBmc(world.clone()))]),
+                kubernetes: None,
+            },
+            config,
+        )
+    };
+    let (first, second) = (make(store.clone()), make(store.clone()));
+    let (stop_first, stop_second) = (CancellationToken::new(), CancellationToken::new());
+    let first_loop = tokio::spawn({
+        let first = first.clone();
+        let stop = stop_first.clone();
+        async move { first.run(stop).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second_loop = tokio::spawn({
+        let second = second.clone();
+        let stop = stop_second.clone();
+        async move { second.run(stop).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(store.leader_current().await.expect("lease").map(|l| l.holder), Some(first.instance));
+
+    // The leader dies without releasing: simulate by aborting its loop.
+    first_loop.abort();
+    let task = first.submit(Action::PrepareSite, example_ref(), None, None).await.expect("submit");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.task_get(task.id).await.expect("task").status != TaskStatus::Complete && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(store.leader_current().await.expect("lease").map(|l| l.holder), Some(second.instance), "taken over within the grace period + claim interval");
+    let done = store.task_get(task.id).await.expect("task");
+    assert_eq!((done.status, done.result.status), (TaskStatus::Complete, ActionResult::Success));
+    stop_second.cancel();
+    second_loop.await.expect("join").expect("clean stop");
+    assert!(store.leader_current().await.expect("lease").is_none(), "released on shutdown");
+    drop(stop_first);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_leader_resumes_tasks_left_running() {
+    let world = Arc::new(World::default());
+    let orchestrator = orchestrator(world, true);
+    let task = orchestrator.submit(Action::PrepareSite, example_ref(), None, None).await.expect("submit");
+    let mut stranded = orchestrator.store().task_get(task.id).await.expect("task");
+    stranded.status = TaskStatus::Running;
+    orchestrator.store().task_update(&stranded, crate::store::UpdateGuard::Unconditional).await.expect("strand");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let orchestrator = orchestrator.clone();
+        let stop = stop.clone();
+        async move { orchestrator.run(stop).await }
+    });
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let resumed = orchestrator.store().task_get(task.id).await.expect("task");
+    assert_eq!((resumed.status, resumed.result.status), (TaskStatus::Complete, ActionResult::Success));
+    assert_eq!(resumed.retry, 1);
+    assert!(messages(&orchestrator, &resumed).await.iter().any(|m| m.contains("resuming the task")));
+    stop.cancel();
+    running.await.expect("join").expect("stop");
+}
