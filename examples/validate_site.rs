@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use drydock_core::compile::compile;
 use drydock_core::ingest::Ingester;
 use drydock_core::model::Level;
-use drydock_core::validate::{validate, ValidationOptions};
+use drydock_core::validate::{ValidationOptions, validate};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args().nth(1).unwrap_or_else(|| "examples/site.yaml".into());

@@ -22,7 +22,8 @@ done
 
 export DRYDOCK_SHARED="${DRYDOCK_SHARED:-$(cd .. && pwd)/shared}"
 
-echo "==> lint: cargo clippy"
+echo "==> lint: cargo fmt, cargo clippy"
+cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log_dir="$(mktemp -d)"

@@ -3,11 +3,11 @@
 //! racks, seed 42), plus 1000 nodes over 1000 racks (route domains, the
 //! original's quadratic case). Compare with shared/spec/baseline.md.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use drydock_benches::generated_site;
 use drydock_core::compile::compile;
 use drydock_core::ingest::Ingester;
-use drydock_core::validate::{validate, ValidationOptions};
+use drydock_core::validate::{ValidationOptions, validate};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -37,9 +37,7 @@ fn design_path(c: &mut Criterion) {
         let text = generated_site(nodes, racks, 42);
         let site = compile(ingester.ingest_str(&text, None).expect("ingests").design).expect("compiles");
         group.throughput(Throughput::Elements(nodes as u64));
-        group.bench_with_input(BenchmarkId::new(format!("racks{racks}"), nodes), &site, |b, site| {
-            b.iter(|| validate(site, &options))
-        });
+        group.bench_with_input(BenchmarkId::new(format!("racks{racks}"), nodes), &site, |b, site| b.iter(|| validate(site, &options)));
     }
     group.finish();
 }

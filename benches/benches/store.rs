@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use drydock_benches::generated_site;
 use drydock_core::ids::{DesignRef, TaskId};
-use drydock_core::store::redb_store::RedbStore;
 use drydock_core::store::postgres::{PostgresOptions, PostgresStore};
+use drydock_core::store::redb_store::RedbStore;
 use drydock_core::store::{StateStore, TaskCursor, TaskQuery};
 use drydock_core::task::{Action, Task, TaskStatus};
 
@@ -24,7 +24,10 @@ fn tasks() -> Vec<Task> {
     let base = chrono::Utc::now() - chrono::Duration::days(30);
     (0..STORED)
         .map(|index| {
-            let mut task = Task::new(if index % 3 == 0 { Action::DeployNodes } else { Action::PrepareNodes }, Some(DesignRef("file:///site.yaml".into())));
+            let mut task = Task::new(
+                if index % 3 == 0 { Action::DeployNodes } else { Action::PrepareNodes },
+                Some(DesignRef("file:///site.yaml".into())),
+            );
             task.created = base + chrono::Duration::milliseconds(index as i64 * 10);
             task.status = TaskStatus::Complete;
             task
@@ -61,7 +64,8 @@ fn bench_store(c: &mut Criterion, name: &str, runtime: &tokio::runtime::Runtime,
     group.bench_function("task_list_page_100", |b| {
         b.to_async(runtime).iter(|| {
             let store = store.clone();
-            let query = TaskQuery { limit: 100, after: Some(TaskCursor { created: middle.created, id: middle.id }), ..TaskQuery::default() };
+            let query =
+                TaskQuery { limit: 100, after: Some(TaskCursor { created: middle.created, id: middle.id }), ..TaskQuery::default() };
             async move {
                 let page = store.task_list(&query).await.expect("list");
                 assert_eq!(page.tasks.len(), 100);

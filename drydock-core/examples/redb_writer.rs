@@ -6,8 +6,8 @@
 
 use std::io::Write;
 
-use drydock_core::store::redb_store::RedbStore;
 use drydock_core::store::StateStore;
+use drydock_core::store::redb_store::RedbStore;
 use drydock_core::task::{Action, StatusMessage, Task};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

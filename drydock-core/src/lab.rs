@@ -11,7 +11,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::compile::EffectiveSite;
 use crate::model::{BaremetalNode, SlaveSelector};
@@ -130,11 +130,8 @@ pub fn lab_scenario(site: &EffectiveSite, options: &LabOptions) -> Value {
     let mut fabrics = Vec::new();
     let mut rack_interfaces = Vec::new();
     if let Some(network) = pxe.as_deref().and_then(|name| site.design.network(name)) {
-        let gateway = network
-            .routes
-            .iter()
-            .find(|route| route.subnet.as_deref() == Some("0.0.0.0/0"))
-            .and_then(|route| route.gateway.clone());
+        let gateway =
+            network.routes.iter().find(|route| route.subnet.as_deref() == Some("0.0.0.0/0")).and_then(|route| route.gateway.clone());
         let ranges: Vec<Value> = network
             .ranges
             .iter()
@@ -204,7 +201,8 @@ mod tests {
             assert_eq!(bmc["enlist"]["hostname"], node.name());
             let network = node.config.oob_parameters.get("network").expect("oob network");
             assert_eq!(bmc["address"], node.address_on(network).expect("oob address"));
-            let boot: Vec<&Value> = bmc["enlist"]["interfaces"].as_array().expect("nics").iter().filter(|nic| nic["boot"] == true).collect();
+            let boot: Vec<&Value> =
+                bmc["enlist"]["interfaces"].as_array().expect("nics").iter().filter(|nic| nic["boot"] == true).collect();
             assert_eq!(boot.len(), 1, "{}", node.name());
             assert_eq!(boot[0]["mac"], node.boot_mac.as_deref().expect("boot mac"));
         }

@@ -16,22 +16,14 @@ async fn list_machines(lab: &SimLab) -> (u16, usize, Duration) {
         parts[0], parts[1], parts[2]
     );
     let started = Instant::now();
-    let mut stream = tokio::net::TcpStream::connect(lab.addr())
-        .await
-        .expect("connect");
-    let request = format!(
-        "GET /MAAS/api/2.0/machines/ HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n",
-        lab.addr()
-    );
+    let mut stream = tokio::net::TcpStream::connect(lab.addr()).await.expect("connect");
+    let request =
+        format!("GET /MAAS/api/2.0/machines/ HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n", lab.addr());
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut body = Vec::with_capacity(128 << 20);
     stream.read_to_end(&mut body).await.expect("read");
     let elapsed = started.elapsed();
-    let status = String::from_utf8_lossy(&body[..12.min(body.len())])
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = String::from_utf8_lossy(&body[..12.min(body.len())]).split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, body.len(), elapsed)
 }
 
@@ -44,14 +36,9 @@ fn peak_rss_mib() -> Option<f64> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let machines: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10_000);
+    let machines: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000);
     let started = Instant::now();
-    let lab = SimLab::start(Scenario::generated(machines))
-        .await
-        .expect("lab starts");
+    let lab = SimLab::start(Scenario::generated(machines)).await.expect("lab starts");
     let startup = started.elapsed();
     // Wait until the background warm-up has rendered every machine.
     let warm_started = Instant::now();
@@ -68,8 +55,7 @@ async fn main() {
     let best = lists.iter().map(|l| l.1).min().unwrap_or_default();
     let worst = lists.iter().map(|l| l.1).max().unwrap_or_default();
     let rss = peak_rss_mib().unwrap_or(0.0);
-    let ok =
-        startup < Duration::from_secs(2) && worst <= Duration::from_millis(300) && rss <= 500.0;
+    let ok = startup < Duration::from_secs(2) && worst <= Duration::from_millis(300) && rss <= 500.0;
     println!(
         "{{\"machines\": {machines}, \"startup_ms\": {}, \"warm_up_ms\": {}, \"list_bytes\": {}, \"list_best_ms\": {}, \"list_worst_ms\": {}, \"peak_rss_mib\": {rss:.0}, \"targets_met\": {ok}}}",
         startup.as_millis(),

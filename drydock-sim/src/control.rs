@@ -10,13 +10,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Handles a control request; returns (status, JSON body).
-pub(crate) fn handle(
-    world: &mut World,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
-) -> (u16, Value) {
+pub(crate) fn handle(world: &mut World, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
     crate::maas::lifecycle::tick(world);
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -30,10 +24,7 @@ pub(crate) fn handle(
         },
         ("GET", ["state"]) => (200, world.state()),
         ("POST", ["advance"]) => {
-            let only = parsed
-                .get("system_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let only = parsed.get("system_id").and_then(Value::as_str).map(str::to_owned);
             let mut stepped = 0;
             if let Some(steps) = parsed.get("steps").and_then(Value::as_u64) {
                 stepped = crate::maas::lifecycle::step(world, steps as usize, only.as_deref());
@@ -43,15 +34,13 @@ pub(crate) fn handle(
             }
             (200, json!({"stepped": stepped, "now_ms": world.now_ms()}))
         }
-        ("PUT", ["mode"]) => {
-            match serde_json::from_value(parsed.get("mode").cloned().unwrap_or(Value::Null)) {
-                Ok(mode) => {
-                    world.mode = mode;
-                    (200, json!({"mode": world.mode}))
-                }
-                Err(e) => (400, json!({"error": e.to_string()})),
+        ("PUT", ["mode"]) => match serde_json::from_value(parsed.get("mode").cloned().unwrap_or(Value::Null)) {
+            Ok(mode) => {
+                world.mode = mode;
+                (200, json!({"mode": world.mode}))
             }
-        }
+            Err(e) => (400, json!({"error": e.to_string()})),
+        },
         ("POST", ["machines"]) => match serde_json::from_value::<MachineSeed>(parsed) {
             Ok(seed) => {
                 let sid = crate::maas::lifecycle::enlist(world, &seed);
@@ -59,27 +48,21 @@ pub(crate) fn handle(
             }
             Err(e) => (400, json!({"error": e.to_string()})),
         },
-        ("PUT", ["machines", sid, "script"]) => {
-            match serde_json::from_value::<ScriptSeed>(parsed) {
-                Ok(script) => match world.region.node_mut(sid) {
-                    Some(node) => {
-                        node.script.commission = script.commission.into();
-                        node.script.deploy = script.deploy.into();
-                        node.script.release = script.release.into();
-                        node.script.skip_storage = script.skip_storage;
-                        (200, json!({"ok": true}))
-                    }
-                    None => (404, json!({"error": "no such machine"})),
-                },
-                Err(e) => (400, json!({"error": e.to_string()})),
-            }
-        }
+        ("PUT", ["machines", sid, "script"]) => match serde_json::from_value::<ScriptSeed>(parsed) {
+            Ok(script) => match world.region.node_mut(sid) {
+                Some(node) => {
+                    node.script.commission = script.commission.into();
+                    node.script.deploy = script.deploy.into();
+                    node.script.release = script.release.into();
+                    node.script.skip_storage = script.skip_storage;
+                    (200, json!({"ok": true}))
+                }
+                None => (404, json!({"error": "no such machine"})),
+            },
+            Err(e) => (400, json!({"error": e.to_string()})),
+        },
         ("PUT", ["machines", sid, "status"]) => {
-            let text = parsed
-                .get("status")
-                .and_then(Value::as_str)
-                .or(parsed.as_str())
-                .unwrap_or("");
+            let text = parsed.get("status").and_then(Value::as_str).or(parsed.as_str()).unwrap_or("");
             match (Status::parse(text), world.region.node_mut(sid)) {
                 (Some(status), Some(node)) => {
                     node.status = status;
@@ -98,21 +81,16 @@ pub(crate) fn handle(
             Some(node) => (200, Value::Object(node.commission_flags.clone())),
             None => (404, json!({"error": "no such machine"})),
         },
-        ("PUT", ["rackcontrollers", sid, "services"]) => {
-            match (world.region.racks.get_mut(*sid), parsed.as_object()) {
-                (Some(rack), Some(map)) => {
-                    for (name, status) in map {
-                        rack.services.insert(
-                            name.clone(),
-                            status.as_str().unwrap_or("unknown").to_owned(),
-                        );
-                    }
-                    rack.revision += 1;
-                    (200, json!({"ok": true}))
+        ("PUT", ["rackcontrollers", sid, "services"]) => match (world.region.racks.get_mut(*sid), parsed.as_object()) {
+            (Some(rack), Some(map)) => {
+                for (name, status) in map {
+                    rack.services.insert(name.clone(), status.as_str().unwrap_or("unknown").to_owned());
                 }
-                _ => (404, json!({"error": "no such rack controller or bad body"})),
+                rack.revision += 1;
+                (200, json!({"ok": true}))
             }
-        }
+            _ => (404, json!({"error": "no such rack controller or bad body"})),
+        },
         ("PUT", ["boot-resources", "importing"]) => {
             world.region.importing = parsed.as_bool().unwrap_or(false);
             (200, Value::from(world.region.importing))
@@ -129,17 +107,9 @@ pub(crate) fn handle(
             (200, json!({"faults": 0}))
         }
         ("GET", ["requests"]) => {
-            let since: u64 = query
-                .split('&')
-                .find_map(|p| p.strip_prefix("since="))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let list: Vec<Value> = world
-                .log
-                .iter()
-                .filter(|r| r.seq > since)
-                .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-                .collect();
+            let since: u64 = query.split('&').find_map(|p| p.strip_prefix("since=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let list: Vec<Value> =
+                world.log.iter().filter(|r| r.seq > since).map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect();
             (200, Value::from(list))
         }
         ("DELETE", ["requests"]) => {
@@ -147,24 +117,14 @@ pub(crate) fn handle(
             (200, json!({"cleared": true}))
         }
         ("PUT", ["bmcs", name, "power"]) => {
-            let on = parsed
-                .as_str()
-                .or_else(|| parsed.get("power").and_then(Value::as_str))
-                == Some("on");
+            let on = parsed.as_str().or_else(|| parsed.get("power").and_then(Value::as_str)) == Some("on");
             if !world.bmcs.contains_key(*name) {
                 return (404, json!({"error": "no such BMC"}));
             }
-            let power = if on {
-                crate::maas::model::PowerState::On
-            } else {
-                crate::maas::model::PowerState::Off
-            };
+            let power = if on { crate::maas::model::PowerState::On } else { crate::maas::model::PowerState::Off };
             crate::redfish::set_bmc_power(world, name, power, on);
             (200, json!({"power": power.as_str()}))
         }
-        _ => (
-            404,
-            json!({"error": format!("unknown control endpoint {method} {path}")}),
-        ),
+        _ => (404, json!({"error": format!("unknown control endpoint {method} {path}")})),
     }
 }

@@ -52,9 +52,7 @@ type Shared = Arc<Mutex<World>>;
 fn lock(world: &Shared) -> MutexGuard<'_, World> {
     // A panic while holding the lock cannot leave the world half-applied in a
     // way tests care about; keep serving rather than cascading the panic.
-    world
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running simulated lab. Dropping it stops the servers.
@@ -91,12 +89,7 @@ impl SimLab {
         if !options.no_warm_up {
             tokio::spawn(warm_up(world.clone()));
         }
-        Ok(SimLab {
-            addr,
-            world,
-            bmc_urls,
-            shutdown,
-        })
+        Ok(SimLab { addr, world, bmc_urls, shutdown })
     }
 
     /// `http://127.0.0.1:<port>/MAAS` (the MaaS driver's `maas_api_url`).
@@ -111,11 +104,7 @@ impl SimLab {
 
     /// The first configured API key (`ck:tk:ts`).
     pub fn api_key(&self) -> String {
-        lock(&self.world)
-            .keys
-            .first()
-            .map(|k| k.to_key_string())
-            .unwrap_or_default()
+        lock(&self.world).keys.first().map(|k| k.to_key_string()).unwrap_or_default()
     }
 
     /// Redfish base URLs by BMC name (append `/redfish/v1/`).
@@ -168,21 +157,12 @@ impl SimLab {
     pub fn machine_status(&self, system_id: &str) -> Option<String> {
         let mut world = lock(&self.world);
         maas::lifecycle::tick(&mut world);
-        world
-            .region
-            .machines
-            .get(system_id)
-            .map(|m| m.status.name().to_owned())
+        world.region.machines.get(system_id).map(|m| m.status.name().to_owned())
     }
 
     /// System id of the machine with this hostname.
     pub fn system_id_of(&self, hostname: &str) -> Option<String> {
-        lock(&self.world)
-            .region
-            .machines
-            .values()
-            .find(|m| m.hostname == hostname)
-            .map(|m| m.system_id.clone())
+        lock(&self.world).region.machines.values().find(|m| m.hostname == hostname).map(|m| m.system_id.clone())
     }
 
     /// Runs `f` with the world locked (for assertions not covered above).
@@ -214,25 +194,14 @@ async fn warm_up(world: Shared) {
     }
 }
 
-async fn serve(
-    world: Shared,
-    port: u16,
-    bmc: Option<String>,
-    shutdown: &mut Vec<oneshot::Sender<()>>,
-) -> Result<SocketAddr, SimError> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|source| SimError::Bind { port, source })?;
-    let acceptor =
-        TcpAcceptor::from_tokio(listener).map_err(|source| SimError::Bind { port, source })?;
+async fn serve(world: Shared, port: u16, bmc: Option<String>, shutdown: &mut Vec<oneshot::Sender<()>>) -> Result<SocketAddr, SimError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| SimError::Bind { port, source })?;
+    let acceptor = TcpAcceptor::from_tokio(listener).map_err(|source| SimError::Bind { port, source })?;
     let addr = acceptor
         .local_addr()
         .first()
         .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| SimError::Bind {
-            port,
-            source: std::io::Error::other("listener has no socket address"),
-        })?;
+        .ok_or_else(|| SimError::Bind { port, source: std::io::Error::other("listener has no socket address") })?;
     let (sender, receiver) = oneshot::channel::<()>();
     shutdown.push(sender);
     let endpoint = poem::endpoint::make(move |request: Request| {
@@ -245,10 +214,7 @@ async fn serve(
         let stop = async move {
             let _ignored = receiver.await;
         };
-        if let Err(error) = server
-            .run_with_graceful_shutdown(endpoint, stop, Some(Duration::from_secs(1)))
-            .await
-        {
+        if let Err(error) = server.run_with_graceful_shutdown(endpoint, stop, Some(Duration::from_secs(1))).await {
             tracing::warn!(%error, "drydock-sim server stopped with an error");
         }
     });
@@ -261,75 +227,46 @@ async fn respond(world: Shared, fixed_bmc: Option<String>, mut request: Request)
     let query = request.uri().query().unwrap_or("").to_owned();
     let headers = request.headers().clone();
     let body = request.take_body().into_bytes().await.unwrap_or_default();
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_owned();
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
 
     let redfish_target = match &fixed_bmc {
         Some(name) => Some((name.clone(), path.clone())),
-        None => path
-            .strip_prefix("/bmc/")
-            .and_then(|rest| rest.split_once('/'))
-            .map(|(name, p)| (name.to_owned(), format!("/{p}"))),
+        None => path.strip_prefix("/bmc/").and_then(|rest| rest.split_once('/')).map(|(name, p)| (name.to_owned(), format!("/{p}"))),
     };
     let redfish_target = redfish_target.or_else(|| {
         // A lab with exactly one BMC also answers at the root.
         let world = lock(&world);
-        (path.starts_with("/redfish") && world.bmcs.len() == 1).then(|| {
-            (
-                world.bmcs.keys().next().cloned().unwrap_or_default(),
-                path.clone(),
-            )
-        })
+        (path.starts_with("/redfish") && world.bmcs.len() == 1)
+            .then(|| (world.bmcs.keys().next().cloned().unwrap_or_default(), path.clone()))
     });
     if let Some((bmc, rf_path)) = redfish_target {
-        let (answer, latency) = crate::redfish::handle(
-            &mut lock(&world),
-            &form::percent_decode(&bmc, false),
-            &method,
-            &rf_path,
-            &path,
-            &headers,
-            &body,
-        );
+        let (answer, latency) =
+            crate::redfish::handle(&mut lock(&world), &form::percent_decode(&bmc, false), &method, &rf_path, &path, &headers, &body);
         if let Some(ms) = latency {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         let mut builder = Response::builder()
-            .status(
-                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            )
+            .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
             .header("OData-Version", "4.0");
         for (name, value) in answer.headers {
             builder = builder.header(name, value);
         }
         return match answer.body {
-            Some(value) => builder
-                .content_type("application/json")
-                .body(value.to_string()),
+            Some(value) => builder.content_type("application/json").body(value.to_string()),
             None => builder.finish(),
         };
     }
     if let Some(sub) = path.strip_prefix("/_emulator") {
-        let (status, value) =
-            crate::control::handle(&mut lock(&world), &method, sub, &query, &body);
+        let (status, value) = crate::control::handle(&mut lock(&world), &method, sub, &query, &body);
         return Response::builder()
             .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
             .content_type("application/json")
             .body(value.to_string());
     }
     let Some(sub) = path.strip_prefix("/MAAS/api/2.0/") else {
-        return Response::builder()
-            .status(StatusCode::NOT_FOUND)
-            .content_type("text/plain")
-            .body(format!("Unknown API endpoint: {path}"));
+        return Response::builder().status(StatusCode::NOT_FOUND).content_type("text/plain").body(format!("Unknown API endpoint: {path}"));
     };
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let incoming = maas::Incoming {
         method: &method,
         sub_path: sub,
@@ -343,19 +280,12 @@ async fn respond(world: Shared, fixed_bmc: Option<String>, mut request: Request)
     if let Some(ms) = latency {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let builder = Response::builder()
-        .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    let builder = Response::builder().status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     match reply.body {
-        Body::Json(value) => builder
-            .content_type("application/json")
-            .body(value.to_string()),
+        Body::Json(value) => builder.content_type("application/json").body(value.to_string()),
         Body::Raw(text) => builder.content_type("application/json").body(text),
         Body::Text(text) => {
-            let builder = if reply.status == 401 {
-                builder.header("WWW-Authenticate", "OAuth realm=\"OAuth\"")
-            } else {
-                builder
-            };
+            let builder = if reply.status == 401 { builder.header("WWW-Authenticate", "OAuth realm=\"OAuth\"") } else { builder };
             builder.content_type("text/plain; charset=utf-8").body(text)
         }
         Body::Bson(bytes) => builder.content_type("application/bson").body(bytes),

@@ -13,8 +13,7 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 /// Default API key when a scenario lists none.
-pub const DEFAULT_API_KEY: &str =
-    "SimConsumerKey0001:SimTokenKey0000001:SimTokenSecret000000000000000001";
+pub const DEFAULT_API_KEY: &str = "SimConsumerKey0001:SimTokenKey0000001:SimTokenSecret000000000000000001";
 
 /// Errors loading a scenario.
 #[derive(Debug, thiserror::Error)]
@@ -252,22 +251,13 @@ pub struct MachineSeed {
 impl Scenario {
     /// Parses a JSON scenario.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
-        serde_json::from_str(text).map_err(|source| ScenarioError::Parse {
-            path: "<inline>".into(),
-            source,
-        })
+        serde_json::from_str(text).map_err(|source| ScenarioError::Parse { path: "<inline>".into(), source })
     }
 
     /// Reads a JSON scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|source| ScenarioError::Parse {
-            path: path.display().to_string(),
-            source,
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
+        serde_json::from_str(&text).map_err(|source| ScenarioError::Parse { path: path.display().to_string(), source })
     }
 
     /// A synthetic lab: one fabric with a /16 PXE subnet, `machines` Ready
@@ -281,11 +271,7 @@ impl Scenario {
                     subnets: vec![SubnetSeed {
                         cidr: "10.0.0.0/16".into(),
                         gateway_ip: Some("10.0.0.1".into()),
-                        ranges: vec![RangeSeed {
-                            kind: "reserved".into(),
-                            start_ip: "10.0.0.1".into(),
-                            end_ip: "10.0.0.9".into(),
-                        }],
+                        ranges: vec![RangeSeed { kind: "reserved".into(), start_ip: "10.0.0.1".into(), end_ip: "10.0.0.9".into() }],
                         ..SubnetSeed::default()
                     }],
                     ..VlanSeed::default()
@@ -298,36 +284,20 @@ impl Scenario {
             scenario.machines.push(MachineSeed {
                 hostname: Some(format!("node{index:05}")),
                 status: Some("Ready".into()),
-                bmc: Some(BmcSeed {
-                    address: format!("10.1.{hi}.{}", lo + 1),
-                    ..BmcSeed::default()
-                }),
+                bmc: Some(BmcSeed { address: format!("10.1.{hi}.{}", lo + 1), ..BmcSeed::default() }),
                 interfaces: vec![
                     InterfaceSeed {
-                        mac: format!(
-                            "52:54:00:{:02x}:{:02x}:{:02x}",
-                            (index >> 16) & 0xff,
-                            (index >> 8) & 0xff,
-                            index & 0xff
-                        ),
+                        mac: format!("52:54:00:{:02x}:{:02x}:{:02x}", (index >> 16) & 0xff, (index >> 8) & 0xff, index & 0xff),
                         boot: true,
                         subnet: Some("10.0.0.0/16".into()),
                         ..InterfaceSeed::default()
                     },
                     InterfaceSeed {
-                        mac: format!(
-                            "52:55:00:{:02x}:{:02x}:{:02x}",
-                            (index >> 16) & 0xff,
-                            (index >> 8) & 0xff,
-                            index & 0xff
-                        ),
+                        mac: format!("52:55:00:{:02x}:{:02x}:{:02x}", (index >> 16) & 0xff, (index >> 8) & 0xff, index & 0xff),
                         ..InterfaceSeed::default()
                     },
                 ],
-                disks: vec![DiskSeed {
-                    size: 500_107_862_016,
-                    ..DiskSeed::default()
-                }],
+                disks: vec![DiskSeed { size: 500_107_862_016, ..DiskSeed::default() }],
                 ..MachineSeed::default()
             });
         }

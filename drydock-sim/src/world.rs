@@ -49,14 +49,7 @@ pub struct Durations {
 
 impl Default for Durations {
     fn default() -> Self {
-        Durations {
-            commissioning_ms: 3000,
-            testing_ms: 2000,
-            deploying_ms: 5000,
-            releasing_ms: 1000,
-            erasing_ms: 2000,
-            reads: 2,
-        }
+        Durations { commissioning_ms: 3000, testing_ms: 2000, deploying_ms: 5000, releasing_ms: 1000, erasing_ms: 2000, reads: 2 }
     }
 }
 
@@ -250,39 +243,21 @@ impl World {
     /// Adds a fault.
     pub fn add_fault(&mut self, spec: FaultSpec) -> Result<(), WorldError> {
         let regex = match &spec.path_regex {
-            Some(text) => Some(Regex::new(text).map_err(|source| WorldError::BadRegex {
-                regex: text.clone(),
-                source,
-            })?),
+            Some(text) => Some(Regex::new(text).map_err(|source| WorldError::BadRegex { regex: text.clone(), source })?),
             None => None,
         };
         let until_ms = spec.for_ms.map(|d| self.now_ms() + d);
-        self.faults.push(Fault {
-            remaining: spec.times,
-            regex,
-            until_ms,
-            spec,
-        });
+        self.faults.push(Fault { remaining: spec.times, regex, until_ms, spec });
         Ok(())
     }
 
     /// Finds (and consumes one use of) a fault matching a request.
-    pub(crate) fn take_fault(
-        &mut self,
-        kind: &str,
-        method: &str,
-        path: &str,
-        op: Option<&str>,
-    ) -> Option<FaultSpec> {
+    pub(crate) fn take_fault(&mut self, kind: &str, method: &str, path: &str, op: Option<&str>) -> Option<FaultSpec> {
         let now = self.now_ms();
-        self.faults
-            .retain(|f| f.remaining != Some(0) && f.until_ms.is_none_or(|u| now < u));
+        self.faults.retain(|f| f.remaining != Some(0) && f.until_ms.is_none_or(|u| now < u));
         let fault = self.faults.iter_mut().find(|f| {
             f.spec.kind == kind
-                && f.spec
-                    .method
-                    .as_deref()
-                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && f.spec.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && f.regex.as_ref().is_none_or(|r| r.is_match(path))
                 && f.spec.op.as_deref().is_none_or(|o| Some(o) == op)
         })?;
@@ -357,26 +332,20 @@ impl World {
 impl World {
     /// Builds a lab from a scenario: MaaS built-ins (fabric-0, domain
     /// `maas`, boot resources, archives; spec §3.2) then the scenario's seeds.
-    pub fn from_scenario(
-        scenario: crate::scenario::Scenario,
-    ) -> Result<World, crate::scenario::ScenarioError> {
+    pub fn from_scenario(scenario: crate::scenario::Scenario) -> Result<World, crate::scenario::ScenarioError> {
         use crate::scenario::ScenarioError;
         let mut keys = Vec::new();
         for seed in &scenario.api_keys {
-            keys.push(ApiKey::parse(&seed.username, &seed.key).ok_or_else(|| {
-                ScenarioError::Invalid {
-                    reason: format!("API key for {} is not ck:tk:ts", seed.username),
-                }
-            })?);
+            keys.push(
+                ApiKey::parse(&seed.username, &seed.key)
+                    .ok_or_else(|| ScenarioError::Invalid { reason: format!("API key for {} is not ck:tk:ts", seed.username) })?,
+            );
         }
         if keys.is_empty() {
             keys.extend(ApiKey::parse("admin", crate::scenario::DEFAULT_API_KEY));
         }
         let mut world = World {
-            region: Region {
-                sid_state: 0x5eed_d0c4_1234_5678,
-                ..Region::default()
-            },
+            region: Region { sid_state: 0x5eed_d0c4_1234_5678, ..Region::default() },
             keys,
             bmcs: IndexMap::new(),
             mode: scenario.mode,
@@ -411,11 +380,7 @@ impl World {
                     address: seed.address.clone(),
                     username: seed.username.clone().unwrap_or_else(|| "admin".into()),
                     password: seed.password.clone().unwrap_or_else(|| "password".into()),
-                    power: if seed.powered_on {
-                        PowerState::On
-                    } else {
-                        PowerState::Off
-                    },
+                    power: if seed.powered_on { PowerState::On } else { PowerState::Off },
                     boot_target: BootTarget::None,
                     boot_enabled: "Disabled".into(),
                     uuid,
@@ -425,11 +390,7 @@ impl World {
             );
         }
         for fault in &scenario.faults {
-            world
-                .add_fault(fault.clone())
-                .map_err(|e| ScenarioError::Invalid {
-                    reason: e.to_string(),
-                })?;
+            world.add_fault(fault.clone()).map_err(|e| ScenarioError::Invalid { reason: e.to_string() })?;
         }
         Ok(world)
     }
@@ -450,66 +411,31 @@ impl World {
         ];
         for (index, (name, arch)) in resources.iter().enumerate() {
             let subarch = arch.split('/').nth(1).unwrap_or("generic").to_owned();
-            let subarches = if subarch == "generic" {
-                vec!["generic".into()]
-            } else {
-                vec!["generic".into(), subarch]
-            };
-            region.boot_resources.push((
-                index as i64 + 1,
-                (*name).to_owned(),
-                (*arch).to_owned(),
-                subarches,
-            ));
+            let subarches = if subarch == "generic" { vec!["generic".into()] } else { vec!["generic".into(), subarch] };
+            region.boot_resources.push((index as i64 + 1, (*name).to_owned(), (*arch).to_owned(), subarches));
         }
         let repo = |name: &str, url: &str, arches: &[&str]| {
             let value = json!({"name": name, "url": url, "distributions": [], "disabled_pockets": [], "disabled_components": [],
                                "disable_sources": true, "components": [], "arches": arches, "key": "", "enabled": true});
             value.as_object().cloned().unwrap_or_default()
         };
-        region.repositories.insert(
-            1,
-            repo(
-                "main_archive",
-                "http://archive.ubuntu.com/ubuntu",
-                &["amd64", "i386"],
-            ),
-        );
-        region.repositories.insert(
-            2,
-            repo(
-                "ports_archive",
-                "http://ports.ubuntu.com/ubuntu-ports",
-                &["armhf", "arm64", "ppc64el", "s390x"],
-            ),
-        );
+        region.repositories.insert(1, repo("main_archive", "http://archive.ubuntu.com/ubuntu", &["amd64", "i386"]));
+        region
+            .repositories
+            .insert(2, repo("ports_archive", "http://ports.ubuntu.com/ubuntu-ports", &["armhf", "arm64", "ppc64el", "s390x"]));
         let source = json!({"url": "http://images.maas.io/ephemeral-v3/stable/", "keyring_filename": "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg",
                             "keyring_data": "", "skip_keyring_verification": false, "created": "2026-01-01T00:00:00.000", "updated": "2026-01-01T00:00:00.000"});
-        region
-            .boot_sources
-            .insert(1, source.as_object().cloned().unwrap_or_default());
-        let selection = json!({"boot_source_id": 1, "os": "ubuntu", "release": "focal", "arches": ["amd64"], "subarches": ["*"], "labels": ["*"]});
-        region
-            .selections
-            .insert(2, selection.as_object().cloned().unwrap_or_default());
-        region
-            .config
-            .insert("default_distro_series".into(), Value::from("focal"));
-        region
-            .config
-            .insert("maas_name".into(), Value::from("emulator"));
-        region
-            .config
-            .insert("default_osystem".into(), Value::from("ubuntu"));
-        region
-            .config
-            .insert("commissioning_distro_series".into(), Value::from("focal"));
+        region.boot_sources.insert(1, source.as_object().cloned().unwrap_or_default());
+        let selection =
+            json!({"boot_source_id": 1, "os": "ubuntu", "release": "focal", "arches": ["amd64"], "subarches": ["*"], "labels": ["*"]});
+        region.selections.insert(2, selection.as_object().cloned().unwrap_or_default());
+        region.config.insert("default_distro_series".into(), Value::from("focal"));
+        region.config.insert("maas_name".into(), Value::from("emulator"));
+        region.config.insert("default_osystem".into(), Value::from("ubuntu"));
+        region.config.insert("commissioning_distro_series".into(), Value::from("focal"));
     }
 
-    fn seed_fabric(
-        &mut self,
-        seed: &crate::scenario::FabricSeed,
-    ) -> Result<(), crate::scenario::ScenarioError> {
+    fn seed_fabric(&mut self, seed: &crate::scenario::FabricSeed) -> Result<(), crate::scenario::ScenarioError> {
         use crate::maas::model::{IpRange, Subnet};
         let region = &mut self.region;
         let fabric = match region.fabrics.values().find(|f| f.name == seed.name) {
@@ -517,18 +443,11 @@ impl World {
             None => region.add_fabric(Some(seed.name.clone()), String::new(), None),
         };
         for vlan in &seed.vlans {
-            let vlan_id = match region
-                .vlans
-                .values()
-                .find(|v| v.fabric == fabric && v.vid == vlan.vid)
-            {
+            let vlan_id = match region.vlans.values().find(|v| v.fabric == fabric && v.vid == vlan.vid) {
                 Some(v) => v.id,
-                None => region.add_vlan(
-                    fabric,
-                    vlan.vid,
-                    vlan.name.clone().unwrap_or_else(|| vlan.vid.to_string()),
-                    vlan.mtu.unwrap_or(1500),
-                ),
+                None => {
+                    region.add_vlan(fabric, vlan.vid, vlan.name.clone().unwrap_or_else(|| vlan.vid.to_string()), vlan.mtu.unwrap_or(1500))
+                }
             };
             if let Some(v) = region.vlans.get_mut(&vlan_id)
                 && let Some(mtu) = vlan.mtu
@@ -537,9 +456,7 @@ impl World {
             }
             for subnet in &vlan.subnets {
                 if !crate::maas::ip::valid_cidr(&subnet.cidr) {
-                    return Err(crate::scenario::ScenarioError::Invalid {
-                        reason: format!("bad cidr {}", subnet.cidr),
-                    });
+                    return Err(crate::scenario::ScenarioError::Invalid { reason: format!("bad cidr {}", subnet.cidr) });
                 }
                 let id = region.new_id();
                 region.subnets.insert(
@@ -583,10 +500,6 @@ impl World {
     /// Whether every machine's JSON is rendered and cached (scale bench).
     pub fn machines_rendered(&self) -> bool {
         let net = self.region.net_revision;
-        self.region.machines.values().all(|n| {
-            n.cache
-                .as_ref()
-                .is_some_and(|c| c.0 == n.revision && c.1 == net)
-        })
+        self.region.machines.values().all(|n| n.cache.as_ref().is_some_and(|c| c.0 == n.revision && c.1 == net))
     }
 }

@@ -2,7 +2,7 @@
 //! `node.{hostname, domain, tags, labels, network, interfaces}` and
 //! `action.{action_id, action_key, report_url, design_ref}`.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{BootActionError, IdentityKey};
 use crate::compile::EffectiveSite;
@@ -31,14 +31,11 @@ pub fn node_context(site: &EffectiveSite, node: &BaremetalNode) -> Result<Value,
     let mut networks = Map::new();
     for assignment in &node.addressing {
         let Some(address) = assignment.address.as_deref() else { continue };
-        let network = site.design.network(&assignment.network).ok_or_else(|| BootActionError::UnknownNetwork {
-            node: node.name().to_owned(),
-            network: assignment.network.clone(),
-        })?;
-        networks.insert(
-            assignment.network.clone(),
-            json!({"ip": address, "cidr": network.cidr, "dns_suffix": network.dns_domain}),
-        );
+        let network = site
+            .design
+            .network(&assignment.network)
+            .ok_or_else(|| BootActionError::UnknownNetwork { node: node.name().to_owned(), network: assignment.network.clone() })?;
+        networks.insert(assignment.network.clone(), json!({"ip": address, "cidr": network.cidr, "dns_suffix": network.dns_domain}));
     }
     if let Some(default) = node.config.primary_network.as_deref().and_then(|primary| networks.get(primary)).cloned() {
         networks.insert("default".into(), default);

@@ -14,8 +14,8 @@ pub mod tarball;
 
 use std::fmt;
 
-pub use context::{template_context, ActionIdentity};
-pub use render::{render_assets, RenderedAsset};
+pub use context::{ActionIdentity, template_context};
+pub use render::{RenderedAsset, render_assets};
 
 /// A node's 32-byte identity key for one deployment (hex on the wire, in
 /// the `X-Bootaction-Key` header). Never printed by `Debug` or `Display`.

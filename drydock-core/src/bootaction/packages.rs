@@ -5,7 +5,7 @@
 use indexmap::IndexMap;
 
 use crate::ingest::value::Value;
-use crate::ingest::yaml::{parse_stream, YamlLimits};
+use crate::ingest::yaml::{YamlLimits, parse_stream};
 
 /// Package name → version (`None`: any version).
 pub type PackageList = IndexMap<String, Option<String>>;

@@ -43,19 +43,13 @@ pub fn run_segment(
         (PipelineSegment::Base64Encode, Flow::Bytes(bytes)) => {
             Ok(Flow::Bytes(base64::engine::general_purpose::STANDARD.encode(bytes).into_bytes()))
         }
-        (PipelineSegment::Base64Encode, Flow::Text(_)) => {
-            Err("TypeError - a bytes-like object is required, not 'str'".into())
-        }
-        (PipelineSegment::Utf8Decode, Flow::Bytes(bytes)) => String::from_utf8(bytes)
-            .map(Flow::Text)
-            .map_err(|error| format!("UnicodeDecodeError - 'utf-8' codec can't decode byte at position {}", error.utf8_error().valid_up_to())),
-        (PipelineSegment::Utf8Decode, Flow::Text(_)) => {
-            Err("AttributeError - 'str' object has no attribute 'decode'".into())
-        }
+        (PipelineSegment::Base64Encode, Flow::Text(_)) => Err("TypeError - a bytes-like object is required, not 'str'".into()),
+        (PipelineSegment::Utf8Decode, Flow::Bytes(bytes)) => String::from_utf8(bytes).map(Flow::Text).map_err(|error| {
+            format!("UnicodeDecodeError - 'utf-8' codec can't decode byte at position {}", error.utf8_error().valid_up_to())
+        }),
+        (PipelineSegment::Utf8Decode, Flow::Text(_)) => Err("AttributeError - 'str' object has no attribute 'decode'".into()),
         (PipelineSegment::Utf8Encode, Flow::Text(text)) => Ok(Flow::Bytes(text.into_bytes())),
-        (PipelineSegment::Utf8Encode, Flow::Bytes(_)) => {
-            Err("AttributeError - 'bytes' object has no attribute 'encode'".into())
-        }
+        (PipelineSegment::Utf8Encode, Flow::Bytes(_)) => Err("AttributeError - 'bytes' object has no attribute 'encode'".into()),
         (PipelineSegment::Template, Flow::Text(text)) => template(&text).map(Flow::Text),
         (PipelineSegment::Template, Flow::Bytes(_)) => Err("TypeError - Can't compile non template nodes".into()),
     }

@@ -6,10 +6,10 @@
 use indexmap::IndexMap;
 use minijinja::Environment;
 
-use super::context::{template_context, ActionIdentity};
-use super::packages::{merge_into, parse_package_list, PackageList};
-use super::pipeline::{run_segment, Flow};
 use super::BootActionError;
+use super::context::{ActionIdentity, template_context};
+use super::packages::{PackageList, merge_into, parse_package_list};
+use super::pipeline::{Flow, run_segment};
 use crate::compile::EffectiveSite;
 use crate::ids::DesignRef;
 use crate::ingest::source::DesignSource;
@@ -95,7 +95,9 @@ pub async fn render_assets(
                 .clone()
                 .ok_or_else(|| BootActionError::MissingPath { action: action.meta.name().to_owned(), asset: position })?;
             let start = match &asset.location {
-                Some(location) => Flow::Bytes(fetch_location(&env, action, position, location, &asset.location_pipeline, &context, source).await?),
+                Some(location) => {
+                    Flow::Bytes(fetch_location(&env, action, position, location, &asset.location_pipeline, &context, source).await?)
+                }
                 None => Flow::Bytes(asset.data.clone().unwrap_or_default().into_bytes()),
             };
             let value = run_pipeline(&env, action, position, &asset.data_pipeline, start, &context)?;
@@ -123,11 +125,11 @@ async fn fetch_location(
         Flow::Text(text) => text,
         Flow::Bytes(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
     };
-    source
-        .fetch(&DesignRef(url))
-        .await
-        .map(|fetched| fetched.bytes)
-        .map_err(|error| BootActionError::Location { action: action.meta.name().to_owned(), asset, source: error })
+    source.fetch(&DesignRef(url)).await.map(|fetched| fetched.bytes).map_err(|error| BootActionError::Location {
+        action: action.meta.name().to_owned(),
+        asset,
+        source: error,
+    })
 }
 
 /// The packages to install on the node at `node` (compat §5.4): the union of

@@ -2,12 +2,12 @@
 //! GNU tar, one regular file per asset, member names exactly the asset paths
 //! (absolute), mode from the asset (0o600 default), uid/gid 0, mtime 0.
 
-use flate2::write::GzEncoder;
 use flate2::Compression;
+use flate2::write::GzEncoder;
 use tar::{EntryType, Header};
 
-use super::render::RenderedAsset;
 use super::BootActionError;
+use super::render::RenderedAsset;
 
 /// Build the `.tar.gz` of `assets` (each must have a path).
 pub fn tarball(assets: &[RenderedAsset]) -> Result<Vec<u8>, BootActionError> {
@@ -57,7 +57,12 @@ mod tests {
     fn members_keep_absolute_paths_modes_and_zero_times() {
         let long_path = format!("/opt/{}/unit.service", "d".repeat(120));
         let assets = vec![
-            RenderedAsset { asset_type: AssetType::File, path: "/var/tmp/hello.sh".into(), permissions: 0o555, bytes: b"#!/bin/sh\n".to_vec() },
+            RenderedAsset {
+                asset_type: AssetType::File,
+                path: "/var/tmp/hello.sh".into(),
+                permissions: 0o555,
+                bytes: b"#!/bin/sh\n".to_vec(),
+            },
             RenderedAsset { asset_type: AssetType::Unit, path: long_path.clone(), permissions: 0o600, bytes: b"[Unit]\n".to_vec() },
         ];
         let bytes = tarball(&assets).expect("tarball");

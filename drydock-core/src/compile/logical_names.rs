@@ -50,8 +50,7 @@ pub fn logical_names(profile: &HardwareProfile, lshw_xml: Option<&str>) -> Resul
                     .iter()
                     .filter(|node| node.attribute("class") == Some("network"))
                     .find(|node| {
-                        child_text(node, "businfo")
-                            .is_some_and(|businfo| regex.is_match(businfo.strip_prefix("pci@").unwrap_or(&businfo)))
+                        child_text(node, "businfo").is_some_and(|businfo| regex.is_match(businfo.strip_prefix("pci@").unwrap_or(&businfo)))
                     })
                     .and_then(|node| child_text(node, "logicalname"))
             }
@@ -63,9 +62,7 @@ pub fn logical_names(profile: &HardwareProfile, lshw_xml: Option<&str>) -> Resul
                     .and_then(|node| child_text(node, "logicalname"))
             }
         };
-        let name = found
-            .map(|path| path.rsplit('/').next().unwrap_or(&path).to_owned())
-            .unwrap_or_else(|| alias.alias.clone());
+        let name = found.map(|path| path.rsplit('/').next().unwrap_or(&path).to_owned()).unwrap_or_else(|| alias.alias.clone());
         names.insert(alias.alias.clone(), name);
     }
     Ok(names)

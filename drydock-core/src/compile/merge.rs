@@ -91,8 +91,7 @@ pub fn string_list(child: Vec<String>, parent: &[String]) -> Vec<String> {
     }
     let removed: Vec<String> = child.iter().filter_map(|item| item.strip_prefix('!')).map(str::to_owned).collect();
     let mut merged: Vec<String> = child.into_iter().filter(|item| !item.starts_with('!')).collect();
-    let mut present: Option<HashSet<String>> =
-        (merged.len() + parent.len() > SMALL).then(|| merged.iter().cloned().collect());
+    let mut present: Option<HashSet<String>> = (merged.len() + parent.len() > SMALL).then(|| merged.iter().cloned().collect());
     for item in parent {
         if removed.iter().any(|gone| gone == item) {
             continue;
@@ -134,10 +133,7 @@ pub fn named<T: Clone>(child: Vec<T>, parent: &[T], name: fn(&T) -> &String, mer
         }
     }
     merged.extend(
-        child_slots
-            .into_iter()
-            .flatten()
-            .filter(|item| !name(item).starts_with('!') && !parent_names.contains(name(item).as_str())),
+        child_slots.into_iter().flatten().filter(|item| !name(item).starts_with('!') && !parent_names.contains(name(item).as_str())),
     );
     merged
 }

@@ -181,11 +181,7 @@ struct ProfileCompiler<'d> {
 
 impl<'d> ProfileCompiler<'d> {
     fn new(profiles: &'d [HostProfile]) -> Self {
-        ProfileCompiler {
-            profiles,
-            index: first_index(profiles.iter().map(|p| p.meta.name())),
-            compiled: HashMap::new(),
-        }
+        ProfileCompiler { profiles, index: first_index(profiles.iter().map(|p| p.meta.name())), compiled: HashMap::new() }
     }
 
     /// The compiled configuration of profile `name`, referenced by `referrer`.
@@ -195,16 +191,15 @@ impl<'d> ProfileCompiler<'d> {
         let mut current = name.to_owned();
         let mut current_referrer = referrer.to_owned();
         loop {
-            let &position = self.index.get(current.as_str()).ok_or_else(|| CompileError::HostProfileNotFound {
-                name: current.clone(),
-                referrer: current_referrer.clone(),
-            })?;
+            let &position = self
+                .index
+                .get(current.as_str())
+                .ok_or_else(|| CompileError::HostProfileNotFound { name: current.clone(), referrer: current_referrer.clone() })?;
             if self.compiled.contains_key(&position) {
                 break;
             }
             if chain.contains(&position) {
-                let mut names: Vec<String> =
-                    chain.iter().map(|&p| self.profiles[p].meta.name().to_owned()).collect();
+                let mut names: Vec<String> = chain.iter().map(|&p| self.profiles[p].meta.name().to_owned()).collect();
                 names.push(current.clone());
                 let start = names.iter().position(|n| *n == current).unwrap_or(0);
                 return Err(CompileError::HostProfileCycle { chain: names[start..].to_vec() });

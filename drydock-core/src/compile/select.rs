@@ -206,17 +206,23 @@ mod tests {
         assert_eq!(run(U, vec![entry(I)]), Err(SelectError::UnboundedUnionMember { index: 0 }));
         assert_eq!(run(I, vec![entry(U)]), Ok(vec![]));
         assert_eq!(
-            run(I, vec![
-                NodeFilterEntry { rack_names: strings(&["r1"]), ..entry(U) },
-                NodeFilterEntry { node_tags: strings(&["t2"]), ..entry(U) }
-            ]),
+            run(
+                I,
+                vec![
+                    NodeFilterEntry { rack_names: strings(&["r1"]), ..entry(U) },
+                    NodeFilterEntry { node_tags: strings(&["t2"]), ..entry(U) }
+                ]
+            ),
             Ok(vec!["c3"])
         );
         assert_eq!(
-            run(U, vec![
-                NodeFilterEntry { rack_names: strings(&["r2"]), ..entry(U) },
-                NodeFilterEntry { node_tags: strings(&["t1"]), ..entry(U) }
-            ]),
+            run(
+                U,
+                vec![
+                    NodeFilterEntry { rack_names: strings(&["r2"]), ..entry(U) },
+                    NodeFilterEntry { node_tags: strings(&["t1"]), ..entry(U) }
+                ]
+            ),
             Ok(vec!["c1", "c2", "c3"])
         );
         assert_eq!(run(U, vec![]), Ok(vec![]));

@@ -131,7 +131,12 @@ pub fn oob_target(node: &BaremetalNode) -> Result<OobTarget, DriverError> {
         .cloned()
         .or_else(|| parameters.get("network").and_then(|network| node.address_on(network)).map(str::to_owned))
         .ok_or_else(|| {
-            DriverError::new(DriverErrorKind::Permanent, "oob_target", node.name(), "the node has no OOB address (oob.network has no static address)")
+            DriverError::new(
+                DriverErrorKind::Permanent,
+                "oob_target",
+                node.name(),
+                "the node has no OOB address (oob.network has no static address)",
+            )
         })?;
     let port = parameters.get("port").and_then(|port| port.parse().ok());
     Ok(OobTarget {
@@ -175,10 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn first_driver_handling_the_type_wins() {
-        let registry = OobRegistry::new(vec![
-            Arc::new(Fake("pyghmi-like", &["ipmi"])),
-            Arc::new(Fake("redfish", &["redfish", "ipmi"])),
-        ]);
+        let registry = OobRegistry::new(vec![Arc::new(Fake("pyghmi-like", &["ipmi"])), Arc::new(Fake("redfish", &["redfish", "ipmi"]))]);
         assert_eq!(registry.for_type("ipmi").map(|d| d.name()), Some("pyghmi-like"));
         assert_eq!(registry.for_type("redfish").map(|d| d.name()), Some("redfish"));
         assert!(registry.for_type("libvirt").is_none());

@@ -22,7 +22,7 @@ pub use yaml::{YamlError, YamlLimits};
 
 use crate::ids::DocRef;
 use crate::model::{DocMeta, Finding, Level, SiteDesign, SourceLocation};
-use envelope::{classify, Envelope};
+use envelope::{Envelope, classify};
 use map::Part;
 use schema::SchemaSet;
 use value::Value;

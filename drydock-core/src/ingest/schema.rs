@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::value::{py_str_repr, Map, Value};
-use super::yaml::{parse_stream, YamlLimits};
+use super::value::{Map, Value, py_str_repr};
+use super::yaml::{YamlLimits, parse_stream};
 
 /// The schema sources, keyed by the document schema they check.
 const SCHEMA_SOURCES: [(&str, &str); 8] = [
@@ -193,10 +193,11 @@ fn compile(value: &Value) -> Result<Node, String> {
                     Value::Seq(seq) => seq.items.iter().filter_map(Value::as_str).collect(),
                     _ => return Err("type must be a string or list".into()),
                 };
-                let types = names
-                    .iter()
-                    .map(|name| JsonType::parse(name).ok_or_else(|| format!("unknown type {name}")))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let types = names.iter().map(|name| JsonType::parse(name).ok_or_else(|| format!("unknown type {name}"))).collect::<Result<
+                    Vec<_>,
+                    _,
+                >>(
+                )?;
                 checks.push(Check::Type(types));
             }
             "properties" => {
@@ -229,9 +230,7 @@ fn compile(value: &Value) -> Result<Node, String> {
                 checks.push(Check::Pattern { source, regex });
             }
             "required" => match item {
-                Value::Seq(seq) => {
-                    checks.push(Check::Required(seq.items.iter().filter_map(Value::as_str).map(str::to_owned).collect()))
-                }
+                Value::Seq(seq) => checks.push(Check::Required(seq.items.iter().filter_map(Value::as_str).map(str::to_owned).collect())),
                 _ => return Err("required must be a list".into()),
             },
             "oneOf" => match item {
@@ -389,10 +388,10 @@ mod tests {
             messages("drydock/BootAction/v1", "assets:\n  - type: pkg_list\n    data: [pkg1, pkg2]\n"),
             vec!["['pkg1', 'pkg2'] is not valid under any of the given schemas"]
         );
-        assert_eq!(messages("drydock/BootAction/v1", "assets:\n  - path: x\n"), vec![
-            "'x' does not match '^/.+'",
-            "'type' is a required property"
-        ]);
+        assert_eq!(
+            messages("drydock/BootAction/v1", "assets:\n  - path: x\n"),
+            vec!["'x' does not match '^/.+'", "'type' is a required property"]
+        );
         assert_eq!(messages("drydock/BootAction/v1", "assets: []\nsignaling: null\n"), vec!["None is not of type 'boolean'"]);
     }
 

@@ -178,8 +178,7 @@ async fn read_file(path: PathBuf, reference: &DesignRef, limit: usize) -> Result
 impl DefaultSource {
     async fn fetch_http(&self, url: &str, reference: &DesignRef, limit: usize, keystone: bool) -> Result<SourceBytes, SourceError> {
         let redacted = reference.to_string();
-        let (connect, read) =
-            self.timeouts.unwrap_or((std::time::Duration::from_secs(16), std::time::Duration::from_secs(300)));
+        let (connect, read) = self.timeouts.unwrap_or((std::time::Duration::from_secs(16), std::time::Duration::from_secs(300)));
         let client = reqwest::Client::builder()
             .connect_timeout(connect)
             .timeout(read)
@@ -199,10 +198,10 @@ impl DefaultSource {
             let token = tokens.token().await?;
             request = request.header("X-Auth-Token", token.expose());
         }
-        let response = request.send().await.map_err(|error| SourceError::Unreachable {
-            reference: redacted.clone(),
-            detail: error.without_url().to_string(),
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| SourceError::Unreachable { reference: redacted.clone(), detail: error.without_url().to_string() })?;
         let status = response.status().as_u16();
         // compat §1.2: plain http returns the body whatever the status; the
         // keystone schemes treat >= 400 as an error. We report 401/403/404

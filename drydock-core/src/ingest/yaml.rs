@@ -65,11 +65,7 @@ pub fn parse_stream(text: &str, limits: &YamlLimits) -> Result<Vec<YamlDocument>
 /// Parse a stream and hand each document to `map` as soon as it is built, in
 /// worker threads for large streams; results come back in stream order. This
 /// keeps only one document's value tree alive per thread.
-pub fn parse_stream_map<T: Send>(
-    text: &str,
-    limits: &YamlLimits,
-    map: &(dyn Fn(YamlDocument) -> T + Sync),
-) -> Result<Vec<T>, YamlError> {
+pub fn parse_stream_map<T: Send>(text: &str, limits: &YamlLimits, map: &(dyn Fn(YamlDocument) -> T + Sync)) -> Result<Vec<T>, YamlError> {
     let chunks = split_documents(text);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
     if chunks.len() < 2 || threads < 2 || text.len() < 256 * 1024 {
@@ -102,8 +98,8 @@ fn split_documents(text: &str) -> Vec<Chunk> {
     let mut line = 1u32;
     let mut position = 0usize;
     while position < bytes.len() {
-        let at_marker = bytes[position..].starts_with(b"---")
-            && matches!(bytes.get(position + 3), None | Some(b' ' | b'\t' | b'\n' | b'\r'));
+        let at_marker =
+            bytes[position..].starts_with(b"---") && matches!(bytes.get(position + 3), None | Some(b' ' | b'\t' | b'\n' | b'\r'));
         if at_marker && position > start {
             chunks.push(Chunk { start, end: position, first_line: start_line });
             start = position;
@@ -201,10 +197,7 @@ fn parse_chunk<T>(
                 let size = marker.index().saturating_sub(document_start_index);
                 if size > limits.max_document_bytes {
                     return Err(YamlError {
-                        message: format!(
-                            "document is {size} bytes, more than the limit of {} bytes",
-                            limits.max_document_bytes
-                        ),
+                        message: format!("document is {size} bytes, more than the limit of {} bytes", limits.max_document_bytes),
                         line: builder.document_line,
                         column: 1,
                     });
@@ -343,11 +336,7 @@ impl<'l> Builder<'l> {
 
     fn check_depth(&self, line: u32, column: u32) -> Result<(), YamlError> {
         if self.stack.len() >= self.limits.max_depth {
-            return Err(YamlError {
-                message: format!("nesting deeper than the limit of {} levels", self.limits.max_depth),
-                line,
-                column,
-            });
+            return Err(YamlError { message: format!("nesting deeper than the limit of {} levels", self.limits.max_depth), line, column });
         }
         Ok(())
     }
@@ -404,12 +393,8 @@ fn insert_entry(map: &mut Map, index: &mut Option<HashMap<String, usize>>, key: 
     }
     map.entries.push((key, value));
     if index.is_none() && map.entries.len() > MAP_INDEX_THRESHOLD {
-        let built: HashMap<String, usize> = map
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(position, (k, _))| k.as_str().map(|text| (text.to_owned(), position)))
-            .collect();
+        let built: HashMap<String, usize> =
+            map.entries.iter().enumerate().filter_map(|(position, (k, _))| k.as_str().map(|text| (text.to_owned(), position))).collect();
         *index = Some(built);
     }
 }
@@ -799,7 +784,9 @@ mod tests {
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for level in 1..9 {
             let prev = level - 1;
-            bomb.push_str(&format!("a{level}: &a{level} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+            bomb.push_str(&format!(
+                "a{level}: &a{level} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
         }
         let error = parse_stream(&bomb, &YamlLimits::default()).expect_err("bomb");
         assert!(error.message.contains("alias expansion"), "{error}");
@@ -827,7 +814,10 @@ mod tests {
     fn parallel_parse_equals_sequential() {
         let mut text = String::new();
         for index in 0..4000 {
-            text.push_str(&format!("---\nschema: drydock/Network/v1\nmetadata:\n  name: net{index}\ndata:\n  cidr: 10.0.{}.0/24\n  on: yes\n", index % 250));
+            text.push_str(&format!(
+                "---\nschema: drydock/Network/v1\nmetadata:\n  name: net{index}\ndata:\n  cidr: 10.0.{}.0/24\n  on: yes\n",
+                index % 250
+            ));
         }
         let limits = YamlLimits::default();
         let parallel = parse_stream(&text, &limits).expect("parallel");

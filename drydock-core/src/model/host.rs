@@ -219,10 +219,6 @@ impl BaremetalNode {
 
     /// The address on `network`, the last static assignment winning (compat §6.3 DD4001).
     pub fn address_on(&self, network: &str) -> Option<&str> {
-        self.addressing
-            .iter()
-            .rev()
-            .find(|assignment| assignment.network == network)
-            .and_then(|assignment| assignment.address.as_deref())
+        self.addressing.iter().rev().find(|assignment| assignment.network == network).and_then(|assignment| assignment.address.as_deref())
     }
 }

@@ -18,8 +18,8 @@ pub use filter::{FilterSetType, LabelPairs, NodeFilter, NodeFilterEntry};
 pub use finding::{Finding, Level, SourceLocation};
 pub use hardware::{DeviceAlias, HardwareProfile, HugepagesConfig};
 pub use host::{
-    Addressing, BaremetalNode, HostConfig, HostProfile, Interface, LogicalVolume, Partition, PhysicalDevice,
-    SlaveSelector, Storage, VolumeGroup,
+    Addressing, BaremetalNode, HostConfig, HostProfile, Interface, LogicalVolume, Partition, PhysicalDevice, SlaveSelector, Storage,
+    VolumeGroup,
 };
 pub use network::{BondingMode, Network, NetworkLink, NetworkRange, RenderedRoutes, Route, TrunkingMode};
 pub use region::{Rack, Region, Repository, RepositoryList, TagDefinition, TorSwitch};

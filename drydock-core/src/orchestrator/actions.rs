@@ -14,10 +14,10 @@ use std::time::Duration;
 use super::engine::{Orchestrator, OrchestratorError, StepPlan};
 use super::steps::{self, ApplyKind};
 use crate::compile::EffectiveSite;
-use crate::drivers::{oob_target, NodeDriver};
+use crate::drivers::{NodeDriver, oob_target};
 use crate::ids::TaskId;
 use crate::store::StoreError;
-use crate::task::{node_names_filter, Action, ActionResult, StatusMessage, Task, TaskStatus};
+use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus, node_names_filter};
 
 type ActionResultOf = Result<(), OrchestratorError>;
 
@@ -40,7 +40,8 @@ impl Orchestrator {
             Action::DestroyNodes => self.destroy_nodes(&task).await,
             Action::RelabelNodes => self.relabel_nodes(&task).await,
             other => {
-                self.message(task.id, StatusMessage::new(format!("Unsupported action {other}."), true, "task", task.id.to_string())).await?;
+                self.message(task.id, StatusMessage::new(format!("Unsupported action {other}."), true, "task", task.id.to_string()))
+                    .await?;
                 self.fail(task.id).await.map(drop).map_err(OrchestratorError::from)
             }
         };
@@ -128,7 +129,12 @@ impl Orchestrator {
             let status = match message {
                 crate::validate::ReportMessage::Finding(finding) => {
                     let context = finding.documents.first().map(|doc| doc.name.clone()).unwrap_or_else(|| "NA".into());
-                    StatusMessage::new(finding.message.clone(), finding.is_error(), if context == "NA" { "NA" } else { "document" }, context)
+                    StatusMessage::new(
+                        finding.message.clone(),
+                        finding.is_error(),
+                        if context == "NA" { "NA" } else { "document" },
+                        context,
+                    )
                 }
                 crate::validate::ReportMessage::Plain { message, error, .. } => StatusMessage::task_wide(message.clone(), *error),
             };
@@ -155,19 +161,36 @@ impl Orchestrator {
         // All three run even if one fails (compat §3.4.4).
         let (network, credentials, provisioner) = (driver.clone(), driver.clone(), driver);
         let (a, b, c) = (site.clone(), site.clone(), site);
-        self.site_step(task, Action::CreateNetworkTemplate, Box::pin(async move { network.ensure_network_template(&a).await.map(|s| s.changes) }))
-            .await?;
-        self.site_step(task, Action::ConfigureUserCredentials, Box::pin(async move { credentials.ensure_user_credentials(&b).await.map(|s| s.changes) }))
-            .await?;
-        self.site_step(task, Action::ConfigureNodeProvisioner, Box::pin(async move { provisioner.ensure_provisioner_config(&c).await.map(|s| s.changes) }))
-            .await?;
+        self.site_step(
+            task,
+            Action::CreateNetworkTemplate,
+            Box::pin(async move { network.ensure_network_template(&a).await.map(|s| s.changes) }),
+        )
+        .await?;
+        self.site_step(
+            task,
+            Action::ConfigureUserCredentials,
+            Box::pin(async move { credentials.ensure_user_credentials(&b).await.map(|s| s.changes) }),
+        )
+        .await?;
+        self.site_step(
+            task,
+            Action::ConfigureNodeProvisioner,
+            Box::pin(async move { provisioner.ensure_provisioner_config(&c).await.map(|s| s.changes) }),
+        )
+        .await?;
         self.aggregate_status(task.id, false, None).await?;
         Ok(())
     }
 
     /// Group `nodes` by OOB type in order of first appearance; a type no
     /// driver handles fails its nodes with the original's message.
-    async fn by_oob_type(&self, task: &Task, site: &EffectiveSite, nodes: &[String]) -> Result<Vec<(String, Vec<String>)>, OrchestratorError> {
+    async fn by_oob_type(
+        &self,
+        task: &Task,
+        site: &EffectiveSite,
+        nodes: &[String],
+    ) -> Result<Vec<(String, Vec<String>)>, OrchestratorError> {
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         for name in nodes {
             let oob_type = site.node(name).and_then(|node| node.config.oob_type.clone()).unwrap_or_default();
@@ -182,7 +205,8 @@ impl Orchestrator {
                 supported.push((oob_type, members));
             } else {
                 for name in &members {
-                    self.message(task.id, StatusMessage::node(name, format!("Node {name} OOB type {oob_type} is not supported."), true)).await?;
+                    self.message(task.id, StatusMessage::node(name, format!("Node {name} OOB type {oob_type} is not supported."), true))
+                        .await?;
                 }
                 let mut current = self.deps.store.task_get(task.id).await?;
                 current.result.failure(None);
@@ -213,7 +237,13 @@ impl Orchestrator {
                 .filter_map(|name| site.node(name).and_then(|node| oob_target(node).ok()).map(|target| (name.clone(), target.endpoint())))
                 .collect();
             tasks.push(
-                self.node_step(task, StepPlan { action, nodes: &members, register: true, deadline: self.config.drydock_timeout }, |name| endpoints.get(name).cloned(), step).await?,
+                self.node_step(
+                    task,
+                    StepPlan { action, nodes: &members, register: true, deadline: self.config.drydock_timeout },
+                    |name| endpoints.get(name).cloned(),
+                    step,
+                )
+                .await?,
             );
         }
         Ok(tasks)
@@ -245,7 +275,14 @@ impl Orchestrator {
             return self.nothing_to_do(task, "No nodes in scope, no work to do.").await;
         }
         // 1. Existence check (not registered, compat §3.4.6).
-        let known_check = self.node_step(task, StepPlan { action: Action::IdentifyNode, nodes: &nodes, register: false, deadline: self.config.drydock_timeout }, |_| None, steps::identify(site.clone(), driver.clone())).await?;
+        let known_check = self
+            .node_step(
+                task,
+                StepPlan { action: Action::IdentifyNode, nodes: &nodes, register: false, deadline: self.config.drydock_timeout },
+                |_| None,
+                steps::identify(site.clone(), driver.clone()),
+            )
+            .await?;
         let known: Vec<String> = known_check.result.successes.clone();
         for name in &known {
             self.message(task.id, StatusMessage::node(name, "Node found in provisioner, skipping OOB management", false)).await?;
@@ -275,13 +312,25 @@ impl Orchestrator {
                     }
                 })
             });
-            let identified = self.node_step(task, StepPlan { action: Action::IdentifyNode, nodes: &enlisting, register: true, deadline: self.config.identify_node }, |_| None, patient).await?;
+            let identified = self
+                .node_step(
+                    task,
+                    StepPlan { action: Action::IdentifyNode, nodes: &enlisting, register: true, deadline: self.config.identify_node },
+                    |_| None,
+                    patient,
+                )
+                .await?;
             found.extend(identified.result.successes.clone());
         }
         // 5. Commission.
         if !found.is_empty() {
-            self.node_step(task, StepPlan { action: Action::ConfigureHardware, nodes: &found, register: true, deadline: self.config.configure_hardware }, |_| None, retried(steps::commission(self.clone(), site.clone(), driver.clone()), 3))
-                .await?;
+            self.node_step(
+                task,
+                StepPlan { action: Action::ConfigureHardware, nodes: &found, register: true, deadline: self.config.configure_hardware },
+                |_| None,
+                retried(steps::commission(self.clone(), site.clone(), driver.clone()), 3),
+            )
+            .await?;
         }
         self.aggregate_status(task.id, true, None).await?;
         Ok(())
@@ -295,18 +344,45 @@ impl Orchestrator {
             return self.nothing_to_do(task, "No nodes in scope, no work to do.").await;
         }
         let timeout = self.config.drydock_timeout;
-        let networking = self.node_step(task, StepPlan { action: Action::ApplyNodeNetworking, nodes: &nodes, register: true, deadline: timeout }, |_| None, steps::apply(site.clone(), driver.clone(), ApplyKind::Networking)).await?;
+        let networking = self
+            .node_step(
+                task,
+                StepPlan { action: Action::ApplyNodeNetworking, nodes: &nodes, register: true, deadline: timeout },
+                |_| None,
+                steps::apply(site.clone(), driver.clone(), ApplyKind::Networking),
+            )
+            .await?;
         let mut last = Action::ApplyNodeNetworking;
         let mut ready = networking.result.successes.clone();
         if !ready.is_empty() {
             // compat §3.4.7: the storage step is not registered.
-            let storage = self.node_step(task, StepPlan { action: Action::ApplyNodeStorage, nodes: &ready, register: false, deadline: timeout }, |_| None, steps::apply(site.clone(), driver.clone(), ApplyKind::Storage)).await?;
+            let storage = self
+                .node_step(
+                    task,
+                    StepPlan { action: Action::ApplyNodeStorage, nodes: &ready, register: false, deadline: timeout },
+                    |_| None,
+                    steps::apply(site.clone(), driver.clone(), ApplyKind::Storage),
+                )
+                .await?;
             ready = storage.result.successes.clone();
             if !ready.is_empty() {
-                let platform = self.node_step(task, StepPlan { action: Action::ApplyNodePlatform, nodes: &ready, register: true, deadline: timeout }, |_| None, steps::apply(site.clone(), driver.clone(), ApplyKind::Platform)).await?;
+                let platform = self
+                    .node_step(
+                        task,
+                        StepPlan { action: Action::ApplyNodePlatform, nodes: &ready, register: true, deadline: timeout },
+                        |_| None,
+                        steps::apply(site.clone(), driver.clone(), ApplyKind::Platform),
+                    )
+                    .await?;
                 ready = platform.result.successes.clone();
                 if !ready.is_empty() {
-                    let deployed = self.node_step(task, StepPlan { action: Action::DeployNode, nodes: &ready, register: true, deadline: self.config.deploy_node }, |_| None, retried(steps::deploy(self.clone(), site.clone(), driver.clone()), 3))
+                    let deployed = self
+                        .node_step(
+                            task,
+                            StepPlan { action: Action::DeployNode, nodes: &ready, register: true, deadline: self.config.deploy_node },
+                            |_| None,
+                            retried(steps::deploy(self.clone(), site.clone(), driver.clone()), 3),
+                        )
                         .await?;
                     last = Action::DeployNode;
                     ready = deployed.result.successes.clone();
@@ -359,15 +435,24 @@ impl Orchestrator {
             for status in rows.get(node).into_iter().flatten() {
                 match status.action_status {
                     ActionResult::Success => {
-                        self.message(report.id, StatusMessage::node(node, format!("Boot action {} completed with status success", status.action_name), false)).await?
+                        self.message(
+                            report.id,
+                            StatusMessage::node(node, format!("Boot action {} completed with status success", status.action_name), false),
+                        )
+                        .await?
                     }
                     ActionResult::Failure => {
                         ok = false;
-                        self.message(report.id, StatusMessage::node(node, format!("Boot action {} completed with status failure", status.action_name), true)).await?
+                        self.message(
+                            report.id,
+                            StatusMessage::node(node, format!("Boot action {} completed with status failure", status.action_name), true),
+                        )
+                        .await?
                     }
                     ActionResult::Incomplete => {
                         ok = false;
-                        self.message(report.id, StatusMessage::node(node, format!("Boot action {} timed out.", status.action_name), true)).await?
+                        self.message(report.id, StatusMessage::node(node, format!("Boot action {} timed out.", status.action_name), true))
+                            .await?
                     }
                     _ => {}
                 }
@@ -390,15 +475,21 @@ impl Orchestrator {
         if nodes.is_empty() {
             return self.nothing_to_do(task, "No nodes in scope, no work to do.").await;
         }
-        self.node_step(task, StepPlan { action: Action::DestroyNode, nodes: &nodes, register: true, deadline: self.config.destroy_node }, |_| None, retried(steps::destroy(self.clone(), site.clone(), driver), 3))
-            .await?;
+        self.node_step(
+            task,
+            StepPlan { action: Action::DestroyNode, nodes: &nodes, register: true, deadline: self.config.destroy_node },
+            |_| None,
+            retried(steps::destroy(self.clone(), site.clone(), driver), 3),
+        )
+        .await?;
         self.aggregate_status(task.id, true, Some(Action::DestroyNode)).await?;
         Ok(())
     }
 
     async fn relabel_nodes(&self, task: &Task) -> ActionResultOf {
         let Some(driver) = self.deps.kubernetes.clone() else {
-            self.message(task.id, StatusMessage::new("No kubernetes driver is enabled, ending task.", true, "task", task.id.to_string())).await?;
+            self.message(task.id, StatusMessage::new("No kubernetes driver is enabled, ending task.", true, "task", task.id.to_string()))
+                .await?;
             let mut current = self.deps.store.task_get(task.id).await?;
             current.result.message = Some("No KubernetesDriver enabled.".into());
             current.result.reason = Some("Bad Configuration.".into());
@@ -411,7 +502,13 @@ impl Orchestrator {
         if nodes.is_empty() {
             return self.nothing_to_do(task, "No nodes in scope, nothing to relabel.").await;
         }
-        self.node_step(task, StepPlan { action: Action::RelabelNode, nodes: &nodes, register: true, deadline: self.config.drydock_timeout }, |_| None, steps::relabel(site.clone(), driver)).await?;
+        self.node_step(
+            task,
+            StepPlan { action: Action::RelabelNode, nodes: &nodes, register: true, deadline: self.config.drydock_timeout },
+            |_| None,
+            steps::relabel(site.clone(), driver),
+        )
+        .await?;
         self.aggregate_status(task.id, true, Some(Action::RelabelNode)).await?;
         Ok(())
     }

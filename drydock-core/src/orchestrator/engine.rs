@@ -12,16 +12,16 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::{Fanout, FanoutLimits, NodeWork, Observed, Step, StepOutcome};
-use super::retry::{retry, RetryPolicy};
+use super::retry::{RetryPolicy, retry};
 use crate::compile::EffectiveSite;
 use crate::drivers::{DriverError, KubernetesDriver, NodeDriver, OobRegistry};
 use crate::ids::{DesignRef, TaskId};
-use crate::ingest::source::DesignSource;
 use crate::ingest::Ingester;
+use crate::ingest::source::DesignSource;
 use crate::store::{StateStore, StoreError, UpdateGuard};
 use crate::task::aggregate::{align_result, bubble_results};
-use crate::task::{node_names_filter, Action, StatusMessage, Task, TaskStatus};
-use crate::validate::{evaluate, DesignReport, ReportMessage, ValidationOptions};
+use crate::task::{Action, StatusMessage, Task, TaskStatus, node_names_filter};
+use crate::validate::{DesignReport, ReportMessage, ValidationOptions, evaluate};
 
 /// Timing and limits (compat: api spec §3.5 for the defaults).
 #[derive(Debug, Clone)]
@@ -205,14 +205,22 @@ impl Orchestrator {
         let child = self.deps.store.task_create(&child).await?;
         if register {
             self.deps.store.task_add_subtask(parent.id, child.id).await?;
-            self.message(parent.id, StatusMessage::new(format!("Started subtask {} for action {}", child.id, action), false, "task", parent.id.to_string()))
-                .await?;
+            self.message(
+                parent.id,
+                StatusMessage::new(format!("Started subtask {} for action {}", child.id, action), false, "task", parent.id.to_string()),
+            )
+            .await?;
         }
         self.deps.store.task_get(child.id).await
     }
 
     /// Re-read `task`, aggregate its finished sub-tasks, and save it.
-    pub(super) async fn aggregate(&self, task_id: TaskId, successes_from: Option<Action>, align_on: Option<Action>) -> Result<Task, StoreError> {
+    pub(super) async fn aggregate(
+        &self,
+        task_id: TaskId,
+        successes_from: Option<Action>,
+        align_on: Option<Action>,
+    ) -> Result<Task, StoreError> {
         let mut task = self.deps.store.task_get(task_id).await?;
         let children = self.deps.store.task_children(task_id).await?;
         bubble_results(&mut task, &children, successes_from);
@@ -233,11 +241,16 @@ impl Orchestrator {
     pub(super) async fn load_design(&self, task: &Task) -> Result<LoadedDesign, OrchestratorError> {
         let design_ref = task.design_ref.clone().ok_or(OrchestratorError::NoDesign)?;
         let source = self.deps.source.clone();
-        let fetched = retry(&RetryPolicy::DESIGN_FETCH, &CancellationToken::new(), |error: &crate::ingest::source::SourceError| error.is_transient(), |_| {
-            let source = source.clone();
-            let design_ref = design_ref.clone();
-            async move { source.fetch(&design_ref).await }
-        })
+        let fetched = retry(
+            &RetryPolicy::DESIGN_FETCH,
+            &CancellationToken::new(),
+            |error: &crate::ingest::source::SourceError| error.is_transient(),
+            |_| {
+                let source = source.clone();
+                let design_ref = design_ref.clone();
+                async move { source.fetch(&design_ref).await }
+            },
+        )
         .await
         .map_err(|error| OrchestratorError::Design { design_ref: design_ref.to_string(), detail: error.to_string() })?;
         let ingested = Ingester::new()
@@ -282,7 +295,10 @@ impl Orchestrator {
             None | Some(serde_json::Value::Null) => None,
             Some(value) => {
                 let value = json_to_value(value);
-                Some(crate::ingest::map::node_filter_from_value(&value, false).map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?)
+                Some(
+                    crate::ingest::map::node_filter_from_value(&value, false)
+                        .map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?,
+                )
             }
         };
         let indices = site.select(filter.as_ref()).map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?;
@@ -310,8 +326,11 @@ impl Orchestrator {
                 task.result.success(None);
             }
             Err(error) => {
-                self.message(task.id, StatusMessage::new(format!("Subtask for action {action} raised an error: {error}"), true, "task", task.id.to_string()))
-                    .await?;
+                self.message(
+                    task.id,
+                    StatusMessage::new(format!("Subtask for action {action} raised an error: {error}"), true, "task", task.id.to_string()),
+                )
+                .await?;
                 task.result.failure(None);
             }
         }
@@ -377,8 +396,11 @@ impl Orchestrator {
         }
         // A node whose result never arrived (its worker died) fails clearly.
         for (node, mut child) in children {
-            self.message(child.id, StatusMessage::new(format!("Subtask {} timed out before completing.", child.id), true, "task", child.id.to_string()))
-                .await?;
+            self.message(
+                child.id,
+                StatusMessage::new(format!("Subtask {} timed out before completing.", child.id), true, "task", child.id.to_string()),
+            )
+            .await?;
             child.result.failure(Some(&node));
             child.status = TaskStatus::Complete;
             self.save(&child).await?;
@@ -400,10 +422,9 @@ fn json_to_value(value: &serde_json::Value) -> crate::ingest::value::Value {
         },
         serde_json::Value::String(text) => Value::Str(text.clone()),
         serde_json::Value::Array(items) => Value::Seq(Seq { line: 0, items: items.iter().map(json_to_value).collect() }),
-        serde_json::Value::Object(map) => Value::Map(Map {
-            line: 0,
-            entries: map.iter().map(|(key, item)| (Value::Str(key.clone()), json_to_value(item))).collect(),
-        }),
+        serde_json::Value::Object(map) => {
+            Value::Map(Map { line: 0, entries: map.iter().map(|(key, item)| (Value::Str(key.clone()), json_to_value(item))).collect() })
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// How a step ended for one node.
@@ -137,7 +137,13 @@ impl Fanout {
     /// Run `step` for every node of `work` within the limits, each under
     /// `deadline`, and stream `(node, outcome)` as nodes finish. A panic in a
     /// step fails that node; cancellation fails nodes still running or waiting.
-    pub fn run(&self, work: Vec<NodeWork>, deadline: Duration, cancel: CancellationToken, step: Step) -> mpsc::UnboundedReceiver<(String, StepOutcome)> {
+    pub fn run(
+        &self,
+        work: Vec<NodeWork>,
+        deadline: Duration,
+        cancel: CancellationToken,
+        step: Step,
+    ) -> mpsc::UnboundedReceiver<(String, StepOutcome)> {
         let (sender, receiver) = mpsc::unbounded_channel();
         for item in work {
             let engine = self.clone();
@@ -241,7 +247,13 @@ mod tests {
         let engine = Fanout::new(FanoutLimits { site_wide: 3, per_endpoint: 100 });
         let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let started = tokio::time::Instant::now();
-        let results = collect(engine.run(work(10, None), Duration::from_secs(60), CancellationToken::new(), sleeper(Duration::from_millis(100), running, peak.clone()))).await;
+        let results = collect(engine.run(
+            work(10, None),
+            Duration::from_secs(60),
+            CancellationToken::new(),
+            sleeper(Duration::from_millis(100), running, peak.clone()),
+        ))
+        .await;
         assert_eq!(results.len(), 10);
         assert!(results.iter().all(|(_, outcome)| outcome.is_success()));
         assert_eq!(peak.load(Ordering::SeqCst), 3);
@@ -252,7 +264,13 @@ mod tests {
     async fn per_endpoint_limit_and_one_step_per_node() {
         let engine = Fanout::new(FanoutLimits { site_wide: 64, per_endpoint: 2 });
         let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let results = collect(engine.run(work(6, Some("maas")), Duration::from_secs(60), CancellationToken::new(), sleeper(Duration::from_millis(10), running, peak.clone()))).await;
+        let results = collect(engine.run(
+            work(6, Some("maas")),
+            Duration::from_secs(60),
+            CancellationToken::new(),
+            sleeper(Duration::from_millis(10), running, peak.clone()),
+        ))
+        .await;
         assert_eq!(results.len(), 6);
         assert_eq!(peak.load(Ordering::SeqCst), 2);
 
@@ -317,7 +335,8 @@ mod tests {
         let engine = Fanout::new(FanoutLimits { site_wide: 1, per_endpoint: 1 });
         let cancel = CancellationToken::new();
         let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let receiver = engine.run(work(3, None), Duration::from_secs(600), cancel.clone(), sleeper(Duration::from_secs(100), running, peak));
+        let receiver =
+            engine.run(work(3, None), Duration::from_secs(600), cancel.clone(), sleeper(Duration::from_secs(100), running, peak));
         tokio::time::sleep(Duration::from_secs(1)).await;
         cancel.cancel();
         let results = collect(receiver).await;

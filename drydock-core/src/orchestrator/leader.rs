@@ -71,8 +71,11 @@ impl Orchestrator {
                 task.retry += 1;
                 task.status = TaskStatus::Queued;
                 store.task_update(&task, crate::store::UpdateGuard::Status(TaskStatus::Running)).await?;
-                self.message(task.id, crate::task::StatusMessage::task_wide("Orchestrator instance changed during execution; resuming the task.", false))
-                    .await?;
+                self.message(
+                    task.id,
+                    crate::task::StatusMessage::task_wide("Orchestrator instance changed during execution; resuming the task.", false),
+                )
+                .await?;
             }
             match page.next {
                 Some(cursor) => query.after = Some(cursor),

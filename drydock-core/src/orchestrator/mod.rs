@@ -14,8 +14,8 @@ mod actions;
 pub mod engine;
 pub mod fanout;
 pub mod leader;
-mod steps;
 pub mod retry;
+mod steps;
 pub mod wait;
 
 pub use engine::{Dependencies, Orchestrator, OrchestratorConfig, OrchestratorError};

@@ -166,10 +166,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transient_errors_retry_until_success() {
         let calls = AtomicU32::new(0);
-        let result: Result<u32, RetryError<&str>> = retry(&RetryPolicy::BMC_COMMAND, &CancellationToken::new(), |_| true, |attempt| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async move { if attempt < 3 { Err("busy") } else { Ok(attempt) } }
-        })
+        let result: Result<u32, RetryError<&str>> = retry(
+            &RetryPolicy::BMC_COMMAND,
+            &CancellationToken::new(),
+            |_| true,
+            |attempt| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move { if attempt < 3 { Err("busy") } else { Ok(attempt) } }
+            },
+        )
         .await;
         assert_eq!(result, Ok(3));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -182,9 +187,12 @@ mod tests {
         assert_eq!(permanent, Err(RetryError::Permanent("denied")));
 
         let started = tokio::time::Instant::now();
-        let exhausted: Result<(), _> = retry(&RetryPolicy::BMC_COMMAND, &CancellationToken::new(), |_| true, |attempt| async move {
-            Err(format!("timeout #{attempt}"))
-        })
+        let exhausted: Result<(), _> = retry(
+            &RetryPolicy::BMC_COMMAND,
+            &CancellationToken::new(),
+            |_| true,
+            |attempt| async move { Err(format!("timeout #{attempt}")) },
+        )
         .await;
         assert_eq!(exhausted, Err(RetryError::Exhausted { policy: "bmc_command", attempts: 4, last: "timeout #4".into() }));
         assert!(started.elapsed() < RetryPolicy::BMC_COMMAND.max_total);

@@ -9,20 +9,20 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{node_step_fn, NodeCall, NodeStep, Orchestrator};
+use super::engine::{NodeCall, NodeStep, Orchestrator, node_step_fn};
 use super::fanout::StepOutcome;
-use super::retry::{retry, RetryError, RetryPolicy};
-use super::wait::{wait_until, Verdict, WaitError};
+use super::retry::{RetryError, RetryPolicy, retry};
+use super::wait::{Verdict, WaitError, wait_until};
 use crate::bootaction::render::node_packages;
-use crate::bootaction::{packages::cloud_config, ActionIdentity, IdentityKey};
+use crate::bootaction::{ActionIdentity, IdentityKey, packages::cloud_config};
 use crate::compile::EffectiveSite;
 use crate::drivers::{
-    oob_target, BootDevice, DeployRequest, DriverError, ErasePolicy, MachineRef, MachineStatus, NodeDriver, OobDriver, OobTarget,
-    PowerAction, PowerState,
+    BootDevice, DeployRequest, DriverError, ErasePolicy, MachineRef, MachineStatus, NodeDriver, OobDriver, OobTarget, PowerAction,
+    PowerState, oob_target,
 };
 use crate::ids::BootActionId;
-use crate::task::records::{BootActionContext, BootActionStatus};
 use crate::task::ActionResult;
+use crate::task::records::{BootActionContext, BootActionStatus};
 
 fn failed(reason: impl Into<String>) -> StepOutcome {
     StepOutcome::failed(reason)
@@ -60,7 +60,13 @@ fn target_of(site: &EffectiveSite, node: &str) -> Result<OobTarget, StepOutcome>
 }
 
 /// Wait until the BMC reports `wanted`.
-async fn wait_for_power(orchestrator: &Orchestrator, driver: &Arc<dyn OobDriver>, target: &OobTarget, wanted: PowerState, call: &NodeCall) -> Result<(), StepOutcome> {
+async fn wait_for_power(
+    orchestrator: &Orchestrator,
+    driver: &Arc<dyn OobDriver>,
+    target: &OobTarget,
+    wanted: PowerState,
+    call: &NodeCall,
+) -> Result<(), StepOutcome> {
     let result = wait_until(
         || {
             let driver = driver.clone();
@@ -418,7 +424,9 @@ pub(super) fn destroy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driv
             if matches!(status, MachineStatus::Ready | MachineStatus::New) {
                 return StepOutcome::AlreadyDone;
             }
-            if status != MachineStatus::Releasing && let Err(outcome) = provisioner(|_| driver.release(&machine, ErasePolicy::Quick)).await {
+            if status != MachineStatus::Releasing
+                && let Err(outcome) = provisioner(|_| driver.release(&machine, ErasePolicy::Quick)).await
+            {
                 return outcome;
             }
             wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.destroy_node, |status| match status {

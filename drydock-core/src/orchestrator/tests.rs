@@ -16,8 +16,8 @@ use crate::drivers::*;
 use crate::ids::DesignRef;
 use crate::ingest::source::DefaultSource;
 use crate::model::{BaremetalNode, StringMap};
-use crate::store::memory::MemoryStore;
 use crate::store::StateStore;
+use crate::store::memory::MemoryStore;
 use crate::task::{Action, ActionResult, Task, TaskStatus};
 
 #[derive(Default)]
@@ -76,7 +76,9 @@ impl NodeDriver for FakeNode {
     }
     async fn machine_status(&self, machine: &MachineRef) -> Result<MachineStatus, DriverError> {
         let mut machines = self.0.machines.lock().expect("machines");
-        let (status, pending) = machines.get_mut(&machine.hostname).ok_or_else(|| DriverError::new(DriverErrorKind::NotFound, "status", &machine.hostname, "gone"))?;
+        let (status, pending) = machines
+            .get_mut(&machine.hostname)
+            .ok_or_else(|| DriverError::new(DriverErrorKind::NotFound, "status", &machine.hostname, "gone"))?;
         if let Some(next) = pending.pop_front() {
             *status = next;
         }
@@ -268,7 +270,8 @@ async fn validate_design_succeeds_on_a_valid_design_and_errors_end_tasks() {
     assert_eq!(valid.result.status, ActionResult::Success, "the original always failed here");
     assert!(messages(&orchestrator, &valid).await.iter().any(|m| m.ends_with("Validation successful.")));
 
-    let missing = orchestrator.submit(Action::DeployNodes, DesignRef("file:///no/such/site.yaml".into()), None, None).await.expect("submit");
+    let missing =
+        orchestrator.submit(Action::DeployNodes, DesignRef("file:///no/such/site.yaml".into()), None, None).await.expect("submit");
     let ended = orchestrator.execute(missing.id).await.expect("execute");
     assert_eq!((ended.status, ended.result.status), (TaskStatus::Complete, ActionResult::Failure));
     let texts = messages(&orchestrator, &ended).await;
@@ -360,7 +363,14 @@ async fn deadlines_fire_and_unreachable_bmcs_fail_their_node_only() {
     reporter.abort();
     assert!(deploy.result.failures.contains(&"cp-r02-n01".to_string()), "{:?}", deploy.result);
     assert!(started.elapsed() < Duration::from_secs(4 * 3600), "the hang ended at its deadlines");
-    let deploy_task = orchestrator.store().task_get_many(&deploy.subtasks).await.expect("children").into_iter().find(|t| t.action == Action::DeployNode).expect("deploy");
+    let deploy_task = orchestrator
+        .store()
+        .task_get_many(&deploy.subtasks)
+        .await
+        .expect("children")
+        .into_iter()
+        .find(|t| t.action == Action::DeployNode)
+        .expect("deploy");
     let node_tasks = orchestrator.store().task_children(deploy_task.id).await.expect("per node");
     let stuck = node_tasks.iter().find(|t| t.result.failures.contains(&"cp-r02-n01".to_string())).expect("stuck node task");
     let texts = messages(&orchestrator, stuck).await;
@@ -449,7 +459,11 @@ async fn one_of_two_orchestrators_leads_and_the_other_takes_over() {
     while store.task_get(task.id).await.expect("task").status != TaskStatus::Complete && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(store.leader_current().await.expect("lease").map(|l| l.holder), Some(second.instance), "taken over within the grace period + claim interval");
+    assert_eq!(
+        store.leader_current().await.expect("lease").map(|l| l.holder),
+        Some(second.instance),
+        "taken over within the grace period + claim interval"
+    );
     let done = store.task_get(task.id).await.expect("task");
     assert_eq!((done.status, done.result.status), (TaskStatus::Complete, ActionResult::Success));
     stop_second.cancel();

@@ -133,14 +133,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_hanging_observation_still_times_out_and_failures_stop_early() {
-        let result: Result<(), WaitError<(), ()>> = wait_until(
-            std::future::pending,
-            |_| Verdict::Done,
-            Duration::from_secs(1),
-            Duration::from_secs(5),
-            &CancellationToken::new(),
-        )
-        .await;
+        let result: Result<(), WaitError<(), ()>> =
+            wait_until(std::future::pending, |_| Verdict::Done, Duration::from_secs(1), Duration::from_secs(5), &CancellationToken::new())
+                .await;
         assert!(matches!(result, Err(WaitError::Timeout { last: None, .. })));
         let failed: Result<&str, WaitError<&str, ()>> = wait_until(
             || async { Ok("Failed deployment") },

@@ -164,7 +164,12 @@ async fn paging(store: &dyn StateStore) {
     assert_eq!(seen, ids, "every child once, oldest first");
     assert_eq!(pages, 3);
     let filtered = store
-        .task_list(&TaskQuery { parent: ParentFilter::Of(parent.id), action: Some(Action::ConfigureHardware), limit: 100, ..TaskQuery::default() })
+        .task_list(&TaskQuery {
+            parent: ParentFilter::Of(parent.id),
+            action: Some(Action::ConfigureHardware),
+            limit: 100,
+            ..TaskQuery::default()
+        })
         .await
         .expect("filtered");
     assert_eq!(filtered.tasks.len(), 12);
@@ -266,7 +271,10 @@ async fn boot_actions(store: &dyn StateStore) {
     let key = [7u8; 32];
     store.bootaction_context_upsert(&BootActionContext { node_name: "n1".into(), task_id: deploy, identity_key: key }).await.expect("ctx");
     let newer = TaskId::generate();
-    store.bootaction_context_upsert(&BootActionContext { node_name: "n1".into(), task_id: newer, identity_key: [8; 32] }).await.expect("ctx2");
+    store
+        .bootaction_context_upsert(&BootActionContext { node_name: "n1".into(), task_id: newer, identity_key: [8; 32] })
+        .await
+        .expect("ctx2");
     let context = store.bootaction_context("n1").await.expect("get").expect("some");
     assert_eq!((context.task_id, context.identity_key), (newer, [8; 32]));
     assert!(store.bootaction_context("nobody").await.expect("none").is_none());
@@ -279,7 +287,12 @@ async fn boot_actions(store: &dyn StateStore) {
         identity_key: [8; 32],
         action_status: ActionResult::Incomplete,
     };
-    let silent = BootActionStatus { action_id: BootActionId::generate(), action_name: "quiet".into(), action_status: ActionResult::Unreported, ..signalling.clone() };
+    let silent = BootActionStatus {
+        action_id: BootActionId::generate(),
+        action_name: "quiet".into(),
+        action_status: ActionResult::Unreported,
+        ..signalling.clone()
+    };
     store.bootaction_status_insert(&signalling).await.expect("insert");
     store.bootaction_status_insert(&silent).await.expect("insert");
     assert_eq!(store.bootaction_status_insert(&silent).await.expect_err("duplicate").kind(), StoreErrorKind::Conflict);

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    apply_update, latest_per_generator, LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskPage,
-    TaskQuery, UpdateGuard,
+    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard, apply_update,
+    latest_per_generator,
 };
 use crate::ids::{BootActionId, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};

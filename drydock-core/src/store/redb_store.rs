@@ -16,8 +16,8 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefi
 use serde::{Deserialize, Serialize};
 
 use super::{
-    apply_update, latest_per_generator, LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor,
-    TaskPage, TaskQuery, UpdateGuard,
+    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery, UpdateGuard,
+    apply_update, latest_per_generator,
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -68,9 +68,9 @@ fn classify(path: &Path, error: impl Into<redb::Error>) -> StoreError {
         }
         redb::Error::Io(io) => StoreError::Unavailable { detail: format!("I/O error on {file}: {io}") },
         redb::Error::Corrupted(detail) => StoreError::Corrupt { detail: format!("database file {file} is corrupt: {detail}") },
-        redb::Error::UpgradeRequired(version) => StoreError::Corrupt {
-            detail: format!("database file {file} uses redb file format {version}, which needs an upgrade"),
-        },
+        redb::Error::UpgradeRequired(version) => {
+            StoreError::Corrupt { detail: format!("database file {file} uses redb file format {version}, which needs an upgrade") }
+        }
         other => StoreError::Corrupt { detail: format!("database file {file}: {other}") },
     }
 }
@@ -174,7 +174,8 @@ impl TaskRecord {
     }
 
     fn into_task(self) -> StoreResult<Task> {
-        let bad = |what: &str, value: &str| StoreError::Corrupt { detail: format!("stored task {} has an unknown {what} '{value}'", self.id) };
+        let bad =
+            |what: &str, value: &str| StoreError::Corrupt { detail: format!("stored task {} has an unknown {what} '{value}'", self.id) };
         Ok(Task {
             id: TaskId(self.id),
             action: Action::parse(&self.action).ok_or_else(|| bad("action", &self.action))?,
@@ -348,7 +349,10 @@ impl RedbStore {
     }
 
     /// Run `work` in a write transaction on the blocking pool; commit if it succeeds.
-    async fn write<T: Send + 'static>(&self, work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         let db = self.db.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
@@ -362,7 +366,10 @@ impl RedbStore {
     }
 
     /// Run `work` in a read transaction on the blocking pool.
-    async fn read<T: Send + 'static>(&self, work: impl FnOnce(&ReadTransaction, &Path) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&ReadTransaction, &Path) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         let db = self.db.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
@@ -491,7 +498,11 @@ impl StateStore for RedbStore {
             row.part_count += 1;
             r!(path, designs.insert(id.to_bytes().as_slice(), encode(&row)?.as_slice()));
             let added = Utc::now();
-            let part = PartRow { source: source.clone(), content: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &content), added };
+            let part = PartRow {
+                source: source.clone(),
+                content: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &content),
+                added,
+            };
             let key = prefixed(&id.to_bytes(), &sequence.to_be_bytes());
             r!(path, r!(path, txn.open_table(DESIGN_PARTS)).insert(key.as_slice(), encode(&part)?.as_slice()));
             Ok(DesignPart { design_id: id, sequence, source, content, added })
@@ -510,7 +521,9 @@ impl StateStore for RedbStore {
             for entry in r!(path, parts.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
                 let (key, value) = r!(path, entry);
                 let row: PartRow = decode(value.value(), "design part")?;
-                let sequence = u32::from_be_bytes(key.value()[16..20].try_into().map_err(|_| StoreError::Corrupt { detail: "design part key".into() })?);
+                let sequence = u32::from_be_bytes(
+                    key.value()[16..20].try_into().map_err(|_| StoreError::Corrupt { detail: "design part key".into() })?,
+                );
                 let content = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, row.content.as_bytes())
                     .map_err(|_| StoreError::Corrupt { detail: "stored design part is not base64".into() })?;
                 out.push(DesignPart { design_id: id, sequence, source: row.source, content, added: row.added });
@@ -534,10 +547,14 @@ impl StateStore for RedbStore {
     }
 
     async fn task_import(&self, tasks: &[Task]) -> StoreResult<()> {
-        let tasks: Vec<Task> = tasks.iter().cloned().map(|mut task| {
-            task.generation = 1;
-            task
-        }).collect();
+        let tasks: Vec<Task> = tasks
+            .iter()
+            .cloned()
+            .map(|mut task| {
+                task.generation = 1;
+                task
+            })
+            .collect();
         self.write(move |txn, path| {
             for task in &tasks {
                 if get_task(&r!(path, txn.open_table(TASKS)), path, task.id)?.is_some() {
@@ -640,7 +657,10 @@ impl StateStore for RedbStore {
         self.write(move |txn, path| {
             let (parent_task, child_task) = {
                 let tasks = r!(path, txn.open_table(TASKS));
-                (get_task(&tasks, path, parent)?.ok_or_else(|| task_not_found(parent))?, get_task(&tasks, path, child)?.ok_or_else(|| task_not_found(child))?)
+                (
+                    get_task(&tasks, path, parent)?.ok_or_else(|| task_not_found(parent))?,
+                    get_task(&tasks, path, child)?.ok_or_else(|| task_not_found(child))?,
+                )
             };
             if parent_task.status == TaskStatus::Terminating {
                 return Err(StoreError::conflict(format!("task {parent} is terminating")));
@@ -669,7 +689,8 @@ impl StateStore for RedbStore {
                 let mut found = None;
                 for entry in r!(path, index.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
                     let (_, id) = r!(path, entry);
-                    let id = TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
+                    let id =
+                        TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
                     if let Some(task) = get_task(&tasks, path, id)?
                         && actions.contains(&task.action)
                     {
@@ -731,7 +752,9 @@ impl StateStore for RedbStore {
                 let mut ids = Vec::new();
                 for entry in r!(path, order.range(..end.as_slice())) {
                     let (_, id) = r!(path, entry);
-                    ids.push(TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?));
+                    ids.push(TaskId::from_bytes(
+                        id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?,
+                    ));
                 }
                 ids
             };
@@ -821,7 +844,10 @@ impl StateStore for RedbStore {
             let sequence = next_counter(txn, path, "build_data_sequence")?;
             r!(path, r!(path, txn.open_table(BUILD_DATA)).insert(sequence, row.as_slice()));
             r!(path, r!(path, txn.open_table(BUILD_BY_NODE)).insert(node_key(&node, &sequence.to_be_bytes()).as_slice(), sequence));
-            r!(path, r!(path, txn.open_table(BUILD_BY_TASK)).insert(prefixed(&task.to_bytes(), &sequence.to_be_bytes()).as_slice(), sequence));
+            r!(
+                path,
+                r!(path, txn.open_table(BUILD_BY_TASK)).insert(prefixed(&task.to_bytes(), &sequence.to_be_bytes()).as_slice(), sequence)
+            );
             Ok(())
         })
         .await
@@ -854,7 +880,11 @@ impl StateStore for RedbStore {
             let table = r!(path, txn.open_table(BA_CONTEXT));
             let Some(value) = r!(path, table.get(node.as_str())) else { return Ok(None) };
             let row: ContextRecord = decode(value.value(), "boot action context")?;
-            Ok(Some(BootActionContext { node_name: node.clone(), task_id: TaskId(row.task_id), identity_key: key32(&row.identity_key, "context")? }))
+            Ok(Some(BootActionContext {
+                node_name: node.clone(),
+                task_id: TaskId(row.task_id),
+                identity_key: key32(&row.identity_key, "context")?,
+            }))
         })
         .await
     }
@@ -878,7 +908,8 @@ impl StateStore for RedbStore {
     async fn bootaction_status_get(&self, action_id: BootActionId) -> StoreResult<BootActionStatus> {
         self.read(move |txn, path| {
             let table = r!(path, txn.open_table(BA_STATUS));
-            let value = r!(path, table.get(action_id.0.to_bytes().as_slice())).ok_or_else(|| StoreError::not_found(format!("boot action {action_id}")))?;
+            let value = r!(path, table.get(action_id.0.to_bytes().as_slice()))
+                .ok_or_else(|| StoreError::not_found(format!("boot action {action_id}")))?;
             decode::<BootActionRecord>(value.value(), "boot action")?.into_status()
         })
         .await

@@ -34,14 +34,14 @@ pub fn align_result(parent: &mut Task, subtasks: &[Task], action: Option<Action>
     let has_subtasks = subtasks.iter().any(|child| child.parent == Some(parent.id)) || !parent.subtasks.is_empty();
     parent.result.status = if has_subtasks { ActionResult::Incomplete } else { ActionResult::Success };
     let retry = parent.retry;
-    for child in subtasks.iter().filter(|child| {
-        child.parent == Some(parent.id) && child.status.is_finished() && action.is_none_or(|wanted| child.action == wanted)
-    }) {
+    for child in subtasks
+        .iter()
+        .filter(|child| child.parent == Some(parent.id) && child.status.is_finished() && action.is_none_or(|wanted| child.action == wanted))
+    {
         if matches!(child.result.status, ActionResult::Success | ActionResult::PartialSuccess) {
             parent.result.success(None);
         }
-        if matches!(child.result.status, ActionResult::Failure | ActionResult::PartialSuccess) && (retry == 0 || child.retry == retry)
-        {
+        if matches!(child.result.status, ActionResult::Failure | ActionResult::PartialSuccess) && (retry == 0 || child.retry == retry) {
             parent.result.failure(None);
         }
     }

@@ -13,7 +13,7 @@ pub mod rules;
 use crate::compile::EffectiveSite;
 use crate::model::{DocMeta, Finding, Level};
 
-pub use report::{evaluate, evaluate_str, DesignReport, DesignStatus, Evaluation, ReportMessage};
+pub use report::{DesignReport, DesignStatus, Evaluation, ReportMessage, evaluate, evaluate_str};
 pub use rules::RULES;
 
 /// Images and kernels the node provisioner offers (DD3001).

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use crate::compile::{compile, EffectiveSite};
+use crate::compile::{EffectiveSite, compile};
 use crate::ingest::{IngestError, Ingested, Ingester};
 use crate::model::Finding;
 
-use super::{validate, ValidationOptions};
+use super::{ValidationOptions, validate};
 
 /// The overall outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

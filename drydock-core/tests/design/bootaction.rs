@@ -5,13 +5,13 @@
 
 use std::io::Read;
 
-use drydock_core::bootaction::context::{node_context, DEFAULT_REPORT_URL};
+use drydock_core::bootaction::context::{DEFAULT_REPORT_URL, node_context};
 use drydock_core::bootaction::render::node_packages;
 use drydock_core::bootaction::tarball::tarball;
-use drydock_core::bootaction::{render_assets, ActionIdentity, IdentityKey};
+use drydock_core::bootaction::{ActionIdentity, IdentityKey, render_assets};
 use drydock_core::ids::{BootActionId, DesignRef};
-use drydock_core::ingest::source::DefaultSource;
 use drydock_core::ingest::EnvelopeMode;
+use drydock_core::ingest::source::DefaultSource;
 use drydock_core::model::AssetType;
 use indexmap::IndexMap;
 

@@ -58,7 +58,12 @@ fn generate() -> String {
         let source = std::fs::read_to_string(rules_dir.join(&file)).expect("rule file");
         let doc = doc_comment(&source);
         assert!(doc.contains(rule.code) && doc.contains(rule.name), "{file}: the doc comment must name {} {}", rule.code, rule.name);
-        out.push_str(&format!("\n## {}. {} {}\n\nSource: `drydock-core/src/validate/rules/{file}`\n\n{doc}\n", index + 1, rule.code, rule.name));
+        out.push_str(&format!(
+            "\n## {}. {} {}\n\nSource: `drydock-core/src/validate/rules/{file}`\n\n{doc}\n",
+            index + 1,
+            rule.code,
+            rule.name
+        ));
     }
     out
 }
@@ -75,5 +80,8 @@ fn catalogue_is_current() {
         std::fs::write(&path, &generated).expect("write catalogue");
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == generated, "docs/validation-rules.md is stale: run UPDATE_DOCS=1 cargo test -p drydock-core --test design catalogue");
+    assert!(
+        committed == generated,
+        "docs/validation-rules.md is stale: run UPDATE_DOCS=1 cargo test -p drydock-core --test design catalogue"
+    );
 }

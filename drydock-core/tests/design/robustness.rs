@@ -2,9 +2,9 @@
 //! document, never a panic: truncated streams, wrong types, missing and
 //! cyclic profiles, oversized documents, deep nesting, invalid UTF-8.
 
-use drydock_core::compile::{compile, CompileError};
+use drydock_core::compile::{CompileError, compile};
 use drydock_core::ingest::{IngestError, Ingester};
-use drydock_core::validate::{evaluate, ValidationOptions};
+use drydock_core::validate::{ValidationOptions, evaluate};
 
 use crate::support::corpus_dir;
 
@@ -75,7 +75,10 @@ fn missing_and_cyclic_profiles_are_clean_errors() {
 
 #[test]
 fn oversized_and_deep_documents_are_rejected_with_their_line() {
-    let big = format!("---\nschema: drydock/Network/v1\nmetadata: {{name: n}}\ndata: {{cidr: 10.0.0.0/8}}\n---\nschema: drydock/Region/v1\nmetadata: {{name: r}}\ndata:\n  authorized_keys: ['{}']\n", "k".repeat(50 << 20));
+    let big = format!(
+        "---\nschema: drydock/Network/v1\nmetadata: {{name: n}}\ndata: {{cidr: 10.0.0.0/8}}\n---\nschema: drydock/Region/v1\nmetadata: {{name: r}}\ndata:\n  authorized_keys: ['{}']\n",
+        "k".repeat(50 << 20)
+    );
     let error = evaluate_text(&big).expect_err("too large");
     assert!(error.to_string().contains("limit"), "{error}");
     assert_eq!(error.line(), Some(5));

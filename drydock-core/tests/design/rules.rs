@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use drydock_core::model::{Finding, Level};
-use drydock_core::validate::{run_rule, PlatformCatalog, RuleContext, ValidationOptions, RULES};
+use drydock_core::validate::{PlatformCatalog, RULES, RuleContext, ValidationOptions, run_rule};
 
 use crate::support::compile_text;
 
@@ -15,9 +15,7 @@ fn fixtures_dir() -> &'static Path {
 }
 
 fn options() -> ValidationOptions {
-    ValidationOptions {
-        platform: Some(PlatformCatalog::Available(vec![("jammy".into(), vec!["ga-22.04".into(), "hwe-22.04".into()])])),
-    }
+    ValidationOptions { platform: Some(PlatformCatalog::Available(vec![("jammy".into(), vec!["ga-22.04".into(), "hwe-22.04".into()])])) }
 }
 
 fn prelude() -> String {

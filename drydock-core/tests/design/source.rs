@@ -45,8 +45,7 @@ async fn http_with_basic_auth_and_deckhand_with_a_token() {
     let fetched = source.fetch(&DesignRef(format!("http://alice:s3cret@127.0.0.1:{port}/site.yaml"))).await.expect("fetch");
     assert!(fetched.bytes.starts_with(b"---\nschema: drydock/Region/v1"));
     assert!(!fetched.name.contains("s3cret"), "the name used in diagnostics hides the password");
-    let fetched =
-        source.fetch(&DesignRef(format!("deckhand+http://127.0.0.1:{port}/api/v1.0/revisions/1/rendered-documents"))).await;
+    let fetched = source.fetch(&DesignRef(format!("deckhand+http://127.0.0.1:{port}/api/v1.0/revisions/1/rendered-documents"))).await;
     assert!(fetched.is_ok());
 
     let heads = requests.lock().expect("lock").clone();

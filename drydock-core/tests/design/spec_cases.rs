@@ -3,10 +3,10 @@
 //! references, FQDNs, boot-action scoping, inheritance and route domains.
 
 use drydock_core::compile::hardware::kernel_command_line;
-use drydock_core::ingest::value::Value;
-use drydock_core::ingest::{EnvelopeMode, Ingester};
 use drydock_core::ingest::map::node_filter_from_value;
-use drydock_core::ingest::yaml::{parse_stream, YamlLimits};
+use drydock_core::ingest::value::Value;
+use drydock_core::ingest::yaml::{YamlLimits, parse_stream};
+use drydock_core::ingest::{EnvelopeMode, Ingester};
 
 use crate::support::{corpus_dir, evaluate_path, summarize};
 
@@ -140,12 +140,8 @@ fn rendered_route_domain_routes_are_checked_once_each() {
             "---\nschema: drydock/Network/v1\nmetadata: {{name: {name}}}\ndata:\n  cidr: {cidr}\n  routedomain: rd\n  routes: [{{routedomain: rd, gateway: {gateway}, metric: 10}}]\n"
         )
     };
-    let text = [
-        network("a", "10.0.1.0/24", "10.0.1.1"),
-        network("b", "10.0.2.0/24", "10.9.9.9"),
-        network("c", "10.0.3.0/24", "10.0.3.1"),
-    ]
-    .concat();
+    let text = [network("a", "10.0.1.0/24", "10.0.1.1"), network("b", "10.0.2.0/24", "10.9.9.9"), network("c", "10.0.3.0/24", "10.0.3.1")]
+        .concat();
     let evaluation = crate::support::evaluate_bytes(text.as_bytes(), "rd.yaml", EnvelopeMode::Deckhand, None).expect("loads");
     let gateway_errors: Vec<_> = evaluation
         .report

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use drydock_core::compile::{compile, EffectiveSite};
+use drydock_core::compile::{EffectiveSite, compile};
 use drydock_core::ingest::{EnvelopeMode, IngestError, Ingester};
 use drydock_core::model::Level;
-use drydock_core::validate::{evaluate, DesignReport, Evaluation, PlatformCatalog, ReportMessage, ValidationOptions};
+use drydock_core::validate::{DesignReport, Evaluation, PlatformCatalog, ReportMessage, ValidationOptions, evaluate};
 
 /// `shared/corpus`, beside the repository (override with `DRYDOCK_SHARED`).
 pub fn corpus_dir() -> PathBuf {
@@ -29,12 +29,7 @@ pub fn evaluate_path(path: &Path, mode: EnvelopeMode, platform: Option<PlatformC
 }
 
 /// Ingest and evaluate bytes.
-pub fn evaluate_bytes(
-    bytes: &[u8],
-    name: &str,
-    mode: EnvelopeMode,
-    platform: Option<PlatformCatalog>,
-) -> Result<Evaluation, IngestError> {
+pub fn evaluate_bytes(bytes: &[u8], name: &str, mode: EnvelopeMode, platform: Option<PlatformCatalog>) -> Result<Evaluation, IngestError> {
     let ingester = Ingester { envelope: mode, ..Ingester::default() };
     let ingested = ingester.ingest_bytes(bytes, Some(name))?;
     Ok(evaluate(ingested, &ValidationOptions { platform }))

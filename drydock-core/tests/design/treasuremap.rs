@@ -20,11 +20,9 @@ fn xenial() -> Option<PlatformCatalog> {
 
 #[test]
 fn every_site_passes_with_nineteen_messages_offline_and_no_warning_with_a_catalog() {
-    for (name, counts) in [
-        ("seaworthy", [1, 3, 6, 2, 3, 5, 6]),
-        ("airsloop", [1, 3, 6, 2, 1, 1, 6]),
-        ("seaworthy-virt", [1, 1, 7, 2, 3, 3, 5]),
-    ] {
+    for (name, counts) in
+        [("seaworthy", [1, 3, 6, 2, 3, 5, 6]), ("airsloop", [1, 3, 6, 2, 1, 1, 6]), ("seaworthy-virt", [1, 1, 7, 2, 3, 3, 5])]
+    {
         let offline = site(name, None);
         let summary = summarize(&offline.report);
         assert_eq!(summary.status, "Success", "{name}: {summary:?}");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use drydock_core::ingest::EnvelopeMode;
-use drydock_core::lab::{lab_scenario, LabOptions};
+use drydock_core::lab::{LabOptions, lab_scenario};
 use drydock_core::validate::ValidationOptions;
 
 use super::load::load_design;

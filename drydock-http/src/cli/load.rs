@@ -4,7 +4,7 @@
 use drydock_core::ids::DesignRef;
 use drydock_core::ingest::source::{DefaultSource, DesignSource};
 use drydock_core::ingest::{EnvelopeMode, Ingester};
-use drydock_core::validate::{evaluate, Evaluation, ValidationOptions};
+use drydock_core::validate::{Evaluation, ValidationOptions, evaluate};
 
 /// Fetch, ingest and evaluate `design_ref`.
 pub async fn load_design(design_ref: &str, envelope: EnvelopeMode, options: &ValidationOptions) -> Result<Evaluation, String> {

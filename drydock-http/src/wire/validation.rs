@@ -4,7 +4,7 @@
 
 use drydock_core::model::Finding;
 use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::python_timestamp;
 

@@ -66,15 +66,7 @@ async fn main() -> anyhow::Result<()> {
             ..scenario.durations
         };
     }
-    let lab = SimLab::start_with(
-        scenario,
-        LabOptions {
-            port: args.port,
-            bmc_ports: args.bmc_ports,
-            no_warm_up: false,
-        },
-    )
-    .await?;
+    let lab = SimLab::start_with(scenario, LabOptions { port: args.port, bmc_ports: args.bmc_ports, no_warm_up: false }).await?;
     let mut info = lab.info();
     info["startup_ms"] = serde_json::Value::from(started.elapsed().as_millis() as u64);
     println!("{info}");

@@ -22,11 +22,7 @@ pub fn document(base_url: &str) -> Value {
             "uri": format!("{base_url}{path}"),
             "actions": actions,
         });
-        let (anon, auth) = if route.anon {
-            (handler, Value::Null)
-        } else {
-            (Value::Null, handler)
-        };
+        let (anon, auth) = if route.anon { (handler, Value::Null) } else { (Value::Null, handler) };
         resources.push(json!({"name": route.handler, "anon": anon, "auth": auth}));
     }
     json!({"doc": "MAAS API", "hash": "d7f1e0c0ffee5117d7f1e0c0ffee5117d7f1e0c0", "resources": resources})
@@ -40,30 +36,12 @@ mod tests {
     fn handlers_carry_params_and_uris() {
         let doc = document("http://127.0.0.1:1");
         let resources = doc["resources"].as_array().cloned().unwrap_or_default();
-        let machine = resources
-            .iter()
-            .find(|r| r["name"] == "MachineHandler")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let machine = resources.iter().find(|r| r["name"] == "MachineHandler").cloned().unwrap_or(Value::Null);
         assert_eq!(machine["auth"]["params"], json!(["system_id"]));
-        assert_eq!(
-            machine["auth"]["uri"],
-            "http://127.0.0.1:1/MAAS/api/2.0/machines/{system_id}/"
-        );
-        let deploy = machine["auth"]["actions"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["name"] == "deploy").cloned());
-        assert_eq!(
-            deploy,
-            Some(
-                json!({"name": "deploy", "method": "POST", "op": "deploy", "restful": false, "doc": "POST deploy"})
-            )
-        );
-        let version = resources
-            .iter()
-            .find(|r| r["name"] == "VersionHandler")
-            .cloned()
-            .unwrap_or(Value::Null);
+        assert_eq!(machine["auth"]["uri"], "http://127.0.0.1:1/MAAS/api/2.0/machines/{system_id}/");
+        let deploy = machine["auth"]["actions"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "deploy").cloned());
+        assert_eq!(deploy, Some(json!({"name": "deploy", "method": "POST", "op": "deploy", "restful": false, "doc": "POST deploy"})));
+        let version = resources.iter().find(|r| r["name"] == "VersionHandler").cloned().unwrap_or(Value::Null);
         assert!(version["auth"].is_null() && version["anon"].is_object());
         assert!(!resources.iter().any(|r| r["name"] == "DescribeHandler"));
     }

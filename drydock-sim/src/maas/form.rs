@@ -22,10 +22,7 @@ impl Form {
 
     /// First value of `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .get(name)
-            .and_then(|v| v.first())
-            .map(String::as_str)
+        self.fields.get(name).and_then(|v| v.first()).map(String::as_str)
     }
 
     /// First value of `name` unless it is empty.
@@ -63,10 +60,7 @@ impl Form {
 
 /// Parses the usual MaaS spellings of a boolean.
 pub fn parse_bool(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "true" | "1" | "on" | "yes"
-    )
+    matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "1" | "on" | "yes")
 }
 
 /// Percent-decodes `input` (also `+` as space when `plus_is_space`).
@@ -136,9 +130,7 @@ pub fn parse_body(content_type: Option<&str>, body: &[u8]) -> Form {
 fn boundary_of(content_type: &str) -> Option<String> {
     content_type.split(';').map(str::trim).find_map(|param| {
         let (key, value) = param.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| value.trim().trim_matches('"').to_owned())
+        key.trim().eq_ignore_ascii_case("boundary").then(|| value.trim().trim_matches('"').to_owned())
     })
 }
 
@@ -176,13 +168,8 @@ fn parse_multipart(boundary: &str, body: &[u8]) -> Form {
 }
 
 fn trim_crlf(part: &[u8]) -> &[u8] {
-    let part = part
-        .strip_prefix(b"\r\n")
-        .or_else(|| part.strip_prefix(b"\n"))
-        .unwrap_or(part);
-    part.strip_suffix(b"\r\n")
-        .or_else(|| part.strip_suffix(b"\n"))
-        .unwrap_or(part)
+    let part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
+    part.strip_suffix(b"\r\n").or_else(|| part.strip_suffix(b"\n")).unwrap_or(part)
 }
 
 fn decode_part(part: &[u8]) -> Option<(String, String)> {
@@ -212,14 +199,8 @@ fn decode_part(part: &[u8]) -> Option<(String, String)> {
     }
     let bytes = match encoding.as_str() {
         "base64" => {
-            let compact: Vec<u8> = content
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(compact)
-                .ok()?
+            let compact: Vec<u8> = content.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD.decode(compact).ok()?
         }
         "quoted-printable" => decode_quoted_printable(content),
         _ => content.to_vec(),
@@ -262,10 +243,7 @@ mod tests {
     #[test]
     fn multipart_base64_parts_and_repeats_decode() {
         let body = "--XyZ\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: form-data; name=\"hostname\"\r\n\r\nbm9kZTAx\r\n--XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\na\r\n--XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nb=3Dc\r\n--XyZ--\r\n";
-        let form = parse_body(
-            Some("multipart/form-data; boundary=\"XyZ\""),
-            body.as_bytes(),
-        );
+        let form = parse_body(Some("multipart/form-data; boundary=\"XyZ\""), body.as_bytes());
         assert_eq!(form.get("hostname"), Some("node01"));
         assert_eq!(form.all("tags"), ["a".to_owned(), "b=c".to_owned()]);
     }

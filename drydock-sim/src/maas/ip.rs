@@ -18,11 +18,7 @@ pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
 }
 
 fn mask(prefix: u32) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    }
+    if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) }
 }
 
 /// Whether a text is a valid CIDR (IPv4 or IPv6).
@@ -30,9 +26,7 @@ pub fn valid_cidr(cidr: &str) -> bool {
     if parse_cidr(cidr).is_some() {
         return true;
     }
-    cidr.split_once('/').is_some_and(|(a, p)| {
-        a.parse::<std::net::Ipv6Addr>().is_ok() && p.parse::<u32>().is_ok_and(|p| p <= 128)
-    })
+    cidr.split_once('/').is_some_and(|(a, p)| a.parse::<std::net::Ipv6Addr>().is_ok() && p.parse::<u32>().is_ok_and(|p| p <= 128))
 }
 
 /// Parses an IPv4 address.
@@ -63,12 +57,10 @@ pub fn used_addresses(region: &Region, subnet: i64) -> HashSet<u32> {
 
 /// Whether an address falls in any IP range of the subnet.
 pub fn in_range(region: &Region, subnet: i64, ip: u32) -> bool {
-    region
-        .ranges_of(subnet)
-        .any(|r| match (parse_ip(&r.start_ip), parse_ip(&r.end_ip)) {
-            (Some(start), Some(end)) => start <= ip && ip <= end,
-            _ => false,
-        })
+    region.ranges_of(subnet).any(|r| match (parse_ip(&r.start_ip), parse_ip(&r.end_ip)) {
+        (Some(start), Some(end)) => start <= ip && ip <= end,
+        _ => false,
+    })
 }
 
 /// First free address of a subnet outside ranges, gateway and used ones.
@@ -77,11 +69,7 @@ pub fn first_free(region: &Region, subnet: i64) -> Option<String> {
     let (net, prefix) = parse_cidr(&subnet_value.cidr)?;
     let gateway = subnet_value.gateway_ip.as_deref().and_then(parse_ip);
     let used = used_addresses(region, subnet);
-    let size = if prefix >= 31 {
-        1u64 << (32 - prefix)
-    } else {
-        (1u64 << (32 - prefix)) - 1
-    };
+    let size = if prefix >= 31 { 1u64 << (32 - prefix) } else { (1u64 << (32 - prefix)) - 1 };
     (1..size)
         .map(|offset| net.wrapping_add(offset as u32))
         .find(|ip| Some(*ip) != gateway && !used.contains(ip) && !in_range(region, subnet, *ip))

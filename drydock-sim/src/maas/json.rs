@@ -3,44 +3,27 @@
 //! Shapes are written from the spec's field lists, never from the driver's
 //! types. Nested objects are embedded in full where MaaS embeds them.
 
-use super::model::{
-    BlockDevice, Filesystem, Interface, IpRange, Node, Partition, Region, Subnet, Vlan, VolumeGroup,
-};
-use super::storage::{
-    device_available, device_is_pv, human_size, partition_is_pv, vg_size, vg_used,
-};
+use super::model::{BlockDevice, Filesystem, Interface, IpRange, Node, Partition, Region, Subnet, Vlan, VolumeGroup};
+use super::storage::{device_available, device_is_pv, human_size, partition_is_pv, vg_size, vg_used};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Path prefix of every MaaS resource URI.
 pub const API: &str = "/MAAS/api/2.0";
 
-const RESULT_NAMES: [&str; 6] = [
-    "Pending",
-    "Running",
-    "Passed",
-    "Failed",
-    "Timed out",
-    "Aborted",
-];
+const RESULT_NAMES: [&str; 6] = ["Pending", "Running", "Passed", "Failed", "Timed out", "Aborted"];
 
 fn result_name(status: i64) -> &'static str {
-    usize::try_from(status)
-        .ok()
-        .and_then(|i| RESULT_NAMES.get(i).copied())
-        .unwrap_or("Unknown")
+    usize::try_from(status).ok().and_then(|i| RESULT_NAMES.get(i).copied()).unwrap_or("Unknown")
 }
 
 /// VLAN object.
 pub fn vlan(region: &Region, vlan: &Vlan) -> Value {
-    let relay = vlan
-        .relay_vlan
-        .and_then(|id| region.vlans.get(&id))
-        .map(|r| {
-            let mut inner = plain_vlan(region, r);
-            inner["relay_vlan"] = Value::Null;
-            inner
-        });
+    let relay = vlan.relay_vlan.and_then(|id| region.vlans.get(&id)).map(|r| {
+        let mut inner = plain_vlan(region, r);
+        inner["relay_vlan"] = Value::Null;
+        inner
+    });
     let mut value = plain_vlan(region, vlan);
     value["relay_vlan"] = relay.unwrap_or(Value::Null);
     value
@@ -70,12 +53,7 @@ pub fn fabric(region: &Region, id: i64) -> Value {
     let Some(fabric) = region.fabrics.get(&id) else {
         return Value::Null;
     };
-    let vlans: Vec<Value> = region
-        .vlans
-        .values()
-        .filter(|v| v.fabric == id)
-        .map(|v| vlan(region, v))
-        .collect();
+    let vlans: Vec<Value> = region.vlans.values().filter(|v| v.fabric == id).map(|v| vlan(region, v)).collect();
     json!({
         "id": fabric.id,
         "name": fabric.name,
@@ -88,16 +66,8 @@ pub fn fabric(region: &Region, id: i64) -> Value {
 
 /// Subnet object.
 pub fn subnet(region: &Region, subnet: &Subnet) -> Value {
-    let vlan_value = region
-        .vlans
-        .get(&subnet.vlan)
-        .map(|v| vlan(region, v))
-        .unwrap_or(Value::Null);
-    let space = region
-        .vlans
-        .get(&subnet.vlan)
-        .and_then(|v| v.space.clone())
-        .unwrap_or_else(|| "undefined".into());
+    let vlan_value = region.vlans.get(&subnet.vlan).map(|v| vlan(region, v)).unwrap_or(Value::Null);
+    let space = region.vlans.get(&subnet.vlan).and_then(|v| v.space.clone()).unwrap_or_else(|| "undefined".into());
     json!({
         "id": subnet.id,
         "name": subnet.name,
@@ -119,11 +89,7 @@ pub fn subnet(region: &Region, subnet: &Subnet) -> Value {
 
 /// Subnet object by id (null when unknown).
 pub fn subnet_by_id(region: &Region, id: i64) -> Value {
-    region
-        .subnets
-        .get(&id)
-        .map(|s| subnet(region, s))
-        .unwrap_or(Value::Null)
+    region.subnets.get(&id).map(|s| subnet(region, s)).unwrap_or(Value::Null)
 }
 
 /// User object.
@@ -184,10 +150,7 @@ fn used_for_fs(fs: &Filesystem) -> String {
     if fs.mount_point.is_empty() {
         format!("Unmounted {} formatted filesystem", fs.fstype)
     } else {
-        format!(
-            "{} formatted filesystem mounted at {}",
-            fs.fstype, fs.mount_point
-        )
+        format!("{} formatted filesystem mounted at {}", fs.fstype, fs.mount_point)
     }
 }
 
@@ -196,14 +159,8 @@ pub fn partition(node: &Node, device: &BlockDevice, part: &Partition) -> Value {
     let used_for = match &part.filesystem {
         Some(fs) => used_for_fs(fs),
         None if partition_is_pv(node, part.id) => {
-            let vg = node
-                .volume_groups
-                .iter()
-                .find(|vg| vg.pv_partitions.contains(&part.id));
-            format!(
-                "LVM volume for {}",
-                vg.map(|v| v.name.as_str()).unwrap_or("")
-            )
+            let vg = node.volume_groups.iter().find(|vg| vg.pv_partitions.contains(&part.id));
+            format!("LVM volume for {}", vg.map(|v| v.name.as_str()).unwrap_or(""))
         }
         None => "Unused".into(),
     };
@@ -235,20 +192,12 @@ pub fn block_device(node: &Node, device: &BlockDevice) -> Value {
             "{} partitioned with {} partition{}",
             device.partition_table.as_deref().unwrap_or("GPT"),
             device.partitions.len(),
-            if device.partitions.len() == 1 {
-                ""
-            } else {
-                "s"
-            }
+            if device.partitions.len() == 1 { "" } else { "s" }
         )
     } else {
         "Unused".into()
     };
-    let partitions: Vec<Value> = device
-        .partitions
-        .iter()
-        .map(|p| partition(node, device, p))
-        .collect();
+    let partitions: Vec<Value> = device.partitions.iter().map(|p| partition(node, device, p)).collect();
     let mut value = json!({
         "id": device.id,
         "system_id": node.system_id,
@@ -274,11 +223,7 @@ pub fn block_device(node: &Node, device: &BlockDevice) -> Value {
         "resource_uri": format!("{API}/nodes/{}/blockdevices/{}/", node.system_id, device.id),
     });
     if let Some(vg_id) = device.lv_of {
-        let vg_uuid = node
-            .volume_groups
-            .iter()
-            .find(|v| v.id == vg_id)
-            .map(|v| v.uuid.clone());
+        let vg_uuid = node.volume_groups.iter().find(|v| v.id == vg_id).map(|v| v.uuid.clone());
         value["parent"] = json!({"id": vg_id, "uuid": vg_uuid, "type": "lvm-vg"});
     }
     value
@@ -299,12 +244,7 @@ pub fn volume_group(node: &Node, vg: &VolumeGroup) -> Value {
     }
     let size = vg_size(node, vg);
     let used = vg_used(node, vg);
-    let lvs: Vec<Value> = node
-        .block_devices
-        .iter()
-        .filter(|d| d.lv_of == Some(vg.id))
-        .map(|d| block_device(node, d))
-        .collect();
+    let lvs: Vec<Value> = node.block_devices.iter().filter(|d| d.lv_of == Some(vg.id)).map(|d| block_device(node, d)).collect();
     json!({
         "id": vg.id,
         "system_id": node.system_id,
@@ -324,24 +264,10 @@ pub fn volume_group(node: &Node, vg: &VolumeGroup) -> Value {
 
 /// Interface object.
 pub fn interface(region: &Region, node: &Node, iface: &Interface) -> Value {
-    let name_of = |id: &i64| {
-        node.interfaces
-            .iter()
-            .find(|i| i.id == *id)
-            .map(|i| i.name.clone())
-    };
+    let name_of = |id: &i64| node.interfaces.iter().find(|i| i.id == *id).map(|i| i.name.clone());
     let parents: Vec<String> = iface.parents.iter().filter_map(name_of).collect();
-    let children: Vec<String> = node
-        .interfaces
-        .iter()
-        .filter(|i| i.parents.contains(&iface.id))
-        .map(|i| i.name.clone())
-        .collect();
-    let vlan_value = iface
-        .vlan
-        .and_then(|id| region.vlans.get(&id))
-        .map(|v| vlan(region, v))
-        .unwrap_or(Value::Null);
+    let children: Vec<String> = node.interfaces.iter().filter(|i| i.parents.contains(&iface.id)).map(|i| i.name.clone()).collect();
+    let vlan_value = iface.vlan.and_then(|id| region.vlans.get(&id)).map(|v| vlan(region, v)).unwrap_or(Value::Null);
     let links: Vec<Value> = iface
         .links
         .iter()
@@ -356,20 +282,10 @@ pub fn interface(region: &Region, node: &Node, iface: &Interface) -> Value {
             value
         })
         .collect();
-    let discovered = iface
-        .discovered_subnet
-        .map(|s| json!([{"subnet": subnet_by_id(region, s), "ip_address": iface.discovered_ip}]));
-    let vlan_mtu = iface
-        .vlan
-        .and_then(|id| region.vlans.get(&id))
-        .map(|v| v.mtu)
-        .unwrap_or(1500);
+    let discovered = iface.discovered_subnet.map(|s| json!([{"subnet": subnet_by_id(region, s), "ip_address": iface.discovered_ip}]));
+    let vlan_mtu = iface.vlan.and_then(|id| region.vlans.get(&id)).map(|v| v.mtu).unwrap_or(1500);
     let own_mtu = iface.params.get("mtu").and_then(Value::as_i64);
-    let params = if iface.params.is_empty() {
-        Value::from("")
-    } else {
-        Value::Object(iface.params.clone())
-    };
+    let params = if iface.params.is_empty() { Value::from("") } else { Value::Object(iface.params.clone()) };
     json!({
         "id": iface.id,
         "system_id": node.system_id,
@@ -406,57 +322,26 @@ pub fn power_params_value(node: &Node) -> Value {
 pub fn node(region: &Region, node: &Node, power: &str) -> Value {
     // Each interface and block device is rendered once and cloned into the
     // places MaaS repeats it (boot_interface, the three device sets, boot_disk).
-    let interfaces: Vec<Value> = node
-        .interfaces
-        .iter()
-        .map(|i| interface(region, node, i))
-        .collect();
-    let boot_index = node
-        .boot_interface
-        .and_then(|id| node.interfaces.iter().position(|i| i.id == id))
-        .or(if node.interfaces.is_empty() {
-            None
-        } else {
-            Some(0)
-        });
-    let boot_interface = boot_index
-        .and_then(|i| interfaces.get(i).cloned())
-        .unwrap_or(Value::Null);
-    let ip_addresses: Vec<String> = node
-        .interfaces
-        .iter()
-        .flat_map(|i| i.links.iter().filter_map(|l| l.ip_address.clone()))
-        .collect();
-    let devices: Vec<Value> = node
-        .block_devices
-        .iter()
-        .map(|d| block_device(node, d))
-        .collect();
+    let interfaces: Vec<Value> = node.interfaces.iter().map(|i| interface(region, node, i)).collect();
+    let boot_index = node.boot_interface.and_then(|id| node.interfaces.iter().position(|i| i.id == id)).or(if node.interfaces.is_empty() {
+        None
+    } else {
+        Some(0)
+    });
+    let boot_interface = boot_index.and_then(|i| interfaces.get(i).cloned()).unwrap_or(Value::Null);
+    let ip_addresses: Vec<String> = node.interfaces.iter().flat_map(|i| i.links.iter().filter_map(|l| l.ip_address.clone())).collect();
+    let devices: Vec<Value> = node.block_devices.iter().map(|d| block_device(node, d)).collect();
     let pick = |physical: bool| -> Vec<Value> {
-        node.block_devices
-            .iter()
-            .zip(&devices)
-            .filter(|(d, _)| d.lv_of.is_none() == physical)
-            .map(|(_, v)| v.clone())
-            .collect()
+        node.block_devices.iter().zip(&devices).filter(|(d, _)| d.lv_of.is_none() == physical).map(|(_, v)| v.clone()).collect()
     };
     let physical = pick(true);
     let virtual_devices = pick(false);
-    let vgs: Vec<Value> = node
-        .volume_groups
-        .iter()
-        .map(|vg| volume_group(node, vg))
-        .collect();
+    let vgs: Vec<Value> = node.volume_groups.iter().map(|vg| volume_group(node, vg)).collect();
     let boot_disk = super::storage::boot_disk_id(node)
         .and_then(|id| node.block_devices.iter().position(|d| d.id == id))
         .and_then(|i| devices.get(i).cloned())
         .unwrap_or(Value::Null);
-    let storage_mb: f64 = node
-        .block_devices
-        .iter()
-        .filter(|d| d.lv_of.is_none())
-        .map(|d| d.size as f64 / 1_000_000.0)
-        .sum();
+    let storage_mb: f64 = node.block_devices.iter().filter(|d| d.lv_of.is_none()).map(|d| d.size as f64 / 1_000_000.0).sum();
     let domain_name = region.domain_name(node.domain);
     let annotations = serde_json::to_value(&node.annotations).unwrap_or(Value::Null);
     let is_rack = node.node_type != 0;
@@ -517,11 +402,8 @@ pub fn node(region: &Region, node: &Node, power: &str) -> Value {
         value["status"] = Value::Null;
         value["status_name"] = Value::Null;
         value["version"] = Value::from("3.4.0");
-        let services: Vec<Value> = node
-            .services
-            .iter()
-            .map(|(name, status)| json!({"name": name, "status": status, "status_info": ""}))
-            .collect();
+        let services: Vec<Value> =
+            node.services.iter().map(|(name, status)| json!({"name": name, "status": status, "status_info": ""})).collect();
         value["service_set"] = Value::from(services);
         value["resource_uri"] = Value::from(format!("{API}/rackcontrollers/{}/", node.system_id));
     } else {

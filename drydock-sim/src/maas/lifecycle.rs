@@ -3,10 +3,7 @@
 //! simulated time) or Explicit mode (when stepped), and the side effects of
 //! commissioning, deployment and release.
 
-use super::model::{
-    BlockDevice, Interface, InterfaceKind, Link, Node, Pending, Phase, PowerState, Script,
-    ScriptResult, Status,
-};
+use super::model::{BlockDevice, Interface, InterfaceKind, Link, Node, Pending, Phase, PowerState, Script, ScriptResult, Status};
 use super::storage::{LayoutRequest, apply_layout};
 use crate::scenario::MachineSeed;
 use crate::world::{SimMode, World};
@@ -16,45 +13,23 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Builds a node from a seed (not inserted). `node_type` 0 machine, 2 rack.
 pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) -> Node {
     let region = &mut world.region;
-    let system_id = seed
-        .system_id
-        .clone()
-        .unwrap_or_else(|| region.new_system_id());
-    let hostname = seed
-        .hostname
-        .clone()
-        .unwrap_or_else(|| format!("sim-{system_id}"));
+    let system_id = seed.system_id.clone().unwrap_or_else(|| region.new_system_id());
+    let hostname = seed.hostname.clone().unwrap_or_else(|| format!("sim-{system_id}"));
     let mut interfaces = Vec::new();
     let mut boot_interface = None;
     for (index, nic) in seed.interfaces.iter().enumerate() {
         let fabric = nic.fabric.as_deref().unwrap_or("fabric-0");
-        let fabric_id = region
-            .fabrics
-            .values()
-            .find(|f| f.name == fabric)
-            .map(|f| f.id)
-            .unwrap_or(0);
+        let fabric_id = region.fabrics.values().find(|f| f.name == fabric).map(|f| f.id).unwrap_or(0);
         let vid = nic.vid.unwrap_or(0);
-        let vlan = region
-            .vlans
-            .values()
-            .find(|v| v.fabric == fabric_id && v.vid == vid)
-            .map(|v| v.id);
-        let discovered_subnet = nic
-            .subnet
-            .as_ref()
-            .and_then(|c| region.subnets.values().find(|s| &s.cidr == c))
-            .map(|s| s.id);
+        let vlan = region.vlans.values().find(|v| v.fabric == fabric_id && v.vid == vid).map(|v| v.id);
+        let discovered_subnet = nic.subnet.as_ref().and_then(|c| region.subnets.values().find(|s| &s.cidr == c)).map(|s| s.id);
         let id = region.new_id();
         if nic.boot && boot_interface.is_none() {
             boot_interface = Some(id);
         }
         interfaces.push(Interface {
             id,
-            name: nic
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("eno{}", index + 1)),
+            name: nic.name.clone().unwrap_or_else(|| format!("eno{}", index + 1)),
             kind: InterfaceKind::Physical,
             mac_address: nic.mac.to_ascii_lowercase(),
             vlan,
@@ -63,10 +38,7 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
             enabled: true,
             links: vec![],
             params: Map::new(),
-            pci_address: nic
-                .pci_address
-                .clone()
-                .unwrap_or_else(|| format!("0000:{:02x}:00.0", index + 1)),
+            pci_address: nic.pci_address.clone().unwrap_or_else(|| format!("0000:{:02x}:00.0", index + 1)),
             commissioned_vlan: vlan,
             discovered_subnet,
             discovered_ip: nic.ip.clone(),
@@ -75,38 +47,30 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
     if boot_interface.is_none() {
         boot_interface = interfaces.first().map(|i| i.id);
     }
-    let block_devices: Vec<BlockDevice> =
-        seed.disks
-            .iter()
-            .enumerate()
-            .map(|(index, disk)| {
-                let letter = char::from(b'a' + (index % 26) as u8);
-                BlockDevice {
-                    id: region.new_id(),
-                    name: disk.name.clone().unwrap_or_else(|| format!("sd{letter}")),
-                    lv_of: None,
-                    uuid: None,
-                    size: disk.size,
-                    block_size: disk.block_size.unwrap_or(512),
-                    model: disk.model.clone().unwrap_or_else(|| "QEMU HARDDISK".into()),
-                    serial: disk
-                        .serial
-                        .clone()
-                        .unwrap_or_else(|| format!("SIM{system_id}{index}")),
-                    id_path: disk.id_path.clone().unwrap_or_else(|| {
-                        format!("/dev/disk/by-id/wwn-0x5000c500{system_id}{index}")
-                    }),
-                    scsi_address: disk
-                        .scsi_address
-                        .clone()
-                        .unwrap_or_else(|| format!("{index}:0:0:0")),
-                    tags: vec!["ssd".into()],
-                    filesystem: None,
-                    partition_table: None,
-                    partitions: vec![],
-                }
-            })
-            .collect();
+    let block_devices: Vec<BlockDevice> = seed
+        .disks
+        .iter()
+        .enumerate()
+        .map(|(index, disk)| {
+            let letter = char::from(b'a' + (index % 26) as u8);
+            BlockDevice {
+                id: region.new_id(),
+                name: disk.name.clone().unwrap_or_else(|| format!("sd{letter}")),
+                lv_of: None,
+                uuid: None,
+                size: disk.size,
+                block_size: disk.block_size.unwrap_or(512),
+                model: disk.model.clone().unwrap_or_else(|| "QEMU HARDDISK".into()),
+                serial: disk.serial.clone().unwrap_or_else(|| format!("SIM{system_id}{index}")),
+                id_path: disk.id_path.clone().unwrap_or_else(|| format!("/dev/disk/by-id/wwn-0x5000c500{system_id}{index}")),
+                scsi_address: disk.scsi_address.clone().unwrap_or_else(|| format!("{index}:0:0:0")),
+                tags: vec!["ssd".into()],
+                filesystem: None,
+                partition_table: None,
+                partitions: vec![],
+            }
+        })
+        .collect();
     let mut power_parameters = seed.power_parameters.clone();
     let mut bmc_name = None;
     let mut power_type = seed.power_type.clone().unwrap_or_else(|| "manual".into());
@@ -117,15 +81,9 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
         if seed.power_type.is_none() {
             power_type = "redfish".into();
         }
-        power_parameters
-            .entry("power_address")
-            .or_insert(Value::from(bmc.address.clone()));
-        power_parameters
-            .entry("power_user")
-            .or_insert(Value::from(user.clone()));
-        power_parameters
-            .entry("power_pass")
-            .or_insert(Value::from(pass.clone()));
+        power_parameters.entry("power_address").or_insert(Value::from(bmc.address.clone()));
+        power_parameters.entry("power_user").or_insert(Value::from(user.clone()));
+        power_parameters.entry("power_pass").or_insert(Value::from(pass.clone()));
         if power_type == "redfish" {
             power_parameters.entry("node_id").or_insert(Value::from(""));
         }
@@ -137,11 +95,7 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
                 address: bmc.address.clone(),
                 username: user,
                 password: pass,
-                power: if bmc.powered_on {
-                    PowerState::On
-                } else {
-                    PowerState::Off
-                },
+                power: if bmc.powered_on { PowerState::On } else { PowerState::Off },
                 boot_target: crate::world::BootTarget::None,
                 boot_enabled: "Disabled".into(),
                 uuid,
@@ -152,57 +106,23 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
         bmc_name = Some(name);
     }
     let region = &mut world.region;
-    let services = seed
-        .services
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("running").to_owned()))
-        .collect::<BTreeMap<_, _>>();
+    let services = seed.services.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("running").to_owned())).collect::<BTreeMap<_, _>>();
     let services = if node_type != 0 && services.is_empty() {
-        [
-            "rackd",
-            "tftp",
-            "http",
-            "dhcpd",
-            "dhcpd6",
-            "ntp_rack",
-            "dns_rack",
-            "proxy_rack",
-            "syslog_rack",
-        ]
-        .iter()
-        .map(|s| {
-            (
-                s.to_string(),
-                if s.starts_with("dhcpd") {
-                    "off".to_owned()
-                } else {
-                    "running".to_owned()
-                },
-            )
-        })
-        .collect()
+        ["rackd", "tftp", "http", "dhcpd", "dhcpd6", "ntp_rack", "dns_rack", "proxy_rack", "syslog_rack"]
+            .iter()
+            .map(|s| (s.to_string(), if s.starts_with("dhcpd") { "off".to_owned() } else { "running".to_owned() }))
+            .collect()
     } else {
         services
     };
-    let status = seed
-        .status
-        .as_deref()
-        .and_then(Status::parse)
-        .unwrap_or(if node_type == 0 {
-            Status::New
-        } else {
-            Status::Deployed
-        });
+    let status = seed.status.as_deref().and_then(Status::parse).unwrap_or(if node_type == 0 { Status::New } else { Status::Deployed });
     Node {
         system_id,
         hostname,
         node_type,
         domain: region.default_domain,
         description: String::new(),
-        architecture: seed
-            .architecture
-            .clone()
-            .unwrap_or_else(|| "amd64/generic".into()),
+        architecture: seed.architecture.clone().unwrap_or_else(|| "amd64/generic".into()),
         min_hwe_kernel: String::new(),
         hwe_kernel: None,
         osystem: String::new(),
@@ -254,10 +174,7 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
 pub(crate) fn enlist(world: &mut World, seed: &MachineSeed) -> String {
     let node = build_node(world, seed, 0);
     let sid = node.system_id.clone();
-    let commissioned = !matches!(
-        node.status,
-        Status::New | Status::Commissioning | Status::FailedCommissioning
-    );
+    let commissioned = !matches!(node.status, Status::New | Status::Commissioning | Status::FailedCommissioning);
     world.region.machines.insert(sid.clone(), node);
     if commissioned {
         commissioning_passed(world, &sid);
@@ -273,11 +190,7 @@ pub(crate) fn lshw_of(node: &Node) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" standalone=\"yes\" ?>\n<list>\n<node id=\"");
     xml.push_str(&node.hostname);
     xml.push_str("\" class=\"system\">\n");
-    for iface in node
-        .interfaces
-        .iter()
-        .filter(|i| i.kind == InterfaceKind::Physical)
-    {
+    for iface in node.interfaces.iter().filter(|i| i.kind == InterfaceKind::Physical) {
         xml.push_str(&format!(
             "  <node id=\"network\" class=\"network\"><businfo>pci@{}</businfo><logicalname>{}</logicalname><serial>{}</serial></node>\n",
             iface.pci_address, iface.name, iface.mac_address
@@ -297,13 +210,7 @@ fn timestamp(world: &World) -> String {
     // Simulated clock rendered on a fixed date; only the shape matters.
     let ms = world.now_ms();
     let secs = ms / 1000;
-    format!(
-        "2026-01-01T{:02}:{:02}:{:02}.{:03}",
-        (secs / 3600) % 24,
-        (secs / 60) % 60,
-        secs % 60,
-        ms % 1000
-    )
+    format!("2026-01-01T{:02}:{:02}:{:02}.{:03}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60, ms % 1000)
 }
 
 fn add_results(world: &mut World, sid: &str, result_type: i64, scripts: &[(&str, i64, &str)]) {
@@ -314,11 +221,7 @@ fn add_results(world: &mut World, sid: &str, result_type: i64, scripts: &[(&str,
     };
     node.results.retain(|r| r.result_type != result_type);
     for ((name, exit, out), id) in scripts.iter().zip(ids) {
-        let stderr = if *exit != 0 {
-            format!("{name} failed\n").into_bytes()
-        } else {
-            vec![]
-        };
+        let stderr = if *exit != 0 { format!("{name} failed\n").into_bytes() } else { vec![] };
         node.results.push(ScriptResult {
             id,
             name: (*name).to_owned(),
@@ -344,23 +247,12 @@ pub(crate) fn commissioning_passed(world: &mut World, sid: &str) {
             ("maas-capture-lldpd", 0, "<lldp/>\n"),
         ],
     );
-    add_results(
-        world,
-        sid,
-        2,
-        &[
-            ("smartctl-validate", 0, "SMART passed\n"),
-            ("memtester", 0, "memtester ok\n"),
-        ],
-    );
+    add_results(world, sid, 2, &[("smartctl-validate", 0, "SMART passed\n"), ("memtester", 0, "memtester ok\n")]);
     restore_networking(world, sid);
-    let skip = world.region.node(sid).is_some_and(|n| {
-        n.script.skip_storage
-            || n.commission_flags
-                .get("skip_storage")
-                .and_then(Value::as_bool)
-                == Some(true)
-    });
+    let skip = world
+        .region
+        .node(sid)
+        .is_some_and(|n| n.script.skip_storage || n.commission_flags.get("skip_storage").and_then(Value::as_bool) == Some(true));
     if !skip {
         default_layout(world, sid);
     }
@@ -387,11 +279,7 @@ pub(crate) fn default_layout(world: &mut World, sid: &str) {
 }
 
 /// Applies a layout to a node, with ids and UUIDs from the world.
-pub(crate) fn apply_to(
-    world: &mut World,
-    sid: &str,
-    request: &LayoutRequest,
-) -> Result<(), super::storage::LayoutError> {
+pub(crate) fn apply_to(world: &mut World, sid: &str, request: &LayoutRequest) -> Result<(), super::storage::LayoutError> {
     let Some(mut node) = world.region.machines.get(sid).cloned() else {
         return Ok(());
     };
@@ -421,39 +309,17 @@ pub(crate) fn apply_to(
 /// `restore_networking_configuration` (compat: drivers.md §3.3).
 pub(crate) fn restore_networking(world: &mut World, sid: &str) {
     let mut link_ids: Vec<i64> = Vec::new();
-    let count = world
-        .region
-        .node(sid)
-        .map(|n| n.interfaces.len())
-        .unwrap_or(0);
+    let count = world.region.node(sid).map(|n| n.interfaces.len()).unwrap_or(0);
     for _ in 0..count {
         link_ids.push(world.region.new_id());
     }
-    let first_subnet_of = |vlan: Option<i64>| {
-        vlan.and_then(|v| {
-            world
-                .region
-                .subnets
-                .values()
-                .find(|s| s.vlan == v)
-                .map(|s| s.id)
-        })
-    };
-    let plan: Vec<Option<i64>> = world
-        .region
-        .node(sid)
-        .map(|n| {
-            n.interfaces
-                .iter()
-                .map(|i| first_subnet_of(i.commissioned_vlan))
-                .collect()
-        })
-        .unwrap_or_default();
+    let first_subnet_of = |vlan: Option<i64>| vlan.and_then(|v| world.region.subnets.values().find(|s| s.vlan == v).map(|s| s.id));
+    let plan: Vec<Option<i64>> =
+        world.region.node(sid).map(|n| n.interfaces.iter().map(|i| first_subnet_of(i.commissioned_vlan)).collect()).unwrap_or_default();
     let Some(node) = world.region.node_mut(sid) else {
         return;
     };
-    node.interfaces
-        .retain(|i| i.kind == InterfaceKind::Physical);
+    node.interfaces.retain(|i| i.kind == InterfaceKind::Physical);
     let boot = node.boot_interface;
     for ((iface, link_id), vlan_subnet) in node.interfaces.iter_mut().zip(link_ids).zip(plan) {
         iface.vlan = iface.commissioned_vlan;
@@ -462,29 +328,11 @@ pub(crate) fn restore_networking(world: &mut World, sid: &str) {
         iface.links.clear();
         let link = if Some(iface.id) == boot {
             match iface.discovered_subnet {
-                Some(subnet) => Link {
-                    id: link_id,
-                    mode: "auto".into(),
-                    subnet: Some(subnet),
-                    ip_address: None,
-                    default_gateway: false,
-                },
-                None => Link {
-                    id: link_id,
-                    mode: "dhcp".into(),
-                    subnet: None,
-                    ip_address: None,
-                    default_gateway: false,
-                },
+                Some(subnet) => Link { id: link_id, mode: "auto".into(), subnet: Some(subnet), ip_address: None, default_gateway: false },
+                None => Link { id: link_id, mode: "dhcp".into(), subnet: None, ip_address: None, default_gateway: false },
             }
         } else {
-            Link {
-                id: link_id,
-                mode: "link_up".into(),
-                subnet: vlan_subnet,
-                ip_address: None,
-                default_gateway: false,
-            }
+            Link { id: link_id, mode: "link_up".into(), subnet: vlan_subnet, ip_address: None, default_gateway: false }
         };
         iface.links.push(link);
     }
@@ -514,13 +362,7 @@ pub(crate) fn start_phase(world: &mut World, sid: &str, phase: Phase, outcome: O
         queue.pop_front().unwrap_or_else(|| "pass".into())
     });
     let due_ms = (outcome != "hang").then_some(now + duration);
-    node.pending = Some(Pending {
-        phase,
-        due_ms,
-        seq,
-        outcome,
-        reads_left: reads.max(1),
-    });
+    node.pending = Some(Pending { phase, due_ms, seq, outcome, reads_left: reads.max(1) });
 }
 
 /// Reads mode: counts one read of each listed machine and completes the
@@ -530,20 +372,11 @@ pub(crate) fn count_reads(world: &mut World, sids: &[String]) {
         return;
     }
     for sid in sids {
-        let runnable_now = world
-            .region
-            .machines
-            .get(sid)
-            .is_some_and(|m| m.pending.is_some() && runnable(world, m));
+        let runnable_now = world.region.machines.get(sid).is_some_and(|m| m.pending.is_some() && runnable(world, m));
         if !runnable_now {
             continue;
         }
-        let done = match world
-            .region
-            .machines
-            .get_mut(sid)
-            .and_then(|m| m.pending.as_mut())
-        {
+        let done = match world.region.machines.get_mut(sid).and_then(|m| m.pending.as_mut()) {
             Some(pending) if pending.due_ms.is_some() => {
                 pending.reads_left = pending.reads_left.saturating_sub(1);
                 pending.reads_left == 0
@@ -568,11 +401,7 @@ pub(crate) fn tick(world: &mut World) {
             .region
             .machines
             .values()
-            .filter(|m| {
-                m.pending
-                    .as_ref()
-                    .is_some_and(|p| p.due_ms.is_some_and(|d| d <= now))
-            })
+            .filter(|m| m.pending.as_ref().is_some_and(|p| p.due_ms.is_some_and(|d| d <= now)))
             .filter(|m| runnable(world, m))
             .map(|m| m.system_id.clone())
             .collect();
@@ -597,12 +426,7 @@ pub(crate) fn step(world: &mut World, steps: usize, only: Option<&str>) -> usize
             .values()
             .filter(|m| only.is_none_or(|o| o == m.system_id))
             .filter(|m| runnable(world, m))
-            .filter_map(|m| {
-                m.pending
-                    .as_ref()
-                    .filter(|p| p.due_ms.is_some())
-                    .map(|p| (p.seq, m.system_id.clone()))
-            })
+            .filter_map(|m| m.pending.as_ref().filter(|p| p.due_ms.is_some()).map(|p| (p.seq, m.system_id.clone())))
             .min();
         let Some((_, sid)) = next else { break };
         complete(world, &sid);
@@ -616,9 +440,7 @@ pub(crate) fn step(world: &mut World, steps: usize, only: Option<&str>) -> usize
 /// off stalls them until it is powered on again (PXE boot resumes them).
 fn runnable(world: &World, node: &Node) -> bool {
     match node.pending.as_ref().map(|p| p.phase) {
-        Some(Phase::Commissioning | Phase::Testing | Phase::Deploying) => {
-            world.power_of(&node.system_id) == PowerState::On
-        }
+        Some(Phase::Commissioning | Phase::Testing | Phase::Deploying) => world.power_of(&node.system_id) == PowerState::On,
         _ => true,
     }
 }
@@ -632,18 +454,8 @@ pub(crate) fn complete(world: &mut World, sid: &str) {
     match pending.phase {
         Phase::Commissioning => {
             if outcome == "fail_commissioning" {
-                add_results(
-                    world,
-                    sid,
-                    0,
-                    &[
-                        ("maas-support-info", 0, "support info\n"),
-                        ("maas-lshw", 1, ""),
-                    ],
-                );
-                finish(world, sid, Status::FailedCommissioning, |n| {
-                    n.commissioning_status = 3
-                });
+                add_results(world, sid, 0, &[("maas-support-info", 0, "support info\n"), ("maas-lshw", 1, "")]);
+                finish(world, sid, Status::FailedCommissioning, |n| n.commissioning_status = 3);
             } else {
                 set_status(world, sid, Status::Testing);
                 start_phase(world, sid, Phase::Testing, Some(pending.outcome.clone()));
@@ -661,32 +473,18 @@ pub(crate) fn complete(world: &mut World, sid: &str) {
         }
         Phase::Deploying => {
             if outcome == "fail" {
-                add_results(
-                    world,
-                    sid,
-                    1,
-                    &[("install.log", 1, "curtin: installation failed\n")],
-                );
+                add_results(world, sid, 1, &[("install.log", 1, "curtin: installation failed\n")]);
                 finish(world, sid, Status::FailedDeployment, |_| {});
             } else {
                 assign_auto_addresses(world, sid);
-                add_results(
-                    world,
-                    sid,
-                    1,
-                    &[("install.log", 0, "curtin: Installation finished.\n")],
-                );
+                add_results(world, sid, 1, &[("install.log", 0, "curtin: Installation finished.\n")]);
                 finish(world, sid, Status::Deployed, |_| {});
                 world.set_power(sid, PowerState::On, false);
             }
         }
         Phase::Releasing | Phase::Erasing => {
             if outcome == "fail" {
-                let failed = if pending.phase == Phase::Erasing {
-                    Status::FailedDiskErasing
-                } else {
-                    Status::ReleasingFailed
-                };
+                let failed = if pending.phase == Phase::Erasing { Status::FailedDiskErasing } else { Status::ReleasingFailed };
                 finish(world, sid, failed, |_| {});
             } else {
                 finish(world, sid, Status::Ready, |_| {});
@@ -740,11 +538,7 @@ pub(crate) fn assign_auto_addresses(world: &mut World, sid: &str) {
 
 /// BMC powered on with PXE: enlist its hidden machine if it has one.
 pub(crate) fn bmc_pxe_boot(world: &mut World, bmc: &str) {
-    let linked = world
-        .region
-        .machines
-        .values()
-        .any(|m| m.bmc.as_deref() == Some(bmc));
+    let linked = world.region.machines.values().any(|m| m.bmc.as_deref() == Some(bmc));
     if linked {
         return;
     }
@@ -758,11 +552,8 @@ pub(crate) fn bmc_pxe_boot(world: &mut World, bmc: &str) {
         if node.power_type == "manual" {
             node.power_type = "redfish".into();
         }
-        node.power_parameters
-            .insert("power_address".into(), Value::from(b.address.clone()));
-        node.power_parameters
-            .insert("power_user".into(), Value::from(b.username.clone()));
-        node.power_parameters
-            .insert("power_pass".into(), Value::from(b.password.clone()));
+        node.power_parameters.insert("power_address".into(), Value::from(b.address.clone()));
+        node.power_parameters.insert("power_user".into(), Value::from(b.username.clone()));
+        node.power_parameters.insert("power_pass".into(), Value::from(b.password.clone()));
     }
 }

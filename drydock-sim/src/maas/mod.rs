@@ -48,34 +48,19 @@ pub(crate) type HResult = Result<Reply, Reply>;
 
 impl Reply {
     pub(crate) fn json(value: Value) -> Reply {
-        Reply {
-            status: 200,
-            body: Body::Json(value),
-        }
+        Reply { status: 200, body: Body::Json(value) }
     }
     pub(crate) fn text(status: u16, text: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            body: Body::Text(text.into()),
-        }
+        Reply { status, body: Body::Text(text.into()) }
     }
     pub(crate) fn empty() -> Reply {
-        Reply {
-            status: 204,
-            body: Body::Empty,
-        }
+        Reply { status: 204, body: Body::Empty }
     }
     /// 400 with MaaS's form-error JSON.
     pub(crate) fn field(field: &str, message: impl Into<String>) -> Reply {
         let mut map = serde_json::Map::new();
-        map.insert(
-            field.to_owned(),
-            Value::from(vec![Value::from(message.into())]),
-        );
-        Reply {
-            status: 400,
-            body: Body::Json(Value::Object(map)),
-        }
+        map.insert(field.to_owned(), Value::from(vec![Value::from(message.into())]));
+        Reply { status: 400, body: Body::Json(Value::Object(map)) }
     }
     pub(crate) fn not_found(kind: &str) -> Reply {
         Reply::text(404, format!("No {kind} matches the given query."))
@@ -101,11 +86,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(crate) fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or("")
     }
 
     pub(crate) fn arg(&self, name: &str) -> Option<&str> {
@@ -113,14 +94,7 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn unknown_op(&self) -> Reply {
-        Reply::text(
-            400,
-            format!(
-                "Unrecognised signature: method={} op={}",
-                self.method,
-                self.op.as_deref().unwrap_or("None")
-            ),
-        )
+        Reply::text(400, format!("Unrecognised signature: method={} op={}", self.method, self.op.as_deref().unwrap_or("None")))
     }
 
     /// Integer id path parameter or 404.
@@ -145,10 +119,7 @@ pub(crate) struct Incoming<'a> {
 pub(crate) fn handle(world: &mut World, incoming: Incoming<'_>) -> (Reply, Option<u64>) {
     lifecycle::tick(world);
     let mut args = incoming.query.clone();
-    let op = args
-        .get("op")
-        .map(str::to_owned)
-        .or_else(|| incoming.body.get("op").map(str::to_owned));
+    let op = args.get("op").map(str::to_owned).or_else(|| incoming.body.get("op").map(str::to_owned));
     if incoming.method != "GET" {
         args.merge(incoming.body.clone());
     }
@@ -158,29 +129,14 @@ pub(crate) fn handle(world: &mut World, incoming: Incoming<'_>) -> (Reply, Optio
         method: incoming.method.to_owned(),
         path: incoming.full_path.to_owned(),
         op: op.clone(),
-        query: incoming
-            .query
-            .fields()
-            .iter()
-            .filter(|(k, _)| k.as_str() != "op")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        form: if incoming.method == "GET" {
-            Default::default()
-        } else {
-            incoming.body.fields().clone()
-        },
+        query: incoming.query.fields().iter().filter(|(k, _)| k.as_str() != "op").map(|(k, v)| (k.clone(), v.clone())).collect(),
+        form: if incoming.method == "GET" { Default::default() } else { incoming.body.fields().clone() },
         auth: "anonymous".into(),
         status: 0,
         fault: None,
     };
     let mut latency = None;
-    if let Some(fault) = world.take_fault(
-        "latency",
-        incoming.method,
-        incoming.full_path,
-        op.as_deref(),
-    ) {
+    if let Some(fault) = world.take_fault("latency", incoming.method, incoming.full_path, op.as_deref()) {
         latency = fault.latency_ms;
         record.fault = Some(format!("latency {}ms", fault.latency_ms.unwrap_or(0)));
     }
@@ -190,13 +146,7 @@ pub(crate) fn handle(world: &mut World, incoming: Incoming<'_>) -> (Reply, Optio
     (reply, latency)
 }
 
-fn dispatch(
-    world: &mut World,
-    incoming: &Incoming<'_>,
-    mut args: Form,
-    op: Option<String>,
-    record: &mut RequestRecord,
-) -> Reply {
+fn dispatch(world: &mut World, incoming: &Incoming<'_>, mut args: Form, op: Option<String>, record: &mut RequestRecord) -> Reply {
     let Some((route, params)) = routes::find(incoming.sub_path) else {
         return Reply::text(404, format!("Unknown API endpoint: {}", incoming.full_path));
     };
@@ -213,52 +163,23 @@ fn dispatch(
             }
         }
     }
-    if let Some(fault) =
-        world.take_fault("status", incoming.method, incoming.full_path, op.as_deref())
-    {
+    if let Some(fault) = world.take_fault("status", incoming.method, incoming.full_path, op.as_deref()) {
         let status = fault.status.unwrap_or(503);
         record.fault = Some(format!("status {status}"));
-        return Reply::text(
-            status,
-            fault
-                .body
-                .unwrap_or_else(|| format!("Injected fault {status}")),
-        );
+        return Reply::text(status, fault.body.unwrap_or_else(|| format!("Injected fault {status}")));
     }
-    let known = route
-        .actions
-        .iter()
-        .any(|a| a.method == incoming.method && a.op == op.as_deref());
+    let known = route.actions.iter().any(|a| a.method == incoming.method && a.op == op.as_deref());
     if !known {
-        return Reply::text(
-            400,
-            format!(
-                "Unrecognised signature: method={} op={}",
-                incoming.method,
-                op.as_deref().unwrap_or("None")
-            ),
-        );
+        return Reply::text(400, format!("Unrecognised signature: method={} op={}", incoming.method, op.as_deref().unwrap_or("None")));
     }
     let args = strip_op(&mut args);
-    let mut ctx = Ctx {
-        world,
-        params,
-        args,
-        user,
-        method: incoming.method,
-        op,
-        base_url: incoming.base_url.clone(),
-        fault_note: None,
-    };
+    let mut ctx = Ctx { world, params, args, user, method: incoming.method, op, base_url: incoming.base_url.clone(), fault_note: None };
     let result = match route.handler {
         "VersionHandler" => Ok(other::version()),
         "DescribeHandler" => Ok(Reply::json(describe::document(&ctx.base_url))),
-        "MachinesHandler"
-        | "MachineHandler"
-        | "NodesHandler"
-        | "NodeHandler"
-        | "RackControllersHandler"
-        | "RackControllerHandler" => machines::handle(&mut ctx, route.handler),
+        "MachinesHandler" | "MachineHandler" | "NodesHandler" | "NodeHandler" | "RackControllersHandler" | "RackControllerHandler" => {
+            machines::handle(&mut ctx, route.handler)
+        }
         "InterfacesHandler"
         | "InterfaceHandler"
         | "BlockDevicesHandler"

@@ -57,29 +57,18 @@ const STATUSES: [(Status, i64, &str); 18] = [
 impl Status {
     /// MaaS's numeric status.
     pub fn number(self) -> i64 {
-        STATUSES
-            .iter()
-            .find(|(s, _, _)| *s == self)
-            .map(|(_, n, _)| *n)
-            .unwrap_or(-1)
+        STATUSES.iter().find(|(s, _, _)| *s == self).map(|(_, n, _)| *n).unwrap_or(-1)
     }
 
     /// MaaS's `status_name`.
     pub fn name(self) -> &'static str {
-        STATUSES
-            .iter()
-            .find(|(s, _, _)| *s == self)
-            .map(|(_, _, n)| *n)
-            .unwrap_or("Unknown")
+        STATUSES.iter().find(|(s, _, _)| *s == self).map(|(_, _, n)| *n).unwrap_or("Unknown")
     }
 
     /// Parses a status name (case-insensitive, `_`/`-` as spaces) or number.
     pub fn parse(text: &str) -> Option<Status> {
         let wanted = text.trim().to_ascii_lowercase().replace(['_', '-'], " ");
-        STATUSES
-            .iter()
-            .find(|(_, n, name)| name.to_ascii_lowercase() == wanted || n.to_string() == wanted)
-            .map(|(s, _, _)| *s)
+        STATUSES.iter().find(|(_, n, name)| name.to_ascii_lowercase() == wanted || n.to_string() == wanted).map(|(s, _, _)| *s)
     }
 }
 
@@ -573,9 +562,7 @@ impl Region {
             let mut value = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
             let mut sid = String::with_capacity(6);
             for _ in 0..6 {
-                sid.push(char::from(
-                    ALPHABET[(value % ALPHABET.len() as u64) as usize],
-                ));
+                sid.push(char::from(ALPHABET[(value % ALPHABET.len() as u64) as usize]));
                 value /= ALPHABET.len() as u64;
             }
             if !self.machines.contains_key(&sid) && !self.racks.contains_key(&sid) {
@@ -602,42 +589,19 @@ impl Region {
 
     /// Domain name by id.
     pub fn domain_name(&self, id: i64) -> &str {
-        self.domains
-            .get(&id)
-            .map(|d| d.0.as_str())
-            .unwrap_or("maas")
+        self.domains.get(&id).map(|d| d.0.as_str()).unwrap_or("maas")
     }
 
     /// Untagged VLAN id of a fabric.
     pub fn untagged_vlan(&self, fabric: i64) -> Option<i64> {
-        self.vlans
-            .values()
-            .find(|v| v.fabric == fabric && v.vid == 0)
-            .map(|v| v.id)
+        self.vlans.values().find(|v| v.fabric == fabric && v.vid == 0).map(|v| v.id)
     }
 
     /// Creates a fabric with its untagged VLAN; returns the fabric id.
-    pub fn add_fabric(
-        &mut self,
-        name: Option<String>,
-        description: String,
-        class_type: Option<String>,
-    ) -> i64 {
-        let id = if self.fabrics.is_empty() {
-            0
-        } else {
-            self.new_id()
-        };
+    pub fn add_fabric(&mut self, name: Option<String>, description: String, class_type: Option<String>) -> i64 {
+        let id = if self.fabrics.is_empty() { 0 } else { self.new_id() };
         let name = name.unwrap_or_else(|| format!("fabric-{id}"));
-        self.fabrics.insert(
-            id,
-            Fabric {
-                id,
-                name,
-                description,
-                class_type,
-            },
-        );
+        self.fabrics.insert(id, Fabric { id, name, description, class_type });
         self.add_vlan(id, 0, "untagged".into(), 1500);
         self.net_revision += 1;
         id

@@ -20,10 +20,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     };
     // Node JSON embeds fabrics' VLANs, subnets and the domain: a successful
     // change to those invalidates every cached node rendering.
-    let embedded = matches!(
-        handler,
-        "FabricHandler" | "VlanHandler" | "VlanByIdHandler" | "SubnetHandler" | "DomainHandler"
-    );
+    let embedded = matches!(handler, "FabricHandler" | "VlanHandler" | "VlanByIdHandler" | "SubnetHandler" | "DomainHandler");
     if ctx.method != "GET" && embedded && result.is_ok() {
         ctx.world.region.net_revision += 1;
     }
@@ -32,10 +29,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 
 fn vanished(ctx: &mut Ctx<'_>) -> bool {
     let method = ctx.method.to_owned();
-    let vanished = ctx
-        .world
-        .take_fault("vanish_fabrics", &method, "/MAAS/api/2.0/fabrics/", None)
-        .is_some();
+    let vanished = ctx.world.take_fault("vanish_fabrics", &method, "/MAAS/api/2.0/fabrics/", None).is_some();
     if vanished {
         ctx.fault_note = Some("vanish_fabrics".into());
     }
@@ -50,29 +44,17 @@ fn fabrics(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
                 return Ok(Reply::json(j!([])));
             }
             let region = &ctx.world.region;
-            Ok(Reply::json(Value::from(
-                region
-                    .fabrics
-                    .keys()
-                    .map(|id| json::fabric(region, *id))
-                    .collect::<Vec<_>>(),
-            )))
+            Ok(Reply::json(Value::from(region.fabrics.keys().map(|id| json::fabric(region, *id)).collect::<Vec<_>>())))
         }
         ("FabricsHandler", "POST") => {
             let name = ctx.arg("name").filter(|n| !n.is_empty()).map(str::to_owned);
             if let Some(n) = &name
                 && region.fabrics.values().any(|f| &f.name == n)
             {
-                return Err(Reply::field(
-                    "name",
-                    "Fabric with this Name already exists.",
-                ));
+                return Err(Reply::field("name", "Fabric with this Name already exists."));
             }
             let description = ctx.arg("description").unwrap_or("").to_owned();
-            let class_type = ctx
-                .arg("class_type")
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned);
+            let class_type = ctx.arg("class_type").filter(|c| !c.is_empty()).map(str::to_owned);
             let id = ctx.world.region.add_fabric(name, description, class_type);
             Ok(Reply::json(json::fabric(&ctx.world.region, id)))
         }
@@ -85,17 +67,8 @@ fn fabrics(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
                 "GET" => Ok(Reply::json(json::fabric(&ctx.world.region, id))),
                 "PUT" => {
                     if let Some(name) = ctx.arg("name").map(str::to_owned) {
-                        if ctx
-                            .world
-                            .region
-                            .fabrics
-                            .values()
-                            .any(|f| f.name == name && f.id != id)
-                        {
-                            return Err(Reply::field(
-                                "name",
-                                "Fabric with this Name already exists.",
-                            ));
+                        if ctx.world.region.fabrics.values().any(|f| f.name == name && f.id != id) {
+                            return Err(Reply::field("name", "Fabric with this Name already exists."));
                         }
                         if let Some(f) = ctx.world.region.fabrics.get_mut(&id) {
                             f.name = name;
@@ -114,12 +87,7 @@ fn fabrics(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
                     }
                     let region = &mut ctx.world.region;
                     region.fabrics.remove(&id);
-                    let gone: Vec<i64> = region
-                        .vlans
-                        .values()
-                        .filter(|v| v.fabric == id)
-                        .map(|v| v.id)
-                        .collect();
+                    let gone: Vec<i64> = region.vlans.values().filter(|v| v.fabric == id).map(|v| v.id).collect();
                     region.vlans.retain(|_, v| v.fabric != id);
                     region.subnets.retain(|_, s| !gone.contains(&s.vlan));
                     Ok(Reply::empty())
@@ -133,31 +101,15 @@ fn vlan_id_of(ctx: &Ctx<'_>, handler: &str) -> Result<i64, Reply> {
     let region = &ctx.world.region;
     if handler == "VlanByIdHandler" {
         let id = ctx.id_param("id", "VLAN")?;
-        return region
-            .vlans
-            .contains_key(&id)
-            .then_some(id)
-            .ok_or_else(|| Reply::not_found("VLAN"));
+        return region.vlans.contains_key(&id).then_some(id).ok_or_else(|| Reply::not_found("VLAN"));
     }
     let fabric = ctx.id_param("fabric_id", "Fabric")?;
-    let vid: i64 = ctx
-        .param("vid")
-        .parse()
-        .map_err(|_| Reply::not_found("VLAN"))?;
-    region
-        .vlans
-        .values()
-        .find(|v| v.fabric == fabric && v.vid == vid)
-        .map(|v| v.id)
-        .ok_or_else(|| Reply::not_found("VLAN"))
+    let vid: i64 = ctx.param("vid").parse().map_err(|_| Reply::not_found("VLAN"))?;
+    region.vlans.values().find(|v| v.fabric == fabric && v.vid == vid).map(|v| v.id).ok_or_else(|| Reply::not_found("VLAN"))
 }
 
 fn rack_on_vlan(ctx: &Ctx<'_>, sid: &str, vlan: i64) -> bool {
-    ctx.world
-        .region
-        .racks
-        .get(sid)
-        .is_some_and(|r| r.interfaces.iter().any(|i| i.vlan == Some(vlan)))
+    ctx.world.region.racks.get(sid).is_some_and(|r| r.interfaces.iter().any(|i| i.vlan == Some(vlan)))
 }
 
 fn vlans(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
@@ -169,67 +121,34 @@ fn vlans(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         if ctx.method == "GET" {
             let region = &ctx.world.region;
             return Ok(Reply::json(Value::from(
-                region
-                    .vlans
-                    .values()
-                    .filter(|v| v.fabric == fabric)
-                    .map(|v| json::vlan(region, v))
-                    .collect::<Vec<_>>(),
+                region.vlans.values().filter(|v| v.fabric == fabric).map(|v| json::vlan(region, v)).collect::<Vec<_>>(),
             )));
         }
-        let vid: i64 = ctx
-            .arg("vid")
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Reply::field("vid", "This field is required."))?;
+        let vid: i64 = ctx.arg("vid").and_then(|v| v.parse().ok()).ok_or_else(|| Reply::field("vid", "This field is required."))?;
         if !(1..=4094).contains(&vid) {
             return Err(Reply::field("vid", "VID must be between 1 and 4094."));
         }
-        if ctx
-            .world
-            .region
-            .vlans
-            .values()
-            .any(|v| v.fabric == fabric && v.vid == vid)
-        {
-            return Err(Reply::field(
-                "__all__",
-                "VLAN with this Fabric and Vid already exists.",
-            ));
+        if ctx.world.region.vlans.values().any(|v| v.fabric == fabric && v.vid == vid) {
+            return Err(Reply::field("__all__", "VLAN with this Fabric and Vid already exists."));
         }
         let mtu = ctx.arg("mtu").and_then(|m| m.parse().ok()).unwrap_or(1500);
-        let name = ctx
-            .arg("name")
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_else(|| vid.to_string());
+        let name = ctx.arg("name").filter(|n| !n.is_empty()).map(str::to_owned).unwrap_or_else(|| vid.to_string());
         let description = ctx.arg("description").unwrap_or("").to_owned();
-        let space = ctx
-            .arg("space")
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
+        let space = ctx.arg("space").filter(|s| !s.is_empty()).map(str::to_owned);
         let id = ctx.world.region.add_vlan(fabric, vid, name, mtu);
         if let Some(v) = ctx.world.region.vlans.get_mut(&id) {
             v.description = description;
             v.space = space;
         }
         let region = &ctx.world.region;
-        return Ok(Reply::json(
-            region
-                .vlans
-                .get(&id)
-                .map(|v| json::vlan(region, v))
-                .unwrap_or(Value::Null),
-        ));
+        return Ok(Reply::json(region.vlans.get(&id).map(|v| json::vlan(region, v)).unwrap_or(Value::Null)));
     }
     let id = vlan_id_of(ctx, handler)?;
     match ctx.method {
         "GET" => {}
         "DELETE" => {
             if ctx.world.region.vlans.get(&id).is_some_and(|v| v.vid == 0) {
-                return Err(Reply::text(
-                    400,
-                    "Cannot delete the default VLAN of a fabric.",
-                ));
+                return Err(Reply::text(400, "Cannot delete the default VLAN of a fabric."));
             }
             ctx.world.region.vlans.remove(&id);
             return Ok(Reply::empty());
@@ -237,13 +156,7 @@ fn vlans(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         _ => update_vlan(ctx, id)?,
     }
     let region = &ctx.world.region;
-    Ok(Reply::json(
-        region
-            .vlans
-            .get(&id)
-            .map(|v| json::vlan(region, v))
-            .unwrap_or(Value::Null),
-    ))
+    Ok(Reply::json(region.vlans.get(&id).map(|v| json::vlan(region, v)).unwrap_or(Value::Null)))
 }
 
 fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
@@ -254,23 +167,10 @@ fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
         && vid != vlan.vid
     {
         if vlan.vid == 0 {
-            return Err(Reply::field(
-                "vid",
-                "Cannot change the VID of the default VLAN.",
-            ));
+            return Err(Reply::field("vid", "Cannot change the VID of the default VLAN."));
         }
-        if !(1..=4094).contains(&vid)
-            || ctx
-                .world
-                .region
-                .vlans
-                .values()
-                .any(|v| v.fabric == vlan.fabric && v.vid == vid)
-        {
-            return Err(Reply::field(
-                "vid",
-                "VID is invalid or already in use on this fabric.",
-            ));
+        if !(1..=4094).contains(&vid) || ctx.world.region.vlans.values().any(|v| v.fabric == vlan.fabric && v.vid == vid) {
+            return Err(Reply::field("vid", "VID is invalid or already in use on this fabric."));
         }
         vlan.vid = vid;
     }
@@ -284,14 +184,9 @@ fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
         vlan.space = (!space.is_empty() && space != "undefined").then(|| space.to_owned());
     }
     if let Some(mtu) = ctx.arg("mtu") {
-        let mtu: i64 = mtu
-            .parse()
-            .map_err(|_| Reply::field("mtu", "Enter a whole number."))?;
+        let mtu: i64 = mtu.parse().map_err(|_| Reply::field("mtu", "Enter a whole number."))?;
         if !(552..=65535).contains(&mtu) {
-            return Err(Reply::field(
-                "mtu",
-                "Ensure this value is between 552 and 65535.",
-            ));
+            return Err(Reply::field("mtu", "Ensure this value is between 552 and 65535."));
         }
         vlan.mtu = mtu;
     }
@@ -301,23 +196,13 @@ fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
             if let Some(sid) = &value
                 && !rack_on_vlan(ctx, sid, id)
             {
-                return Err(Reply::field(
-                    field,
-                    format!("{sid} is not a rack controller with an interface on this VLAN."),
-                ));
+                return Err(Reply::field(field, format!("{sid} is not a rack controller with an interface on this VLAN.")));
             }
-            if slot == 0 {
-                vlan.primary_rack = value
-            } else {
-                vlan.secondary_rack = value
-            }
+            if slot == 0 { vlan.primary_rack = value } else { vlan.secondary_rack = value }
         }
     }
     if vlan.secondary_rack.is_some() && vlan.secondary_rack == vlan.primary_rack {
-        return Err(Reply::field(
-            "secondary_rack",
-            "Primary rack must be different from secondary rack.",
-        ));
+        return Err(Reply::field("secondary_rack", "Primary rack must be different from secondary rack."));
     }
     if let Some(relay) = ctx.arg("relay_vlan") {
         vlan.relay_vlan = match relay.parse::<i64>() {
@@ -334,22 +219,12 @@ fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
     }
     if vlan.dhcp_on {
         if vlan.relay_vlan.is_some() {
-            return Err(Reply::field(
-                "relay_vlan",
-                "VLAN cannot relay DHCP when DHCP is on.",
-            ));
+            return Err(Reply::field("relay_vlan", "VLAN cannot relay DHCP when DHCP is on."));
         }
         let region = &ctx.world.region;
-        let has_dynamic = region
-            .subnets
-            .values()
-            .filter(|s| s.vlan == id)
-            .any(|s| region.ranges_of(s.id).any(|r| r.kind == "dynamic"));
+        let has_dynamic = region.subnets.values().filter(|s| s.vlan == id).any(|s| region.ranges_of(s.id).any(|r| r.kind == "dynamic"));
         if vlan.primary_rack.is_none() || !has_dynamic {
-            return Err(Reply::field(
-                "dhcp_on",
-                "dhcp can only be turned on when a dynamic IP range is defined.",
-            ));
+            return Err(Reply::field("dhcp_on", "dhcp can only be turned on when a dynamic IP range is defined."));
         }
     }
     ctx.world.region.vlans.insert(id, vlan);
@@ -360,23 +235,10 @@ fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
 /// Flips each rack's `dhcpd` service to `running` when it serves a VLAN.
 fn refresh_dhcpd(ctx: &mut Ctx<'_>) {
     let region = &mut ctx.world.region;
-    let serving: Vec<String> = region
-        .vlans
-        .values()
-        .filter(|v| v.dhcp_on)
-        .flat_map(|v| {
-            v.primary_rack
-                .iter()
-                .chain(v.secondary_rack.iter())
-                .cloned()
-        })
-        .collect();
+    let serving: Vec<String> =
+        region.vlans.values().filter(|v| v.dhcp_on).flat_map(|v| v.primary_rack.iter().chain(v.secondary_rack.iter()).cloned()).collect();
     for rack in region.racks.values_mut() {
-        let status = if serving.contains(&rack.system_id) {
-            "running"
-        } else {
-            "off"
-        };
+        let status = if serving.contains(&rack.system_id) { "running" } else { "off" };
         if rack.services.get("dhcpd").map(String::as_str) != Some(status) {
             rack.services.insert("dhcpd".into(), status.into());
             rack.revision += 1;
@@ -397,14 +259,9 @@ fn find_subnet(ctx: &Ctx<'_>, key: &str) -> Result<i64, Reply> {
 fn subnet_fields(ctx: &Ctx<'_>, subnet: &mut Subnet) -> Result<(), Reply> {
     let region = &ctx.world.region;
     if let Some(vlan) = ctx.arg("vlan").filter(|v| !v.is_empty()) {
-        let id: i64 = vlan
-            .parse()
-            .map_err(|_| Reply::field("vlan", "Select a valid choice."))?;
+        let id: i64 = vlan.parse().map_err(|_| Reply::field("vlan", "Select a valid choice."))?;
         if !region.vlans.contains_key(&id) {
-            return Err(Reply::field(
-                "vlan",
-                "Select a valid choice. That choice is not one of the available choices.",
-            ));
+            return Err(Reply::field("vlan", "Select a valid choice. That choice is not one of the available choices."));
         }
         subnet.vlan = id;
     } else if let Some(fabric) = ctx.arg("fabric").filter(|v| !v.is_empty()) {
@@ -432,38 +289,24 @@ fn subnet_fields(ctx: &Ctx<'_>, subnet: &mut Subnet) -> Result<(), Reply> {
         if gw.is_empty() {
             subnet.gateway_ip = None;
         } else if !contains(&subnet.cidr, gw) {
-            return Err(Reply::field(
-                "gateway_ip",
-                "Gateway IP must be within CIDR range.",
-            ));
+            return Err(Reply::field("gateway_ip", "Gateway IP must be within CIDR range."));
         } else {
             subnet.gateway_ip = Some(gw.to_owned());
         }
     }
     if ctx.args.has("dns_servers") {
-        subnet.dns_servers = ctx
-            .args
-            .all("dns_servers")
-            .iter()
-            .flat_map(|s| s.split([',', ' ']))
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        subnet.dns_servers =
+            ctx.args.all("dns_servers").iter().flat_map(|s| s.split([',', ' '])).filter(|s| !s.is_empty()).map(str::to_owned).collect();
     }
     if let Some(mode) = ctx.arg("rdns_mode") {
-        let mode: i64 = mode
-            .parse()
-            .map_err(|_| Reply::field("rdns_mode", "Select a valid choice."))?;
+        let mode: i64 = mode.parse().map_err(|_| Reply::field("rdns_mode", "Select a valid choice."))?;
         if !(0..=2).contains(&mode) {
             return Err(Reply::field("rdns_mode", "Select a valid choice."));
         }
         subnet.rdns_mode = mode;
     }
-    for (field, slot) in [
-        ("allow_proxy", &mut subnet.allow_proxy),
-        ("allow_dns", &mut subnet.allow_dns),
-        ("managed", &mut subnet.managed),
-    ] {
+    for (field, slot) in [("allow_proxy", &mut subnet.allow_proxy), ("allow_dns", &mut subnet.allow_dns), ("managed", &mut subnet.managed)]
+    {
         if let Some(v) = ctx.arg(field) {
             *slot = super::form::parse_bool(v);
         }
@@ -475,29 +318,14 @@ fn subnets(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
     if handler == "SubnetsHandler" {
         if ctx.method == "GET" {
             let region = &ctx.world.region;
-            return Ok(Reply::json(Value::from(
-                region
-                    .subnets
-                    .values()
-                    .map(|s| json::subnet(region, s))
-                    .collect::<Vec<_>>(),
-            )));
+            return Ok(Reply::json(Value::from(region.subnets.values().map(|s| json::subnet(region, s)).collect::<Vec<_>>())));
         }
-        let cidr = ctx
-            .arg("cidr")
-            .ok_or_else(|| Reply::field("cidr", "This field is required."))?
-            .to_owned();
+        let cidr = ctx.arg("cidr").ok_or_else(|| Reply::field("cidr", "This field is required."))?.to_owned();
         if !valid_cidr(&cidr) {
-            return Err(Reply::field(
-                "cidr",
-                "Required format: <network>/<prefixlen>.",
-            ));
+            return Err(Reply::field("cidr", "Required format: <network>/<prefixlen>."));
         }
         if ctx.world.region.subnets.values().any(|s| s.cidr == cidr) {
-            return Err(Reply::field(
-                "cidr",
-                "Subnet with this Cidr already exists.",
-            ));
+            return Err(Reply::field("cidr", "Subnet with this Cidr already exists."));
         }
         let default_vlan = ctx.world.region.untagged_vlan(0).unwrap_or(0);
         let mut subnet = Subnet {
@@ -529,10 +357,7 @@ fn subnets(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
             };
             if let Some(cidr) = ctx.arg("cidr").filter(|c| *c != subnet.cidr) {
                 if !valid_cidr(cidr) {
-                    return Err(Reply::field(
-                        "cidr",
-                        "Required format: <network>/<prefixlen>.",
-                    ));
+                    return Err(Reply::field("cidr", "Required format: <network>/<prefixlen>."));
                 }
                 subnet.cidr = cidr.to_owned();
             }
@@ -584,50 +409,25 @@ fn range_len(range: &IpRange) -> u32 {
 
 fn validate_range(ctx: &Ctx<'_>, range: &IpRange, exclude: Option<i64>) -> Result<(), Reply> {
     let region = &ctx.world.region;
-    let subnet = region
-        .subnets
-        .get(&range.subnet)
-        .ok_or_else(|| Reply::field("subnet", "Select a valid choice."))?;
+    let subnet = region.subnets.get(&range.subnet).ok_or_else(|| Reply::field("subnet", "Select a valid choice."))?;
     let (Some(start), Some(end)) = (parse_ip(&range.start_ip), parse_ip(&range.end_ip)) else {
-        return Err(Reply::field(
-            "start_ip",
-            "Enter a valid IPv4 or IPv6 address.",
-        ));
+        return Err(Reply::field("start_ip", "Enter a valid IPv4 or IPv6 address."));
     };
     if start > end {
-        return Err(Reply::field(
-            "__all__",
-            "End IP address must not be less than Start IP address.",
-        ));
+        return Err(Reply::field("__all__", "End IP address must not be less than Start IP address."));
     }
     if !contains(&subnet.cidr, &range.start_ip) || !contains(&subnet.cidr, &range.end_ip) {
-        return Err(Reply::field(
-            "__all__",
-            format!("IP range must be within subnet {}.", subnet.cidr),
-        ));
+        return Err(Reply::field("__all__", format!("IP range must be within subnet {}.", subnet.cidr)));
     }
-    let overlaps = region
-        .ranges_of(range.subnet)
-        .filter(|r| Some(r.id) != exclude)
-        .any(|r| {
-            let (Some(s), Some(e)) = (parse_ip(&r.start_ip), parse_ip(&r.end_ip)) else {
-                return false;
-            };
-            s <= end && start <= e
-        });
-    let gateway = subnet
-        .gateway_ip
-        .as_deref()
-        .and_then(parse_ip)
-        .is_some_and(|g| start <= g && g <= end);
+    let overlaps = region.ranges_of(range.subnet).filter(|r| Some(r.id) != exclude).any(|r| {
+        let (Some(s), Some(e)) = (parse_ip(&r.start_ip), parse_ip(&r.end_ip)) else {
+            return false;
+        };
+        s <= end && start <= e
+    });
+    let gateway = subnet.gateway_ip.as_deref().and_then(parse_ip).is_some_and(|g| start <= g && g <= end);
     if overlaps || (gateway && range.kind == "dynamic") {
-        return Err(Reply::field(
-            "__all__",
-            format!(
-                "Requested {} range conflicts with an existing IP address or range.",
-                range.kind
-            ),
-        ));
+        return Err(Reply::field("__all__", format!("Requested {} range conflicts with an existing IP address or range.", range.kind)));
     }
     Ok(())
 }
@@ -636,13 +436,7 @@ fn ipranges(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     if handler == "IPRangesHandler" {
         if ctx.method == "GET" {
             let region = &ctx.world.region;
-            return Ok(Reply::json(Value::from(
-                region
-                    .ipranges
-                    .values()
-                    .map(|r| json::iprange(region, r))
-                    .collect::<Vec<_>>(),
-            )));
+            return Ok(Reply::json(Value::from(region.ipranges.values().map(|r| json::iprange(region, r)).collect::<Vec<_>>())));
         }
         let mut range = IpRange {
             id: 0,
@@ -662,13 +456,7 @@ fn ipranges(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         let id = range.id;
         ctx.world.region.ipranges.insert(id, range);
         let region = &ctx.world.region;
-        return Ok(Reply::json(
-            region
-                .ipranges
-                .get(&id)
-                .map(|r| json::iprange(region, r))
-                .unwrap_or(Value::Null),
-        ));
+        return Ok(Reply::json(region.ipranges.get(&id).map(|r| json::iprange(region, r)).unwrap_or(Value::Null)));
     }
     let id = ctx.id_param("id", "IPRange")?;
     let Some(mut range) = ctx.world.region.ipranges.get(&id).cloned() else {
@@ -687,13 +475,7 @@ fn ipranges(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         }
     }
     let region = &ctx.world.region;
-    Ok(Reply::json(
-        region
-            .ipranges
-            .get(&id)
-            .map(|r| json::iprange(region, r))
-            .unwrap_or(Value::Null),
-    ))
+    Ok(Reply::json(region.ipranges.get(&id).map(|r| json::iprange(region, r)).unwrap_or(Value::Null)))
 }
 
 fn range_fields(ctx: &Ctx<'_>, range: &mut IpRange) -> Result<(), Reply> {
@@ -710,10 +492,7 @@ fn range_fields(ctx: &Ctx<'_>, range: &mut IpRange) -> Result<(), Reply> {
         range.comment = v.to_owned();
     }
     match ctx.arg("subnet").filter(|s| !s.is_empty()) {
-        Some(s) => {
-            range.subnet =
-                find_subnet(ctx, s).map_err(|_| Reply::field("subnet", "Select a valid choice."))?
-        }
+        Some(s) => range.subnet = find_subnet(ctx, s).map_err(|_| Reply::field("subnet", "Select a valid choice."))?,
         None if range.subnet == 0 => {
             range.subnet = ctx
                 .world
@@ -731,37 +510,19 @@ fn range_fields(ctx: &Ctx<'_>, range: &mut IpRange) -> Result<(), Reply> {
 
 fn route_json(ctx: &Ctx<'_>, id: i64, fields: &Map<String, Value>) -> Value {
     let region = &ctx.world.region;
-    let subnet = |name: &str| {
-        fields
-            .get(name)
-            .and_then(Value::as_i64)
-            .map(|s| json::subnet_by_id(region, s))
-            .unwrap_or(Value::Null)
-    };
+    let subnet = |name: &str| fields.get(name).and_then(Value::as_i64).map(|s| json::subnet_by_id(region, s)).unwrap_or(Value::Null);
     j!({"id": id, "source": subnet("source"), "destination": subnet("destination"), "gateway_ip": fields.get("gateway_ip"),
         "metric": fields.get("metric"), "resource_uri": format!("{}/static-routes/{id}/", json::API)})
 }
 
 fn static_routes(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     if handler == "StaticRoutesHandler" && ctx.method == "GET" {
-        let list: Vec<Value> = ctx
-            .world
-            .region
-            .static_routes
-            .iter()
-            .map(|(id, f)| route_json(ctx, *id, f))
-            .collect();
+        let list: Vec<Value> = ctx.world.region.static_routes.iter().map(|(id, f)| route_json(ctx, *id, f)).collect();
         return Ok(Reply::json(Value::from(list)));
     }
     let existing = if handler == "StaticRouteHandler" {
         let id = ctx.id_param("id", "StaticRoute")?;
-        let fields = ctx
-            .world
-            .region
-            .static_routes
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Reply::not_found("StaticRoute"))?;
+        let fields = ctx.world.region.static_routes.get(&id).cloned().ok_or_else(|| Reply::not_found("StaticRoute"))?;
         match ctx.method {
             "GET" => return Ok(Reply::json(route_json(ctx, id, &fields))),
             "DELETE" => {
@@ -776,51 +537,26 @@ fn static_routes(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     let mut fields = existing.as_ref().map(|e| e.1.clone()).unwrap_or_default();
     for name in ["source", "destination"] {
         if let Some(s) = ctx.arg(name) {
-            let id =
-                find_subnet(ctx, s).map_err(|_| Reply::field(name, "Select a valid choice."))?;
+            let id = find_subnet(ctx, s).map_err(|_| Reply::field(name, "Select a valid choice."))?;
             fields.insert(name.into(), Value::from(id));
         }
     }
     if let Some(gw) = ctx.arg("gateway_ip") {
         fields.insert("gateway_ip".into(), Value::from(gw));
     }
-    let metric = ctx
-        .arg("metric")
-        .and_then(|m| m.parse::<i64>().ok())
-        .or_else(|| fields.get("metric").and_then(Value::as_i64))
-        .unwrap_or(0);
+    let metric =
+        ctx.arg("metric").and_then(|m| m.parse::<i64>().ok()).or_else(|| fields.get("metric").and_then(Value::as_i64)).unwrap_or(0);
     fields.insert("metric".into(), Value::from(metric));
-    let source = fields
-        .get("source")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| Reply::field("source", "This field is required."))?;
-    let destination = fields
-        .get("destination")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| Reply::field("destination", "This field is required."))?;
+    let source = fields.get("source").and_then(Value::as_i64).ok_or_else(|| Reply::field("source", "This field is required."))?;
+    let destination =
+        fields.get("destination").and_then(Value::as_i64).ok_or_else(|| Reply::field("destination", "This field is required."))?;
     if source == destination {
-        return Err(Reply::field(
-            "__all__",
-            "source and destination cannot be the same subnet.",
-        ));
+        return Err(Reply::field("__all__", "source and destination cannot be the same subnet."));
     }
-    let gateway = fields
-        .get("gateway_ip")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let source_cidr = ctx
-        .world
-        .region
-        .subnets
-        .get(&source)
-        .map(|s| s.cidr.clone())
-        .unwrap_or_default();
+    let gateway = fields.get("gateway_ip").and_then(Value::as_str).unwrap_or("").to_owned();
+    let source_cidr = ctx.world.region.subnets.get(&source).map(|s| s.cidr.clone()).unwrap_or_default();
     if !contains(&source_cidr, &gateway) {
-        return Err(Reply::field(
-            "gateway_ip",
-            "Gateway IP must be within the source subnet.",
-        ));
+        return Err(Reply::field("gateway_ip", "Gateway IP must be within the source subnet."));
     }
     let own = existing.as_ref().map(|e| e.0);
     let duplicate = ctx.world.region.static_routes.iter().any(|(id, f)| {
@@ -830,10 +566,7 @@ fn static_routes(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             && f.get("gateway_ip") == fields.get("gateway_ip")
     });
     if duplicate {
-        return Err(Reply::field(
-            "__all__",
-            "Static route with this Source, Destination and Gateway ip already exists.",
-        ));
+        return Err(Reply::field("__all__", "Static route with this Source, Destination and Gateway ip already exists."));
     }
     let id = match own {
         Some(id) => id,
@@ -845,21 +578,11 @@ fn static_routes(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 
 fn space_json(ctx: &Ctx<'_>, id: i64, name: &str) -> Value {
     let region = &ctx.world.region;
-    let vlans: Vec<Value> = region
-        .vlans
-        .values()
-        .filter(|v| v.space.as_deref() == Some(name))
-        .map(|v| json::vlan(region, v))
-        .collect();
+    let vlans: Vec<Value> = region.vlans.values().filter(|v| v.space.as_deref() == Some(name)).map(|v| json::vlan(region, v)).collect();
     let subnets: Vec<Value> = region
         .subnets
         .values()
-        .filter(|s| {
-            region
-                .vlans
-                .get(&s.vlan)
-                .is_some_and(|v| v.space.as_deref() == Some(name))
-        })
+        .filter(|s| region.vlans.get(&s.vlan).is_some_and(|v| v.space.as_deref() == Some(name)))
         .map(|s| json::subnet(region, s))
         .collect();
     j!({"id": id, "name": name, "vlans": vlans, "subnets": subnets, "resource_uri": format!("{}/spaces/{id}/", json::API)})
@@ -868,32 +591,16 @@ fn space_json(ctx: &Ctx<'_>, id: i64, name: &str) -> Value {
 fn spaces(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     if handler == "SpacesHandler" {
         if ctx.method == "GET" {
-            let list: Vec<Value> = ctx
-                .world
-                .region
-                .spaces
-                .iter()
-                .map(|(id, n)| space_json(ctx, *id, n))
-                .collect();
+            let list: Vec<Value> = ctx.world.region.spaces.iter().map(|(id, n)| space_json(ctx, *id, n)).collect();
             return Ok(Reply::json(Value::from(list)));
         }
         let id = ctx.world.region.new_id();
-        let name = ctx
-            .arg("name")
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("space-{id}"));
+        let name = ctx.arg("name").filter(|n| !n.is_empty()).map(str::to_owned).unwrap_or_else(|| format!("space-{id}"));
         ctx.world.region.spaces.insert(id, name.clone());
         return Ok(Reply::json(space_json(ctx, id, &name)));
     }
     let id = ctx.id_param("id", "Space")?;
-    let name = ctx
-        .world
-        .region
-        .spaces
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| Reply::not_found("Space"))?;
+    let name = ctx.world.region.spaces.get(&id).cloned().ok_or_else(|| Reply::not_found("Space"))?;
     match ctx.method {
         "GET" => Ok(Reply::json(space_json(ctx, id, &name))),
         "DELETE" => {
@@ -910,43 +617,25 @@ fn spaces(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 
 fn valid_dns_name(name: &str) -> bool {
     !name.is_empty()
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !l.starts_with('-')
-        })
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-'))
 }
 
 fn domains(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
     if handler == "DomainsHandler" {
         if ctx.method == "GET" {
             let region = &ctx.world.region;
-            return Ok(Reply::json(Value::from(
-                region
-                    .domains
-                    .keys()
-                    .map(|id| json::domain(region, *id))
-                    .collect::<Vec<_>>(),
-            )));
+            return Ok(Reply::json(Value::from(region.domains.keys().map(|id| json::domain(region, *id)).collect::<Vec<_>>())));
         }
-        let name = ctx
-            .arg("name")
-            .ok_or_else(|| Reply::field("name", "This field is required."))?
-            .to_owned();
+        let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
         if !valid_dns_name(&name) || ctx.world.region.domains.values().any(|d| d.0 == name) {
-            return Err(Reply::field(
-                "name",
-                "Domain with this Name already exists or the name is invalid.",
-            ));
+            return Err(Reply::field("name", "Domain with this Name already exists or the name is invalid."));
         }
         let authoritative = ctx.arg("authoritative").is_none_or(super::form::parse_bool);
         let ttl = ctx.arg("ttl").and_then(|t| t.parse().ok());
         let id = ctx.world.region.new_id();
-        ctx.world
-            .region
-            .domains
-            .insert(id, (name, authoritative, ttl));
+        ctx.world.region.domains.insert(id, (name, authoritative, ttl));
         return Ok(Reply::json(json::domain(&ctx.world.region, id)));
     }
     let id = ctx.id_param("id", "Domain")?;
@@ -957,10 +646,7 @@ fn domains(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
         ("GET", None) => {}
         ("DELETE", None) => {
             if id == ctx.world.region.default_domain {
-                return Err(Reply::text(
-                    400,
-                    "This domain is the default domain, it cannot be deleted.",
-                ));
+                return Err(Reply::text(400, "This domain is the default domain, it cannot be deleted."));
             }
             ctx.world.region.domains.remove(&id);
             return Ok(Reply::empty());
@@ -968,18 +654,8 @@ fn domains(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
         ("POST", Some("set_default")) => ctx.world.region.default_domain = id,
         ("PUT", None) => {
             if let Some(name) = ctx.arg("name") {
-                if !valid_dns_name(name)
-                    || ctx
-                        .world
-                        .region
-                        .domains
-                        .iter()
-                        .any(|(other, d)| *other != id && d.0 == name)
-                {
-                    return Err(Reply::field(
-                        "name",
-                        "Domain with this Name already exists or the name is invalid.",
-                    ));
+                if !valid_dns_name(name) || ctx.world.region.domains.iter().any(|(other, d)| *other != id && d.0 == name) {
+                    return Err(Reply::field("name", "Domain with this Name already exists or the name is invalid."));
                 }
                 domain.0 = name.to_owned();
             }

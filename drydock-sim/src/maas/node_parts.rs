@@ -16,24 +16,16 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     let op = ctx.op.clone();
     match handler {
         "InterfacesHandler" | "InterfaceHandler" => interfaces(ctx, &sid, handler, op.as_deref()),
-        "BlockDevicesHandler" | "BlockDeviceHandler" => {
-            block_devices(ctx, &sid, handler, op.as_deref())
-        }
+        "BlockDevicesHandler" | "BlockDeviceHandler" => block_devices(ctx, &sid, handler, op.as_deref()),
         "PartitionsHandler" | "PartitionHandler" => partitions(ctx, &sid, handler, op.as_deref()),
         _ => volume_groups(ctx, &sid, handler, op.as_deref()),
     }
 }
 
 pub(super) fn node<'a>(ctx: &'a Ctx<'_>, sid: &str) -> Result<&'a Node, Reply> {
-    ctx.world
-        .region
-        .node(sid)
-        .ok_or_else(|| Reply::not_found("Node"))
+    ctx.world.region.node(sid).ok_or_else(|| Reply::not_found("Node"))
 }
 
 pub(super) fn node_mut<'a>(ctx: &'a mut Ctx<'_>, sid: &str) -> Result<&'a mut Node, Reply> {
-    ctx.world
-        .region
-        .node_mut(sid)
-        .ok_or_else(|| Reply::not_found("Node"))
+    ctx.world.region.node_mut(sid).ok_or_else(|| Reply::not_found("Node"))
 }

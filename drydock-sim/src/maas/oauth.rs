@@ -30,20 +30,12 @@ impl ApiKey {
         if parts.next().is_some() || ck.is_empty() || tk.is_empty() || ts.is_empty() {
             return None;
         }
-        Some(ApiKey {
-            username: username.to_owned(),
-            consumer_key: ck.to_owned(),
-            token_key: tk.to_owned(),
-            token_secret: ts.to_owned(),
-        })
+        Some(ApiKey { username: username.to_owned(), consumer_key: ck.to_owned(), token_key: tk.to_owned(), token_secret: ts.to_owned() })
     }
 
     /// The `ck:tk:ts` form.
     pub fn to_key_string(&self) -> String {
-        format!(
-            "{}:{}:{}",
-            self.consumer_key, self.token_key, self.token_secret
-        )
+        format!("{}:{}:{}", self.consumer_key, self.token_key, self.token_secret)
     }
 }
 
@@ -58,14 +50,8 @@ pub enum AuthFailure {
     InvalidSignature,
 }
 
-const REQUIRED: [&str; 6] = [
-    "oauth_consumer_key",
-    "oauth_token",
-    "oauth_signature_method",
-    "oauth_signature",
-    "oauth_timestamp",
-    "oauth_nonce",
-];
+const REQUIRED: [&str; 6] =
+    ["oauth_consumer_key", "oauth_token", "oauth_signature_method", "oauth_signature", "oauth_timestamp", "oauth_nonce"];
 
 /// Parses the parameters of an `OAuth ...` header.
 pub fn parse_header(header: &str) -> Option<BTreeMap<String, String>> {
@@ -85,27 +71,16 @@ pub fn parse_header(header: &str) -> Option<BTreeMap<String, String>> {
 
 /// Checks a header against the configured keys; returns the username.
 pub fn authenticate<'a>(header: Option<&str>, keys: &'a [ApiKey]) -> Result<&'a str, AuthFailure> {
-    let params = header
-        .and_then(parse_header)
-        .ok_or(AuthFailure::InvalidKey)?;
+    let params = header.and_then(parse_header).ok_or(AuthFailure::InvalidKey)?;
     if REQUIRED.iter().any(|name| !params.contains_key(*name)) {
         return Err(AuthFailure::InvalidKey);
     }
     let key = keys
         .iter()
-        .find(|k| {
-            Some(&k.consumer_key) == params.get("oauth_consumer_key")
-                && Some(&k.token_key) == params.get("oauth_token")
-        })
+        .find(|k| Some(&k.consumer_key) == params.get("oauth_consumer_key") && Some(&k.token_key) == params.get("oauth_token"))
         .ok_or(AuthFailure::InvalidKey)?;
-    let method = params
-        .get("oauth_signature_method")
-        .map(String::as_str)
-        .unwrap_or("");
-    let signature = params
-        .get("oauth_signature")
-        .map(String::as_str)
-        .unwrap_or("");
+    let method = params.get("oauth_signature_method").map(String::as_str).unwrap_or("");
+    let signature = params.get("oauth_signature").map(String::as_str).unwrap_or("");
     if method == "PLAINTEXT" && signature == format!("&{}", key.token_secret) {
         Ok(&key.username)
     } else {
@@ -130,24 +105,12 @@ mod tests {
     #[test]
     fn bad_or_missing_credentials_are_refused() {
         let wrong_sig = r#"OAuth oauth_nonce="1", oauth_timestamp="1", oauth_signature_method="PLAINTEXT", oauth_consumer_key="ck", oauth_token="tk", oauth_signature="%26nope""#;
-        assert_eq!(
-            authenticate(Some(wrong_sig), &keys()),
-            Err(AuthFailure::InvalidSignature)
-        );
+        assert_eq!(authenticate(Some(wrong_sig), &keys()), Err(AuthFailure::InvalidSignature));
         let unknown = wrong_sig.replace("\"tk\"", "\"other\"");
-        assert_eq!(
-            authenticate(Some(&unknown), &keys()),
-            Err(AuthFailure::InvalidKey)
-        );
+        assert_eq!(authenticate(Some(&unknown), &keys()), Err(AuthFailure::InvalidKey));
         let missing_nonce = r#"OAuth oauth_timestamp="1", oauth_signature_method="PLAINTEXT", oauth_consumer_key="ck", oauth_token="tk", oauth_signature="%26ts""#;
-        assert_eq!(
-            authenticate(Some(missing_nonce), &keys()),
-            Err(AuthFailure::InvalidKey)
-        );
+        assert_eq!(authenticate(Some(missing_nonce), &keys()), Err(AuthFailure::InvalidKey));
         assert_eq!(authenticate(None, &keys()), Err(AuthFailure::InvalidKey));
-        assert_eq!(
-            authenticate(Some("Basic abc"), &keys()),
-            Err(AuthFailure::InvalidKey)
-        );
+        assert_eq!(authenticate(Some("Basic abc"), &keys()), Err(AuthFailure::InvalidKey));
     }
 }

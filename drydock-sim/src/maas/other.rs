@@ -49,66 +49,33 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             Ok(Reply::empty())
         }
         ("UsersHandler", "GET", None) => Ok(Reply::json(j!([json::user("admin")]))),
-        ("UsersHandler", "GET", Some("whoami")) | ("UserHandler", "GET", None) => {
-            Ok(Reply::json(json::user(&ctx.user)))
-        }
+        ("UsersHandler", "GET", Some("whoami")) | ("UserHandler", "GET", None) => Ok(Reply::json(json::user(&ctx.user))),
         ("MaasHandler", "GET", Some("get_config")) => {
-            let name = ctx
-                .arg("name")
-                .ok_or_else(|| Reply::field("name", "This field is required."))?;
-            Ok(Reply::json(
-                ctx.world
-                    .region
-                    .config
-                    .get(name)
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            ))
+            let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?;
+            Ok(Reply::json(ctx.world.region.config.get(name).cloned().unwrap_or(Value::Null)))
         }
         ("MaasHandler", "POST", Some("set_config")) => {
-            let name = ctx
-                .arg("name")
-                .ok_or_else(|| Reply::field("name", "This field is required."))?
-                .to_owned();
+            let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
             let value = ctx.arg("value").unwrap_or("").to_owned();
             ctx.world.region.config.insert(name, Value::from(value));
             Ok(Reply::json(Value::from("OK")))
         }
         ("TagsHandler" | "TagHandler", _, _) => tags(ctx, handler, op.as_deref()),
         ("ZonesHandler" | "ResourcePoolsHandler", "GET", None) => {
-            let kind = if handler == "ZonesHandler" {
-                "zones"
-            } else {
-                "resourcepool"
-            };
+            let kind = if handler == "ZonesHandler" { "zones" } else { "resourcepool" };
             Ok(Reply::json(j!([json::zone_like(kind, "default")])))
         }
         ("ZoneHandler" | "ResourcePoolHandler", "GET", None) => {
-            let key = if handler == "ZoneHandler" {
-                ctx.param("name")
-            } else {
-                ctx.param("id")
-            };
+            let key = if handler == "ZoneHandler" { ctx.param("name") } else { ctx.param("id") };
             if key == "default" || key == "0" || key == "1" {
-                let kind = if handler == "ZoneHandler" {
-                    "zones"
-                } else {
-                    "resourcepool"
-                };
+                let kind = if handler == "ZoneHandler" { "zones" } else { "resourcepool" };
                 Ok(Reply::json(json::zone_like(kind, "default")))
             } else {
-                Err(Reply::not_found(if handler == "ZoneHandler" {
-                    "Zone"
-                } else {
-                    "ResourcePool"
-                }))
+                Err(Reply::not_found(if handler == "ZoneHandler" { "Zone" } else { "ResourcePool" }))
             }
         }
         ("ZonesHandler" | "ResourcePoolsHandler" | "ZoneHandler" | "ResourcePoolHandler", _, _) => {
-            Err(Reply::text(
-                403,
-                "Zones and resource pools are read-only in drydock-sim.",
-            ))
+            Err(Reply::text(403, "Zones and resource pools are read-only in drydock-sim."))
         }
         ("BootResourcesHandler", "GET", None) => {
             let kind = ctx.arg("type").map(str::to_owned);
@@ -117,33 +84,19 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
                 .region
                 .boot_resources
                 .iter()
-                .filter(|_| {
-                    kind.as_deref()
-                        .is_none_or(|k| k.eq_ignore_ascii_case("synced"))
-                })
+                .filter(|_| kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case("synced")))
                 .map(|r| boot_resource(r, false))
                 .collect();
             Ok(Reply::json(Value::from(list)))
         }
-        ("BootResourcesHandler", "GET", Some("is_importing")) => {
-            Ok(Reply::json(Value::from(ctx.world.region.importing)))
-        }
+        ("BootResourcesHandler", "GET", Some("is_importing")) => Ok(Reply::json(Value::from(ctx.world.region.importing))),
         ("BootResourcesHandler", "POST", Some("import" | "stop_import")) => {
             Ok(Reply::json(Value::from("Import of boot resources started")))
         }
-        ("BootResourcesHandler", "POST", None) => Err(Reply::text(
-            400,
-            "Uploading boot resources is not supported by drydock-sim.",
-        )),
+        ("BootResourcesHandler", "POST", None) => Err(Reply::text(400, "Uploading boot resources is not supported by drydock-sim.")),
         ("BootResourceHandler", "GET", None) => {
             let id = ctx.id_param("id", "BootResource")?;
-            let r = ctx
-                .world
-                .region
-                .boot_resources
-                .iter()
-                .find(|r| r.0 == id)
-                .ok_or_else(|| Reply::not_found("BootResource"))?;
+            let r = ctx.world.region.boot_resources.iter().find(|r| r.0 == id).ok_or_else(|| Reply::not_found("BootResource"))?;
             Ok(Reply::json(boot_resource(r, true)))
         }
         ("BootResourceHandler", "DELETE", None) => {
@@ -152,12 +105,8 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             Ok(Reply::empty())
         }
         ("BootSourcesHandler" | "BootSourceHandler", _, _) => boot_sources(ctx, handler),
-        ("BootSourceSelectionsHandler" | "BootSourceSelectionHandler", _, _) => {
-            selections(ctx, handler)
-        }
-        ("PackageRepositoriesHandler" | "PackageRepositoryHandler", _, _) => {
-            repositories(ctx, handler)
-        }
+        ("BootSourceSelectionsHandler" | "BootSourceSelectionHandler", _, _) => selections(ctx, handler),
+        ("PackageRepositoriesHandler" | "PackageRepositoryHandler", _, _) => repositories(ctx, handler),
         ("NodeResultsHandler", "GET", None) => Ok(results(ctx)),
         ("SSHKeysHandler" | "SSHKeyHandler", _, _) => ssh_keys(ctx, handler),
         _ => Err(ctx.unknown_op()),
@@ -182,24 +131,10 @@ fn tag_json(tag: &super::model::Tag) -> Value {
 fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
     if handler == "TagsHandler" {
         if ctx.method == "GET" {
-            return Ok(Reply::json(Value::from(
-                ctx.world
-                    .region
-                    .tags
-                    .values()
-                    .map(tag_json)
-                    .collect::<Vec<_>>(),
-            )));
+            return Ok(Reply::json(Value::from(ctx.world.region.tags.values().map(tag_json).collect::<Vec<_>>())));
         }
-        let name = ctx
-            .arg("name")
-            .ok_or_else(|| Reply::field("name", "This field is required."))?
-            .to_owned();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Err(Reply::field("name", "Invalid tag name."));
         }
         if ctx.world.region.tags.contains_key(&name) {
@@ -221,19 +156,12 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
     };
     match (ctx.method, op) {
         ("GET", None) => Ok(Reply::json(tag_json(&tag))),
-        (
-            "GET",
-            Some("nodes" | "machines" | "devices" | "rack_controllers" | "region_controllers"),
-        ) => {
+        ("GET", Some("nodes" | "machines" | "devices" | "rack_controllers" | "region_controllers")) => {
             let region = &ctx.world.region;
             let pool: Vec<&super::model::Node> = match op {
                 Some("machines") => region.machines.values().collect(),
                 Some("rack_controllers") => region.racks.values().collect(),
-                Some("nodes") => region
-                    .machines
-                    .values()
-                    .chain(region.racks.values())
-                    .collect(),
+                Some("nodes") => region.machines.values().chain(region.racks.values()).collect(),
                 _ => vec![],
             };
             let list: Vec<Value> = pool
@@ -247,20 +175,12 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
             if let Some(def) = ctx.arg("definition")
                 && def != tag.definition
             {
-                return Err(Reply::field(
-                    "definition",
-                    "Definition supplied does not match the current definition.",
-                ));
+                return Err(Reply::field("definition", "Definition supplied does not match the current definition."));
             }
             if !tag.definition.is_empty() {
-                return Err(Reply::conflict(
-                    "Cannot manually change tag membership of an automatic tag.",
-                ));
+                return Err(Reply::conflict("Cannot manually change tag membership of an automatic tag."));
             }
-            let (add, remove) = (
-                ctx.args.all("add").to_vec(),
-                ctx.args.all("remove").to_vec(),
-            );
+            let (add, remove) = (ctx.args.all("add").to_vec(), ctx.args.all("remove").to_vec());
             let (mut added, mut removed) = (0, 0);
             for sid in add {
                 if let Some(node) = ctx.world.region.node_mut(&sid) {
@@ -276,11 +196,8 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
         }
         ("POST", Some("rebuild")) => Ok(Reply::json(j!({"rebuilding": name}))),
         ("PUT", None) => {
-            for (field, slot) in [
-                ("comment", &mut tag.comment),
-                ("definition", &mut tag.definition),
-                ("kernel_opts", &mut tag.kernel_opts),
-            ] {
+            for (field, slot) in [("comment", &mut tag.comment), ("definition", &mut tag.definition), ("kernel_opts", &mut tag.kernel_opts)]
+            {
                 if let Some(v) = ctx.args.get(field) {
                     *slot = v.to_owned();
                 }
@@ -291,14 +208,8 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
             let value = tag_json(&tag);
             ctx.world.region.tags.insert(new_name.clone(), tag);
             if new_name != name {
-                let sids: Vec<String> = ctx
-                    .world
-                    .region
-                    .machines
-                    .values()
-                    .filter(|m| m.tags.contains(&name))
-                    .map(|m| m.system_id.clone())
-                    .collect();
+                let sids: Vec<String> =
+                    ctx.world.region.machines.values().filter(|m| m.tags.contains(&name)).map(|m| m.system_id.clone()).collect();
                 for sid in sids {
                     if let Some(node) = ctx.world.region.node_mut(&sid) {
                         node.tags.remove(&name);
@@ -334,22 +245,14 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
 struct Stored<'a> {
     id_param: &'a str,
     kind: &'a str,
-    store:
-        fn(&mut super::model::Region) -> &mut std::collections::BTreeMap<i64, Map<String, Value>>,
+    store: fn(&mut super::model::Region) -> &mut std::collections::BTreeMap<i64, Map<String, Value>>,
     fields: &'a [&'a str],
     uri: &'a dyn Fn(i64, &Map<String, Value>) -> String,
     defaults: &'a dyn Fn(&mut Map<String, Value>),
 }
 
 fn stored_crud(ctx: &mut Ctx<'_>, collection: bool, resource: Stored<'_>) -> HResult {
-    let Stored {
-        id_param,
-        kind,
-        store,
-        fields,
-        uri,
-        defaults,
-    } = resource;
+    let Stored { id_param, kind, store, fields, uri, defaults } = resource;
     let render = |id: i64, m: &Map<String, Value>| {
         let mut v = m.clone();
         v.insert("id".into(), Value::from(id));
@@ -360,19 +263,13 @@ fn stored_crud(ctx: &mut Ctx<'_>, collection: bool, resource: Stored<'_>) -> HRe
     let apply = |m: &mut Map<String, Value>| {
         for field in fields {
             if args.has(field) {
-                m.insert(
-                    (*field).to_owned(),
-                    Value::from(args.get(field).unwrap_or("").to_owned()),
-                );
+                m.insert((*field).to_owned(), Value::from(args.get(field).unwrap_or("").to_owned()));
             }
         }
     };
     if collection {
         if ctx.method == "GET" {
-            let list: Vec<Value> = store(&mut ctx.world.region)
-                .iter()
-                .map(|(id, m)| render(*id, m))
-                .collect();
+            let list: Vec<Value> = store(&mut ctx.world.region).iter().map(|(id, m)| render(*id, m)).collect();
             return Ok(Reply::json(Value::from(list)));
         }
         let mut m = Map::new();
@@ -381,10 +278,7 @@ fn stored_crud(ctx: &mut Ctx<'_>, collection: bool, resource: Stored<'_>) -> HRe
         let id = ctx.world.region.new_id();
         let value = render(id, &m);
         store(&mut ctx.world.region).insert(id, m);
-        return Ok(Reply {
-            status: 201,
-            body: Body::Json(value),
-        });
+        return Ok(Reply { status: 201, body: Body::Json(value) });
     }
     let id = ctx.id_param(id_param, kind)?;
     let Some(mut m) = store(&mut ctx.world.region).get(&id).cloned() else {
@@ -410,12 +304,7 @@ fn boot_sources(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         id_param: "id",
         kind: "BootSource",
         store: |r| &mut r.boot_sources,
-        fields: &[
-            "url",
-            "keyring_filename",
-            "keyring_data",
-            "skip_keyring_verification",
-        ],
+        fields: &["url", "keyring_filename", "keyring_data", "skip_keyring_verification"],
         uri: &|id, _| format!("{}/boot-sources/{id}/", json::API),
         defaults: &|m| {
             m.insert("keyring_filename".into(), Value::from(""));
@@ -442,13 +331,7 @@ fn selections(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             .map(|(id, m)| {
                 let mut v = m.clone();
                 v.insert("id".into(), Value::from(*id));
-                v.insert(
-                    "resource_uri".into(),
-                    Value::from(format!(
-                        "{}/boot-sources/{source}/selections/{id}/",
-                        json::API
-                    )),
-                );
+                v.insert("resource_uri".into(), Value::from(format!("{}/boot-sources/{source}/selections/{id}/", json::API)));
                 Value::Object(v)
             })
             .collect();
@@ -460,20 +343,13 @@ fn selections(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         store: |r| &mut r.selections,
         fields: &["os", "release"],
         uri: &|id, m| {
-            format!(
-                "{}/boot-sources/{}/selections/{id}/",
-                json::API,
-                m.get("boot_source_id").and_then(Value::as_i64).unwrap_or(0)
-            )
+            format!("{}/boot-sources/{}/selections/{id}/", json::API, m.get("boot_source_id").and_then(Value::as_i64).unwrap_or(0))
         },
         defaults: &|_| {},
     };
     let reply = stored_crud(ctx, handler == "BootSourceSelectionsHandler", resource);
     // Lists and the source id are stored as JSON values, not strings.
-    if let Ok(Reply {
-        body: Body::Json(Value::Object(obj)),
-        ..
-    }) = &reply
+    if let Ok(Reply { body: Body::Json(Value::Object(obj)), .. }) = &reply
         && let Some(id) = obj.get("id").and_then(Value::as_i64)
     {
         let lists: Vec<(String, Vec<String>)> = ["arches", "subarches", "labels"]
@@ -491,69 +367,35 @@ fn selections(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             }
             let mut v = m.clone();
             v.insert("id".into(), Value::from(id));
-            v.insert(
-                "resource_uri".into(),
-                Value::from(format!(
-                    "{}/boot-sources/{source}/selections/{id}/",
-                    json::API
-                )),
-            );
+            v.insert("resource_uri".into(), Value::from(format!("{}/boot-sources/{source}/selections/{id}/", json::API)));
             let status = reply.as_ref().map(|r| r.status).unwrap_or(200);
-            return Ok(Reply {
-                status: if status == 201 { 200 } else { status },
-                body: Body::Json(Value::Object(v)),
-            });
+            return Ok(Reply { status: if status == 201 { 200 } else { status }, body: Body::Json(Value::Object(v)) });
         }
     }
     reply
 }
 
-const REPO_LISTS: [&str; 5] = [
-    "distributions",
-    "components",
-    "arches",
-    "disabled_pockets",
-    "disabled_components",
-];
+const REPO_LISTS: [&str; 5] = ["distributions", "components", "arches", "disabled_pockets", "disabled_components"];
 
 fn repo_json(id: i64, m: &Map<String, Value>) -> Value {
     let mut v = m.clone();
     v.insert("id".into(), Value::from(id));
-    v.insert(
-        "resource_uri".into(),
-        Value::from(format!("{}/package-repositories/{id}/", json::API)),
-    );
+    v.insert("resource_uri".into(), Value::from(format!("{}/package-repositories/{id}/", json::API)));
     Value::Object(v)
 }
 
 fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     if handler == "PackageRepositoriesHandler" && ctx.method == "GET" {
-        return Ok(Reply::json(Value::from(
-            ctx.world
-                .region
-                .repositories
-                .iter()
-                .map(|(id, m)| repo_json(*id, m))
-                .collect::<Vec<_>>(),
-        )));
+        return Ok(Reply::json(Value::from(ctx.world.region.repositories.iter().map(|(id, m)| repo_json(*id, m)).collect::<Vec<_>>())));
     }
     let (id, mut m) = if handler == "PackageRepositoryHandler" {
         let id = ctx.id_param("id", "PackageRepository")?;
-        let m = ctx
-            .world
-            .region
-            .repositories
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Reply::not_found("PackageRepository"))?;
+        let m = ctx.world.region.repositories.get(&id).cloned().ok_or_else(|| Reply::not_found("PackageRepository"))?;
         match ctx.method {
             "GET" => return Ok(Reply::json(repo_json(id, &m))),
             "DELETE" => {
                 if id <= 2 {
-                    return Err(Reply::text(
-                        400,
-                        "Default package repositories cannot be deleted.",
-                    ));
+                    return Err(Reply::text(400, "Default package repositories cannot be deleted."));
                 }
                 ctx.world.region.repositories.remove(&id);
                 return Ok(Reply::empty());
@@ -561,19 +403,13 @@ fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             _ => (Some(id), m),
         }
     } else {
-        let name = ctx
-            .arg("name")
-            .ok_or_else(|| Reply::field("name", "This field is required."))?;
+        let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?;
         if ctx.arg("url").is_none() {
             return Err(Reply::field("url", "This field is required."));
         }
         let mut m = Map::new();
         m.insert("name".into(), Value::from(name));
-        for (k, v) in [
-            ("key", j!("")),
-            ("enabled", j!(true)),
-            ("disable_sources", j!(true)),
-        ] {
+        for (k, v) in [("key", j!("")), ("enabled", j!(true)), ("disable_sources", j!(true))] {
             m.insert(k.into(), v);
         }
         for list in REPO_LISTS {
@@ -582,13 +418,9 @@ fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         (None, m)
     };
     if let Some(name) = ctx.arg("name") {
-        if ctx.world.region.repositories.iter().any(|(other, r)| {
-            Some(*other) != id && r.get("name").and_then(Value::as_str) == Some(name)
-        }) {
-            return Err(Reply::field(
-                "name",
-                "Package repository with this Name already exists.",
-            ));
+        if ctx.world.region.repositories.iter().any(|(other, r)| Some(*other) != id && r.get("name").and_then(Value::as_str) == Some(name))
+        {
+            return Err(Reply::field("name", "Package repository with this Name already exists."));
         }
         m.insert("name".into(), Value::from(name));
     }
@@ -604,26 +436,13 @@ fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     }
     for field in REPO_LISTS {
         if ctx.args.has(field) {
-            let values: Vec<String> = ctx
-                .args
-                .all(field)
-                .iter()
-                .flat_map(|v| v.split(','))
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect();
-            if field == "disabled_pockets"
-                && values
-                    .iter()
-                    .any(|p| !matches!(p.as_str(), "updates" | "security" | "backports"))
-            {
+            let values: Vec<String> =
+                ctx.args.all(field).iter().flat_map(|v| v.split(',')).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect();
+            if field == "disabled_pockets" && values.iter().any(|p| !matches!(p.as_str(), "updates" | "security" | "backports")) {
                 return Err(Reply::field(field, "Invalid pocket."));
             }
             if field == "disabled_components" && !values.is_empty() && id.is_none_or(|i| i > 2) {
-                return Err(Reply::field(
-                    field,
-                    "This is only valid for the default archives.",
-                ));
+                return Err(Reply::field(field, "This is only valid for the default archives."));
             }
             m.insert(field.into(), Value::from(values));
         }
@@ -641,23 +460,14 @@ fn results(ctx: &mut Ctx<'_>) -> Reply {
     let sids = ctx.args.all("system_id").to_vec();
     let path_sid = ctx.param("system_id").to_owned();
     let names = ctx.args.all("name").to_vec();
-    let types: Vec<i64> = ctx
-        .args
-        .all("result_type")
-        .iter()
-        .filter_map(|t| t.parse().ok())
-        .collect();
+    let types: Vec<i64> = ctx.args.all("result_type").iter().filter_map(|t| t.parse().ok()).collect();
     let mut list = Vec::new();
     for node in ctx.world.region.machines.values() {
-        if (!sids.is_empty() && !sids.contains(&node.system_id))
-            || (!path_sid.is_empty() && path_sid != node.system_id)
-        {
+        if (!sids.is_empty() && !sids.contains(&node.system_id)) || (!path_sid.is_empty() && path_sid != node.system_id) {
             continue;
         }
         for result in &node.results {
-            if (!names.is_empty() && !names.contains(&result.name))
-                || (!types.is_empty() && !types.contains(&result.result_type))
-            {
+            if (!names.is_empty() && !names.contains(&result.name)) || (!types.is_empty() && !types.contains(&result.result_type)) {
                 continue;
             }
             let stdout = if result.name == "maas-lshw" && result.stdout.is_empty() {
@@ -685,59 +495,27 @@ fn ssh_keys(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     let user = ctx.user.clone();
     if handler == "SSHKeysHandler" {
         if ctx.method == "GET" {
-            let list: Vec<Value> = ctx
-                .world
-                .region
-                .ssh_keys
-                .iter()
-                .filter(|(_, (u, _))| *u == user)
-                .map(|(id, (_, k))| render(*id, k))
-                .collect();
+            let list: Vec<Value> =
+                ctx.world.region.ssh_keys.iter().filter(|(_, (u, _))| *u == user).map(|(id, (_, k))| render(*id, k)).collect();
             return Ok(Reply::json(Value::from(list)));
         }
-        let key = ctx
-            .arg("key")
-            .ok_or_else(|| Reply::field("key", "This field is required."))?
-            .trim()
-            .to_owned();
+        let key = ctx.arg("key").ok_or_else(|| Reply::field("key", "This field is required."))?.trim().to_owned();
         let parts: Vec<&str> = key.split_whitespace().collect();
         let looks_valid = parts.len() >= 2
-            && (parts[0].starts_with("ssh-")
-                || parts[0].starts_with("ecdsa-")
-                || parts[0].starts_with("sk-"))
-            && base64::engine::general_purpose::STANDARD
-                .decode(parts[1])
-                .is_ok();
+            && (parts[0].starts_with("ssh-") || parts[0].starts_with("ecdsa-") || parts[0].starts_with("sk-"))
+            && base64::engine::general_purpose::STANDARD.decode(parts[1]).is_ok();
         if !looks_valid {
             return Err(Reply::field("key", "Invalid SSH public key format."));
         }
-        if ctx
-            .world
-            .region
-            .ssh_keys
-            .values()
-            .any(|(u, k)| *u == user && *k == key)
-        {
-            return Err(Reply::field(
-                "__all__",
-                "This key has already been added for this user.",
-            ));
+        if ctx.world.region.ssh_keys.values().any(|(u, k)| *u == user && *k == key) {
+            return Err(Reply::field("__all__", "This key has already been added for this user."));
         }
         let id = ctx.world.region.new_id();
         ctx.world.region.ssh_keys.insert(id, (user, key.clone()));
-        return Ok(Reply {
-            status: 201,
-            body: Body::Json(render(id, &key)),
-        });
+        return Ok(Reply { status: 201, body: Body::Json(render(id, &key)) });
     }
     let id = ctx.id_param("id", "SSHKey")?;
-    let (_, key) = ctx
-        .world
-        .region
-        .ssh_keys
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| Reply::not_found("SSHKey"))?;
+    let (_, key) = ctx.world.region.ssh_keys.get(&id).cloned().ok_or_else(|| Reply::not_found("SSHKey"))?;
     if ctx.method == "DELETE" {
         ctx.world.region.ssh_keys.remove(&id);
         return Ok(Reply::empty());

@@ -31,43 +31,19 @@ pub(crate) struct Route {
 }
 
 const fn r(name: &'static str, method: &'static str) -> Action {
-    Action {
-        name,
-        method,
-        op: None,
-    }
+    Action { name, method, op: None }
 }
 const fn g(op: &'static str) -> Action {
-    Action {
-        name: op,
-        method: "GET",
-        op: Some(op),
-    }
+    Action { name: op, method: "GET", op: Some(op) }
 }
 const fn p(op: &'static str) -> Action {
-    Action {
-        name: op,
-        method: "POST",
-        op: Some(op),
-    }
+    Action { name: op, method: "POST", op: Some(op) }
 }
 const fn route(handler: &'static str, path: &'static str, actions: &'static [Action]) -> Route {
-    Route {
-        handler,
-        path,
-        anon: false,
-        listed: true,
-        actions,
-    }
+    Route { handler, path, anon: false, listed: true, actions }
 }
 const fn alias(handler: &'static str, path: &'static str, actions: &'static [Action]) -> Route {
-    Route {
-        handler,
-        path,
-        anon: false,
-        listed: false,
-        actions,
-    }
+    Route { handler, path, anon: false, listed: false, actions }
 }
 
 const READ: Action = r("read", "GET");
@@ -101,46 +77,12 @@ const MACHINE: &[Action] = &[
     p("set_storage_layout"),
     p("clear_default_gateways"),
 ];
-const INTERFACE: &[Action] = &[
-    READ,
-    UPDATE,
-    DELETE,
-    p("link_subnet"),
-    p("unlink_subnet"),
-    p("disconnect"),
-    p("set_default_gateway"),
-    p("add_tag"),
-    p("remove_tag"),
-];
-const BLOCK_DEVICE: &[Action] = &[
-    READ,
-    UPDATE,
-    DELETE,
-    p("format"),
-    p("unformat"),
-    p("mount"),
-    p("unmount"),
-    p("set_boot_disk"),
-    p("add_tag"),
-    p("remove_tag"),
-];
-const PARTITION: &[Action] = &[
-    READ,
-    DELETE,
-    p("format"),
-    p("unformat"),
-    p("mount"),
-    p("unmount"),
-    p("add_tag"),
-    p("remove_tag"),
-];
-const VOLUME_GROUP: &[Action] = &[
-    READ,
-    UPDATE,
-    DELETE,
-    p("create_logical_volume"),
-    p("delete_logical_volume"),
-];
+const INTERFACE: &[Action] =
+    &[READ, UPDATE, DELETE, p("link_subnet"), p("unlink_subnet"), p("disconnect"), p("set_default_gateway"), p("add_tag"), p("remove_tag")];
+const BLOCK_DEVICE: &[Action] =
+    &[READ, UPDATE, DELETE, p("format"), p("unformat"), p("mount"), p("unmount"), p("set_boot_disk"), p("add_tag"), p("remove_tag")];
+const PARTITION: &[Action] = &[READ, DELETE, p("format"), p("unformat"), p("mount"), p("unmount"), p("add_tag"), p("remove_tag")];
+const VOLUME_GROUP: &[Action] = &[READ, UPDATE, DELETE, p("create_logical_volume"), p("delete_logical_volume")];
 const RUD: &[Action] = &[READ, UPDATE, DELETE];
 const RC: &[Action] = &[READ, CREATE];
 const TAG: &[Action] = &[
@@ -159,131 +101,45 @@ const RESULTS: &[Action] = &[READ];
 
 /// Every handler the emulator serves, most specific first within a family.
 pub(crate) const ROUTES: &[Route] = &[
-    Route {
-        handler: "VersionHandler",
-        path: "version/",
-        anon: true,
-        listed: true,
-        actions: &[READ],
-    },
-    Route {
-        handler: "DescribeHandler",
-        path: "describe/",
-        anon: true,
-        listed: false,
-        actions: &[READ],
-    },
+    Route { handler: "VersionHandler", path: "version/", anon: true, listed: true, actions: &[READ] },
+    Route { handler: "DescribeHandler", path: "describe/", anon: true, listed: false, actions: &[READ] },
     route(
         "AccountHandler",
         "account/",
-        &[
-            p("create_authorisation_token"),
-            p("delete_authorisation_token"),
-            g("list_authorisation_tokens"),
-        ],
+        &[p("create_authorisation_token"), p("delete_authorisation_token"), g("list_authorisation_tokens")],
     ),
     route("SSHKeysHandler", "account/prefs/sshkeys/", RC),
-    route(
-        "SSHKeyHandler",
-        "account/prefs/sshkeys/{id}/",
-        &[READ, DELETE],
-    ),
+    route("SSHKeyHandler", "account/prefs/sshkeys/{id}/", &[READ, DELETE]),
     route("UsersHandler", "users/", &[READ, g("whoami")]),
     route("UserHandler", "users/{username}/", &[READ]),
     route("MaasHandler", "maas/", &[g("get_config"), p("set_config")]),
     route(
         "MachinesHandler",
         "machines/",
-        &[
-            READ,
-            CREATE,
-            p("allocate"),
-            p("release"),
-            g("power_parameters"),
-            p("accept"),
-            p("accept_all"),
-        ],
+        &[READ, CREATE, p("allocate"), p("release"), g("power_parameters"), p("accept"), p("accept_all")],
     ),
     route("MachineHandler", "machines/{system_id}/", MACHINE),
     route("NodesHandler", "nodes/", &[READ]),
     route(
         "InterfacesHandler",
         "nodes/{system_id}/interfaces/",
-        &[
-            READ,
-            p("create_physical"),
-            p("create_bond"),
-            p("create_vlan"),
-            p("create_bridge"),
-        ],
+        &[READ, p("create_physical"), p("create_bond"), p("create_vlan"), p("create_bridge")],
     ),
-    route(
-        "InterfaceHandler",
-        "nodes/{system_id}/interfaces/{id}/",
-        INTERFACE,
-    ),
+    route("InterfaceHandler", "nodes/{system_id}/interfaces/{id}/", INTERFACE),
     route("BlockDevicesHandler", "nodes/{system_id}/blockdevices/", RC),
-    route(
-        "BlockDeviceHandler",
-        "nodes/{system_id}/blockdevices/{id}/",
-        BLOCK_DEVICE,
-    ),
-    route(
-        "PartitionsHandler",
-        "nodes/{system_id}/blockdevices/{device_id}/partitions/",
-        RC,
-    ),
-    route(
-        "PartitionHandler",
-        "nodes/{system_id}/blockdevices/{device_id}/partition/{id}",
-        PARTITION,
-    ),
-    alias(
-        "PartitionHandler",
-        "nodes/{system_id}/blockdevices/{device_id}/partitions/{id}",
-        PARTITION,
-    ),
-    alias(
-        "PartitionHandler",
-        "nodes/{system_id}/blockdevices/{device_id}/partition/{id}/",
-        PARTITION,
-    ),
-    alias(
-        "PartitionHandler",
-        "nodes/{system_id}/blockdevices/{device_id}/partitions/{id}/",
-        PARTITION,
-    ),
-    route(
-        "VolumeGroupsHandler",
-        "nodes/{system_id}/volume-groups/",
-        RC,
-    ),
-    route(
-        "VolumeGroupHandler",
-        "nodes/{system_id}/volume-group/{id}/",
-        VOLUME_GROUP,
-    ),
-    alias(
-        "VolumeGroupHandler",
-        "nodes/{system_id}/volume-groups/{id}/",
-        VOLUME_GROUP,
-    ),
+    route("BlockDeviceHandler", "nodes/{system_id}/blockdevices/{id}/", BLOCK_DEVICE),
+    route("PartitionsHandler", "nodes/{system_id}/blockdevices/{device_id}/partitions/", RC),
+    route("PartitionHandler", "nodes/{system_id}/blockdevices/{device_id}/partition/{id}", PARTITION),
+    alias("PartitionHandler", "nodes/{system_id}/blockdevices/{device_id}/partitions/{id}", PARTITION),
+    alias("PartitionHandler", "nodes/{system_id}/blockdevices/{device_id}/partition/{id}/", PARTITION),
+    alias("PartitionHandler", "nodes/{system_id}/blockdevices/{device_id}/partitions/{id}/", PARTITION),
+    route("VolumeGroupsHandler", "nodes/{system_id}/volume-groups/", RC),
+    route("VolumeGroupHandler", "nodes/{system_id}/volume-group/{id}/", VOLUME_GROUP),
+    alias("VolumeGroupHandler", "nodes/{system_id}/volume-groups/{id}/", VOLUME_GROUP),
     alias("NodeResultsHandler", "nodes/{system_id}/results/", RESULTS),
-    route(
-        "NodeHandler",
-        "nodes/{system_id}/",
-        &[READ, DELETE, g("details"), g("power_parameters")],
-    ),
-    route(
-        "RackControllersHandler",
-        "rackcontrollers/",
-        &[READ, g("power_parameters"), g("describe_power_types")],
-    ),
-    route(
-        "RackControllerHandler",
-        "rackcontrollers/{system_id}/",
-        &[READ, UPDATE, g("power_parameters"), g("details")],
-    ),
+    route("NodeHandler", "nodes/{system_id}/", &[READ, DELETE, g("details"), g("power_parameters")]),
+    route("RackControllersHandler", "rackcontrollers/", &[READ, g("power_parameters"), g("describe_power_types")]),
+    route("RackControllerHandler", "rackcontrollers/{system_id}/", &[READ, UPDATE, g("power_parameters"), g("details")]),
     route("FabricsHandler", "fabrics/", RC),
     route("FabricHandler", "fabrics/{id}/", RUD),
     route("VlansHandler", "fabrics/{fabric_id}/vlans/", RC),
@@ -293,15 +149,7 @@ pub(crate) const ROUTES: &[Route] = &[
     route(
         "SubnetHandler",
         "subnets/{id}/",
-        &[
-            READ,
-            UPDATE,
-            DELETE,
-            g("reserved_ip_ranges"),
-            g("unreserved_ip_ranges"),
-            g("statistics"),
-            g("ip_addresses"),
-        ],
+        &[READ, UPDATE, DELETE, g("reserved_ip_ranges"), g("unreserved_ip_ranges"), g("statistics"), g("ip_addresses")],
     ),
     route("IPRangesHandler", "ipranges/", RC),
     route("IPRangeHandler", "ipranges/{id}/", RUD),
@@ -310,51 +158,21 @@ pub(crate) const ROUTES: &[Route] = &[
     route("SpacesHandler", "spaces/", RC),
     route("SpaceHandler", "spaces/{id}/", RUD),
     route("DomainsHandler", "domains/", RC),
-    route(
-        "DomainHandler",
-        "domains/{id}/",
-        &[READ, UPDATE, DELETE, p("set_default")],
-    ),
+    route("DomainHandler", "domains/{id}/", &[READ, UPDATE, DELETE, p("set_default")]),
     route("ZonesHandler", "zones/", RC),
     route("ZoneHandler", "zones/{name}/", RUD),
     route("ResourcePoolsHandler", "resourcepools/", RC),
     route("ResourcePoolHandler", "resourcepools/{id}/", RUD),
     route("TagsHandler", "tags/", RC),
     route("TagHandler", "tags/{name}/", TAG),
-    route(
-        "BootResourcesHandler",
-        "boot-resources/",
-        &[
-            READ,
-            CREATE,
-            p("import"),
-            p("stop_import"),
-            g("is_importing"),
-        ],
-    ),
-    route(
-        "BootResourceHandler",
-        "boot-resources/{id}/",
-        &[READ, DELETE],
-    ),
+    route("BootResourcesHandler", "boot-resources/", &[READ, CREATE, p("import"), p("stop_import"), g("is_importing")]),
+    route("BootResourceHandler", "boot-resources/{id}/", &[READ, DELETE]),
     route("BootSourcesHandler", "boot-sources/", RC),
     route("BootSourceHandler", "boot-sources/{id}/", RUD),
-    route(
-        "BootSourceSelectionsHandler",
-        "boot-sources/{boot_source_id}/selections/",
-        RC,
-    ),
-    route(
-        "BootSourceSelectionHandler",
-        "boot-sources/{boot_source_id}/selections/{id}/",
-        RUD,
-    ),
+    route("BootSourceSelectionsHandler", "boot-sources/{boot_source_id}/selections/", RC),
+    route("BootSourceSelectionHandler", "boot-sources/{boot_source_id}/selections/{id}/", RUD),
     route("PackageRepositoriesHandler", "package-repositories/", RC),
-    route(
-        "PackageRepositoryHandler",
-        "package-repositories/{id}/",
-        RUD,
-    ),
+    route("PackageRepositoryHandler", "package-repositories/{id}/", RUD),
     route("NodeResultsHandler", "installation-results/", RESULTS),
     alias("NodeResultsHandler", "commissioning-results/", RESULTS),
 ];
@@ -385,9 +203,7 @@ pub(crate) fn find(path: &str) -> Option<(&'static Route, Vec<(&'static str, Str
 
 /// Template parameter names of a path, in order.
 pub(crate) fn params_of(path: &str) -> Vec<&str> {
-    path.split('/')
-        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .collect()
+    path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect()
 }
 
 #[cfg(test)]
@@ -396,30 +212,12 @@ mod tests {
 
     #[test]
     fn singular_and_plural_spellings_resolve_to_one_handler() {
-        let (route, params) = find("nodes/abc123/blockdevices/7/partition/9")
-            .map(|(r, p)| (r.handler, p))
-            .unwrap_or_default();
+        let (route, params) = find("nodes/abc123/blockdevices/7/partition/9").map(|(r, p)| (r.handler, p)).unwrap_or_default();
         assert_eq!(route, "PartitionHandler");
-        assert_eq!(
-            params,
-            vec![
-                ("system_id", "abc123".to_owned()),
-                ("device_id", "7".to_owned()),
-                ("id", "9".to_owned())
-            ]
-        );
-        assert_eq!(
-            find("nodes/abc123/blockdevices/7/partitions/9").map(|(r, _)| r.handler),
-            Some("PartitionHandler")
-        );
-        assert_eq!(
-            find("nodes/abc123/volume-groups/3/").map(|(r, _)| r.handler),
-            Some("VolumeGroupHandler")
-        );
-        assert_eq!(
-            find("nodes/abc123/volume-groups/").map(|(r, _)| r.handler),
-            Some("VolumeGroupsHandler")
-        );
+        assert_eq!(params, vec![("system_id", "abc123".to_owned()), ("device_id", "7".to_owned()), ("id", "9".to_owned())]);
+        assert_eq!(find("nodes/abc123/blockdevices/7/partitions/9").map(|(r, _)| r.handler), Some("PartitionHandler"));
+        assert_eq!(find("nodes/abc123/volume-groups/3/").map(|(r, _)| r.handler), Some("VolumeGroupHandler"));
+        assert_eq!(find("nodes/abc123/volume-groups/").map(|(r, _)| r.handler), Some("VolumeGroupsHandler"));
         assert!(find("machines").is_none());
     }
 }

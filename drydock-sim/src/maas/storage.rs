@@ -28,16 +28,12 @@ pub fn table_overhead(node: &Node) -> u64 {
 
 /// Whether a block device is a PV of some volume group.
 pub fn device_is_pv(node: &Node, device: i64) -> bool {
-    node.volume_groups
-        .iter()
-        .any(|vg| vg.pv_devices.contains(&device))
+    node.volume_groups.iter().any(|vg| vg.pv_devices.contains(&device))
 }
 
 /// Whether a partition is a PV of some volume group.
 pub fn partition_is_pv(node: &Node, partition: i64) -> bool {
-    node.volume_groups
-        .iter()
-        .any(|vg| vg.pv_partitions.contains(&partition))
+    node.volume_groups.iter().any(|vg| vg.pv_partitions.contains(&partition))
 }
 
 /// `available_size` of a block device.
@@ -47,12 +43,7 @@ pub fn device_available(node: &Node, device: &BlockDevice) -> u64 {
     }
     if device.partition_table.is_some() {
         let used: u64 = device.partitions.iter().map(|p| p.size).sum();
-        return align_down(
-            device
-                .size
-                .saturating_sub(table_overhead(node))
-                .saturating_sub(used),
-        );
+        return align_down(device.size.saturating_sub(table_overhead(node)).saturating_sub(used));
     }
     device.size
 }
@@ -82,11 +73,7 @@ pub fn vg_size(node: &Node, vg: &VolumeGroup) -> u64 {
 
 /// Σ of the LV sizes of a volume group.
 pub fn vg_used(node: &Node, vg: &VolumeGroup) -> u64 {
-    node.block_devices
-        .iter()
-        .filter(|d| d.lv_of == Some(vg.id))
-        .map(|d| d.size)
-        .sum()
+    node.block_devices.iter().filter(|d| d.lv_of == Some(vg.id)).map(|d| d.size).sum()
 }
 
 /// Formats bytes the way MaaS's `human_size` does (`99.5 GB`).
@@ -98,11 +85,7 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", units[unit])
-    }
+    if unit == 0 { format!("{bytes} bytes") } else { format!("{value:.1} {}", units[unit]) }
 }
 
 /// Parses a size (`bytes`, `K`/`M`/`G`/`T` suffix, or `N%` of `whole`).
@@ -161,22 +144,11 @@ pub type LayoutError = Vec<(String, String)>;
 
 /// The disk `set_storage_layout` uses by default.
 pub fn boot_disk_id(node: &Node) -> Option<i64> {
-    node.boot_disk.or_else(|| {
-        node.block_devices
-            .iter()
-            .find(|d| d.lv_of.is_none())
-            .map(|d| d.id)
-    })
+    node.boot_disk.or_else(|| node.block_devices.iter().find(|d| d.lv_of.is_none()).map(|d| d.id))
 }
 
 fn filesystem(fstype: &str, label: &str, mount: &str, uuid: String) -> Filesystem {
-    Filesystem {
-        fstype: fstype.into(),
-        label: label.into(),
-        uuid,
-        mount_point: mount.into(),
-        mount_options: String::new(),
-    }
+    Filesystem { fstype: fstype.into(), label: label.into(), uuid, mount_point: mount.into(), mount_options: String::new() }
 }
 
 /// Applies a layout (compat: drivers.md §3.5 steps 1-5). `new_id` hands out
@@ -188,56 +160,27 @@ pub fn apply_layout(
     uuid: &mut dyn FnMut() -> String,
 ) -> Result<(), LayoutError> {
     if !matches!(request.layout.as_str(), "flat" | "lvm" | "blank") {
-        return Err(vec![(
-            "storage_layout".into(),
-            format!("'{}' is not a valid storage layout.", request.layout),
-        )]);
+        return Err(vec![("storage_layout".into(), format!("'{}' is not a valid storage layout.", request.layout))]);
     }
     let Some(boot_id) = boot_disk_id(node) else {
-        return Err(vec![(
-            "__all__".into(),
-            "Machine is missing a boot disk; no storage layout can be applied.".into(),
-        )]);
+        return Err(vec![("__all__".into(), "Machine is missing a boot disk; no storage layout can be applied.".into())]);
     };
     let root_id = request.root_device.unwrap_or(boot_id);
-    if !node
-        .block_devices
-        .iter()
-        .any(|d| d.id == root_id && d.lv_of.is_none())
-    {
-        return Err(vec![(
-            "root_device".into(),
-            "Select a valid choice.".into(),
-        )]);
+    if !node.block_devices.iter().any(|d| d.id == root_id && d.lv_of.is_none()) {
+        return Err(vec![("root_device".into(), "Select a valid choice.".into())]);
     }
     if request.boot_size > 0 && request.boot_size < 512 * MIB {
-        return Err(vec![(
-            "boot_size".into(),
-            "Size is too small. Minimum size is 536870912.".into(),
-        )]);
+        return Err(vec![("boot_size".into(), "Size is too small. Minimum size is 536870912.".into())]);
     }
     if let Some(root_size) = request.root_size
         && root_size < 3 * 1024 * MIB
     {
-        return Err(vec![(
-            "root_size".into(),
-            "Size is too small. Minimum size is 3221225472.".into(),
-        )]);
+        return Err(vec![("root_size".into(), "Size is too small. Minimum size is 3221225472.".into())]);
     }
     let overhead = table_overhead(node);
     let efi = if node.uefi { 512 * MIB } else { 0 };
-    let boot_disk_size = node
-        .block_devices
-        .iter()
-        .find(|d| d.id == boot_id)
-        .map(|d| d.size)
-        .unwrap_or(0);
-    let root_disk_size = node
-        .block_devices
-        .iter()
-        .find(|d| d.id == root_id)
-        .map(|d| d.size)
-        .unwrap_or(0);
+    let boot_disk_size = node.block_devices.iter().find(|d| d.id == boot_id).map(|d| d.size).unwrap_or(0);
+    let root_disk_size = node.block_devices.iter().find(|d| d.id == root_id).map(|d| d.size).unwrap_or(0);
     let on_boot = efi + align_down(request.boot_size);
     let root_min = request.root_size.unwrap_or(ALIGN);
     let fits = if root_id == boot_id {
@@ -246,33 +189,17 @@ pub fn apply_layout(
         on_boot + overhead <= boot_disk_size && root_min + overhead <= root_disk_size
     };
     if !fits {
-        return Err(vec![(
-            "root_size".into(),
-            "Size is too large. The boot disk cannot hold the requested layout.".into(),
-        )]);
+        return Err(vec![("root_size".into(), "Size is too large. The boot disk cannot hold the requested layout.".into())]);
     }
     clear_storage(node);
     if request.layout == "blank" {
         return Ok(());
     }
     let uefi = node.uefi;
-    let add_partition = |device: &mut BlockDevice,
-                         size: u64,
-                         bootable: bool,
-                         fs: Option<Filesystem>,
-                         id: i64,
-                         part_uuid: String| {
+    let add_partition = |device: &mut BlockDevice, size: u64, bootable: bool, fs: Option<Filesystem>, id: i64, part_uuid: String| {
         device.partition_table = Some("GPT".into());
         let number = device.partitions.len() as u32 + 1;
-        device.partitions.push(Partition {
-            id,
-            uuid: part_uuid,
-            size,
-            bootable,
-            tags: vec![],
-            filesystem: fs,
-            number,
-        });
+        device.partitions.push(Partition { id, uuid: part_uuid, size, bootable, tags: vec![], filesystem: fs, number });
         id
     };
     let mut root_partition = 0;
@@ -284,14 +211,7 @@ pub fn apply_layout(
             }
             if request.boot_size > 0 {
                 let fs = filesystem("ext4", "boot", "/boot", uuid());
-                add_partition(
-                    device,
-                    align_down(request.boot_size),
-                    true,
-                    Some(fs),
-                    new_id(),
-                    uuid(),
-                );
+                add_partition(device, align_down(request.boot_size), true, Some(fs), new_id(), uuid());
             }
         }
     }
@@ -353,23 +273,11 @@ mod tests {
             hostname: Some("n1".into()),
             boot_method: Some(boot_method.into()),
             architecture: Some(architecture.into()),
-            disks: disks
-                .iter()
-                .map(|size| DiskSeed {
-                    size: *size,
-                    ..DiskSeed::default()
-                })
-                .collect(),
+            disks: disks.iter().map(|size| DiskSeed { size: *size, ..DiskSeed::default() }).collect(),
             ..MachineSeed::default()
         };
-        let world = World::from_scenario(Scenario {
-            machines: vec![seed],
-            ..Scenario::default()
-        });
-        world
-            .ok()
-            .and_then(|w| w.region.machines.values().next().cloned())
-            .unwrap_or_else(|| panic!("scenario builds"))
+        let world = World::from_scenario(Scenario { machines: vec![seed], ..Scenario::default() });
+        world.ok().and_then(|w| w.region.machines.values().next().cloned()).unwrap_or_else(|| panic!("scenario builds"))
     }
 
     fn apply(node: &mut Node, request: &LayoutRequest) -> Result<(), LayoutError> {
@@ -406,37 +314,20 @@ mod tests {
 
     #[test]
     fn overhead_depends_on_firmware_and_architecture() {
-        assert_eq!(
-            table_overhead(&node("pxe", "amd64/generic", &[GB])),
-            6 * MIB
-        );
-        assert_eq!(
-            table_overhead(&node("uefi", "amd64/generic", &[GB])),
-            5 * MIB
-        );
-        assert_eq!(
-            table_overhead(&node("pxe", "ppc64el/generic", &[GB])),
-            13 * MIB
-        );
+        assert_eq!(table_overhead(&node("pxe", "amd64/generic", &[GB])), 6 * MIB);
+        assert_eq!(table_overhead(&node("uefi", "amd64/generic", &[GB])), 5 * MIB);
+        assert_eq!(table_overhead(&node("pxe", "ppc64el/generic", &[GB])), 13 * MIB);
         assert_eq!(align_down(9 * MIB + 1), 8 * MIB);
     }
 
     #[test]
     fn flat_uefi_layout_has_efi_boot_and_root() {
         let mut n = node("uefi", "amd64/generic", &[100 * GB]);
-        let request = LayoutRequest {
-            boot_size: GB,
-            ..layout("flat")
-        };
+        let request = LayoutRequest { boot_size: GB, ..layout("flat") };
         assert_eq!(apply(&mut n, &request), Ok(()));
         let disk = &n.block_devices[0];
         let sizes: Vec<u64> = disk.partitions.iter().map(|p| p.size).collect();
-        let mounts: Vec<&str> = disk
-            .partitions
-            .iter()
-            .filter_map(|p| p.filesystem.as_ref())
-            .map(|f| f.mount_point.as_str())
-            .collect();
+        let mounts: Vec<&str> = disk.partitions.iter().filter_map(|p| p.filesystem.as_ref()).map(|f| f.mount_point.as_str()).collect();
         assert_eq!(mounts, vec!["/boot/efi", "/boot", "/"]);
         let root = align_down(100 * GB - 5 * MIB - 512 * MIB - align_down(GB));
         assert_eq!(sizes, vec![512 * MIB, align_down(GB), root]);
@@ -446,63 +337,25 @@ mod tests {
     #[test]
     fn lvm_layout_sizes_follow_the_vg_formula() {
         let mut n = node("pxe", "amd64/generic", &[50 * GB]);
-        let request = LayoutRequest {
-            root_size: Some(20 * GB),
-            lv_size: Some(5 * GB + 1),
-            ..layout("lvm")
-        };
+        let request = LayoutRequest { root_size: Some(20 * GB), lv_size: Some(5 * GB + 1), ..layout("lvm") };
         assert_eq!(apply(&mut n, &request), Ok(()));
         let root = align_down(20 * GB);
         let vg = &n.volume_groups[0];
         assert_eq!(vg_size(&n, vg), (root / ALIGN - 1) * ALIGN);
         assert_eq!(vg_used(&n, vg), align_down(5 * GB + 1));
-        let lv = n
-            .block_devices
-            .iter()
-            .find(|d| d.lv_of.is_some())
-            .map(|d| d.name.clone());
+        let lv = n.block_devices.iter().find(|d| d.lv_of.is_some()).map(|d| d.name.clone());
         assert_eq!(lv.as_deref(), Some("vgroot-lvroot"));
         let disk = &n.block_devices[0];
-        assert_eq!(
-            device_available(&n, disk),
-            align_down(50 * GB - 6 * MIB - root)
-        );
+        assert_eq!(device_available(&n, disk), align_down(50 * GB - 6 * MIB - root));
     }
 
     #[test]
     fn layouts_are_validated() {
         let mut n = node("pxe", "amd64/generic", &[10 * GB]);
         assert!(apply(&mut n, &layout("bcache")).is_err());
-        assert!(
-            apply(
-                &mut n,
-                &LayoutRequest {
-                    root_size: Some(GB),
-                    ..layout("flat")
-                }
-            )
-            .is_err()
-        );
-        assert!(
-            apply(
-                &mut n,
-                &LayoutRequest {
-                    boot_size: 100 * MIB,
-                    ..layout("flat")
-                }
-            )
-            .is_err()
-        );
-        assert!(
-            apply(
-                &mut n,
-                &LayoutRequest {
-                    root_size: Some(20 * GB),
-                    ..layout("flat")
-                }
-            )
-            .is_err()
-        );
+        assert!(apply(&mut n, &LayoutRequest { root_size: Some(GB), ..layout("flat") }).is_err());
+        assert!(apply(&mut n, &LayoutRequest { boot_size: 100 * MIB, ..layout("flat") }).is_err());
+        assert!(apply(&mut n, &LayoutRequest { root_size: Some(20 * GB), ..layout("flat") }).is_err());
         assert_eq!(apply(&mut n, &layout("flat")), Ok(()));
         assert_eq!(apply(&mut n, &layout("blank")), Ok(()));
         assert!(n.block_devices[0].partitions.is_empty());
@@ -514,13 +367,7 @@ mod tests {
     fn vg_over_two_pvs_loses_one_extent_each() {
         let mut n = node("pxe", "amd64/generic", &[10 * GB, 10 * GB]);
         let ids: Vec<i64> = n.block_devices.iter().map(|d| d.id).collect();
-        n.volume_groups.push(VolumeGroup {
-            id: 1,
-            name: "vg".into(),
-            uuid: "u".into(),
-            pv_devices: ids,
-            pv_partitions: vec![],
-        });
+        n.volume_groups.push(VolumeGroup { id: 1, name: "vg".into(), uuid: "u".into(), pv_devices: ids, pv_partitions: vec![] });
         let vg = n.volume_groups[0].clone();
         assert_eq!(vg_size(&n, &vg), ((20 * GB) / ALIGN - 2) * ALIGN);
         assert_eq!(device_available(&n, &n.block_devices[0]), 0);

@@ -21,18 +21,11 @@ pub(crate) struct RfReply {
 }
 
 fn reply(status: u16, body: Value) -> RfReply {
-    RfReply {
-        status,
-        body: Some(body),
-        headers: vec![],
-    }
+    RfReply { status, body: Some(body), headers: vec![] }
 }
 
 fn error(status: u16, message: &str) -> RfReply {
-    reply(
-        status,
-        json!({"error": {"code": "Base.1.8.GeneralError", "message": message}}),
-    )
+    reply(status, json!({"error": {"code": "Base.1.8.GeneralError", "message": message}}))
 }
 
 const SESSIONS: &str = "/redfish/v1/SessionService/Sessions";
@@ -57,28 +50,16 @@ pub(crate) fn handle(
         op: None,
         query: Default::default(),
         form: match &body_json {
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        vec![if let Value::String(s) = v {
-                            s.clone()
-                        } else {
-                            v.to_string()
-                        }],
-                    )
-                })
-                .collect(),
+            Value::Object(map) => {
+                map.iter().map(|(k, v)| (k.clone(), vec![if let Value::String(s) = v { s.clone() } else { v.to_string() }])).collect()
+            }
             _ => Default::default(),
         },
         auth: "anonymous".into(),
         status: 0,
         fault: None,
     };
-    let latency = world
-        .take_fault("latency", method, full_path, None)
-        .and_then(|f| f.latency_ms);
+    let latency = world.take_fault("latency", method, full_path, None).and_then(|f| f.latency_ms);
     if let Some(ms) = latency {
         record.fault = Some(format!("latency {ms}ms"));
     }
@@ -87,15 +68,7 @@ pub(crate) fn handle(
         record.fault = Some(format!("status {status}"));
         error(status, fault.body.as_deref().unwrap_or("injected fault"))
     } else {
-        dispatch(
-            world,
-            bmc,
-            method,
-            path.trim_end_matches('/'),
-            headers,
-            &body_json,
-            &mut record,
-        )
+        dispatch(world, bmc, method, path.trim_end_matches('/'), headers, &body_json, &mut record)
     };
     record.status = answer.status;
     world.record(record);
@@ -109,25 +82,15 @@ fn authorised(world: &World, bmc: &str, headers: &poem::http::HeaderMap) -> bool
     if let Some(token) = headers.get("x-auth-token").and_then(|v| v.to_str().ok()) {
         return b.sessions.values().any(|t| t == token);
     }
-    if let Some(basic) = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-    {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(basic.trim())
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
+    if let Some(basic) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")) {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
         return decoded.is_some_and(|d| d == format!("{}:{}", b.username, b.password));
     }
     false
 }
 
 fn system_path(world: &World, bmc: &str) -> String {
-    format!(
-        "/redfish/v1/Systems/{}",
-        world.bmcs.get(bmc).map(|b| b.uuid.as_str()).unwrap_or("1")
-    )
+    format!("/redfish/v1/Systems/{}", world.bmcs.get(bmc).map(|b| b.uuid.as_str()).unwrap_or("1"))
 }
 
 fn dispatch(
@@ -177,17 +140,9 @@ fn dispatch(
             let ids: Vec<Value> = world
                 .bmcs
                 .get(bmc)
-                .map(|b| {
-                    b.sessions
-                        .keys()
-                        .map(|s| json!({"@odata.id": format!("{SESSIONS}/{s}")}))
-                        .collect()
-                })
+                .map(|b| b.sessions.keys().map(|s| json!({"@odata.id": format!("{SESSIONS}/{s}")})).collect())
                 .unwrap_or_default();
-            reply(
-                200,
-                json!({"@odata.id": SESSIONS, "Name": "Session Collection", "Members@odata.count": ids.len(), "Members": ids}),
-            )
+            reply(200, json!({"@odata.id": SESSIONS, "Name": "Session Collection", "Members@odata.count": ids.len(), "Members": ids}))
         }
         ("GET", "/redfish/v1/Systems") => reply(
             200,
@@ -196,31 +151,21 @@ fn dispatch(
             "Name": "Computer System Collection", "Members@odata.count": 1, "Members": [{"@odata.id": system}]}),
         ),
         _ if path.starts_with(SESSIONS) => {
-            let id = path
-                .trim_start_matches(SESSIONS)
-                .trim_start_matches('/')
-                .to_owned();
+            let id = path.trim_start_matches(SESSIONS).trim_start_matches('/').to_owned();
             let Some(b) = world.bmcs.get_mut(bmc) else {
                 return error(404, "no such BMC");
             };
             match method {
-                "GET" if b.sessions.contains_key(&id) => reply(
-                    200,
-                    json!({"@odata.id": format!("{SESSIONS}/{id}"), "Id": id, "UserName": b.username}),
-                ),
-                "DELETE" if b.sessions.remove(&id).is_some() => RfReply {
-                    status: 204,
-                    body: None,
-                    headers: vec![],
-                },
+                "GET" if b.sessions.contains_key(&id) => {
+                    reply(200, json!({"@odata.id": format!("{SESSIONS}/{id}"), "Id": id, "UserName": b.username}))
+                }
+                "DELETE" if b.sessions.remove(&id).is_some() => RfReply { status: 204, body: None, headers: vec![] },
                 _ => error(404, "no such session"),
             }
         }
         ("GET", p) if p == system => reply(200, system_json(world, bmc)),
         ("PATCH", p) if p == system => patch_boot(world, bmc, body),
-        ("POST", p) if p == format!("{system}/Actions/ComputerSystem.Reset") => {
-            reset(world, bmc, body)
-        }
+        ("POST", p) if p == format!("{system}/Actions/ComputerSystem.Reset") => reset(world, bmc, body),
         _ => error(404, "resource not found"),
     }
 }
@@ -239,28 +184,14 @@ fn login(world: &mut World, bmc: &str, body: &Value, record: &mut RequestRecord)
         return error(401, "bad credentials");
     }
     record.auth = "ok".into();
-    let id = format!(
-        "{}",
-        sessions
-            + 1
-            + b.sessions
-                .keys()
-                .filter_map(|k| k.parse::<usize>().ok())
-                .max()
-                .unwrap_or(0)
-    );
+    let id = format!("{}", sessions + 1 + b.sessions.keys().filter_map(|k| k.parse::<usize>().ok()).max().unwrap_or(0));
     let token = uuid.replace('-', "");
     b.sessions.insert(id.clone(), token.clone());
     let location = format!("{SESSIONS}/{id}");
     RfReply {
         status: 201,
-        body: Some(
-            json!({"@odata.id": location, "Id": id, "Name": "User Session", "UserName": b.username}),
-        ),
-        headers: vec![
-            ("X-Auth-Token".into(), token),
-            ("Location".into(), location),
-        ],
+        body: Some(json!({"@odata.id": location, "Id": id, "Name": "User Session", "UserName": b.username})),
+        headers: vec![("X-Auth-Token".into(), token), ("Location".into(), location)],
     }
 }
 
@@ -268,11 +199,7 @@ fn system_json(world: &World, bmc: &str) -> Value {
     let Some(b) = world.bmcs.get(bmc) else {
         return Value::Null;
     };
-    let machine = world
-        .region
-        .machines
-        .values()
-        .find(|m| m.bmc.as_deref() == Some(bmc));
+    let machine = world.region.machines.values().find(|m| m.bmc.as_deref() == Some(bmc));
     let system = system_path(world, bmc);
     json!({
         "@odata.id": system, "@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
@@ -302,14 +229,8 @@ fn patch_boot(world: &mut World, bmc: &str, body: &Value) -> RfReply {
         },
         None => None,
     };
-    let enabled = boot
-        .get("BootSourceOverrideEnabled")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    if enabled
-        .as_deref()
-        .is_some_and(|e| !matches!(e, "Disabled" | "Once" | "Continuous"))
-    {
+    let enabled = boot.get("BootSourceOverrideEnabled").and_then(Value::as_str).map(str::to_owned);
+    if enabled.as_deref().is_some_and(|e| !matches!(e, "Disabled" | "Once" | "Continuous")) {
         return error(400, "unsupported BootSourceOverrideEnabled");
     }
     if let Some(b) = world.bmcs.get_mut(bmc) {
@@ -347,11 +268,7 @@ fn reset(world: &mut World, bmc: &str, body: &Value) -> RfReply {
         _ => return error(400, "unsupported ResetType"),
     };
     set_bmc_power(world, bmc, new, boots);
-    RfReply {
-        status: 204,
-        body: None,
-        headers: vec![],
-    }
+    RfReply { status: 204, body: None, headers: vec![] }
 }
 
 /// Sets a BMC's power; a boot with a PXE override reaches MaaS (enlistment).
@@ -367,13 +284,8 @@ pub(crate) fn set_bmc_power(world: &mut World, bmc: &str, power: PowerState, boo
             }
         }
     }
-    let linked: Vec<String> = world
-        .region
-        .machines
-        .values()
-        .filter(|m| m.bmc.as_deref() == Some(bmc))
-        .map(|m| m.system_id.clone())
-        .collect();
+    let linked: Vec<String> =
+        world.region.machines.values().filter(|m| m.bmc.as_deref() == Some(bmc)).map(|m| m.system_id.clone()).collect();
     for sid in &linked {
         if let Some(node) = world.region.node_mut(sid) {
             node.power_state = power;

@@ -31,57 +31,24 @@ async fn burst_of_503_then_recovery() {
             ..fault("status")
         })
         .expect("fault accepted");
-    let statuses = [
-        client.get("machines/").await.status,
-        client.get("machines/").await.status,
-        client.get("machines/").await.status,
-    ];
+    let statuses = [client.get("machines/").await.status, client.get("machines/").await.status, client.get("machines/").await.status];
     assert_eq!(statuses, [503, 503, 200]);
     assert_eq!(client.get("fabrics/").await.status, 200);
     let log = client.lab.requests();
     let faults: Vec<Option<&str>> = log.iter().map(|r| r.fault.as_deref()).collect();
-    assert_eq!(
-        faults,
-        vec![Some("status 503"), Some("status 503"), None, None]
-    );
+    assert_eq!(faults, vec![Some("status 503"), Some("status 503"), None, None]);
 }
 
 #[tokio::test]
 async fn op_specific_401_and_control_api_faults() {
     let client = Client::start(Client::fixture()).await;
     let sid = client.sid("node01");
-    let body =
-        br#"{"kind": "status", "method": "POST", "op": "deploy", "status": 401, "times": 1}"#;
-    let added = crate::http::send(
-        "POST",
-        &format!("{}/faults", client.lab.control_url()),
-        &[],
-        body,
-    )
-    .await;
+    let body = br#"{"kind": "status", "method": "POST", "op": "deploy", "status": 401, "times": 1}"#;
+    let added = crate::http::send("POST", &format!("{}/faults", client.lab.control_url()), &[], body).await;
     assert_eq!(added.status, 200, "{}", added.text());
-    assert_eq!(
-        client
-            .post(&format!("machines/{sid}/?op=deploy"), &[])
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        client
-            .post(&format!("machines/{sid}/?op=deploy"), &[])
-            .await
-            .status,
-        200
-    );
-    let log = crate::http::send(
-        "GET",
-        &format!("{}/requests", client.lab.control_url()),
-        &[],
-        b"",
-    )
-    .await
-    .json();
+    assert_eq!(client.post(&format!("machines/{sid}/?op=deploy"), &[]).await.status, 401);
+    assert_eq!(client.post(&format!("machines/{sid}/?op=deploy"), &[]).await.status, 200);
+    let log = crate::http::send("GET", &format!("{}/requests", client.lab.control_url()), &[], b"").await.json();
     assert_eq!(log[0]["fault"], "status 401");
     assert_eq!(log[0]["op"], "deploy");
     assert_eq!(log[1]["status"], 200);
@@ -90,57 +57,28 @@ async fn op_specific_401_and_control_api_faults() {
 #[tokio::test]
 async fn latency_delays_the_answer() {
     let client = Client::start(Client::fixture()).await;
-    client
-        .lab
-        .add_fault(FaultSpec {
-            latency_ms: Some(150),
-            times: Some(1),
-            ..fault("latency")
-        })
-        .expect("fault accepted");
+    client.lab.add_fault(FaultSpec { latency_ms: Some(150), times: Some(1), ..fault("latency") }).expect("fault accepted");
     let started = std::time::Instant::now();
     assert_eq!(client.get("version/").await.status, 200);
     assert!(started.elapsed() >= std::time::Duration::from_millis(150));
-    assert_eq!(
-        client.lab.requests()[0].fault.as_deref(),
-        Some("latency 150ms")
-    );
+    assert_eq!(client.lab.requests()[0].fault.as_deref(), Some("latency 150ms"));
 }
 
 #[tokio::test]
 async fn fabrics_vanish_for_a_while() {
     let client = Client::start(Client::fixture()).await;
-    client
-        .lab
-        .add_fault(FaultSpec {
-            times: Some(2),
-            ..fault("vanish_fabrics")
-        })
-        .expect("fault accepted");
-    let counts: Vec<usize> = [
-        client.get("fabrics/").await,
-        client.get("fabrics/0/").await,
-        client.get("fabrics/").await,
-    ]
-    .iter()
-    .map(|a| {
-        if a.status == 404 {
-            usize::MAX
-        } else {
-            a.json().as_array().map(Vec::len).unwrap_or(0)
-        }
-    })
-    .collect();
+    client.lab.add_fault(FaultSpec { times: Some(2), ..fault("vanish_fabrics") }).expect("fault accepted");
+    let counts: Vec<usize> = [client.get("fabrics/").await, client.get("fabrics/0/").await, client.get("fabrics/").await]
+        .iter()
+        .map(|a| if a.status == 404 { usize::MAX } else { a.json().as_array().map(Vec::len).unwrap_or(0) })
+        .collect();
     assert_eq!(counts, vec![0, usize::MAX, 2]);
 }
 
 #[tokio::test]
 async fn bad_fault_regex_is_an_error() {
     let client = Client::start(Client::fixture()).await;
-    let error = client.lab.add_fault(FaultSpec {
-        path_regex: Some("(".into()),
-        ..fault("status")
-    });
+    let error = client.lab.add_fault(FaultSpec { path_regex: Some("(".into()), ..fault("status") });
     assert!(error.is_err());
 }
 
@@ -164,25 +102,12 @@ async fn lab_stops_when_dropped() {
 #[tokio::test(start_paused = true)]
 async fn fabrics_vanish_for_a_simulated_duration() {
     let client = Client::start(Client::fixture()).await;
-    client
-        .lab
-        .add_fault(FaultSpec {
-            for_ms: Some(30_000),
-            ..fault("vanish_fabrics")
-        })
-        .expect("fault accepted");
+    client.lab.add_fault(FaultSpec { for_ms: Some(30_000), ..fault("vanish_fabrics") }).expect("fault accepted");
     let count = |a: crate::http::Answer| a.json().as_array().map(Vec::len).unwrap_or(usize::MAX);
     assert_eq!(count(client.get("fabrics/").await), 0);
     assert_eq!(count(client.get("fabrics/").await), 0);
     client.lab.advance(std::time::Duration::from_secs(30));
     assert_eq!(count(client.get("fabrics/").await), 2);
     let notes: Vec<Option<String>> = client.lab.requests().into_iter().map(|r| r.fault).collect();
-    assert_eq!(
-        notes,
-        vec![
-            Some("vanish_fabrics".to_owned()),
-            Some("vanish_fabrics".to_owned()),
-            None
-        ]
-    );
+    assert_eq!(notes, vec![Some("vanish_fabrics".to_owned()), Some("vanish_fabrics".to_owned()), None]);
 }

@@ -22,77 +22,41 @@ impl Answer {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
 /// Sends one request to `url` (must be `http://127.0.0.1:port/...`).
-pub(crate) async fn send(
-    method: &str,
-    url: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> Answer {
+pub(crate) async fn send(method: &str, url: &str, headers: &[(&str, String)], body: &[u8]) -> Answer {
     let rest = url.strip_prefix("http://").expect("test URLs are http");
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut stream = tokio::net::TcpStream::connect(host)
-        .await
-        .expect("connect to simulator");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect to simulator");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("write request");
+    stream.write_all(request.as_bytes()).await.expect("write request");
     stream.write_all(body).await.expect("write body");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut body = raw[split + 4..].to_vec();
     let mut lines = head.lines();
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    if headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
-    {
+    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
         body = dechunk(&body);
     }
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Answer { status, headers, body }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -122,10 +86,7 @@ pub(crate) fn multipart(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
         ));
     }
     body.push_str(&format!("--{boundary}--\r\n"));
-    (
-        format!("multipart/form-data; boundary={boundary}"),
-        body.into_bytes(),
-    )
+    (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
 }
 
 /// A lab plus signed-request helpers.
@@ -135,9 +96,7 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) async fn start(scenario: Scenario) -> Client {
-        Client {
-            lab: SimLab::start(scenario).await.expect("lab starts"),
-        }
+        Client { lab: SimLab::start(scenario).await.expect("lab starts") }
     }
 
     pub(crate) fn fixture() -> Scenario {
@@ -149,31 +108,13 @@ impl Client {
     }
 
     pub(crate) async fn get(&self, path: &str) -> Answer {
-        send(
-            "GET",
-            &self.url(path),
-            &[
-                ("Authorization", oauth(&self.lab.api_key())),
-                ("Accept", "application/json".into()),
-            ],
-            b"",
-        )
-        .await
+        send("GET", &self.url(path), &[("Authorization", oauth(&self.lab.api_key())), ("Accept", "application/json".into())], b"").await
     }
 
     pub(crate) async fn call(&self, method: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
         let (content_type, body) = multipart(fields);
         let body = if fields.is_empty() { Vec::new() } else { body };
-        send(
-            method,
-            &self.url(path),
-            &[
-                ("Authorization", oauth(&self.lab.api_key())),
-                ("Content-Type", content_type),
-            ],
-            &body,
-        )
-        .await
+        send(method, &self.url(path), &[("Authorization", oauth(&self.lab.api_key())), ("Content-Type", content_type)], &body).await
     }
 
     pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {

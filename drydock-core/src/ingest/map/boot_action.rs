@@ -2,14 +2,16 @@
 //! assets with their pipelines, octal permissions and inline package lists,
 //! and the node filter (also used for filters that arrive as JSON).
 
-use super::coerce::{as_map, cannot_be_none, key_string, opt_bool, opt_string, to_string, to_string_list, MapError, MapResult};
+use super::coerce::{MapError, MapResult, as_map, cannot_be_none, key_string, opt_bool, opt_string, to_string, to_string_list};
 use crate::ingest::value::{Map, Value};
 use crate::model::{Asset, AssetType, BootAction, DocMeta, FilterSetType, LabelPairs, NodeFilter, NodeFilterEntry, PipelineSegment};
 
 pub(super) fn map(meta: DocMeta, data: &Map) -> MapResult<BootAction> {
     let assets = match data.get("assets") {
         Some(Value::Seq(seq)) => seq.items.iter().map(|item| map_asset(as_map(item, "assets")?)).collect::<MapResult<Vec<_>>>()?,
-        Some(other) if !other.is_null() => return Err(MapError::new(format!("A list is required in field assets, not a {}", other.py_type_name()))),
+        Some(other) if !other.is_null() => {
+            return Err(MapError::new(format!("A list is required in field assets, not a {}", other.py_type_name())));
+        }
         _ => return Err(MapError::new("a boot action needs an assets list (it may be empty)").at(Some(data.line))),
     };
     let node_filter = match data.get("node_filter") {

@@ -108,20 +108,16 @@ pub(crate) fn string_list(map: &Map, key: &str) -> MapResult<Vec<String>> {
 /// A list of strings from a value.
 pub(crate) fn to_string_list(value: &Value, field: &str) -> MapResult<Vec<String>> {
     match value {
-        Value::Seq(seq) => seq
-            .items
-            .iter()
-            .map(|item| to_string(item, field)?.ok_or_else(|| cannot_be_none(field).at(Some(seq.line))))
-            .collect(),
+        Value::Seq(seq) => {
+            seq.items.iter().map(|item| to_string(item, field)?.ok_or_else(|| cannot_be_none(field).at(Some(seq.line)))).collect()
+        }
         other => Err(MapError::new(format!("A list is required in field {field}, not a {}", other.py_type_name())).at(other.line())),
     }
 }
 
 /// A map with string keys.
 pub(crate) fn as_map<'v>(value: &'v Value, field: &str) -> MapResult<&'v Map> {
-    value
-        .as_map()
-        .ok_or_else(|| MapError::new(format!("A dict is required in field {field}, not a {}", value.py_type_name())))
+    value.as_map().ok_or_else(|| MapError::new(format!("A dict is required in field {field}, not a {}", value.py_type_name())))
 }
 
 /// The key of a map entry as a string.

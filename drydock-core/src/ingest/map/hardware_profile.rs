@@ -1,7 +1,7 @@
 //! `drydock/HardwareProfile/v1` → [`HardwareProfile`] (compat: site-design
 //! spec §2.4): device aliases, CPU sets, hugepages.
 
-use super::coerce::{as_map, cannot_be_none, key_string, opt_int, opt_string, string_map, sub_map, MapError, MapResult};
+use super::coerce::{MapError, MapResult, as_map, cannot_be_none, key_string, opt_int, opt_string, string_map, sub_map};
 use crate::ingest::value::Map;
 use crate::model::{DeviceAlias, DocMeta, HardwareProfile, HugepagesConfig};
 

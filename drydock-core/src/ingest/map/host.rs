@@ -2,13 +2,12 @@
 //! [`HostConfig`] plus node-only data (compat: site-design spec §2.5, §2.6).
 
 use super::coerce::{
-    as_map, cannot_be_none, key_string, opt_bool, opt_int, opt_string, string_list, string_map, sub_map, to_string,
-    MapError, MapResult,
+    MapError, MapResult, as_map, cannot_be_none, key_string, opt_bool, opt_int, opt_string, string_list, string_map, sub_map, to_string,
 };
 use crate::ingest::value::{Map, Value};
 use crate::model::{
-    Addressing, BaremetalNode, DocMeta, HostConfig, HostProfile, Interface, LogicalVolume, Partition, PhysicalDevice,
-    Storage, StringMap, VolumeGroup,
+    Addressing, BaremetalNode, DocMeta, HostConfig, HostProfile, Interface, LogicalVolume, Partition, PhysicalDevice, Storage, StringMap,
+    VolumeGroup,
 };
 
 pub(super) fn map_profile(meta: DocMeta, data: &Map) -> MapResult<HostProfile> {
@@ -21,9 +20,9 @@ pub(super) fn map_node(meta: DocMeta, data: &Map) -> MapResult<BaremetalNode> {
     if let Some(Value::Seq(seq)) = data.get("addressing") {
         for item in &seq.items {
             let entry = as_map(item, "addressing")?;
-            let address = opt_string(entry, "address")?.filter(|address| !address.is_empty()).ok_or_else(|| {
-                MapError::new("every addressing entry needs an address (an IP address or 'dhcp')").at(Some(entry.line))
-            })?;
+            let address = opt_string(entry, "address")?
+                .filter(|address| !address.is_empty())
+                .ok_or_else(|| MapError::new("every addressing entry needs an address (an IP address or 'dhcp')").at(Some(entry.line)))?;
             let network = opt_string(entry, "network")?.ok_or_else(|| cannot_be_none("network").at(Some(entry.line)))?;
             let address = if address == "dhcp" { None } else { Some(address) };
             addressing.push(Addressing { network, address });

@@ -1,6 +1,6 @@
 //! `drydock/Network/v1` → [`Network`] (compat: site-design spec §2.3).
 
-use super::coerce::{as_map, nullable_string_map, opt_int, opt_string, req_string, sub_map, MapResult};
+use super::coerce::{MapResult, as_map, nullable_string_map, opt_int, opt_string, req_string, sub_map};
 use crate::ingest::value::{Map, Value};
 use crate::model::{DocMeta, Network, NetworkRange, Route};
 

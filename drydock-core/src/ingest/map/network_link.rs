@@ -1,7 +1,7 @@
 //! `drydock/NetworkLink/v1` → [`NetworkLink`] (compat: site-design spec §2.2),
 //! including the bonding normalisation by mode.
 
-use super::coerce::{cannot_be_none, nullable_string_map, opt_int, opt_string, string_or, sub_map, to_string_list, MapError, MapResult};
+use super::coerce::{MapError, MapResult, cannot_be_none, nullable_string_map, opt_int, opt_string, string_or, sub_map, to_string_list};
 use crate::ingest::value::{Map, Value};
 use crate::model::{BondingMode, DocMeta, NetworkLink, TrunkingMode};
 
@@ -9,8 +9,8 @@ pub(super) fn map(meta: DocMeta, data: &Map) -> MapResult<NetworkLink> {
     let empty = Map::default();
     let bonding = sub_map(data, "bonding")?.unwrap_or(&empty);
     let mode_text = string_or(bonding, "mode", "disabled")?;
-    let bonding_mode =
-        BondingMode::parse(&mode_text).ok_or_else(|| MapError::new(format!("Field value {mode_text} is invalid")).at(Some(bonding.line)))?;
+    let bonding_mode = BondingMode::parse(&mode_text)
+        .ok_or_else(|| MapError::new(format!("Field value {mode_text} is invalid")).at(Some(bonding.line)))?;
     let int_or = |key: &str, default: i64| -> MapResult<i64> { Ok(opt_int(bonding, key)?.unwrap_or(default)) };
     let (mon_rate, up_delay, down_delay, xmit_hash, peer_rate) = match bonding_mode {
         BondingMode::Disabled => (None, None, None, None, None),
@@ -27,8 +27,8 @@ pub(super) fn map(meta: DocMeta, data: &Map) -> MapResult<NetworkLink> {
     };
     let trunking = sub_map(data, "trunking")?.unwrap_or(&empty);
     let trunk_text = string_or(trunking, "mode", "disabled")?;
-    let trunk_mode =
-        TrunkingMode::parse(&trunk_text).ok_or_else(|| MapError::new(format!("Field value {trunk_text} is invalid")).at(Some(trunking.line)))?;
+    let trunk_mode = TrunkingMode::parse(&trunk_text)
+        .ok_or_else(|| MapError::new(format!("Field value {trunk_text} is invalid")).at(Some(trunking.line)))?;
     let allowed_networks = match data.get("allowed_networks") {
         None | Some(Value::Null) => return Err(cannot_be_none("allowed_networks").at(Some(data.line))),
         Some(value) => to_string_list(value, "allowed_networks")?,

@@ -1,6 +1,6 @@
 //! `drydock/Rack/v1` → [`Rack`] (compat: site-design spec §2.7).
 
-use super::coerce::{as_map, key_string, opt_string, string_list, string_map, sub_map, MapResult};
+use super::coerce::{MapResult, as_map, key_string, opt_string, string_list, string_map, sub_map};
 use crate::ingest::value::Map;
 use crate::model::{DocMeta, Rack, TorSwitch};
 

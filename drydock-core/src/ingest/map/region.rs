@@ -1,6 +1,6 @@
 //! `drydock/Region/v1` → [`Region`] (compat: site-design spec §2.1).
 
-use super::coerce::{as_map, key_string, opt_bool, opt_string, string_list, string_map, to_string_list, MapError, MapResult};
+use super::coerce::{MapError, MapResult, as_map, key_string, opt_bool, opt_string, string_list, string_map, to_string_list};
 use crate::ingest::value::{Map, Value};
 use crate::model::{DocMeta, Region, Repository, RepositoryList, TagDefinition};
 
@@ -9,9 +9,8 @@ pub(super) fn map(meta: DocMeta, data: &Map) -> MapResult<Region> {
     if let Some(Value::Seq(seq)) = data.get("tag_definitions") {
         for item in &seq.items {
             let entry = as_map(item, "tag_definitions")?;
-            let definition_type = opt_string(entry, "definition_type")?.ok_or_else(|| {
-                MapError::new("tag definition needs a definition_type (lshw_xpath)").at(Some(entry.line))
-            })?;
+            let definition_type = opt_string(entry, "definition_type")?
+                .ok_or_else(|| MapError::new("tag definition needs a definition_type (lshw_xpath)").at(Some(entry.line)))?;
             tag_definitions.push(TagDefinition {
                 tag: opt_string(entry, "tag")?.unwrap_or_default(),
                 definition_type,

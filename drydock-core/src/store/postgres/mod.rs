@@ -20,8 +20,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    latest_per_generator, LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery,
-    UpdateGuard,
+    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery, UpdateGuard,
+    latest_per_generator,
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -95,7 +95,8 @@ fn utc(time: NaiveDateTime) -> DateTime<Utc> {
 }
 
 fn id_from(bytes: &[u8]) -> StoreResult<TaskId> {
-    let array: [u8; 16] = bytes.try_into().map_err(|_| StoreError::Corrupt { detail: format!("a stored task id has {} bytes", bytes.len()) })?;
+    let array: [u8; 16] =
+        bytes.try_into().map_err(|_| StoreError::Corrupt { detail: format!("a stored task id has {} bytes", bytes.len()) })?;
     Ok(TaskId::from_bytes(array))
 }
 
@@ -117,7 +118,8 @@ fn links_from(value: Option<serde_json::Value>) -> Vec<(String, Vec<String>)> {
         Some(serde_json::Value::Object(map)) => map
             .into_iter()
             .map(|(rel, hrefs)| {
-                let hrefs = hrefs.as_array().map(|list| list.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                let hrefs =
+                    hrefs.as_array().map(|list| list.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect()).unwrap_or_default();
                 (rel, hrefs)
             })
             .collect(),
@@ -263,7 +265,8 @@ impl TaskRow {
 fn status_from_row(row: &Row) -> StoreResult<BootActionStatus> {
     let get_err = |error: tokio_postgres::Error| StoreError::Corrupt { detail: format!("a stored boot action row is unreadable: {error}") };
     let action_id: Vec<u8> = row.try_get(1).map_err(get_err)?;
-    let action_id: [u8; 16] = action_id.as_slice().try_into().map_err(|_| StoreError::Corrupt { detail: "stored boot action id".into() })?;
+    let action_id: [u8; 16] =
+        action_id.as_slice().try_into().map_err(|_| StoreError::Corrupt { detail: "stored boot action id".into() })?;
     let status: String = row.try_get(5).map_err(get_err)?;
     Ok(BootActionStatus {
         node_name: row.try_get(0).map_err(get_err)?,
@@ -271,7 +274,8 @@ fn status_from_row(row: &Row) -> StoreResult<BootActionStatus> {
         action_name: row.try_get(2).map_err(get_err)?,
         task_id: id_from(&row.try_get::<_, Vec<u8>>(3).map_err(get_err)?)?,
         identity_key: key32(&row.try_get::<_, Vec<u8>>(4).map_err(get_err)?)?,
-        action_status: ActionResult::parse(&status).ok_or_else(|| StoreError::Corrupt { detail: format!("stored boot action status '{status}'") })?,
+        action_status: ActionResult::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt { detail: format!("stored boot action status '{status}'") })?,
     })
 }
 
@@ -342,11 +346,8 @@ impl PostgresStore {
         }
         // A database the original created is at its Alembic head: versions 1-3.
         let alembic_head = if applied.is_empty() {
-            let exists: bool = txn
-                .query_one("SELECT to_regclass('alembic_version') IS NOT NULL", &[])
-                .await
-                .map_err(|e| self.err(e))?
-                .get(0);
+            let exists: bool =
+                txn.query_one("SELECT to_regclass('alembic_version') IS NOT NULL", &[]).await.map_err(|e| self.err(e))?.get(0);
             exists
                 && txn
                     .query_opt("SELECT 1 FROM alembic_version WHERE version_num = $1", &[&migrations::ALEMBIC_HEAD])
@@ -453,7 +454,13 @@ impl StateStore for PostgresStore {
             .await
             .map_err(|e| self.err(e))?;
         txn.commit().await.map_err(|e| self.err(e))?;
-        Ok(DesignPart { design_id: id, sequence: row.get::<_, i32>(0) as u32, source: source.to_owned(), content: content.to_vec(), added: utc(row.get(1)) })
+        Ok(DesignPart {
+            design_id: id,
+            sequence: row.get::<_, i32>(0) as u32,
+            source: source.to_owned(),
+            content: content.to_vec(),
+            added: utc(row.get(1)),
+        })
     }
 
     async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>> {
@@ -540,7 +547,8 @@ impl StateStore for PostgresStore {
         }
         let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks {filter} ORDER BY created, task_id LIMIT {}", limit + 1);
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
         let mut tasks = self.select_tasks(&sql, &refs).await?;
         let next = if tasks.len() > limit {
             tasks.truncate(limit);
@@ -616,7 +624,10 @@ impl StateStore for PostgresStore {
             return Err(StoreError::conflict(format!("task {parent} is terminating")));
         }
         let updated = txn
-            .execute("UPDATE tasks SET parent_task_id = $1, generation = generation + 1 WHERE task_id = $2", &[&parent_key.as_slice(), &child_key.as_slice()])
+            .execute(
+                "UPDATE tasks SET parent_task_id = $1, generation = generation + 1 WHERE task_id = $2",
+                &[&parent_key.as_slice(), &child_key.as_slice()],
+            )
             .await
             .map_err(|e| self.err(e))?;
         if updated == 0 {
@@ -906,7 +917,8 @@ impl StateStore for PostgresStore {
 
     async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
         let client = self.client().await?;
-        let row = client.query_opt("SELECT identity, last_ping FROM active_instance WHERE dummy_key = 1", &[]).await.map_err(|e| self.err(e))?;
+        let row =
+            client.query_opt("SELECT identity, last_ping FROM active_instance WHERE dummy_key = 1", &[]).await.map_err(|e| self.err(e))?;
         row.map(|row| {
             let identity: Vec<u8> = row.get(0);
             let holder = uuid::Uuid::from_slice(&identity).map_err(|_| StoreError::Corrupt { detail: "stored leader identity".into() })?;

@@ -122,7 +122,9 @@ async fn bad_urls_passwords_and_newer_schemas_fail_clearly() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
-    let error = PostgresStore::connect(&format!("postgres://postgres:x@127.0.0.1:{port}/postgres"), options.clone()).await.expect_err("nothing listens");
+    let error = PostgresStore::connect(&format!("postgres://postgres:x@127.0.0.1:{port}/postgres"), options.clone())
+        .await
+        .expect_err("nothing listens");
     assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
     assert!(error.to_string().contains(&format!("127.0.0.1:{port}")), "{error}");
 
@@ -146,10 +148,7 @@ async fn bad_urls_passwords_and_newer_schemas_fail_clearly() {
     let database = TestDatabase::create(&admin).await;
     let store = PostgresStore::connect(&database.url, options.clone()).await.expect("connect");
     let client = store.client().await.expect("client");
-    client
-        .execute("INSERT INTO drydock_schema_migrations (version, description) VALUES (99, 'from the future')", &[])
-        .await
-        .expect("bump");
+    client.execute("INSERT INTO drydock_schema_migrations (version, description) VALUES (99, 'from the future')", &[]).await.expect("bump");
     drop(client);
     let error = PostgresStore::connect(&database.url, options).await.expect_err("newer schema");
     assert_eq!(error.kind(), StoreErrorKind::Corrupt);

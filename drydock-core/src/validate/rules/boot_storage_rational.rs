@@ -8,7 +8,7 @@
 //! multiply (`20Gb`) or a missing size crashes the original; here it is an
 //! "invalid size format" error.
 
-use crate::compile::size::{parse_validation_size, ValidationSize};
+use crate::compile::size::{ValidationSize, parse_validation_size};
 use crate::validate::{Findings, RuleContext};
 
 pub(super) fn check(context: &RuleContext<'_>, findings: &mut Findings) {

@@ -7,11 +7,7 @@ pub(super) fn check(context: &RuleContext<'_>, findings: &mut Findings) {
     for node in context.site.nodes() {
         let params = &node.config.kernel_params;
         if params.contains_key("hugepages") != params.contains_key("hugepagesz") {
-            findings.error(
-                "Invalid hugepages kernel configuration",
-                "hugepages and hugepagesz must be specified together",
-                &[&node.meta],
-            );
+            findings.error("Invalid hugepages kernel configuration", "hugepages and hugepagesz must be specified together", &[&node.meta]);
         }
     }
 }

@@ -15,11 +15,9 @@ pub(super) fn check(context: &RuleContext<'_>, findings: &mut Findings) {
                 "Provide libvirt URI to node hypervisor.",
                 &[&node.meta],
             ),
-            Some(uri) if !uri.starts_with("qemu+ssh") => findings.error(
-                "OOB parameter libvirt_uri has invalid scheme.",
-                "Only scheme 'qemu+ssh' is supported.",
-                &[&node.meta],
-            ),
+            Some(uri) if !uri.starts_with("qemu+ssh") => {
+                findings.error("OOB parameter libvirt_uri has invalid scheme.", "Only scheme 'qemu+ssh' is supported.", &[&node.meta])
+            }
             Some(_) => {}
         }
         if node.boot_mac.as_deref().is_none_or(str::is_empty) {
