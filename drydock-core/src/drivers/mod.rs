@@ -9,6 +9,7 @@
 //! and deadlines belong to the orchestrator.
 
 pub mod error;
+pub mod fake;
 pub mod types;
 
 use std::sync::Arc;

@@ -29,6 +29,7 @@ impl Orchestrator {
         task.status = TaskStatus::Running;
         let task = self.save(&task).await?;
         tracing::info!(task_id = %task.id, action = %task.action, "task started");
+        let cancel = self.track(task.id);
         let outcome = match task.action {
             Action::Noop => self.noop(&task).await,
             Action::ValidateDesign => self.validate_design(&task).await,
@@ -45,6 +46,15 @@ impl Orchestrator {
                 self.fail(task.id).await.map(drop).map_err(OrchestratorError::from)
             }
         };
+        let terminated = cancel.is_cancelled() && self.deps.store.task_get(id).await.map(|t| t.terminate).unwrap_or(false);
+        self.untrack(task.id);
+        if terminated {
+            let mut current = self.deps.store.task_get(id).await?;
+            current.status = TaskStatus::Terminated;
+            current.result.status = ActionResult::Failure;
+            self.save(&current).await?;
+            self.message(id, StatusMessage::task_wide("Action terminated.", false)).await?;
+        }
         if let Err(error) = outcome {
             let mut text = error.to_string();
             let mut source = std::error::Error::source(&error);
@@ -355,11 +365,13 @@ impl Orchestrator {
         let mut last = Action::ApplyNodeNetworking;
         let mut ready = networking.result.successes.clone();
         if !ready.is_empty() {
-            // compat §3.4.7: the storage step is not registered.
+            // Registered, unlike the original (compat §3.4.7 quirk): otherwise a
+            // storage failure leaves the task `success` with the node silently
+            // missing from both lists. See docs/compat.md.
             let storage = self
                 .node_step(
                     task,
-                    StepPlan { action: Action::ApplyNodeStorage, nodes: &ready, register: false, deadline: timeout },
+                    StepPlan { action: Action::ApplyNodeStorage, nodes: &ready, register: true, deadline: timeout },
                     |_| None,
                     steps::apply(site.clone(), driver.clone(), ApplyKind::Storage),
                 )

@@ -131,6 +131,8 @@ pub struct Orchestrator {
     pub(super) fanout: Fanout,
     /// This instance's identity for the leader lease.
     pub instance: uuid::Uuid,
+    /// Cancellation of the tasks executing here, by top-level task.
+    pub(super) cancellations: Arc<std::sync::Mutex<HashMap<TaskId, CancellationToken>>>,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -149,7 +151,7 @@ impl Orchestrator {
     /// An orchestrator over `deps`.
     pub fn new(deps: Dependencies, config: OrchestratorConfig) -> Self {
         let fanout = Fanout::new(config.limits);
-        Orchestrator { deps, config: Arc::new(config), fanout, instance: uuid::Uuid::new_v4() }
+        Orchestrator { deps, config: Arc::new(config), fanout, instance: uuid::Uuid::new_v4(), cancellations: Arc::default() }
     }
 
     /// The store.
@@ -172,6 +174,53 @@ impl Orchestrator {
         let mut queued = created.clone();
         queued.status = TaskStatus::Queued;
         self.deps.store.task_update(&queued, UpdateGuard::Generation(created.generation)).await
+    }
+
+    /// The cancellation token of the executing task `id` or of the top-level
+    /// task it belongs to (a fresh, never-cancelled token when unknown).
+    pub(super) fn cancellation(&self, id: TaskId) -> CancellationToken {
+        let tokens = match self.cancellations.lock() {
+            Ok(tokens) => tokens,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        tokens.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// Register `id` as executing; the token fires when the task is flagged
+    /// for termination (checked every poll interval) or `stop` is dropped.
+    pub(super) fn track(&self, id: TaskId) -> CancellationToken {
+        let token = CancellationToken::new();
+        if let Ok(mut tokens) = self.cancellations.lock() {
+            tokens.insert(id, token.clone());
+        }
+        let store = self.deps.store.clone();
+        let watched = token.clone();
+        let poll = self.config.poll_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = watched.cancelled() => return,
+                    () = tokio::time::sleep(poll) => {}
+                }
+                if let Ok(task) = store.task_get(id).await
+                    && task.terminate
+                {
+                    watched.cancel();
+                    return;
+                }
+            }
+        });
+        token
+    }
+
+    /// Stop tracking `id`.
+    pub(super) fn untrack(&self, id: TaskId) {
+        if let Ok(mut tokens) = self.cancellations.lock()
+            && let Some(token) = tokens.remove(&id)
+        {
+            // Stops the watcher (the work is over).
+            token.cancel();
+        }
     }
 
     // ---- bookkeeping ----
@@ -313,12 +362,31 @@ impl Orchestrator {
         &self,
         parent: &Task,
         action: Action,
-        step: BoxFuture<'_, Result<Vec<String>, DriverError>>,
+        step: BoxFuture<'static, Result<Vec<String>, DriverError>>,
     ) -> Result<Task, StoreError> {
         let mut task = self.subtask(parent, action, None, true).await?;
         task.status = TaskStatus::Running;
         let mut task = self.save(&task).await?;
-        match step.await {
+        let cancel = self.cancellation(parent.id);
+        // Its own task, so a panic in the driver becomes a failure.
+        let mut running = tokio::spawn(step);
+        let outcome = tokio::select! {
+            joined = &mut running => joined.unwrap_or_else(|error| Err(DriverError::new(
+                crate::drivers::DriverErrorKind::Permanent,
+                action.as_str(),
+                "node provisioner",
+                if error.is_panic() { "the driver panicked (a driver defect)".to_owned() } else { "the step was aborted".to_owned() },
+            ))),
+            () = tokio::time::sleep(self.config.drydock_timeout) => Err(DriverError::new(
+                crate::drivers::DriverErrorKind::Transient,
+                action.as_str(),
+                "node provisioner",
+                format!("no answer within {}s", self.config.drydock_timeout.as_secs()),
+            )),
+            () = cancel.cancelled() => Err(DriverError::new(crate::drivers::DriverErrorKind::Permanent, action.as_str(), "task", "cancelled")),
+        };
+        running.abort();
+        match outcome {
             Ok(notes) => {
                 for note in notes {
                     self.message(task.id, StatusMessage::task_wide(note, false)).await?;
@@ -373,7 +441,7 @@ impl Orchestrator {
                 }
             })
         });
-        let mut results = self.fanout.run(work, deadline, CancellationToken::new(), fanned);
+        let mut results = self.fanout.run(work, deadline, self.cancellation(parent.id), fanned);
         while let Some((node, outcome)) = results.recv().await {
             let Some(mut child) = children.remove(&node) else { continue };
             match &outcome {

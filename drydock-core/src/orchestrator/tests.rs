@@ -3,212 +3,31 @@
 //! fake BMC powers on with PXE set, commission, deploy and release through
 //! status sequences, with per-node failures and hangs on demand.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{Dependencies, Orchestrator, OrchestratorConfig};
-use crate::compile::EffectiveSite;
-use crate::drivers::*;
+use crate::drivers::fake::{FakeKubernetesDriver, FakeNodeDriver, FakeOobDriver, FakeWorld, Fault};
+use crate::drivers::{MachineStatus, NodeDriver, OobRegistry};
 use crate::ids::DesignRef;
 use crate::ingest::source::DefaultSource;
-use crate::model::{BaremetalNode, StringMap};
 use crate::store::StateStore;
 use crate::store::memory::MemoryStore;
 use crate::task::{Action, ActionResult, Task, TaskStatus};
-
-#[derive(Default)]
-struct World {
-    machines: Mutex<HashMap<String, (MachineStatus, VecDeque<MachineStatus>)>>,
-    power: Mutex<HashMap<String, (PowerState, Option<BootDevice>)>>,
-    calls: Mutex<Vec<String>>,
-    fail_deploy: HashSet<String>,
-    hang_deploy: HashSet<String>,
-    unreachable_bmc: HashSet<String>,
-}
-
-impl World {
-    fn call(&self, text: String) {
-        self.calls.lock().expect("calls").push(text);
-    }
-
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().expect("calls").clone()
-    }
-
-    fn enlist(&self, node: &str, status: MachineStatus) {
-        self.machines.lock().expect("machines").insert(node.to_owned(), (status, VecDeque::new()));
-    }
-}
-
-struct FakeNode(Arc<World>);
-
-#[async_trait]
-impl NodeDriver for FakeNode {
-    fn name(&self) -> &'static str {
-        "fake-maas"
-    }
-    async fn check(&self) -> Result<(), DriverError> {
-        self.0.call("check".into());
-        Ok(())
-    }
-    async fn ensure_network_template(&self, site: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
-        self.0.call(format!("network_template {}", site.design.networks.len()));
-        Ok(ChangeSummary { changes: vec!["created fabrics".into()] })
-    }
-    async fn ensure_user_credentials(&self, _: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
-        self.0.call("user_credentials".into());
-        Ok(ChangeSummary::default())
-    }
-    async fn ensure_provisioner_config(&self, _: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
-        self.0.call("provisioner_config".into());
-        Ok(ChangeSummary::default())
-    }
-    async fn ensure_boot_media(&self, _: &EffectiveSite) -> Result<ChangeSummary, DriverError> {
-        Ok(ChangeSummary::default())
-    }
-    async fn identify(&self, _: &EffectiveSite, node: &BaremetalNode) -> Result<Option<MachineRef>, DriverError> {
-        let known = self.0.machines.lock().expect("machines").contains_key(node.name());
-        Ok(known.then(|| MachineRef { id: format!("m-{}", node.name()), hostname: node.name().to_owned() }))
-    }
-    async fn machine_status(&self, machine: &MachineRef) -> Result<MachineStatus, DriverError> {
-        let mut machines = self.0.machines.lock().expect("machines");
-        let (status, pending) = machines
-            .get_mut(&machine.hostname)
-            .ok_or_else(|| DriverError::new(DriverErrorKind::NotFound, "status", &machine.hostname, "gone"))?;
-        if let Some(next) = pending.pop_front() {
-            *status = next;
-        }
-        Ok(status.clone())
-    }
-    async fn commission(&self, machine: &MachineRef) -> Result<(), DriverError> {
-        self.0.call(format!("commission {}", machine.hostname));
-        let mut machines = self.0.machines.lock().expect("machines");
-        if let Some((status, pending)) = machines.get_mut(&machine.hostname) {
-            *status = MachineStatus::Commissioning;
-            *pending = VecDeque::from([MachineStatus::Commissioning, MachineStatus::Ready]);
-        }
-        Ok(())
-    }
-    async fn apply_networking(&self, _: &EffectiveSite, node: &BaremetalNode, _: &MachineRef) -> Result<(), DriverError> {
-        self.0.call(format!("networking {}", node.name()));
-        Ok(())
-    }
-    async fn apply_storage(&self, _: &EffectiveSite, node: &BaremetalNode, _: &MachineRef) -> Result<(), DriverError> {
-        self.0.call(format!("storage {}", node.name()));
-        Ok(())
-    }
-    async fn apply_platform(&self, _: &EffectiveSite, node: &BaremetalNode, _: &MachineRef) -> Result<(), DriverError> {
-        self.0.call(format!("platform {}", node.name()));
-        Ok(())
-    }
-    async fn deploy(&self, machine: &MachineRef, request: &DeployRequest) -> Result<(), DriverError> {
-        self.0.call(format!("deploy {} {}", machine.hostname, request.user_data.is_some()));
-        let mut machines = self.0.machines.lock().expect("machines");
-        if let Some((status, pending)) = machines.get_mut(&machine.hostname) {
-            *status = MachineStatus::Deploying;
-            *pending = if self.0.fail_deploy.contains(&machine.hostname) {
-                VecDeque::from([MachineStatus::Failed { phase: "deployment".into(), detail: "curtin failed".into() }])
-            } else if self.0.hang_deploy.contains(&machine.hostname) {
-                VecDeque::new()
-            } else {
-                VecDeque::from([MachineStatus::Deploying, MachineStatus::Deployed])
-            };
-        }
-        Ok(())
-    }
-    async fn release(&self, machine: &MachineRef, _: ErasePolicy) -> Result<(), DriverError> {
-        self.0.call(format!("release {}", machine.hostname));
-        let mut machines = self.0.machines.lock().expect("machines");
-        if let Some((status, pending)) = machines.get_mut(&machine.hostname) {
-            *status = MachineStatus::Releasing;
-            *pending = VecDeque::from([MachineStatus::Ready]);
-        }
-        Ok(())
-    }
-    async fn build_data(&self, _: &MachineRef) -> Result<Vec<CollectedData>, DriverError> {
-        Ok(Vec::new())
-    }
-    async fn images(&self) -> Result<Vec<(String, Vec<String>)>, DriverError> {
-        Ok(vec![("jammy".into(), vec!["ga-22.04".into(), "hwe-22.04".into()])])
-    }
-}
-
-struct FakeBmc(Arc<World>);
-
-impl FakeBmc {
-    fn reachable(&self, target: &OobTarget) -> Result<(), DriverError> {
-        if self.0.unreachable_bmc.contains(target.node.as_str()) {
-            return Err(DriverError::new(DriverErrorKind::Transient, "power_state", target.endpoint(), "no answer"));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl OobDriver for FakeBmc {
-    fn name(&self) -> &'static str {
-        "fake-ipmi"
-    }
-    fn oob_types(&self) -> &'static [&'static str] {
-        &["ipmi"]
-    }
-    async fn check(&self, target: &OobTarget) -> Result<(), DriverError> {
-        self.reachable(target)
-    }
-    async fn power_state(&self, target: &OobTarget) -> Result<PowerState, DriverError> {
-        self.reachable(target)?;
-        Ok(self.0.power.lock().expect("power").get(target.node.as_str()).map(|(state, _)| *state).unwrap_or(PowerState::Off))
-    }
-    async fn power_action(&self, target: &OobTarget, action: PowerAction) -> Result<(), DriverError> {
-        self.reachable(target)?;
-        self.0.call(format!("power {:?} {}", action, target.node));
-        let mut power = self.0.power.lock().expect("power");
-        let entry = power.entry(target.node.0.clone()).or_insert((PowerState::Off, None));
-        match action {
-            PowerAction::On | PowerAction::Cycle => {
-                entry.0 = PowerState::On;
-                if entry.1 == Some(BootDevice::Pxe) {
-                    drop(power);
-                    self.0.enlist(target.node.as_str(), MachineStatus::New);
-                }
-            }
-            PowerAction::HardOff | PowerAction::SoftOff => entry.0 = PowerState::Off,
-        }
-        Ok(())
-    }
-    async fn set_boot_device(&self, target: &OobTarget, device: BootDevice, _: bool) -> Result<(), DriverError> {
-        self.reachable(target)?;
-        self.0.call(format!("boot {:?} {}", device, target.node));
-        self.0.power.lock().expect("power").entry(target.node.0.clone()).or_insert((PowerState::Off, None)).1 = Some(device);
-        Ok(())
-    }
-}
-
-struct FakeKubernetes(Arc<World>);
-
-#[async_trait]
-impl KubernetesDriver for FakeKubernetes {
-    async fn relabel(&self, node: &str, labels: &StringMap) -> Result<(), DriverError> {
-        self.0.call(format!("relabel {node} {}", labels.len()));
-        Ok(())
-    }
-}
 
 fn example_ref() -> DesignRef {
     DesignRef(format!("file://{}/../examples/site.yaml", env!("CARGO_MANIFEST_DIR")))
 }
 
-fn orchestrator(world: Arc<World>, with_node_driver: bool) -> Orchestrator {
+fn orchestrator(world: Arc<FakeWorld>, with_node_driver: bool) -> Orchestrator {
     let deps = Dependencies {
         store: Arc::new(MemoryStore::new()),
         source: Arc::new(DefaultSource::default()),
-        node_driver: with_node_driver.then(|| Arc::new(FakeNode(world.clone())) as Arc<dyn NodeDriver>),
-        oob: OobRegistry::new(vec![Arc::new(FakeBmc(world.clone()))]),
-        kubernetes: Some(Arc::new(FakeKubernetes(world))),
+        node_driver: with_node_driver.then(|| Arc::new(FakeNodeDriver(world.clone())) as Arc<dyn NodeDriver>),
+        oob: OobRegistry::new(vec![Arc::new(FakeOobDriver(world.clone()))]),
+        kubernetes: Some(Arc::new(FakeKubernetesDriver(world))),
     };
     Orchestrator::new(deps, OrchestratorConfig::default())
 }
@@ -242,7 +61,7 @@ fn report_boot_actions(store: Arc<dyn StateStore>, status: ActionResult) -> toki
 
 #[tokio::test(start_paused = true)]
 async fn site_actions_and_missing_drivers() {
-    let world = Arc::new(World::default());
+    let world = FakeWorld::new();
     let orchestrator = orchestrator(world.clone(), true);
     let prepared = run(&orchestrator, Action::PrepareSite).await;
     assert_eq!((prepared.status, prepared.result.status), (TaskStatus::Complete, ActionResult::Success));
@@ -252,7 +71,7 @@ async fn site_actions_and_missing_drivers() {
         children.iter().map(|t| t.action).collect::<Vec<_>>(),
         [Action::CreateNetworkTemplate, Action::ConfigureUserCredentials, Action::ConfigureNodeProvisioner]
     );
-    assert!(world.calls().iter().any(|call| call.starts_with("network_template")));
+    assert!(world.calls().iter().any(|call| call.starts_with("ensure_network_template")));
     let verified = run(&orchestrator, Action::VerifySite).await;
     assert_eq!(verified.result.status, ActionResult::Success);
 
@@ -265,7 +84,7 @@ async fn site_actions_and_missing_drivers() {
 
 #[tokio::test(start_paused = true)]
 async fn validate_design_succeeds_on_a_valid_design_and_errors_end_tasks() {
-    let orchestrator = orchestrator(Arc::new(World::default()), true);
+    let orchestrator = orchestrator(FakeWorld::new(), true);
     let valid = run(&orchestrator, Action::ValidateDesign).await;
     assert_eq!(valid.result.status, ActionResult::Success, "the original always failed here");
     assert!(messages(&orchestrator, &valid).await.iter().any(|m| m.ends_with("Validation successful.")));
@@ -280,7 +99,7 @@ async fn validate_design_succeeds_on_a_valid_design_and_errors_end_tasks() {
 
 #[tokio::test(start_paused = true)]
 async fn prepare_nodes_pxe_boots_enlists_and_commissions_new_nodes() {
-    let world = Arc::new(World::default());
+    let world = FakeWorld::new();
     world.enlist("cp-r01-n01", MachineStatus::Ready);
     let orchestrator = orchestrator(world.clone(), true);
     let task = run(&orchestrator, Action::PrepareNodes).await;
@@ -290,8 +109,8 @@ async fn prepare_nodes_pxe_boots_enlists_and_commissions_new_nodes() {
     let calls = world.calls();
     assert!(!calls.iter().any(|c| c.ends_with(" cp-r01-n01") && c.starts_with("power")), "known nodes skip OOB");
     for node in &NODES[1..] {
-        assert!(calls.contains(&format!("boot Pxe {node}")));
-        assert!(calls.contains(&format!("power On {node}")));
+        assert!(calls.contains(&format!("set_boot_device {node}")));
+        assert!(calls.contains(&format!("power_action {node}")));
         assert!(calls.contains(&format!("commission {node}")));
     }
     assert!(!calls.contains(&"commission cp-r01-n01".to_string()), "already Ready");
@@ -300,7 +119,8 @@ async fn prepare_nodes_pxe_boots_enlists_and_commissions_new_nodes() {
 
 #[tokio::test(start_paused = true)]
 async fn deploy_nodes_reports_boot_actions_and_keeps_going_past_failures() {
-    let world = Arc::new(World { fail_deploy: HashSet::from(["cmp-r01-n03".to_string()]), ..World::default() });
+    let world = FakeWorld::new();
+    world.fail_deploy.lock().expect("lock").insert("cmp-r01-n03".to_string());
     for node in NODES {
         world.enlist(node, MachineStatus::Ready);
     }
@@ -315,7 +135,7 @@ async fn deploy_nodes_reports_boot_actions_and_keeps_going_past_failures() {
     // Retries observe the machine first: a `Failed deployment` machine is not
     // redeployed (compat §3.4.7), so the deployment is attempted once.
     assert_eq!(calls.iter().filter(|c| c.starts_with("deploy cmp-r01-n03")).count(), 1);
-    assert!(calls.iter().any(|c| c == "deploy cp-r01-n01 true"), "user data with the boot-action key");
+    assert!(calls.iter().any(|c| c == "user_data cp-r01-n01 true"), "user data with the boot-action key");
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site.yaml")).expect("site");
     let site = crate::compile::compile(crate::ingest::Ingester::new().ingest_str(&text, None).expect("ingest").design).expect("compile");
     for node in NODES.iter().filter(|node| **node != "cmp-r01-n03") {
@@ -329,11 +149,11 @@ async fn deploy_nodes_reports_boot_actions_and_keeps_going_past_failures() {
             assert_eq!(row.action_status, expected, "{node} {}", action.meta.name());
         }
     }
-    // The tree: networking, platform, deploy, boot-action report are registered; storage is not.
+    // The tree: every step is registered (storage too, unlike the original).
     let children = orchestrator.store().task_get_many(&task.subtasks).await.expect("children");
     assert_eq!(
         children.iter().map(|t| t.action).collect::<Vec<_>>(),
-        [Action::ApplyNodeNetworking, Action::ApplyNodePlatform, Action::DeployNode, Action::BootactionReport]
+        [Action::ApplyNodeNetworking, Action::ApplyNodeStorage, Action::ApplyNodePlatform, Action::DeployNode, Action::BootactionReport]
     );
     let report = children.last().expect("report");
     assert!(messages(&orchestrator, report).await.iter().any(|m| m.ends_with("completed with status success")));
@@ -341,11 +161,9 @@ async fn deploy_nodes_reports_boot_actions_and_keeps_going_past_failures() {
 
 #[tokio::test(start_paused = true)]
 async fn deadlines_fire_and_unreachable_bmcs_fail_their_node_only() {
-    let world = Arc::new(World {
-        hang_deploy: HashSet::from(["cp-r02-n01".to_string()]),
-        unreachable_bmc: HashSet::from(["cmp-r02-n03".to_string()]),
-        ..World::default()
-    });
+    let world = FakeWorld::new();
+    world.hang_deploy.lock().expect("lock").insert("cp-r02-n01".to_string());
+    world.inject("oob_check", Some("cmp-r02-n03"), Fault::Error);
     for node in NODES {
         if node != "cmp-r02-n03" {
             world.enlist(node, MachineStatus::Ready);
@@ -379,7 +197,7 @@ async fn deadlines_fire_and_unreachable_bmcs_fail_their_node_only() {
 
 #[tokio::test(start_paused = true)]
 async fn destroy_and_relabel() {
-    let world = Arc::new(World::default());
+    let world = FakeWorld::new();
     for node in &NODES[..3] {
         world.enlist(node, MachineStatus::Deployed);
     }
@@ -394,7 +212,7 @@ async fn destroy_and_relabel() {
 
 #[tokio::test(start_paused = true)]
 async fn running_each_action_twice_gives_the_same_outcome() {
-    let world = Arc::new(World::default());
+    let world = FakeWorld::new();
     let orchestrator = orchestrator(world.clone(), true);
     let reporter = report_boot_actions(orchestrator.store().clone(), ActionResult::Success);
     for action in [Action::PrepareSite, Action::PrepareNodes, Action::DeployNodes, Action::DestroyNodes] {
@@ -416,7 +234,7 @@ async fn running_each_action_twice_gives_the_same_outcome() {
 /// paused clock does not move. Intervals are short so this takes ~3 s.
 #[tokio::test]
 async fn one_of_two_orchestrators_leads_and_the_other_takes_over() {
-    let world = Arc::new(World::default());
+    let world = FakeWorld::new();
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
     let make = |store: Arc<dyn StateStore>| {
         let config = OrchestratorConfig {
@@ -429,8 +247,8 @@ async fn one_of_two_orchestrators_leads_and_the_other_takes_over() {
             Dependencies {
                 store,
                 source: Arc::new(DefaultSource::default()),
-                node_driver: Some(Arc::new(FakeNode(world.clone()))),
-                oob: OobRegistry::new(vec![Arc::new(FakeBmc(world.clone()))]),
+                node_driver: Some(Arc::new(FakeNodeDriver(world.clone()))),
+                oob: OobRegistry::new(vec![Arc::new(FakeOobDriver(world.clone()))]),
                 kubernetes: None,
             },
             config,
@@ -474,7 +292,7 @@ async fn one_of_two_orchestrators_leads_and_the_other_takes_over() {
 
 #[tokio::test(start_paused = true)]
 async fn a_new_leader_resumes_tasks_left_running() {
-    let world = Arc::new(World::default());
+    let world = FakeWorld::new();
     let orchestrator = orchestrator(world, true);
     let task = orchestrator.submit(Action::PrepareSite, example_ref(), None, None).await.expect("submit");
     let mut stranded = orchestrator.store().task_get(task.id).await.expect("task");
@@ -493,4 +311,86 @@ async fn a_new_leader_resumes_tasks_left_running() {
     assert!(messages(&orchestrator, &resumed).await.iter().any(|m| m.contains("resuming the task")));
     stop.cancel();
     running.await.expect("join").expect("stop");
+}
+
+/// Inject a failure into every driver operation an action uses — an error,
+/// a hang past the deadline, a panic — and check the task always ends
+/// `complete` with a failure (or partial success) and an error message.
+#[tokio::test(start_paused = true)]
+async fn every_injected_failure_ends_the_task_with_a_reason() {
+    let cases: &[(Action, &[&str])] = &[
+        (Action::PrepareSite, &["ensure_network_template", "ensure_user_credentials", "ensure_provisioner_config"]),
+        (Action::VerifySite, &["check"]),
+        (Action::VerifyNodes, &["oob_check", "power_state"]),
+        (Action::PrepareNodes, &["identify", "set_boot_device", "power_state", "power_action", "machine_status", "commission"]),
+        (Action::DeployNodes, &["identify", "apply_networking", "apply_storage", "apply_platform", "machine_status", "deploy"]),
+        (Action::DestroyNodes, &["identify", "machine_status", "release"]),
+        (Action::RelabelNodes, &["relabel"]),
+    ];
+    for (action, operations) in cases {
+        for operation in *operations {
+            for fault in [Fault::Error, Fault::Hang, Fault::Panic] {
+                let world = FakeWorld::new();
+                if matches!(action, Action::DeployNodes | Action::DestroyNodes) {
+                    for node in NODES {
+                        world.enlist(node, if *action == Action::DeployNodes { MachineStatus::Ready } else { MachineStatus::Deployed });
+                    }
+                }
+                if *action == Action::PrepareNodes && *operation == "identify" {
+                    // Only the existence check runs identify before any enlisting.
+                    world.enlist("cp-r01-n01", MachineStatus::New);
+                }
+                world.inject(operation, Some("cp-r01-n01"), fault);
+                if *operation == "check" || operation.starts_with("ensure_") {
+                    world.inject(operation, None, fault);
+                }
+                let orchestrator = orchestrator(world.clone(), true);
+                let reporter = report_boot_actions(orchestrator.store().clone(), ActionResult::Success);
+                let task = run(&orchestrator, *action).await;
+                reporter.abort();
+                let case = format!("{action} / {operation} / {fault:?}");
+                assert_eq!(task.status, TaskStatus::Complete, "{case}");
+                assert!(matches!(task.result.status, ActionResult::Failure | ActionResult::PartialSuccess), "{case}: {:?}", task.result);
+                let mut reasons = Vec::new();
+                let mut pending = vec![task.id];
+                while let Some(id) = pending.pop() {
+                    let current = orchestrator.store().task_get(id).await.expect("task");
+                    pending.extend(current.subtasks.iter().copied());
+                    reasons.extend(
+                        orchestrator
+                            .store()
+                            .result_messages(id)
+                            .await
+                            .expect("messages")
+                            .into_iter()
+                            .filter(|m| m.error)
+                            .map(|m| m.message),
+                    );
+                }
+                assert!(!reasons.is_empty() && reasons.iter().all(|r| !r.is_empty()), "{case}: an error message says why");
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn terminating_a_task_cancels_its_remaining_work() {
+    let world = FakeWorld::new();
+    for node in NODES {
+        world.enlist(node, MachineStatus::Ready);
+        world.hang_deploy.lock().expect("lock").insert(node.to_string());
+    }
+    let orchestrator = orchestrator(world, true);
+    let task = orchestrator.submit(Action::DeployNodes, example_ref(), None, None).await.expect("submit");
+    let running = tokio::spawn({
+        let orchestrator = orchestrator.clone();
+        async move { orchestrator.execute(task.id).await }
+    });
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    orchestrator.store().task_mark_terminate(task.id, "operator", true).await.expect("terminate");
+    let started = tokio::time::Instant::now();
+    let ended = running.await.expect("join").expect("execute");
+    assert!(started.elapsed() < Duration::from_secs(60), "cancelled promptly, not at the 45-minute deadline");
+    assert_eq!(ended.status, TaskStatus::Terminated);
+    assert_eq!(ended.result.status, ActionResult::Failure);
 }
