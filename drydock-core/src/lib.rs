@@ -21,4 +21,7 @@ pub mod validate;
 
 pub mod lab;
 
+#[cfg(test)]
+mod test_support;
+
 pub mod orchestrator;

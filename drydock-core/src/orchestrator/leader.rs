@@ -68,6 +68,7 @@ impl Orchestrator {
             let page = store.task_list(&query).await?;
             for mut task in page.tasks {
                 tracing::warn!(task_id = %task.id, "resuming a task left running by a previous leader");
+                self.close_stranded_steps(&task).await?;
                 task.retry += 1;
                 task.status = TaskStatus::Queued;
                 store.task_update(&task, crate::store::UpdateGuard::Status(TaskStatus::Running)).await?;
@@ -82,6 +83,35 @@ impl Orchestrator {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Close the unfinished sub-tasks a dead leader left under `task`: they
+    /// fail with a message saying why, and (being of the old retry round)
+    /// do not count against the resumed run.
+    async fn close_stranded_steps(&self, task: &crate::task::Task) -> Result<(), StoreError> {
+        let store = &self.deps.store;
+        let mut pending = task.subtasks.clone();
+        while let Some(id) = pending.pop() {
+            let Ok(mut child) = store.task_get(id).await else { continue };
+            pending.extend(child.subtasks.iter().copied());
+            if child.status.is_finished() {
+                continue;
+            }
+            self.message(
+                child.id,
+                crate::task::StatusMessage::new(
+                    "Orchestrator instance lost during execution; the step runs again.",
+                    true,
+                    "task",
+                    child.id.to_string(),
+                ),
+            )
+            .await?;
+            child.result.failure(None);
+            child.status = TaskStatus::Complete;
+            store.task_update(&child, crate::store::UpdateGuard::Unconditional).await?;
+        }
+        Ok(())
     }
 
     /// Lead until shutdown or until the lease is lost.

@@ -394,3 +394,46 @@ async fn terminating_a_task_cancels_its_remaining_work() {
     assert_eq!(ended.status, TaskStatus::Terminated);
     assert_eq!(ended.result.status, ActionResult::Failure);
 }
+
+/// A process running deploy_nodes on a redb store is killed (SIGKILL); a new
+/// process on the same file takes the lease over when it expires, resumes
+/// the task, and it ends complete with every node's result.
+#[tokio::test]
+async fn a_killed_orchestrator_process_is_resumed_by_the_next() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("orchestrator.redb");
+    let demo = crate::test_support::example_binary("orchestrator_demo");
+    let mut first =
+        Command::new(&demo).arg(&path).arg("--submit").env("DEMO_LATENCY_MS", "300").stdout(Stdio::piped()).spawn().expect("start");
+    let stdout = first.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout).lines().next().expect("a line").expect("read");
+    let task_id: crate::ids::TaskId = line.strip_prefix("submitted ").expect("submitted").parse().expect("task id");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+    {
+        let store = crate::store::redb_store::RedbStore::open(&path).expect("the file opens after SIGKILL");
+        let stranded = store.task_get(task_id).await.expect("task kept");
+        assert_eq!(stranded.status, TaskStatus::Running, "killed mid-deployment");
+    }
+    let second = Command::new(&demo).arg(&path).arg("--exit-when-idle").env("DEMO_LATENCY_MS", "20").output().expect("second process");
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let store = crate::store::redb_store::RedbStore::open(&path).expect("open");
+    let task = store.task_get(task_id).await.expect("task");
+    assert_eq!((task.status, task.result.status), (TaskStatus::Complete, ActionResult::Success), "{:?}", task.result);
+    assert_eq!(task.result.successes.len(), NODES.len());
+    assert!(task.result.failures.is_empty());
+    assert_eq!(task.retry, 1);
+    let messages: Vec<String> = store.result_messages(task_id).await.expect("messages").into_iter().map(|m| m.message).collect();
+    assert!(messages.iter().any(|m| m.contains("resuming the task")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("Started subtask")), "the first process's work is kept");
+    // Nothing is left running: the first process's unfinished steps were closed.
+    let running = store
+        .task_list(&crate::store::TaskQuery { status: Some(TaskStatus::Running), limit: 10, ..Default::default() })
+        .await
+        .expect("list");
+    assert!(running.tasks.is_empty(), "{:?}", running.tasks.iter().map(|t| t.action).collect::<Vec<_>>());
+}

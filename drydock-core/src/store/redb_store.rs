@@ -1060,23 +1060,8 @@ mod durability_tests {
     use super::*;
     use crate::store::StoreErrorKind;
 
-    /// The `redb_writer` example, which `cargo test` builds: either the
-    /// plain name or cargo's hashed `redb_writer-<hash>` in target/*/examples.
     fn writer_binary() -> PathBuf {
-        let exe = std::env::current_exe().expect("test binary path");
-        let examples = exe.parent().and_then(Path::parent).map(|dir| dir.join("examples")).expect("target dir");
-        let plain = examples.join("redb_writer");
-        if plain.is_file() {
-            return plain;
-        }
-        std::fs::read_dir(&examples)
-            .expect("examples directory")
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .find(|path| {
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                name.starts_with("redb_writer-") && path.extension().is_none()
-            })
-            .expect("redb_writer example built by cargo test")
+        crate::test_support::example_binary("redb_writer")
     }
 
     #[tokio::test]
