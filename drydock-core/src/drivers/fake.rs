@@ -43,6 +43,8 @@ pub struct FakeWorld {
     pub latency: Mutex<Duration>,
     /// Record calls (turn off for benchmarks).
     pub record: Mutex<bool>,
+    /// How many driver calls were made.
+    pub call_count: std::sync::atomic::AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,6 +89,7 @@ impl FakeWorld {
 
     /// Latency, faults and call recording for one call.
     async fn enter(&self, operation: &'static str, node: &str) -> Result<(), DriverError> {
+        self.call_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let latency = *lock(&self.latency);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;

@@ -23,6 +23,7 @@ struct State {
     build_data: Vec<BuildData>,
     contexts: HashMap<String, BootActionContext>,
     statuses: BTreeMap<BootActionId, BootActionStatus>,
+    statuses_by_node: HashMap<String, Vec<BootActionId>>,
     designs: HashMap<TaskId, DesignRecord>,
     parts: HashMap<TaskId, Vec<DesignPart>>,
     leader: Option<LeaderLease>,
@@ -305,6 +306,7 @@ impl StateStore for MemoryStore {
             return Err(StoreError::conflict(format!("boot action {} already exists", status.action_id)));
         }
         state.statuses.insert(status.action_id, status.clone());
+        state.statuses_by_node.entry(status.node_name.clone()).or_default().push(status.action_id);
         Ok(())
     }
 
@@ -313,7 +315,10 @@ impl StateStore for MemoryStore {
     }
 
     async fn bootaction_status_for_node(&self, node: &str) -> StoreResult<Vec<BootActionStatus>> {
-        Ok(self.lock()?.statuses.values().filter(|status| status.node_name == node).cloned().collect())
+        let state = self.lock()?;
+        let mut ids = state.statuses_by_node.get(node).cloned().unwrap_or_default();
+        ids.sort();
+        Ok(ids.iter().filter_map(|id| state.statuses.get(id)).cloned().collect())
     }
 
     async fn bootaction_status_update(&self, action_id: BootActionId, status: ActionResult) -> StoreResult<BootActionStatus> {
