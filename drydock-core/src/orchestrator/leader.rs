@@ -11,19 +11,6 @@ use super::engine::Orchestrator;
 use crate::store::{ParentFilter, StoreError, TaskQuery};
 use crate::task::{Action, TaskStatus};
 
-/// Actions the loop picks up when queued.
-const ORCHESTRATED: &[Action] = &[
-    Action::Noop,
-    Action::ValidateDesign,
-    Action::VerifySite,
-    Action::PrepareSite,
-    Action::VerifyNodes,
-    Action::PrepareNodes,
-    Action::DeployNodes,
-    Action::DestroyNodes,
-    Action::RelabelNodes,
-];
-
 impl Orchestrator {
     /// Run until `shutdown` fires.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), StoreError> {
@@ -132,7 +119,7 @@ impl Orchestrator {
                 }
             }
             if running.is_none()
-                && let Some(mut task) = store.task_claim_next(ORCHESTRATED).await?
+                && let Some(mut task) = store.task_claim_next(Action::ORCHESTRATED).await?
             {
                 if task.terminate {
                     task.status = TaskStatus::Terminated;

@@ -174,6 +174,18 @@ async fn identify_machine(site: &EffectiveSite, driver: &Arc<dyn NodeDriver>, no
     }
 }
 
+/// Find the node's machine and read its status (recorded as observed).
+async fn observe_machine(
+    site: &EffectiveSite,
+    driver: &Arc<dyn NodeDriver>,
+    call: &NodeCall,
+) -> Result<(MachineRef, MachineStatus), StepOutcome> {
+    let machine = identify_machine(site, driver, &call.node).await?;
+    let status = provisioner(|_| driver.machine_status(&machine)).await?;
+    call.observed.set(format!("{status:?}"));
+    Ok((machine, status))
+}
+
 /// `identify_node`: the node is known to the provisioner.
 pub(super) fn identify(site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
     node_step_fn(move |call| {
@@ -242,15 +254,10 @@ pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, d
         let site = site.clone();
         let driver = driver.clone();
         async move {
-            let machine = match identify_machine(&site, &driver, &call.node).await {
-                Ok(machine) => machine,
+            let (machine, status) = match observe_machine(&site, &driver, &call).await {
+                Ok(observed) => observed,
                 Err(outcome) => return outcome,
             };
-            let status = match provisioner(|_| driver.machine_status(&machine)).await {
-                Ok(status) => status,
-                Err(outcome) => return outcome,
-            };
-            call.observed.set(format!("{status:?}"));
             let needs_commissioning = match &status {
                 MachineStatus::New | MachineStatus::Other(_) => true,
                 MachineStatus::Failed { phase, .. } => phase == "commissioning" || phase == "testing",
@@ -316,15 +323,10 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
         let site = site.clone();
         let driver = driver.clone();
         async move {
-            let machine = match identify_machine(&site, &driver, &call.node).await {
-                Ok(machine) => machine,
+            let (machine, status) = match observe_machine(&site, &driver, &call).await {
+                Ok(observed) => observed,
                 Err(outcome) => return outcome,
             };
-            let status = match provisioner(|_| driver.machine_status(&machine)).await {
-                Ok(status) => status,
-                Err(outcome) => return outcome,
-            };
-            call.observed.set(format!("{status:?}"));
             match status {
                 MachineStatus::Deployed => return StepOutcome::AlreadyDone,
                 MachineStatus::Deploying => {}

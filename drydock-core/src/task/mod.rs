@@ -183,9 +183,23 @@ impl Action {
         Action::RelabelNodes,
     ];
 
-    /// Actions the orchestrator loop picks up when queued: `noop` plus the creatable ones.
+    /// Actions the orchestrator loop picks up when queued: `noop` plus the
+    /// creatable ones (compat §3.1).
+    pub const ORCHESTRATED: &'static [Action] = &[
+        Action::Noop,
+        Action::ValidateDesign,
+        Action::VerifySite,
+        Action::PrepareSite,
+        Action::VerifyNodes,
+        Action::PrepareNodes,
+        Action::DeployNodes,
+        Action::DestroyNodes,
+        Action::RelabelNodes,
+    ];
+
+    /// Whether the orchestrator loop picks this action up when queued.
     pub fn is_orchestrated(self) -> bool {
-        self == Action::Noop || Action::CREATABLE.contains(&self)
+        Action::ORCHESTRATED.contains(&self)
     }
 }
 
@@ -398,6 +412,8 @@ mod tests {
         assert_eq!(Action::parse("verify_node"), None);
         assert!(Action::DeployNodes.is_orchestrated() && Action::Noop.is_orchestrated());
         assert!(!Action::DeployNode.is_orchestrated());
+        assert!(Action::CREATABLE.iter().all(|action| action.is_orchestrated()));
+        assert_eq!(Action::ORCHESTRATED.len(), Action::CREATABLE.len() + 1);
         assert_eq!(TaskStatus::parse("complete"), Some(TaskStatus::Complete));
         assert_eq!(ActionResult::PartialSuccess.as_str(), "partial_success");
     }
