@@ -10,6 +10,9 @@
 
 pub mod error;
 pub mod fake;
+pub mod manual;
+#[cfg(feature = "driver-redfish")]
+pub mod redfish;
 pub mod types;
 
 use std::sync::Arc;

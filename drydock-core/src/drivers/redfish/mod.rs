@@ -1,0 +1,287 @@
+//! The Redfish OOB driver (compat: drivers spec §5): one session per
+//! operation (service root → login → the single ComputerSystem → the
+//! request → logout), basic auth when the BMC offers no session service,
+//! 200/202/204 all accepted. A power action is skipped when the system is
+//! already in the wanted state; waiting until a change holds is the
+//! orchestrator's job.
+//!
+//! The BMC's base URL is `oob.redfish_url` when the node gives one (a
+//! simulator or a proxy), else `https://<address>[:port]` (`http://` with
+//! `use_ssl = false`). `@odata.id` paths are resolved against it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{BootDevice, DriverError, DriverErrorKind, OobDriver, OobTarget, PowerAction, PowerState};
+
+/// Redfish driver settings.
+#[derive(Debug, Clone)]
+pub struct RedfishConfig {
+    /// `https://` (true, the default) or `http://` BMC URLs.
+    pub use_ssl: bool,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for RedfishConfig {
+    fn default() -> Self {
+        RedfishConfig { use_ssl: true, timeout: Duration::from_secs(20) }
+    }
+}
+
+/// The Redfish driver.
+#[derive(Debug, Clone)]
+pub struct RedfishDriver {
+    config: RedfishConfig,
+    http: reqwest::Client,
+}
+
+/// An open session with one BMC.
+struct Session {
+    base: String,
+    token: Option<String>,
+    location: Option<String>,
+    basic: Option<(String, String)>,
+    endpoint: String,
+}
+
+fn error(kind: DriverErrorKind, operation: &'static str, endpoint: &str, detail: impl Into<String>) -> DriverError {
+    DriverError::new(kind, operation, endpoint, detail)
+}
+
+fn status_error(operation: &'static str, endpoint: &str, status: StatusCode) -> DriverError {
+    let kind = match status.as_u16() {
+        401 | 403 => DriverErrorKind::Auth,
+        404 => DriverErrorKind::NotFound,
+        500.. => DriverErrorKind::Transient,
+        _ => DriverErrorKind::Permanent,
+    };
+    error(kind, operation, endpoint, format!("the BMC answered HTTP {status}"))
+}
+
+impl RedfishDriver {
+    /// A driver with `config`. BMC certificates are not verified (as the
+    /// original does; BMCs rarely carry trusted certificates).
+    pub fn new(config: RedfishConfig) -> Result<Self, DriverError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .danger_accept_invalid_certs(true)
+            .build()
+            .map_err(|e| error(DriverErrorKind::Permanent, "redfish_client", "local", e.to_string()))?;
+        Ok(RedfishDriver { config, http })
+    }
+
+    fn base_url(&self, target: &OobTarget) -> String {
+        if let Some(url) = target.parameters.get("redfish_url") {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.config.use_ssl { "https" } else { "http" };
+        match target.port {
+            Some(port) => format!("{scheme}://{}:{port}", target.address),
+            None => format!("{scheme}://{}", target.address),
+        }
+    }
+
+    async fn send(
+        &self,
+        session: &Session,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Value), DriverError> {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", session.base, path) };
+        let mut request = self.http.request(method, &url).header("Accept", "*/*");
+        if let Some(token) = &session.token {
+            request = request.header("X-Auth-Token", token);
+        } else if let Some((user, password)) = &session.basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| {
+            let detail = if e.is_timeout() { "no answer in time".to_owned() } else { e.without_url().to_string() };
+            error(DriverErrorKind::Transient, operation, &session.endpoint, detail)
+        })?;
+        let status = response.status();
+        let value = response.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    /// Open a session: service root, then a session login, else basic auth.
+    async fn open(&self, target: &OobTarget, operation: &'static str) -> Result<Session, DriverError> {
+        let base = self.base_url(target);
+        let endpoint = target.endpoint();
+        let anonymous = Session { base: base.clone(), token: None, location: None, basic: None, endpoint: endpoint.clone() };
+        let (status, root) = self.send(&anonymous, operation, Method::GET, "/redfish/v1/", None).await?;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return Err(error(DriverErrorKind::Transient, operation, &endpoint, "the BMC is busy (HTTP 503)"));
+        }
+        if !status.is_success() {
+            return Err(error(DriverErrorKind::Transient, operation, &endpoint, format!("service root answered HTTP {status}")));
+        }
+        let sessions =
+            root.pointer("/Links/Sessions/@odata.id").and_then(Value::as_str).unwrap_or("/redfish/v1/SessionService/Sessions").to_owned();
+        let url = format!("{base}{sessions}");
+        let response = self
+            .http
+            .post(&url)
+            .json(&json!({"UserName": target.account, "Password": target.credential.expose()}))
+            .send()
+            .await
+            .map_err(|e| error(DriverErrorKind::Transient, operation, &endpoint, e.without_url().to_string()))?;
+        match response.status() {
+            status if status.is_success() => {
+                let token = response.headers().get("X-Auth-Token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let location = response.headers().get("Location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                let location = location.or_else(|| body.get("@odata.id").and_then(Value::as_str).map(str::to_owned));
+                match token {
+                    Some(token) => Ok(Session { base, token: Some(token), location, basic: None, endpoint }),
+                    None => Ok(Session {
+                        base,
+                        token: None,
+                        location: None,
+                        basic: Some((target.account.clone(), target.credential.expose().to_owned())),
+                        endpoint,
+                    }),
+                }
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(error(
+                DriverErrorKind::Auth,
+                operation,
+                &endpoint,
+                format!("the BMC refused the credentials of account {}", target.account),
+            )),
+            // No session service: fall back to basic auth.
+            _ => Ok(Session {
+                base,
+                token: None,
+                location: None,
+                basic: Some((target.account.clone(), target.credential.expose().to_owned())),
+                endpoint,
+            }),
+        }
+    }
+
+    async fn close(&self, session: Session) {
+        if let Some(location) = &session.location {
+            let _ = self.send(&session, "logout", Method::DELETE, location, None).await;
+        }
+    }
+
+    /// The single ComputerSystem's path.
+    async fn system(&self, session: &Session, operation: &'static str) -> Result<String, DriverError> {
+        let (status, systems) = self.send(session, operation, Method::GET, "/redfish/v1/Systems", None).await?;
+        if !status.is_success() {
+            return Err(status_error(operation, &session.endpoint, status));
+        }
+        let members = systems.get("Members").and_then(Value::as_array).cloned().unwrap_or_default();
+        match members.as_slice() {
+            [only] => only
+                .get("@odata.id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| error(DriverErrorKind::Permanent, operation, &session.endpoint, "the system has no @odata.id")),
+            [] => Err(error(DriverErrorKind::NotFound, operation, &session.endpoint, "the BMC reports no computer system")),
+            _ => Err(error(DriverErrorKind::Permanent, operation, &session.endpoint, "the BMC reports more than one computer system")),
+        }
+    }
+
+    async fn read_power(&self, session: &Session, system: &str, operation: &'static str) -> Result<PowerState, DriverError> {
+        let (status, body) = self.send(session, operation, Method::GET, system, None).await?;
+        if !status.is_success() {
+            return Err(status_error(operation, &session.endpoint, status));
+        }
+        Ok(match body.get("PowerState").and_then(Value::as_str) {
+            Some("On") => PowerState::On,
+            Some("Off") => PowerState::Off,
+            _ => PowerState::Unknown,
+        })
+    }
+
+    /// Run `work` inside a session that is always closed.
+    async fn with_session<T>(
+        &self,
+        target: &OobTarget,
+        operation: &'static str,
+        work: impl AsyncFnOnce(&Session, &str) -> Result<T, DriverError>,
+    ) -> Result<T, DriverError> {
+        let session = self.open(target, operation).await?;
+        let result = match self.system(&session, operation).await {
+            Ok(system) => work(&session, &system).await,
+            Err(error) => Err(error),
+        };
+        self.close(session).await;
+        result
+    }
+
+    /// The boot override target the BMC reports (`Pxe`, `Hdd`, …).
+    pub async fn boot_override(&self, target: &OobTarget) -> Result<Option<String>, DriverError> {
+        self.with_session(target, "boot_override", async |session, system| {
+            let (status, body) = self.send(session, "boot_override", Method::GET, system, None).await?;
+            if !status.is_success() {
+                return Err(status_error("boot_override", &session.endpoint, status));
+            }
+            Ok(body.pointer("/Boot/BootSourceOverrideTarget").and_then(Value::as_str).map(str::to_owned))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl OobDriver for RedfishDriver {
+    fn name(&self) -> &'static str {
+        "redfish"
+    }
+    fn oob_types(&self) -> &'static [&'static str] {
+        &["redfish"]
+    }
+    async fn check(&self, target: &OobTarget) -> Result<(), DriverError> {
+        self.with_session(target, "check", async |_, _| Ok(())).await
+    }
+    async fn power_state(&self, target: &OobTarget) -> Result<PowerState, DriverError> {
+        self.with_session(target, "power_state", async |session, system| self.read_power(session, system, "power_state").await).await
+    }
+    async fn power_action(&self, target: &OobTarget, action: PowerAction) -> Result<(), DriverError> {
+        self.with_session(target, "power_action", async |session, system| {
+            let current = self.read_power(session, system, "power_action").await?;
+            let reset = match action {
+                PowerAction::On if current == PowerState::On => return Ok(()),
+                PowerAction::HardOff | PowerAction::SoftOff if current == PowerState::Off => return Ok(()),
+                PowerAction::On => "On",
+                PowerAction::HardOff => "ForceOff",
+                PowerAction::SoftOff => "GracefulShutdown",
+                PowerAction::Cycle => "ForceRestart",
+            };
+            let path = format!("{system}/Actions/ComputerSystem.Reset");
+            let (status, _) = self.send(session, "power_action", Method::POST, &path, Some(json!({"ResetType": reset}))).await?;
+            if status.is_success() { Ok(()) } else { Err(status_error("power_action", &session.endpoint, status)) }
+        })
+        .await
+    }
+    async fn set_boot_device(&self, target: &OobTarget, device: BootDevice, persistent: bool) -> Result<(), DriverError> {
+        let boot_target = match device {
+            BootDevice::Pxe => "Pxe",
+            BootDevice::Disk => "Hdd",
+            BootDevice::Cdrom => "Cd",
+            BootDevice::Bios => "BiosSetup",
+        };
+        let enabled = if persistent { "Continuous" } else { "Once" };
+        self.with_session(target, "set_boot_device", async |session, system| {
+            let body = json!({"Boot": {"BootSourceOverrideEnabled": enabled, "BootSourceOverrideTarget": boot_target}});
+            let (status, _) = self.send(session, "set_boot_device", Method::PATCH, system, Some(body)).await?;
+            // compat §5.1: 200, 202 and 204 all mean the change was taken.
+            if status.is_success() { Ok(()) } else { Err(status_error("set_boot_device", &session.endpoint, status)) }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;
