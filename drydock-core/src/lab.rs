@@ -39,6 +39,10 @@ impl Default for LabOptions {
     }
 }
 
+/// The fabric MaaS discovered the PXE network on (Drydock renames it to
+/// the PXE network link's name).
+const PXE_FABRIC: &str = "fabric-pxe";
+
 /// Size of every simulated disk (480 GB).
 const DISK_BYTES: u64 = 480_103_981_056;
 
@@ -90,6 +94,7 @@ fn machine_seed(site: &EffectiveSite, node: &BaremetalNode, pxe: Option<&str>) -
                 boot_assigned = true;
                 if let Some(cidr) = &pxe_cidr {
                     seed["subnet"] = json!(cidr);
+                    seed["fabric"] = json!(PXE_FABRIC);
                 }
             }
             interfaces.push(seed);
@@ -100,6 +105,7 @@ fn machine_seed(site: &EffectiveSite, node: &BaremetalNode, pxe: Option<&str>) -
         let mut seed = json!({"name": "eno1", "mac": mac, "boot": true});
         if let Some(cidr) = &pxe_cidr {
             seed["subnet"] = json!(cidr);
+            seed["fabric"] = json!(PXE_FABRIC);
         }
         interfaces.insert(0, seed);
     }
@@ -138,9 +144,9 @@ pub fn lab_scenario(site: &EffectiveSite, options: &LabOptions) -> Value {
             .filter(|range| range.range_type.as_deref() == Some("dhcp"))
             .filter_map(|range| Some(json!({"type": "dynamic", "start_ip": range.start.clone()?, "end_ip": range.end.clone()?})))
             .collect();
-        fabrics.push(json!({"name": "fabric-pxe", "vlans": [{"vid": 0, "mtu": network.mtu.unwrap_or(1500), "subnets": [
+        fabrics.push(json!({"name": PXE_FABRIC, "vlans": [{"vid": 0, "mtu": network.mtu.unwrap_or(1500), "subnets": [
             {"cidr": network.cidr, "gateway_ip": gateway, "ranges": ranges}]}]}));
-        rack_interfaces.push(json!({"name": "eth0", "mac": mac_for("rack-controller", 0), "subnet": network.cidr}));
+        rack_interfaces.push(json!({"name": "eth0", "mac": mac_for("rack-controller", 0), "subnet": network.cidr, "fabric": PXE_FABRIC}));
     }
     let mut machines = Vec::new();
     let mut bmcs = Vec::new();
@@ -169,8 +175,12 @@ pub fn lab_scenario(site: &EffectiveSite, options: &LabOptions) -> Value {
             bmcs.push(bmc);
         }
     }
+    let mut images: Vec<&str> = site.nodes().iter().filter_map(|node| node.config.image.as_deref()).collect();
+    images.sort_unstable();
+    images.dedup();
     let phase = options.phase_ms;
     json!({
+        "images": images,
         "api_keys": [{"username": "drydock", "key": options.api_key}],
         "mode": "auto",
         "durations": {"commissioning_ms": phase, "testing_ms": phase, "deploying_ms": phase, "releasing_ms": phase, "erasing_ms": phase},

@@ -66,6 +66,9 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     /// Boot-resource import in progress.
     pub importing: bool,
+    /// Ubuntu releases already synced besides the built-in focal and xenial
+    /// (`jammy`, …), as if imported before the lab started.
+    pub images: Vec<String>,
 }
 
 /// An API key.

@@ -360,6 +360,9 @@ impl World {
         };
         world.install_builtins();
         world.region.importing = scenario.importing;
+        for release in &scenario.images {
+            crate::maas::other::add_ubuntu_release(&mut world.region, release);
+        }
         for fabric in &scenario.fabrics {
             world.seed_fabric(fabric)?;
         }

@@ -131,6 +131,11 @@ pub struct DeployRequest {
     pub kernel: Option<String>,
     /// cloud-init user data (carries the boot-action key and packages).
     pub user_data: Option<String>,
+    /// The node's owner data (MaaS workload annotations).
+    pub owner_data: IndexMap<String, String>,
+    /// The boot-action key, 64 lowercase hex characters, when boot actions
+    /// target the node (MaaS gets it as the `<node>__baid__<key>` tag).
+    pub bootaction_key: Option<String>,
 }
 
 /// One build-data item a driver collected.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::engine::{Orchestrator, OrchestratorError, StepPlan};
+use super::retry::{RetryPolicy, retry_driver};
 use super::steps::{self, ApplyKind};
 use crate::compile::EffectiveSite;
 use crate::drivers::{NodeDriver, oob_target};
@@ -174,19 +175,23 @@ impl Orchestrator {
         self.site_step(
             task,
             Action::CreateNetworkTemplate,
-            Box::pin(async move { network.ensure_network_template(&a).await.map(|s| s.changes) }),
+            Box::pin(async move { retry_driver(&RetryPolicy::MAAS_API, |_| network.ensure_network_template(&a)).await.map(|s| s.changes) }),
         )
         .await?;
         self.site_step(
             task,
             Action::ConfigureUserCredentials,
-            Box::pin(async move { credentials.ensure_user_credentials(&b).await.map(|s| s.changes) }),
+            Box::pin(
+                async move { retry_driver(&RetryPolicy::MAAS_API, |_| credentials.ensure_user_credentials(&b)).await.map(|s| s.changes) },
+            ),
         )
         .await?;
         self.site_step(
             task,
             Action::ConfigureNodeProvisioner,
-            Box::pin(async move { provisioner.ensure_provisioner_config(&c).await.map(|s| s.changes) }),
+            Box::pin(async move {
+                retry_driver(&RetryPolicy::MAAS_API, |_| provisioner.ensure_provisioner_config(&c)).await.map(|s| s.changes)
+            }),
         )
         .await?;
         self.aggregate_status(task.id, false, None).await?;

@@ -145,6 +145,29 @@ where
     }
 }
 
+/// Run a driver call under `policy`, retrying its transient errors, and
+/// give back a [`DriverError`] (naming the attempts) when it gives up.
+pub async fn retry_driver<T, F, Fut>(policy: &RetryPolicy, operation: F) -> Result<T, crate::drivers::DriverError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, crate::drivers::DriverError>>,
+{
+    match retry(policy, &CancellationToken::new(), crate::drivers::DriverError::is_transient, operation).await {
+        Ok(value) => Ok(value),
+        Err(RetryError::Permanent(error)) => Err(error),
+        Err(RetryError::Exhausted { attempts, mut last, .. }) => {
+            last.detail = format!("{} (after {attempts} attempts)", last.detail);
+            Err(last)
+        }
+        Err(RetryError::Cancelled { attempts }) => Err(crate::drivers::DriverError::new(
+            crate::drivers::DriverErrorKind::Permanent,
+            "retry",
+            policy.name,
+            format!("cancelled after {attempts} attempts"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};

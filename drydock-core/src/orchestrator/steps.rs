@@ -73,12 +73,18 @@ async fn wait_for_power(
             let target = target.clone();
             let observed = call.observed.clone();
             async move {
-                let state = driver.power_state(&target).await?;
-                observed.set(format!("power {state:?}").to_lowercase());
-                Ok::<_, DriverError>(state)
+                // A BMC that does not answer one poll is polled again.
+                match driver.power_state(&target).await {
+                    Ok(state) => {
+                        observed.set(format!("power {state:?}").to_lowercase());
+                        Ok(Some(state))
+                    }
+                    Err(error) if error.is_transient() => Ok(None),
+                    Err(error) => Err(error),
+                }
             }
         },
-        |state| if *state == wanted { Verdict::Done } else { Verdict::Pending },
+        |state| if *state == Some(wanted) { Verdict::Done } else { Verdict::Pending },
         orchestrator.config.power_poll,
         orchestrator.config.drydock_timeout,
         &CancellationToken::new(),
@@ -88,7 +94,7 @@ async fn wait_for_power(
         Ok(_) => Ok(()),
         Err(WaitError::Timeout { last, .. }) => Err(StepOutcome::Failed {
             reason: format!("BMC {} did not report power {wanted:?} in time", target.endpoint()),
-            last_state: last.map(|state| format!("power {state:?}")),
+            last_state: last.flatten().map(|state| format!("power {state:?}")),
         }),
         Err(WaitError::Observe(error)) => Err(failed(error.to_string())),
         Err(other) => Err(failed(other.to_string())),
@@ -218,12 +224,18 @@ async fn wait_for_status(
             let machine = machine.clone();
             let observed = call.observed.clone();
             async move {
-                let status = driver.machine_status(&machine).await?;
-                observed.set(format!("{status:?}"));
-                Ok::<_, DriverError>(status)
+                // A provisioner that fails one poll is polled again (as the original does).
+                match driver.machine_status(&machine).await {
+                    Ok(status) => {
+                        observed.set(format!("{status:?}"));
+                        Ok(Some(status))
+                    }
+                    Err(error) if error.is_transient() => Ok(None),
+                    Err(error) => Err(error),
+                }
             }
         },
-        condition,
+        |status: &Option<MachineStatus>| status.as_ref().map(&condition).unwrap_or(Verdict::Pending),
         orchestrator.config.status_poll,
         deadline,
         &CancellationToken::new(),
@@ -232,9 +244,10 @@ async fn wait_for_status(
     match result {
         Ok(_) => StepOutcome::Done,
         Err(WaitError::Failed { reason, .. }) => failed(reason),
-        Err(WaitError::Timeout { last, .. }) => {
-            StepOutcome::Failed { reason: format!("Node {} timed out", call.node), last_state: last.map(|status| format!("{status:?}")) }
-        }
+        Err(WaitError::Timeout { last, .. }) => StepOutcome::Failed {
+            reason: format!("Node {} timed out", call.node),
+            last_state: last.flatten().map(|status| format!("{status:?}")),
+        },
         Err(WaitError::Observe(error)) => failed(error.to_string()),
         Err(WaitError::Cancelled { .. }) => failed("cancelled"),
     }
@@ -331,12 +344,19 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
                 MachineStatus::Deployed => return StepOutcome::AlreadyDone,
                 MachineStatus::Deploying => {}
                 MachineStatus::Ready | MachineStatus::Allocated => {
-                    let user_data = match boot_action_user_data(&orchestrator, &site, &call).await {
-                        Ok(user_data) => user_data,
+                    let (user_data, bootaction_key) = match boot_action_user_data(&orchestrator, &site, &call).await {
+                        Ok(Some((user_data, key))) => (Some(user_data), Some(key)),
+                        Ok(None) => (None, None),
                         Err(outcome) => return outcome,
                     };
                     let Some(node) = site.node(&call.node) else { return failed("node left the design") };
-                    let request = DeployRequest { image: node.config.image.clone(), kernel: node.config.kernel.clone(), user_data };
+                    let request = DeployRequest {
+                        image: node.config.image.clone(),
+                        kernel: node.config.kernel.clone(),
+                        user_data,
+                        owner_data: node.config.owner_data.clone(),
+                        bootaction_key,
+                    };
                     if let Err(outcome) = provisioner(|_| driver.deploy(&machine, &request)).await {
                         return outcome;
                     }
@@ -353,8 +373,14 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
 }
 
 /// Create the node's boot-action context and records (compat: api spec
-/// §4.7.2) and the cloud-init user data: its packages and its key.
-async fn boot_action_user_data(orchestrator: &Orchestrator, site: &EffectiveSite, call: &NodeCall) -> Result<Option<String>, StepOutcome> {
+/// §4.7.2) and the cloud-init user data: its packages and its key. Returns
+/// the user data and the key in hex, or `None` when no boot action targets
+/// the node.
+async fn boot_action_user_data(
+    orchestrator: &Orchestrator,
+    site: &EffectiveSite,
+    call: &NodeCall,
+) -> Result<Option<(String, String)>, StepOutcome> {
     let Some(position) = site.node_position(&call.node) else { return Err(failed("node left the design")) };
     let actions: Vec<_> = site.boot_actions_for(position).collect();
     if actions.is_empty() {
@@ -401,7 +427,7 @@ async fn boot_action_user_data(orchestrator: &Orchestrator, site: &EffectiveSite
         key.to_hex(),
         orchestrator.config.bootaction_report_url
     ));
-    Ok(Some(user_data))
+    Ok(Some((user_data, key.to_hex())))
 }
 
 /// `destroy_node`: release (erasing disks) and wait until Ready; a node the
@@ -423,7 +449,9 @@ pub(super) fn destroy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driv
                 Err(outcome) => return outcome,
             };
             call.observed.set(format!("{status:?}"));
-            if matches!(status, MachineStatus::Ready | MachineStatus::New) {
+            // Nothing was ever deployed on a machine that never got past commissioning.
+            let never_deployed = matches!(&status, MachineStatus::Failed { phase, .. } if phase == "commissioning" || phase == "testing");
+            if matches!(status, MachineStatus::Ready | MachineStatus::New) || never_deployed {
                 return StepOutcome::AlreadyDone;
             }
             if status != MachineStatus::Releasing

@@ -90,9 +90,11 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             Ok(Reply::json(Value::from(list)))
         }
         ("BootResourcesHandler", "GET", Some("is_importing")) => Ok(Reply::json(Value::from(ctx.world.region.importing))),
-        ("BootResourcesHandler", "POST", Some("import" | "stop_import")) => {
+        ("BootResourcesHandler", "POST", Some("import")) => {
+            import_selected(&mut ctx.world.region);
             Ok(Reply::json(Value::from("Import of boot resources started")))
         }
+        ("BootResourcesHandler", "POST", Some("stop_import")) => Ok(Reply::json(Value::from("Import of boot resources is being stopped"))),
         ("BootResourcesHandler", "POST", None) => Err(Reply::text(400, "Uploading boot resources is not supported by drydock-sim.")),
         ("BootResourceHandler", "GET", None) => {
             let id = ctx.id_param("id", "BootResource")?;
@@ -521,4 +523,41 @@ fn ssh_keys(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         return Ok(Reply::empty());
     }
     Ok(Reply::json(render(id, &key)))
+}
+
+/// Ubuntu release names and their versions (for `ga-`/`hwe-` kernels).
+const UBUNTU_RELEASES: [(&str, &str); 6] =
+    [("xenial", "16.04"), ("bionic", "18.04"), ("focal", "20.04"), ("jammy", "22.04"), ("noble", "24.04"), ("trusty", "14.04")];
+
+/// An import completes at once: every selected Ubuntu release not yet
+/// synced becomes boot resources (`amd64/ga-<ver>` and `amd64/hwe-<ver>`,
+/// or `amd64/generic` for a release the simulator does not know).
+fn import_selected(region: &mut super::model::Region) {
+    let releases: Vec<String> = region
+        .selections
+        .values()
+        .filter(|selection| selection.get("os").and_then(Value::as_str) == Some("ubuntu"))
+        .filter_map(|selection| selection.get("release").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    for release in releases {
+        add_ubuntu_release(region, &release);
+    }
+}
+
+/// Add `ubuntu/<release>` boot resources unless they are there.
+pub(crate) fn add_ubuntu_release(region: &mut super::model::Region, release: &str) {
+    let name = format!("ubuntu/{release}");
+    if region.boot_resources.iter().any(|resource| resource.1 == name) {
+        return;
+    }
+    let arches: Vec<String> = match UBUNTU_RELEASES.iter().find(|(known, _)| *known == release) {
+        Some((_, version)) => vec![format!("amd64/ga-{version}"), format!("amd64/hwe-{version}")],
+        None => vec!["amd64/generic".to_owned()],
+    };
+    for arch in arches {
+        let subarch = arch.split('/').nth(1).unwrap_or("generic").to_owned();
+        let subarches = if subarch == "generic" { vec!["generic".into()] } else { vec!["generic".into(), subarch] };
+        let id = region.boot_resources.iter().map(|resource| resource.0).max().unwrap_or(0) + 1;
+        region.boot_resources.push((id, name.clone(), arch, subarches));
+    }
 }

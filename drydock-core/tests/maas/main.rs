@@ -1,0 +1,11 @@
+//! The MaaS node driver against drydock-sim's MaaS emulator (real HTTP on
+//! loopback): the exact calls of every action, and whole deployments
+//! through the orchestrator with faults.
+
+#![allow(unreachable_pub)]
+
+mod actions;
+mod e2e;
+mod errors;
+mod exclusive;
+mod support;
