@@ -395,7 +395,8 @@ impl NodeDriver for MaasDriver {
         if observed.status() == MachineStatus::Deployed {
             return Ok(());
         }
-        let plan = planners::platform::plan(node, &observed, &self.client.tags().await?);
+        let kernel_tag = self.client.tag(&planners::platform::kernel_tag_name(node)).await?;
+        let plan = planners::platform::plan(node, &observed, kernel_tag.as_ref());
         self.apply("apply_node_platform", node.name(), &plan).await.map(drop)
     }
 
@@ -404,7 +405,7 @@ impl NodeDriver for MaasDriver {
         if matches!(observed.status(), MachineStatus::Deployed | MachineStatus::Deploying) {
             return Ok(());
         }
-        let plan = planners::deploy::plan(&observed, request, &self.client.tags().await?);
+        let plan = planners::deploy::plan(&observed, request);
         self.apply("deploy_node", &machine.hostname, &plan).await.map(drop)
     }
 

@@ -8,10 +8,11 @@ use crate::drivers::DeployRequest;
 use crate::drivers::MachineStatus;
 use crate::drivers::maas::plan::Call;
 use crate::drivers::maas::resources::machines::Machine;
-use crate::drivers::maas::resources::tags::Tag;
 
-/// Plan a deployment of `machine` (status `Ready` or `Allocated`).
-pub fn plan(machine: &Machine, request: &DeployRequest, tags: &[Tag]) -> Plan {
+/// Plan a deployment of `machine` (status `Ready` or `Allocated`). Old
+/// boot-action key tags are the ones on the machine (`tag_names`), so no
+/// tag list is read (it grows with the site).
+pub fn plan(machine: &Machine, request: &DeployRequest) -> Plan {
     let mut plan = Plan::default();
     let sid = machine.system_id.as_str();
     match machine.status() {
@@ -29,16 +30,14 @@ pub fn plan(machine: &Machine, request: &DeployRequest, tags: &[Tag]) -> Plan {
     }
     let prefix = format!("{}__baid__", machine.hostname);
     let wanted = request.bootaction_key.as_ref().map(|key| format!("{prefix}{key}"));
-    for tag in tags.iter().filter(|tag| tag.name.starts_with(&prefix) && Some(&tag.name) != wanted.as_ref()) {
-        plan.push(Call::delete(format!("tags/{}/", tag.name)));
+    for tag in machine.tag_names.iter().filter(|tag| tag.starts_with(&prefix) && Some(*tag) != wanted.as_ref()) {
+        plan.push(Call::delete(format!("tags/{tag}/")));
     }
-    if let Some(name) = &wanted {
-        if !tags.iter().any(|tag| &tag.name == name) {
-            plan.push(Call::post("tags/", None).field("name", name.as_str()));
-        }
-        if !machine.tag_names.iter().any(|tag| tag == name) {
-            plan.push(Call::post(format!("tags/{name}/"), Some("update_nodes")).field("add", sid));
-        }
+    if let Some(name) = &wanted
+        && !machine.tag_names.iter().any(|tag| tag == name)
+    {
+        plan.push(Call::post("tags/", None).field("name", name.as_str()).exists_ok());
+        plan.push(Call::post(format!("tags/{name}/"), Some("update_nodes")).field("add", sid));
     }
     let user_data = request.user_data.as_ref().map(|text| base64::engine::general_purpose::STANDARD.encode(text.as_bytes()));
     plan.push(

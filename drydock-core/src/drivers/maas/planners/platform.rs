@@ -8,13 +8,20 @@ use crate::drivers::maas::resources::machines::Machine;
 use crate::drivers::maas::resources::tags::Tag;
 use crate::model::BaremetalNode;
 
-/// Plan the node's platform tags against the existing `tags` and the
-/// machine's own tag list.
-pub fn plan(node: &BaremetalNode, machine: &Machine, tags: &[Tag]) -> Plan {
+/// The name of the tag carrying a node's kernel parameters.
+pub fn kernel_tag_name(node: &BaremetalNode) -> String {
+    format!("{}_kp", node.name())
+}
+
+/// Plan the node's platform tags against the machine's own tag list and
+/// its kernel-parameter tag as MaaS has it (`None` when absent). Static
+/// tags the machine lacks are created ("already exists" is fine: another
+/// node may create the same tag at the same moment) and applied. Reading
+/// single tags, never the whole list, keeps this O(1) per node.
+pub fn plan(node: &BaremetalNode, machine: &Machine, kernel_tag: Option<&Tag>) -> Plan {
     let mut plan = Plan::default();
     let sid = &machine.system_id;
     let has = |name: &str| machine.tag_names.iter().any(|tag| tag == name);
-    let exists = |name: &str| tags.iter().find(|tag| tag.name == name);
     let apply = |plan: &mut Plan, name: &str, fresh: bool| {
         if fresh || !has(name) {
             plan.push(Call::post(format!("tags/{name}/"), Some("update_nodes")).field("add", sid.as_str()));
@@ -24,8 +31,8 @@ pub fn plan(node: &BaremetalNode, machine: &Machine, tags: &[Tag]) -> Plan {
         Err(error) => plan.problem(format!("Node {}: kernel parameters: {error}", node.name())),
         Ok(line) if line.trim().is_empty() => {}
         Ok(line) => {
-            let name = format!("{}_kp", node.name());
-            let current = exists(&name);
+            let name = kernel_tag_name(node);
+            let current = kernel_tag.filter(|tag| tag.name == name);
             let same = current.is_some_and(|tag| tag.kernel_opts.as_deref() == Some(line.as_str()));
             if !same {
                 if current.is_some() {
@@ -37,11 +44,10 @@ pub fn plan(node: &BaremetalNode, machine: &Machine, tags: &[Tag]) -> Plan {
         }
     }
     for tag in &node.config.tags {
-        let fresh = exists(tag).is_none();
-        if fresh {
+        if !has(tag) {
             plan.push(Call::post("tags/", None).field("name", tag.as_str()).exists_ok());
+            apply(&mut plan, tag, true);
         }
-        apply(&mut plan, tag, fresh);
     }
     plan
 }

@@ -22,4 +22,13 @@ impl MaasClient {
     pub async fn tags(&self) -> Result<Vec<Tag>, DriverError> {
         self.get("list_tags", "tags/", None, &[]).await
     }
+
+    /// `GET tags/<name>/`, `None` when there is no such tag.
+    pub async fn tag(&self, name: &str) -> Result<Option<Tag>, DriverError> {
+        match self.get("read_tag", &format!("tags/{name}/"), None, &[]).await {
+            Ok(tag) => Ok(Some(tag)),
+            Err(error) if error.kind() == crate::drivers::DriverErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
 }
