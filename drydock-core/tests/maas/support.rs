@@ -77,7 +77,6 @@ pub fn line(record: &RequestRecord) -> String {
     if query.is_empty() { format!("{} {path}", record.method) } else { format!("{} {path}?{}", record.method, query.join("&")) }
 }
 
-
 /// The MaaS requests since the last clear, each followed by its form fields
 /// (indented, `name=value`; long values shortened).
 pub fn log_with_forms(lab: &SimLab) -> Vec<String> {

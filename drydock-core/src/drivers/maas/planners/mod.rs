@@ -10,6 +10,9 @@ pub mod platform;
 pub mod site;
 pub mod storage;
 
+#[cfg(test)]
+mod tests;
+
 /// A plan: the calls to make and what could not be planned (each naming the
 /// design object).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,0 +1,180 @@
+//! The planners on their own: hand-made MaaS states against the example
+//! site, checking the decisions the request-log snapshots cannot isolate.
+
+use serde_json::json;
+
+use super::network::{NetworkState, plan as network_plan};
+use super::{deploy, platform, storage};
+use crate::compile::{EffectiveSite, compile};
+use crate::drivers::DeployRequest;
+use crate::drivers::maas::plan::Val;
+use crate::drivers::maas::resources::machines::Machine;
+use crate::drivers::maas::resources::storage::{BlockDevice, VolumeGroup};
+use crate::drivers::maas::resources::tags::Tag;
+use crate::ingest::Ingester;
+
+fn site() -> EffectiveSite {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site.yaml")).expect("example site");
+    compile(Ingester::new().ingest_str(&text, None).expect("ingests").design).expect("compiles")
+}
+
+fn from<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).expect("shape")
+}
+
+fn lines(plan: &super::Plan) -> Vec<String> {
+    plan.calls.iter().map(ToString::to_string).collect()
+}
+
+/// MaaS as discovered: the PXE subnet on `fabric-pxe`, served by `rack01`
+/// whose interface on that VLAN has `rack_ip`.
+fn discovered(rack_ip: &str) -> NetworkState {
+    NetworkState {
+        fabrics: from(
+            json!([{"id": 1, "name": "fabric-pxe", "vlans": [{"id": 11, "vid": 0, "name": "untagged", "mtu": 1500, "fabric_id": 1}]}]),
+        ),
+        subnets: from(json!([{"id": 5, "name": "10.20.0.0/24", "cidr": "10.20.0.0/24", "vlan": {"id": 11, "vid": 0, "fabric_id": 1}}])),
+        racks: from(json!([{"system_id": "rack01", "hostname": "rack01",
+            "interface_set": [{"id": 3, "name": "eth0", "vlan": {"id": 11, "vid": 0, "fabric_id": 1},
+                               "links": [{"id": 9, "mode": "static", "ip_address": rack_ip}]}],
+            "service_set": [{"name": "rackd", "status": "running"}, {"name": "tftp", "status": "running"},
+                            {"name": "http", "status": "running"}, {"name": "dhcpd", "status": "off"}]}])),
+        ..NetworkState::default()
+    }
+}
+
+#[test]
+fn the_pxe_fabric_is_renamed_and_new_networks_bind_ids_of_earlier_calls() {
+    let plan = network_plan(&site(), &discovered("10.20.0.9"));
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    let calls = lines(&plan);
+    assert!(calls.contains(&"PUT fabrics/1/".to_string()), "the discovered fabric takes the link's name: {calls:?}");
+    let create = plan.calls.iter().find(|c| c.path == "fabrics/" && c.literal("name") == Some("data")).expect("data fabric created");
+    assert!(create.binds.iter().any(|(name, pointer)| name == "fabric:data" && *pointer == "/id"));
+    let vlan =
+        plan.calls.iter().find(|c| c.path == "fabrics/{fabric:data}/vlans/" && c.literal("name") == Some("mgmt")).expect("mgmt VLAN");
+    assert_eq!(vlan.literal("vid"), Some("100"));
+    let subnet = plan.calls.iter().find(|c| c.path == "subnets/" && c.literal("name") == Some("mgmt")).expect("mgmt subnet");
+    assert!(subnet.form.contains(&("vlan".into(), Val::Ref("vlan:mgmt".into()))), "{subnet:?}");
+    assert_eq!(subnet.literal("gateway_ip"), Some("10.30.0.1"));
+}
+
+#[test]
+fn dhcp_goes_to_the_relay_vlan_when_a_rack_owns_the_upstream_target() {
+    let relayed = network_plan(&site(), &discovered("10.20.0.4"));
+    let relay = relayed.calls.iter().find(|c| c.form.iter().any(|(k, _)| k == "relay_vlan")).expect("relay set");
+    assert_eq!((relay.literal("relay_vlan"), relay.literal("dhcp_on")), (Some("11"), Some("False")));
+    let served = network_plan(&site(), &discovered("10.20.0.9"));
+    let dhcp = served.calls.iter().find(|c| c.literal("dhcp_on") == Some("True")).expect("rack serves DHCP");
+    assert_eq!(dhcp.literal("primary_rack"), Some("rack01"));
+    let mut unhealthy = discovered("10.20.0.9");
+    unhealthy.racks[0].service_set.retain(|service| service.name != "tftp");
+    let refused = network_plan(&site(), &unhealthy);
+    assert!(refused.problems.iter().any(|p| p.contains("Network pxe requires DHCP")), "{:?}", refused.problems);
+}
+
+#[test]
+fn networks_split_over_two_fabrics_are_refused() {
+    let mut state = discovered("10.20.0.9");
+    state.fabrics.push(from(json!({"id": 2, "name": "fabric-1", "vlans": [{"id": 21, "vid": 0, "fabric_id": 2}]})));
+    state.subnets.push(from(json!({"id": 6, "cidr": "10.30.0.0/24", "vlan": {"id": 21, "vid": 0, "fabric_id": 2}})));
+    state.subnets.push(from(json!({"id": 7, "cidr": "10.40.0.0/24", "vlan": {"id": 11, "vid": 0, "fabric_id": 1}})));
+    let plan = network_plan(&site(), &state);
+    assert!(plan.problems.iter().any(|p| p.contains("NetworkLink data") && p.contains("self-discovered")), "{:?}", plan.problems);
+}
+
+fn disk(id: i64, name: &str, size: u64, available: u64) -> BlockDevice {
+    from(json!({"id": id, "name": name, "type": "physical", "size": size, "available_size": available, "partitions": []}))
+}
+
+#[test]
+fn storage_resets_then_lays_out_root_and_sizes_against_what_maas_reports() {
+    let site = site();
+    let node = &site.nodes()[0];
+    let names = [("bootdisk".to_string(), "sda".to_string()), ("datadisk".to_string(), "sdb".to_string())].into_iter().collect();
+    let mut old = disk(7, "sda", 480_000_000_000, 0);
+    old.partitions = from(json!([{"id": 70, "size": 1}]));
+    let vgs: Vec<VolumeGroup> = from(json!([{"id": 40, "name": "old", "logical_volumes": [{"id": 41, "name": "lv"}]}]));
+    let layout = storage::plan_reset_and_layout(node, "abc", &[old, disk(8, "sdb", 480_000_000_000, 480_000_000_000)], &vgs, &names);
+    assert_eq!(
+        lines(&layout),
+        [
+            "POST nodes/abc/volume-group/40/?op=delete_logical_volume",
+            "DELETE nodes/abc/volume-group/40/",
+            "DELETE nodes/abc/blockdevices/7/partition/70",
+            "POST nodes/abc/blockdevices/7/?op=set_boot_disk",
+            "POST machines/abc/?op=set_storage_layout",
+        ]
+    );
+    let set = &layout.calls[4];
+    assert_eq!(
+        (set.literal("storage_layout"), set.literal("root_size"), set.literal("boot_size")),
+        (Some("flat"), Some("40000000000"), Some("2000000000"))
+    );
+
+    let after = [disk(7, "sda", 480_000_000_000, 437_000_000_000), disk(8, "sdb", 480_000_000_000, 480_000_000_000)];
+    let parts = storage::plan_partitions_and_vgs(node, "abc", &after, &names);
+    assert!(parts.problems.is_empty(), "{:?}", parts.problems);
+    let vg = parts.calls.iter().find(|c| c.path == "nodes/abc/volume-groups/").expect("data VG");
+    assert_eq!((vg.literal("name"), vg.literal("block_devices")), (Some("vg-data"), Some("8")));
+
+    let observed: Vec<VolumeGroup> =
+        from(json!([{"id": 50, "name": "vg-data", "size": 1_000_000_000u64, "available_size": 1_000_000_000u64}]));
+    let lvs = storage::plan_logical_volumes(node, "abc", &observed);
+    let sizes: Vec<&str> = lvs.calls.iter().filter_map(|c| c.literal("size")).collect();
+    assert_eq!(sizes, ["400000000", "200000000", "250000000"], "percentages of the VG MaaS created");
+    assert!(lvs.calls.iter().any(|c| c.path == "nodes/abc/blockdevices/{lv:vg-data:lv-containers}/" && c.op == Some("mount")));
+
+    let missing = storage::plan_partitions_and_vgs(node, "abc", &after[..1], &names);
+    assert!(missing.problems.iter().any(|p| p.contains("no disk sdb")), "{:?}", missing.problems);
+}
+
+fn machine(status: &str, tags: &[&str]) -> Machine {
+    from(json!({"system_id": "abc", "hostname": "n1", "status_name": status, "tag_names": tags, "owner_data": {"site": "synth7"}}))
+}
+
+#[test]
+fn platform_replaces_a_changed_kernel_tag_and_skips_what_is_in_place() {
+    let site = site();
+    let node = &site.nodes()[0];
+    let kp = platform::kernel_tag_name(node);
+    let line = crate::compile::hardware::kernel_command_line(&node.config.kernel_params).expect("params");
+    let mut tags: Vec<&str> = node.config.tags.iter().map(String::as_str).collect();
+    tags.push(&kp);
+    let same = Tag { name: kp.clone(), kernel_opts: Some(line) };
+    assert!(platform::plan(node, &machine("Ready", &tags), Some(&same)).calls.is_empty(), "nothing to do");
+    let stale = Tag { name: kp.clone(), kernel_opts: Some("quiet".into()) };
+    let changed = lines(&platform::plan(node, &machine("Ready", &tags), Some(&stale)));
+    assert_eq!(changed, [format!("DELETE tags/{kp}/"), "POST tags/".into(), format!("POST tags/{kp}/?op=update_nodes")]);
+}
+
+#[test]
+fn deploy_allocates_ready_machines_and_swaps_the_key_tag() {
+    let request = DeployRequest {
+        image: Some("jammy".into()),
+        kernel: None,
+        user_data: Some("#cloud-config\n".into()),
+        owner_data: [("site".to_string(), "synth7".to_string()), ("role".to_string(), "compute".to_string())].into_iter().collect(),
+        bootaction_key: Some("ab".repeat(32)),
+    };
+    let ready = deploy::plan(&machine("Ready", &["n1__baid__old"]), &request);
+    assert_eq!(
+        lines(&ready),
+        [
+            "POST machines/?op=allocate",
+            "POST machines/abc/?op=set_workload_annotations",
+            "DELETE tags/n1__baid__old/",
+            "POST tags/",
+            &format!("POST tags/n1__baid__{}/?op=update_nodes", "ab".repeat(32)),
+            "POST machines/abc/?op=deploy",
+        ],
+        "owner data already in place is not sent again"
+    );
+    let deploy = ready.calls.last().expect("deploy");
+    assert_eq!(deploy.literal("user_data"), Some("I2Nsb3VkLWNvbmZpZwo="), "base64 of the cloud-config");
+    assert_eq!(deploy.literal("hwe_kernel"), None);
+    let allocated = deploy::plan(&machine("Allocated", &[]), &DeployRequest { bootaction_key: None, ..request.clone() });
+    assert_eq!(allocated.calls.first().map(ToString::to_string).as_deref(), Some("POST machines/abc/?op=set_workload_annotations"));
+    let deployed = deploy::plan(&machine("Deployed", &[]), &request);
+    assert!(deployed.calls.is_empty() && deployed.problems.len() == 1);
+}
