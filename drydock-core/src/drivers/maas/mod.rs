@@ -67,6 +67,8 @@ impl MaasConfig {
 
 /// How long a list of BMC addresses is reused when identifying many nodes.
 const POWER_ADDRESS_TTL: Duration = Duration::from_secs(5);
+/// How long "no machine has this BMC address" is believed.
+const POWER_ADDRESS_MISS_TTL: Duration = Duration::from_secs(1);
 
 /// The MaaS driver.
 #[derive(Debug)]
@@ -116,11 +118,15 @@ impl MaasDriver {
     /// The machine with BMC `address`, from a recent list of BMC addresses.
     async fn by_power_address(&self, address: &str) -> Result<Option<String>, DriverError> {
         let mut cache = self.power_addresses.lock().await;
-        if let Some((read, map)) = cache.as_ref()
-            && read.elapsed() < POWER_ADDRESS_TTL
-            && let Some(sid) = map.get(address)
-        {
-            return Ok(Some(sid.clone()));
+        if let Some((read, map)) = cache.as_ref() {
+            let age = read.elapsed();
+            match map.get(address) {
+                Some(sid) if age < POWER_ADDRESS_TTL => return Ok(Some(sid.clone())),
+                // A miss is trusted briefly, so nodes still enlisting do not
+                // each re-read the whole list on every poll.
+                None if age < POWER_ADDRESS_MISS_TTL => return Ok(None),
+                _ => {}
+            }
         }
         let mut map = HashMap::new();
         for (sid, power_address) in self.client.power_addresses().await? {
