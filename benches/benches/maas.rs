@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use drydock_benches::generated_site;
+use drydock_benches::{generated_site, peak_mib};
 use drydock_core::compile::compile;
 use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
 use drydock_core::drivers::{NodeDriver, OobRegistry};
@@ -24,16 +24,6 @@ use drydock_sim::SimLab;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Peak resident memory of this process so far, in MiB (Linux).
-fn peak_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| status.lines().find(|line| line.starts_with("VmHWM:")).map(str::to_owned))
-        .and_then(|line| line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
-        .map(|kb| kb / 1024)
-        .unwrap_or(0)
-}
 
 async fn deploy(nodes: usize) -> (f64, usize, usize) {
     let text = generated_site(nodes, nodes / 40, 42);

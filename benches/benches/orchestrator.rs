@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use drydock_benches::generated_site;
+use drydock_benches::{generated_site, peak_mib};
 use drydock_core::drivers::fake::{FakeNodeDriver, FakeOobDriver, FakeWorld};
 use drydock_core::drivers::{MachineStatus, OobRegistry};
 use drydock_core::ids::DesignRef;
@@ -22,16 +22,6 @@ use drydock_core::task::Action;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Peak resident memory of this process so far, in MiB (Linux).
-fn peak_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| status.lines().find(|line| line.starts_with("VmHWM:")).map(str::to_owned))
-        .and_then(|line| line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
-        .map(|kb| kb / 1024)
-        .unwrap_or(0)
-}
 
 struct Run {
     seconds: f64,

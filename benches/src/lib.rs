@@ -30,3 +30,13 @@ pub fn generated_site(nodes: usize, racks: usize, seed: u64) -> String {
     let _ = std::fs::write(&path, &text);
     text
 }
+
+/// Peak resident memory of this process so far, in MiB (Linux).
+pub fn peak_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| status.lines().find(|line| line.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|line| line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}

@@ -19,6 +19,26 @@ fn kernel_name<'a>(names: &'a IndexMap<String, String>, device: &'a str) -> &'a 
     names.get(device).map(String::as_str).unwrap_or(device)
 }
 
+/// A filesystem to put on a partition or logical volume.
+struct Filesystem<'a> {
+    fstype: Option<&'a str>,
+    uuid: Option<&'a str>,
+    label: Option<&'a str>,
+    mountpoint: &'a str,
+    options: Option<&'a str>,
+}
+
+/// `format` then `mount` the block device or partition at `path`.
+fn format_and_mount(plan: &mut Plan, path: String, fs: &Filesystem<'_>) {
+    plan.push(
+        Call::post(path.clone(), Some("format"))
+            .field("fstype", fs.fstype.unwrap_or("ext4"))
+            .field_opt("uuid", fs.uuid)
+            .field_opt("label", fs.label),
+    );
+    plan.push(Call::post(path, Some("mount")).field("mount_point", fs.mountpoint).field("mount_options", fs.options.unwrap_or_default()));
+}
+
 /// The volume group holding `/` or `/boot`, if either is on an LV.
 fn root_vg(node: &BaremetalNode) -> Option<&str> {
     node.config.storage.volume_groups.iter().find_map(|vg| {
@@ -162,18 +182,14 @@ pub fn plan_partitions_and_vgs(node: &BaremetalNode, system_id: &str, disks: &[B
                 pv_parts.entry(vg.as_str()).or_default().push(Val::Ref(key.clone()));
             }
             if let Some(mountpoint) = &partition.mountpoint {
-                let path = format!("nodes/{sid}/blockdevices/{}/partition/{{{key}}}", disk.id);
-                plan.push(
-                    Call::post(path.clone(), Some("format"))
-                        .field("fstype", partition.fstype.clone().unwrap_or_else(|| "ext4".into()))
-                        .field_opt("uuid", partition.fs_uuid.clone())
-                        .field_opt("label", partition.fs_label.clone()),
-                );
-                plan.push(
-                    Call::post(path, Some("mount"))
-                        .field("mount_point", mountpoint.as_str())
-                        .field("mount_options", partition.mount_options.clone().unwrap_or_default()),
-                );
+                let fs = Filesystem {
+                    fstype: partition.fstype.as_deref(),
+                    uuid: partition.fs_uuid.as_deref(),
+                    label: partition.fs_label.as_deref(),
+                    mountpoint,
+                    options: partition.mount_options.as_deref(),
+                };
+                format_and_mount(&mut plan, format!("nodes/{sid}/blockdevices/{}/partition/{{{key}}}", disk.id), &fs);
             }
         }
     }
@@ -231,18 +247,14 @@ pub fn plan_logical_volumes(node: &BaremetalNode, system_id: &str, vgs: &[Volume
                     .bind(&key, "/id"),
             );
             if let Some(mountpoint) = &lv.mountpoint {
-                let path = format!("nodes/{sid}/blockdevices/{{{key}}}/");
-                plan.push(
-                    Call::post(path.clone(), Some("format"))
-                        .field("fstype", lv.fstype.clone().unwrap_or_else(|| "ext4".into()))
-                        .field_opt("uuid", lv.fs_uuid.clone())
-                        .field_opt("label", lv.fs_label.clone()),
-                );
-                plan.push(
-                    Call::post(path, Some("mount"))
-                        .field("mount_point", mountpoint.as_str())
-                        .field("mount_options", lv.mount_options.clone().unwrap_or_default()),
-                );
+                let fs = Filesystem {
+                    fstype: lv.fstype.as_deref(),
+                    uuid: lv.fs_uuid.as_deref(),
+                    label: lv.fs_label.as_deref(),
+                    mountpoint,
+                    options: lv.mount_options.as_deref(),
+                };
+                format_and_mount(&mut plan, format!("nodes/{sid}/blockdevices/{{{key}}}/"), &fs);
             }
         }
     }
