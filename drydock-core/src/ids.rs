@@ -154,7 +154,7 @@ impl fmt::Debug for DesignRef {
 /// A reference to one design document: its full schema string
 /// (`drydock/BaremetalNode/v1`) and its `metadata.name`
 /// (compat: site-design spec §1.4).
-#[derive(Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, serde::Serialize)]
 pub struct DocRef {
     /// The document's `schema` (Deckhand) or `drydock/<kind>/v1` (legacy).
     pub schema: String,

@@ -4,7 +4,8 @@
 use super::{DocMeta, NodeFilter};
 
 /// Kind of asset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AssetType {
     /// A systemd unit.
     Unit,
@@ -36,7 +37,8 @@ impl AssetType {
 }
 
 /// A pipeline segment (compat §5.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PipelineSegment {
     /// bytes → base64 bytes.
     Base64Encode,
@@ -76,7 +78,7 @@ impl PipelineSegment {
 }
 
 /// One asset of a boot action.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Asset {
     /// Kind.
     pub asset_type: AssetType,
@@ -97,7 +99,7 @@ pub struct Asset {
 }
 
 /// A `drydock/BootAction/v1` document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BootAction {
     /// Document reference and position.
     pub meta: DocMeta,

@@ -2,7 +2,7 @@
 //! API (compat: site-design spec §4.1). Evaluation lives in `compile::select`.
 
 /// How the results of the filters of a filter set combine.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum FilterSetType {
     /// Union of the filters' results.
     Union,
@@ -37,7 +37,7 @@ impl FilterSetType {
 pub type LabelPairs = Vec<(String, Option<String>)>;
 
 /// One filter of a filter set. Absent criteria are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct NodeFilterEntry {
     /// `union`, `intersection`, something else, or absent.
     pub filter_type: Option<FilterSetType>,
@@ -55,7 +55,7 @@ pub struct NodeFilterEntry {
 }
 
 /// A node filter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NodeFilter {
     /// How the filters combine.
     pub filter_set_type: FilterSetType,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::ids::DocRef;
 
 /// Severity of a finding (compat: site-design spec §6.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Level {
     /// Blocks the design.
     Error,
@@ -30,7 +30,7 @@ impl Level {
 }
 
 /// A position in a source file.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct SourceLocation {
     /// File name or design reference, when known.
     pub file: Option<Arc<str>>,
@@ -48,7 +48,7 @@ impl std::fmt::Display for SourceLocation {
 }
 
 /// One ingestion or validation finding.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Finding {
     /// The DD code (`DD2002`); codes are not unique across rules.
     pub code: &'static str,

@@ -4,7 +4,7 @@
 use super::{DocMeta, StringMap};
 
 /// A device alias of a hardware profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceAlias {
     /// The alias name.
     pub alias: String,
@@ -17,7 +17,7 @@ pub struct DeviceAlias {
 }
 
 /// A hugepages configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HugepagesConfig {
     /// Page size (`1G`).
     pub size: String,
@@ -26,7 +26,7 @@ pub struct HugepagesConfig {
 }
 
 /// A `drydock/HardwareProfile/v1` document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HardwareProfile {
     /// Document reference and position.
     pub meta: DocMeta,

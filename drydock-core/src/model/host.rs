@@ -5,7 +5,7 @@
 use super::{DocMeta, StringMap};
 
 /// How an interface slave is found on the host (compat §3.5).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum SlaveSelector {
     /// A PCI address from a hardware-profile alias.
     Address {
@@ -19,7 +19,7 @@ pub enum SlaveSelector {
 }
 
 /// A host interface (key = OS device name).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Interface {
     /// OS device name; a leading `!` marks removal of an inherited one.
     pub name: String,
@@ -56,7 +56,7 @@ impl Interface {
 }
 
 /// A partition of a physical device.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Partition {
     /// Name; `!` prefix removes an inherited one.
     pub name: String,
@@ -82,7 +82,7 @@ pub struct Partition {
 }
 
 /// A physical storage device (or alias).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct PhysicalDevice {
     /// Device name or hardware alias; `!` prefix removes an inherited one.
     pub name: String,
@@ -95,7 +95,7 @@ pub struct PhysicalDevice {
 }
 
 /// A logical volume.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct LogicalVolume {
     /// Name.
     pub name: String,
@@ -116,7 +116,7 @@ pub struct LogicalVolume {
 }
 
 /// A volume group.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct VolumeGroup {
     /// Name; `!` prefix removes an inherited one.
     pub name: String,
@@ -127,7 +127,7 @@ pub struct VolumeGroup {
 }
 
 /// Storage layout.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Storage {
     /// Physical devices in document order.
     pub physical_devices: Vec<PhysicalDevice>,
@@ -136,7 +136,7 @@ pub struct Storage {
 }
 
 /// Host configuration shared by profiles and nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct HostConfig {
     /// Parent host profile.
     pub parent_profile: Option<String>,
@@ -174,7 +174,7 @@ impl HostConfig {
 }
 
 /// A `drydock/HostProfile/v1` document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HostProfile {
     /// Document reference and position.
     pub meta: DocMeta,
@@ -183,7 +183,7 @@ pub struct HostProfile {
 }
 
 /// A static or DHCP address assignment of a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Addressing {
     /// The network.
     pub network: String,
@@ -199,7 +199,7 @@ impl Addressing {
 }
 
 /// A `drydock/BaremetalNode/v1` document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BaremetalNode {
     /// Document reference and position; the name is the hostname.
     pub meta: DocMeta,

@@ -32,7 +32,7 @@ use crate::ids::DocRef;
 pub type StringMap = indexmap::IndexMap<String, String>;
 
 /// Where a design object came from: its document reference and position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DocMeta {
     /// `{schema, name}` as validation messages cite it.
     pub doc_ref: DocRef,
@@ -56,7 +56,7 @@ impl DocMeta {
 ///
 /// Lookups by name return the first object of that name in stream order, and
 /// the last `Region` is the site (compat: site-design spec §1.4).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SiteDesign {
     /// Every Region document; the last one is the site.
     pub regions: Vec<Region>,

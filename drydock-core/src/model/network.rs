@@ -4,7 +4,8 @@
 use super::DocMeta;
 
 /// Bonding mode of a link. Other spellings are rejected at ingestion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(into = "&'static str")]
 pub enum BondingMode {
     /// No bond.
     Disabled,
@@ -40,7 +41,8 @@ impl BondingMode {
 }
 
 /// Trunking mode of a link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(into = "&'static str")]
 pub enum TrunkingMode {
     /// Untagged, one native network.
     Disabled,
@@ -68,7 +70,7 @@ impl TrunkingMode {
 }
 
 /// A `drydock/NetworkLink/v1` document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NetworkLink {
     /// Document reference and position; the name is the link's name.
     pub meta: DocMeta,
@@ -99,7 +101,7 @@ pub struct NetworkLink {
 }
 
 /// An address range of a network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NetworkRange {
     /// `static`, `dhcp`, `reserved` (not enforced).
     pub range_type: Option<String>,
@@ -110,7 +112,7 @@ pub struct NetworkRange {
 }
 
 /// A route of a network. `metric` is kept as the string the original stores.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Route {
     /// Destination subnet.
     pub subnet: Option<String>,
@@ -126,7 +128,7 @@ pub struct Route {
 }
 
 /// A `drydock/Network/v1` document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Network {
     /// Document reference and position.
     pub meta: DocMeta,
@@ -160,7 +162,7 @@ pub struct Network {
 /// route to every member CIDR of the domain other than the network's own,
 /// all via one gateway. Kept compact so a domain of R networks costs O(R)
 /// memory, not O(R²); [`Network::effective_routes`] expands it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RenderedRoutes {
     /// The domain's member CIDRs in network order (shared by every member).
     pub domain_cidrs: std::sync::Arc<[String]>,
@@ -194,5 +196,17 @@ impl Network {
     /// How many routes [`Network::effective_routes`] yields, without expanding.
     pub fn effective_route_count(&self) -> usize {
         self.routes.len() + self.rendered_routes.iter().map(|set| set.route_count).sum::<usize>()
+    }
+}
+
+impl From<BondingMode> for &'static str {
+    fn from(mode: BondingMode) -> Self {
+        mode.as_str()
+    }
+}
+
+impl From<TrunkingMode> for &'static str {
+    fn from(mode: TrunkingMode) -> Self {
+        mode.as_str()
     }
 }

@@ -3,7 +3,7 @@
 use super::{DocMeta, StringMap};
 
 /// A node-tag definition of the region.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TagDefinition {
     /// Tag name.
     pub tag: String,
@@ -14,7 +14,7 @@ pub struct TagDefinition {
 }
 
 /// A package repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Repository {
     /// Repository name (its key).
     pub name: String,
@@ -37,7 +37,7 @@ pub struct Repository {
 }
 
 /// The region's repository list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RepositoryList {
     /// Remove repositories not listed here.
     pub remove_unlisted: bool,
@@ -46,7 +46,7 @@ pub struct RepositoryList {
 }
 
 /// A `drydock/Region/v1` document: the site.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Region {
     /// Document reference and position; the name is the site's.
     pub meta: DocMeta,
@@ -59,7 +59,7 @@ pub struct Region {
 }
 
 /// A top-of-rack switch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TorSwitch {
     /// Switch name.
     pub name: String,
@@ -70,7 +70,7 @@ pub struct TorSwitch {
 }
 
 /// A `drydock/Rack/v1` document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Rack {
     /// Document reference and position.
     pub meta: DocMeta,

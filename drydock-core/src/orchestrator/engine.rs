@@ -343,11 +343,7 @@ impl Orchestrator {
         let filter = match &task.node_filter {
             None | Some(serde_json::Value::Null) => None,
             Some(value) => {
-                let value = json_to_value(value);
-                Some(
-                    crate::ingest::map::node_filter_from_value(&value, false)
-                        .map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?,
-                )
+                Some(crate::ingest::map::node_filter_from_json(value).map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?)
             }
         };
         let indices = site.select(filter.as_ref()).map_err(|error| OrchestratorError::NodeFilter(error.to_string()))?;
@@ -475,24 +471,6 @@ impl Orchestrator {
         }
         self.aggregate(driver_task.id, None, None).await?;
         self.complete(driver_task.id).await
-    }
-}
-
-/// Convert a JSON value (a task's node filter) to the ingest value type.
-fn json_to_value(value: &serde_json::Value) -> crate::ingest::value::Value {
-    use crate::ingest::value::{Map, Seq, Value};
-    match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(flag) => Value::Bool(*flag),
-        serde_json::Value::Number(number) => match number.as_i64() {
-            Some(int) => Value::Int(int),
-            None => Value::Float(number.as_f64().unwrap_or(0.0)),
-        },
-        serde_json::Value::String(text) => Value::Str(text.clone()),
-        serde_json::Value::Array(items) => Value::Seq(Seq { line: 0, items: items.iter().map(json_to_value).collect() }),
-        serde_json::Value::Object(map) => {
-            Value::Map(Map { line: 0, entries: map.iter().map(|(key, item)| (Value::Str(key.clone()), json_to_value(item))).collect() })
-        }
     }
 }
 

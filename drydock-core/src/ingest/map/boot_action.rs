@@ -93,6 +93,30 @@ fn parse_octal(text: &str) -> MapResult<u32> {
     }
 }
 
+/// A node filter from JSON (a task's `node_filter`, a `nodefilter` request,
+/// a Python dict): label values that are not strings never match.
+pub fn node_filter_from_json(value: &serde_json::Value) -> Result<NodeFilter, super::MapError> {
+    node_filter_from_value(&json_to_value(value), false)
+}
+
+/// Convert a JSON value to the ingest value type.
+fn json_to_value(value: &serde_json::Value) -> crate::ingest::value::Value {
+    use crate::ingest::value::{Map, Seq, Value};
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(flag) => Value::Bool(*flag),
+        serde_json::Value::Number(number) => match number.as_i64() {
+            Some(int) => Value::Int(int),
+            None => Value::Float(number.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(text) => Value::Str(text.clone()),
+        serde_json::Value::Array(items) => Value::Seq(Seq { line: 0, items: items.iter().map(json_to_value).collect() }),
+        serde_json::Value::Object(map) => {
+            Value::Map(Map { line: 0, entries: map.iter().map(|(key, item)| (Value::Str(key.clone()), json_to_value(item))).collect() })
+        }
+    }
+}
+
 /// Build a node filter from a value (compat: site-design spec §4.1). With
 /// `labels_as_strings`, label values are coerced to strings as boot-action
 /// documents are; otherwise (filters from JSON) a non-string value is kept as

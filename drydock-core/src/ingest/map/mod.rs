@@ -101,4 +101,4 @@ pub(crate) fn map_document(kind: Kind, meta: DocMeta, data: &Value) -> Result<Pa
 
 /// Node-filter mapping is shared with the HTTP and Python front ends, which
 /// receive filters as JSON-like values.
-pub use boot_action::node_filter_from_value;
+pub use boot_action::{node_filter_from_json, node_filter_from_value};

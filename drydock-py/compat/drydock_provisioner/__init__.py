@@ -1,0 +1,2 @@
+"""Compatibility package: the original Drydock's ``drydock_provisioner``
+import path, for code such as Airship Shipyard."""

@@ -1,0 +1,5 @@
+"""``DrydockClient``: the original's client class."""
+
+from drydock.client import Client as DrydockClient
+
+__all__ = ["DrydockClient"]

@@ -1,0 +1,53 @@
+"""Drydock for Python.
+
+The design path runs in Rust (``drydock._drydock``): load a site design,
+read its effective nodes (after host-profile inheritance), validate it,
+evaluate node filters and render boot actions::
+
+    import drydock
+    site = drydock.load("examples/site.yaml")
+    if not site.valid:
+        for finding in site.errors():
+            print(finding.code, finding.message, finding.file, finding.line)
+    for node in site.nodes:
+        print(node.name, node.to_dict()["config"]["primary_network"])
+    names = site.select({"filter_set_type": "union",
+                         "filter_set": [{"filter_type": "union", "node_tags": ["compute"]}]})
+
+``drydock.client`` talks to a running ``drydock serve``; the package
+``drydock_provisioner.drydock_client`` is the original client's interface
+on top of it, for code such as Airship Shipyard.
+"""
+
+from ._drydock import (
+    BootActionError,
+    DesignInvalidError,
+    DesignLoadError,
+    Document,
+    DrydockError,
+    Finding_ as Finding,
+    NodeFilterError,
+    Site,
+    __version__,
+    load,
+    loads,
+)
+from .client import Client, ClientError, ClientForbiddenError, ClientUnauthorizedError
+
+__all__ = [
+    "BootActionError",
+    "Client",
+    "ClientError",
+    "ClientForbiddenError",
+    "ClientUnauthorizedError",
+    "DesignInvalidError",
+    "DesignLoadError",
+    "Document",
+    "DrydockError",
+    "Finding",
+    "NodeFilterError",
+    "Site",
+    "__version__",
+    "load",
+    "loads",
+]

@@ -1,0 +1,182 @@
+"""A client of a running Drydock server's ``/api/v1.0`` API.
+
+``Client`` makes the same calls as the original's ``DrydockClient`` and
+raises the same kinds of errors: ``ClientUnauthorizedError`` (401),
+``ClientForbiddenError`` (403) and ``ClientError`` (any other non-2xx,
+carrying the status code and the body). A 401 makes it ask ``auth_gen``
+for fresh headers and retry once.
+"""
+
+import logging
+from typing import Any, Callable, Iterable, Optional, Tuple, Union
+
+import requests
+
+LOG = logging.getLogger(__name__)
+
+AuthGen = Callable[[], Iterable[Tuple[str, str]]]
+
+
+class ClientError(Exception):
+    """A non-2xx answer: ``status_code`` and ``response_message`` (the body)."""
+
+    def __init__(self, msg: str, code: int = 500):
+        super().__init__(msg)
+        self.message = msg
+        self.status_code = code
+        self.response_message = msg
+
+
+class ClientUnauthorizedError(ClientError):
+    """401: no or bad credentials."""
+
+    def __init__(self, msg: str):
+        super().__init__(msg, code=401)
+
+
+class ClientForbiddenError(ClientError):
+    """403: the credentials may not do this."""
+
+    def __init__(self, msg: str):
+        super().__init__(msg, code=403)
+
+
+class Session:
+    """HTTP session to ``<scheme>://<host>[:<port>]/api/`` with the
+    original's headers, timeouts and single re-authentication on 401."""
+
+    def __init__(
+        self,
+        host: str,
+        port: Optional[int] = None,
+        scheme: str = "http",
+        auth_gen: Optional[AuthGen] = None,
+        marker: Optional[str] = None,
+        end_user: Optional[str] = None,
+        timeout: Union[None, int, Tuple[int, int]] = None,
+    ):
+        self.__session = requests.Session()
+        self.auth_gen = auth_gen
+        self.marker = marker
+        self.end_user = end_user
+        self.host = host
+        self.port = port
+        self.scheme = scheme
+        if marker is not None:
+            self.__session.headers.update({"X-Context-Marker": marker})
+        if end_user is not None:
+            self.__session.headers.update({"X-End-User": end_user})
+        self._apply_auth()
+        self.base_url = f"{scheme}://{host}:{port}/api/" if port else f"{scheme}://{host}/api/"
+        self.default_timeout = self._timeout(timeout)
+        self.logger = LOG
+
+    def _apply_auth(self) -> None:
+        if self.auth_gen is not None:
+            self.__session.headers.update(dict(self.auth_gen()))
+
+    @staticmethod
+    def _timeout(timeout: Any) -> Tuple[int, int]:
+        default = (20, 30)
+        if timeout is None:
+            return default
+        if isinstance(timeout, bool):
+            LOG.warning("Timeout %r is not an int or a pair of ints; using %s", timeout, default)
+            return default
+        if isinstance(timeout, int):
+            return (default[0], timeout)
+        if isinstance(timeout, tuple) and len(timeout) == 2 and all(isinstance(t, int) for t in timeout):
+            return timeout
+        LOG.warning("Timeout %r is not an int or a pair of ints; using %s", timeout, default)
+        return default
+
+    def _send(self, method: str, endpoint: str, timeout: Any = None, **kwargs: Any) -> requests.Response:
+        url = self.base_url + endpoint
+        timeout = self._timeout(timeout) if timeout is not None else self.default_timeout
+        response = self.__session.request(method, url, timeout=timeout, **kwargs)
+        if response.status_code == 401 and self.auth_gen is not None:
+            self._apply_auth()
+            response = self.__session.request(method, url, timeout=timeout, **kwargs)
+        return response
+
+    def get(self, endpoint: str, query: Optional[dict] = None, timeout: Any = None) -> requests.Response:
+        """GET ``endpoint`` (relative to ``/api/``)."""
+        return self._send("GET", endpoint, timeout=timeout, params=query)
+
+    def post(self, endpoint: str, query: Optional[dict] = None, body: Any = None, data: Any = None, timeout: Any = None) -> requests.Response:
+        """POST JSON ``data`` (or raw ``body``) to ``endpoint``."""
+        if body is not None:
+            return self._send("POST", endpoint, timeout=timeout, params=query, data=body)
+        return self._send("POST", endpoint, timeout=timeout, params=query, json=data)
+
+    def delete(self, endpoint: str, query: Optional[dict] = None, timeout: Any = None) -> requests.Response:
+        """DELETE ``endpoint``."""
+        return self._send("DELETE", endpoint, timeout=timeout, params=query)
+
+
+class Client:
+    """The nine calls of the original's ``DrydockClient``."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.logger = LOG
+
+    def _check(self, response: requests.Response) -> Any:
+        if response.status_code == 401:
+            raise ClientUnauthorizedError(f"Unauthorized access to {response.url}, include valid token.")
+        if response.status_code == 403:
+            raise ClientForbiddenError(f"Forbidden access to {response.url}")
+        if not response.ok:
+            raise ClientError(f"Error - received {response.status_code}: {response.text}", code=response.status_code)
+        if not response.content:
+            return None
+        return response.json()
+
+    def get_task_build_data(self, task_id: str) -> Any:
+        """Build data collected by a task."""
+        return self._check(self.session.get(f"v1.0/tasks/{task_id}/builddata"))
+
+    def get_node_build_data(self, nodename: str, latest: bool = True) -> Any:
+        """Build data of a node (only the newest per generator by default)."""
+        return self._check(self.session.get(f"v1.0/nodes/{nodename}/builddata?latest={latest}"))
+
+    def get_nodes(self) -> Any:
+        """The node provisioner's nodes."""
+        return self._check(self.session.get("v1.0/nodes"))
+
+    def get_nodes_for_filter(self, design_ref: str, node_filter: Any = None) -> Any:
+        """Names of the design's nodes a filter selects."""
+        body = {"node_filter": node_filter, "design_ref": design_ref}
+        return self._check(self.session.post("v1.0/nodefilter", data=body))
+
+    def get_tasks(self) -> Any:
+        """Every task (first page)."""
+        return self._check(self.session.get("v1.0/tasks"))
+
+    def get_task(self, task_id: str, builddata: Any = None, subtaskerrors: Any = None, layers: Any = None) -> Any:
+        """One task; optionally with build data, subtask errors and layers."""
+        endpoint = f"v1.0/tasks/{task_id}"
+        query = []
+        if builddata:
+            query.append("builddata=true")
+        if subtaskerrors:
+            query.append("subtaskerrors=true")
+        if layers:
+            query.append(f"layers={layers}")
+        if query:
+            endpoint += "?" + "&".join(query)
+        return self._check(self.session.get(endpoint))
+
+    def delete_tasks(self, days: Any = None) -> str:
+        """Purge tasks older than ``days`` days."""
+        self._check(self.session.delete(f"v1.0/tasks?days={days}"))
+        return "Task table purged successfully."
+
+    def create_task(self, design_ref: str, task_action: str, node_filter: Any = None) -> Any:
+        """Create a task; returns it."""
+        body = {"action": task_action, "design_ref": design_ref, "node_filter": node_filter}
+        return self._check(self.session.post("v1.0/tasks", data=body))
+
+    def validate_design(self, href: str) -> Any:
+        """Validate the design at ``href``; returns the validation report."""
+        return self._check(self.session.post("v1.0/validatedesign", data={"href": href}))

@@ -1,0 +1,106 @@
+"""The design API of ``import drydock`` over the corpus samples and a
+generated site: loading, effective nodes, validation findings, node
+filters, boot-action rendering and the errors."""
+
+import pytest
+
+import drydock
+from conftest import ROOT, SAMPLES
+
+
+def test_fullsite_loads_with_its_effective_nodes(fullsite_path):
+    site = drydock.load(fullsite_path)
+    assert site.valid and site.error_count == 0
+    assert [node.name for node in site.nodes] == ["controller01", "compute01", "compute02"]
+    node = site.node("compute01")
+    assert node.kind == "BaremetalNode"
+    # Inherited from host profile k8-node / defaults.
+    assert node.image == "xenial" and node.kernel == "ga-16.04"
+    assert "test" in node.tags
+    data = node.to_dict()
+    assert data["config"]["oob_type"] == "ipmi"
+    assert {"network": "mgmt", "address": "172.16.1.21"} in data["addressing"]
+    assert {doc.name for doc in site.boot_actions} == {"hw_filtered", "helloworld", "hw_filtered2"}
+    assert {doc.name for doc in site.networks} >= {"oob", "pxe", "mgmt", "private", "public"}
+    assert site.network_links[0].kind == "NetworkLink"
+    with pytest.raises(KeyError):
+        site.node("nosuchnode")
+    with pytest.raises(AttributeError):
+        node.no_such_field
+
+
+def test_node_filters_follow_the_original(fullsite_path):
+    site = drydock.load(fullsite_path)
+    assert site.select() == ["controller01", "compute01", "compute02"]
+    one = {"filter_set_type": "intersection", "filter_set": [{"filter_type": "intersection", "node_names": ["compute01"]}]}
+    assert site.select(one) == ["compute01"]
+    racks = {"filter_set_type": "union", "filter_set": [{"filter_type": "union", "rack_names": ["rack2", "rack3"]}]}
+    assert len(site.select(racks)) == 2
+    tags = {"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_tags": ["test"]}]}
+    assert len(site.select(tags)) == 3
+    labels = {"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_labels": {"foo": "baz"}}]}
+    assert len(site.select(labels)) == 1
+    with pytest.raises(drydock.NodeFilterError):
+        site.select({"filter_set": []})
+    with pytest.raises(drydock.NodeFilterError):
+        site.select({"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": [object()]}]})
+
+
+def test_boot_actions_render_for_a_node(fullsite_path):
+    site = drydock.load(fullsite_path)
+    files = site.render_boot_actions("compute01", "file")
+    hello = [f for f in files if f["path"] == "/var/tmp/hello.sh"]
+    assert hello and hello[0]["permissions"] == 0o555
+    assert isinstance(hello[0]["content"], bytes)
+    with pytest.raises(drydock.BootActionError):
+        site.render_boot_actions("compute01", "bogus")
+
+
+def test_invalid_samples_report_findings_with_codes_and_lines():
+    invalid = sorted(SAMPLES.glob("invalid_*.yaml"))
+    assert invalid, "corpus present"
+    flagged = 0
+    for path in invalid:
+        try:
+            site = drydock.load(str(path))
+        except drydock.DesignLoadError:
+            continue
+        if site.valid:
+            continue
+        flagged += 1
+        errors = site.errors()
+        assert errors and all(error.is_error for error in errors)
+        coded = [error for error in errors if error.code]
+        for error in coded:
+            assert error.code.startswith("DD"), error
+            assert error.level == "Error"
+            assert set(error.to_dict()) == {"code", "level", "message", "diagnostic", "documents", "file", "line"}
+    assert flagged >= len(invalid) // 2, "most invalid samples are flagged"
+
+
+def test_a_design_with_errors_has_no_effective_site():
+    site = drydock.loads("schema: drydock/Network/v1\nmetadata: {name: n1, schema: metadata/Document/v1}\ndata: {cidr: 'not-a-cidr'}\n", name="bad.yaml")
+    assert not site.valid
+    finding = site.errors()[0]
+    assert finding.file == "bad.yaml" and finding.line is not None
+    if site.status == "NotEvaluated":
+        with pytest.raises(drydock.DesignInvalidError):
+            site.nodes
+
+
+def test_unreadable_input_raises_design_load_error():
+    with pytest.raises(drydock.DesignLoadError):
+        drydock.load(str(ROOT / "no" / "such" / "file.yaml"))
+    with pytest.raises(drydock.DesignLoadError):
+        drydock.loads("key: [unclosed\n", name="broken.yaml")
+    with pytest.raises(drydock.DesignLoadError):
+        drydock.loads("a: 1\n", envelope="sideways")
+    assert issubclass(drydock.DesignLoadError, drydock.DrydockError)
+
+
+def test_a_generated_site_validates_clean(generated_text):
+    site = drydock.loads(generated_text, name="gen_site.yaml")
+    assert site.valid, [f.message for f in site.errors()]
+    assert len(site.nodes) == 100
+    # Only the "no node driver, platform not checked" warning, as the CLI gives without --image.
+    assert [f.code for f in site.findings if f.level == "Warning"] == ["DD3001"]
