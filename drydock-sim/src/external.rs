@@ -272,6 +272,7 @@ impl Sushy {
             .env("RF_PASSWORD", PASSWORD)
             .env("RF_REQUIRE_TOKEN", "1")
             .env("RF_TOKEN_USES", token_uses.to_string())
+            .env("RF_POWER_DELAY", "1")
             .env("RF_LOGINS", dir.path().join("logins.log"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

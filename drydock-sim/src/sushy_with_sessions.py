@@ -1,4 +1,9 @@
-"""sushy-emulator with a minimal Redfish SessionService (drivers spec 5.3)."""
+"""sushy-emulator with a minimal Redfish SessionService (drivers spec 5.3).
+
+Started by drydock_sim::external::Sushy. Extras over the spec's wrapper:
+RF_TOKEN_USES (a token expires after that many authenticated requests),
+RF_LOGINS (a file that gets one line per accepted login) and RF_POWER_DELAY.
+"""
 import os
 import sys
 import uuid
@@ -7,6 +12,14 @@ import flask
 from sushy_tools.emulator import main as emu
 
 app = emu.app
+
+# RF_POWER_DELAY: seconds before the fake driver applies a power change
+# (sushy-tools draws 1-11 s at random; tests want a short, fixed delay).
+if os.environ.get("RF_POWER_DELAY"):
+    import types
+    from sushy_tools.emulator.resources.systems import fakedriver
+    _DELAY = int(os.environ["RF_POWER_DELAY"])
+    fakedriver.random = types.SimpleNamespace(randint=lambda a, b: _DELAY)
 USER = os.environ.get("RF_USER", "admin")
 PASSWORD = os.environ.get("RF_PASSWORD", "password")
 SESSIONS = {}

@@ -6,3 +6,4 @@
 //! (scripts/setup/oob.sh installs them).
 
 mod ipmi;
+mod sushy;
