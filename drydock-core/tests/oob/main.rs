@@ -6,4 +6,5 @@
 //! (scripts/setup/oob.sh installs them).
 
 mod ipmi;
+mod mixed;
 mod sushy;
