@@ -65,8 +65,10 @@ pub fn free_tcp_port() -> u16 {
 
 /// The account every peer accepts.
 pub const USER: &str = "admin";
-/// Its password.
+/// Its password (also the operator's).
 pub const PASSWORD: &str = "password";
+/// An `ipmi_sim` account limited to Operator privilege.
+pub const OPERATOR: &str = "oper";
 
 const CHASSIS_SH: &str = r#"#!/bin/sh
 # Chassis-control program for ipmi_sim (drivers spec 4.4): chassis.sh DIR get PARM...
@@ -119,6 +121,7 @@ set_working_mc 0x20
   chassis_control "./chassis.sh ./state"
   user 1 true  ""      "test"     user  10 none md2 md5 straight
   user 2 true  "{USER}" "{PASSWORD}" admin 10 none md2 md5 straight
+  user 3 true  "{OPERATOR}" "{PASSWORD}" operator 10 none md2 md5 straight
 "#
     )
 }
@@ -140,7 +143,8 @@ fn wait_for_rmcp(port: u16, within: Duration) -> bool {
     false
 }
 
-/// One `ipmi_sim` BMC on 127.0.0.1:`port` (user [`USER`] / [`PASSWORD`]).
+/// One `ipmi_sim` BMC on 127.0.0.1:`port` (administrator [`USER`] and
+/// operator [`OPERATOR`], both with [`PASSWORD`]).
 #[derive(Debug)]
 pub struct IpmiSim {
     child: Child,

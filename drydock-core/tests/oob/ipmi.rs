@@ -1,7 +1,8 @@
 //! The IPMI driver against `ipmi_sim`: power status, on, off, cycle, PXE set
-//! and read back (once and persistent), wrong credentials, and BMCs that
-//! refuse or never answer. The chassis script's state files and `ipmitool
-//! -I lanplus -C 3` are the independent oracles.
+//! and read back (once and persistent), an Operator-only account (refused:
+//! an ipmi-rs limit), wrong credentials, and BMCs that refuse or never
+//! answer. The chassis script's state files and `ipmitool -I lanplus -C 3`
+//! are the independent oracles.
 
 use std::time::{Duration, Instant};
 
@@ -127,6 +128,30 @@ async fn pxe_boot_is_set_and_read_back() {
     let flags = driver.boot_flags(&node).await.expect("read back");
     assert_eq!(flags.flags.device(), Some(BootDevice::Pxe));
     assert!(sim.events().iter().filter(|e| e.ends_with("set boot pxe")).count() >= 2, "{:?}", sim.events());
+}
+
+#[tokio::test]
+async fn an_operator_only_account_is_refused_with_a_reason() {
+    if !available() {
+        return;
+    }
+    // ipmi-rs asks for Administrator in RAKP 1 and cannot ask for less;
+    // ipmi_sim then answers an Operator-only account with a RAKP 2 code that
+    // does not verify (pyghmi would retry at Operator). The refusal says
+    // what may be wrong, and nothing reaches the chassis.
+    let sim = IpmiSim::start("bmc-operator").expect("ipmi_sim");
+    let node = target(sim.port, external::OPERATOR, external::PASSWORD);
+    let error = driver().power_action(&node, PowerAction::On).await.expect_err("refused");
+    assert_eq!(error.kind(), DriverErrorKind::Auth, "{error}");
+    assert!(error.to_string().contains("account oper") && error.to_string().contains("Administrator session"), "{error}");
+    assert!(sim.events().is_empty());
+    // The account itself works (ipmitool logs in at Operator).
+    let status = std::process::Command::new("ipmitool")
+        .args(["-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p", &sim.port.to_string(), "-U", external::OPERATOR])
+        .args(["-P", external::PASSWORD, "-L", "OPERATOR", "chassis", "power", "status"])
+        .output()
+        .expect("ipmitool");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("Chassis Power is off"), "{status:?}");
 }
 
 #[tokio::test]

@@ -2,9 +2,10 @@
 //! cipher suite 3) with the `ipmi-rs` crate and the typed chassis and boot
 //! commands of [`commands`].
 //!
-//! Every operation is one session: login (RMCP+ open session, RAKP 1-4),
-//! Set Session Privilege Level to Administrator (Operator if the account is
-//! limited to it; ipmi-rs leaves the session at User level), the commands,
+//! Every operation is one session: login (RMCP+ open session, RAKP 1-4,
+//! which ipmi-rs always runs at Administrator), Set Session Privilege Level
+//! to Administrator (Operator if the BMC granted a session but refuses that
+//! level; ipmi-rs leaves the session at User level), the commands,
 //! then Close Session. ipmi-rs is blocking and has no retransmission, so a
 //! session runs on tokio's blocking pool under a deadline (an address where
 //! nothing answers fails with a transient timeout, never a hang), and a
@@ -113,17 +114,24 @@ fn activation_failure(error: &ActivationError, account: &str, timeout: Duration)
         },
         ActivationError::V1_5(error) => (Permanent, format!("IPMI 1.5 login failed (only RMCP+ is supported): {error:?}")),
         ActivationError::V2_0(error) => match error {
-            V2_0ActivationError::ServerAuthenticationFailed | V2_0ActivationError::RakpMessage4InvalidIntegrityCheckValue => {
-                (Auth, refused(account))
+            // RAKP 2's code did not match the password at the Administrator
+            // role ipmi-rs always asks for: a wrong password, or (ipmi_sim)
+            // an account limited below Administrator.
+            V2_0ActivationError::ServerAuthenticationFailed => {
+                (Auth, format!("{} (wrong password, or the account cannot have an Administrator session)", refused(account)))
             }
+            V2_0ActivationError::RakpMessage4InvalidIntegrityCheckValue => (Auth, refused(account)),
             V2_0ActivationError::RakpMessage4Parse(RakpMessage4ParseError::ErrorStatusCode(
                 RakpMessage4ErrorStatusCode::InvalidIntegrityCheckValue,
             )) => (Auth, refused(account)),
             V2_0ActivationError::RakpMessage2Parse(RakpMessage2ParseError::ErrorStatusCode(code)) => match code {
-                RakpMessage2ErrorStatusCode::UnauthorizedName
-                | RakpMessage2ErrorStatusCode::InvalidNameLength
-                | RakpMessage2ErrorStatusCode::InvalidRole
-                | RakpMessage2ErrorStatusCode::UnauthorizedRoleOrPrivilegeLevelRequested => (Auth, refused(account)),
+                RakpMessage2ErrorStatusCode::UnauthorizedName | RakpMessage2ErrorStatusCode::InvalidNameLength => (Auth, refused(account)),
+                // ipmi-rs always asks for Administrator in RAKP 1; a BMC that
+                // refuses it for an Operator-only account ends the login here.
+                RakpMessage2ErrorStatusCode::InvalidRole | RakpMessage2ErrorStatusCode::UnauthorizedRoleOrPrivilegeLevelRequested => (
+                    Auth,
+                    format!("the BMC refused an Administrator session for account {account} (accounts limited to Operator cannot log in)"),
+                ),
                 other => (Transient, format!("the BMC refused the session: {other:?}")),
             },
             V2_0ActivationError::OpenSessionResponseReceive(inner)
