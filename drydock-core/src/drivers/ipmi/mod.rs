@@ -16,7 +16,10 @@
 //! the credential.
 //!
 //! The BMC is reached at the node's OOB address on UDP port 623, or on
-//! `oob.port` when the node gives one (simulators, tests).
+//! `oob.port` when the node gives one (simulators, tests). ipmi-rs binds its
+//! socket to `[::]:0`, so the host needs IPv6 enabled (dual-stack reaches
+//! IPv4 BMCs); without it every session fails with "cannot open a local UDP
+//! socket".
 
 pub mod commands;
 
