@@ -91,7 +91,8 @@ case "$op" in
       case "$p" in
         power) echo "$v" > "$dir/power" ;;
         boot)  echo "$v" > "$dir/boot" ;;
-        reset|identify|shutdown) : ;;
+        shutdown) echo 0 > "$dir/power" ;;  # the "OS" honours a soft shutdown at once
+        reset|identify) : ;;
         *) echo "unsupported set $p"; exit 1 ;;
       esac
       echo "$(date +%s) set $p $v" >> "$dir/events.log"

@@ -1,4 +1,5 @@
-//! The IPMI driver against `ipmi_sim`: power status, on, off, cycle, PXE set
+//! The IPMI driver against `ipmi_sim`: power status, on, off, cycle, soft
+//! off, PXE set
 //! and read back (once and persistent), an Operator-only account (refused:
 //! an ipmi-rs limit), wrong credentials, and BMCs that refuse or never
 //! answer. The chassis script's state files and `ipmitool -I lanplus -C 3`
@@ -95,6 +96,13 @@ async fn power_status_on_off_and_cycle() {
     );
     assert_eq!(driver.power_state(&node).await.expect("state"), PowerState::On);
     assert_eq!(ipmitool_power(&sim), "Chassis Power is on");
+
+    // A soft shutdown reaches the chassis as an ACPI request (the test
+    // script's "OS" obeys it at once).
+    driver.power_action(&node, PowerAction::SoftOff).await.expect("soft off");
+    assert_eq!(sim.events().last().map(String::as_str).map(|e| e.ends_with("set shutdown 1")), Some(true), "{:?}", sim.events());
+    assert_eq!(driver.power_state(&node).await.expect("state"), PowerState::Off);
+    assert_eq!(ipmitool_power(&sim), "Chassis Power is off");
 
     // Every session the driver opened was closed: only ipmitool's own is active.
     let sessions = sim.ipmitool(&["session", "info", "active"]).expect("ipmitool session info");

@@ -1,5 +1,5 @@
 //! The Redfish driver against `sushy-emulator --fake` behind the session
-//! wrapper (drivers spec §5.3): power status, on and off (the emulator
+//! wrapper (drivers spec §5.3): power status, on, cycle and off (the emulator
 //! applies them a second later, so the test polls), PXE once set and read
 //! back, wrong credentials, an unreachable BMC, and a token the BMC expires
 //! in the middle of an operation (the driver logs in again).
@@ -60,9 +60,12 @@ async fn power_and_pxe_against_sushy() {
 
     driver.power_action(&node, PowerAction::On).await.expect("on");
     assert_eq!(wait_for(&driver, &node, PowerState::On).await, PowerState::On);
+    // A cycle (ForceRestart) goes off and comes back on.
+    driver.power_action(&node, PowerAction::Cycle).await.expect("cycle");
+    assert_eq!(wait_for(&driver, &node, PowerState::On).await, PowerState::On);
     driver.power_action(&node, PowerAction::HardOff).await.expect("off");
     assert_eq!(wait_for(&driver, &node, PowerState::Off).await, PowerState::Off);
-    assert!(sushy.logins() >= 6, "one login per operation: {}", sushy.logins());
+    assert!(sushy.logins() >= 7, "one login per operation: {}", sushy.logins());
 }
 
 #[tokio::test]
