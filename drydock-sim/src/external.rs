@@ -23,7 +23,9 @@ pub fn require(peer: &str, available: bool, hint: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{peer} is not installed and CI=true: {hint}");
     }
-    eprintln!("SKIPPED: {peer} is not installed ({hint})");
+    // Straight to the process's stderr: libtest captures `eprintln!` in
+    // passing tests, and a skip must be visible.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {peer} is not installed ({hint})");
     false
 }
 
