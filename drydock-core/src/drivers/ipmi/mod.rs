@@ -11,9 +11,9 @@
 //! nothing answers fails with a transient timeout, never a hang), and a
 //! panic inside the crate becomes a [`DriverError`]. The driver does not
 //! retry; the orchestrator's BMC retry policy does (compat: upstream's 5×15 s
-//! loop is not reproduced). The password is sent only inside the RAKP
-//! exchange; errors and logs name the BMC endpoint and the account, never
-//! the credential.
+//! loop is not reproduced). The password only keys the RAKP HMACs and never
+//! crosses the wire; errors and logs name the BMC endpoint and the account,
+//! never the credential.
 //!
 //! The BMC is reached at the node's OOB address on UDP port 623, or on
 //! `oob.port` when the node gives one (simulators, tests). ipmi-rs binds its
