@@ -12,6 +12,7 @@
 #![recursion_limit = "256"]
 
 pub mod control;
+pub mod external;
 pub mod lab;
 pub mod maas;
 pub mod redfish;

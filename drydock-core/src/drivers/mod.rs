@@ -10,6 +10,8 @@
 
 pub mod error;
 pub mod fake;
+#[cfg(feature = "driver-ipmi")]
+pub mod ipmi;
 #[cfg(feature = "driver-maas")]
 pub mod maas;
 pub mod manual;

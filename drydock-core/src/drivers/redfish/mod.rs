@@ -1,6 +1,7 @@
 //! The Redfish OOB driver (compat: drivers spec §5): one session per
 //! operation (service root → login → the single ComputerSystem → the
-//! request → logout), basic auth when the BMC offers no session service,
+//! request → logout; a token the BMC expires mid-operation means one new
+//! login and a resend), basic auth when the BMC offers no session service,
 //! 200/202/204 all accepted. A power action is skipped when the system is
 //! already in the wanted state; waiting until a change holds is the
 //! orchestrator's job.
@@ -9,6 +10,7 @@
 //! simulator or a proxy), else `https://<address>[:port]` (`http://` with
 //! `use_ssl = false`). `@odata.id` paths are resolved against it.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,13 +41,33 @@ pub struct RedfishDriver {
     http: reqwest::Client,
 }
 
-/// An open session with one BMC.
+/// An open session with one BMC. The token is replaced when the BMC
+/// expires it mid-operation (401) and the driver logs in again.
 struct Session {
     base: String,
-    token: Option<String>,
-    location: Option<String>,
-    basic: Option<(String, String)>,
+    token: Mutex<Option<String>>,
+    location: Mutex<Option<String>>,
+    /// Account and password: for a new login, and basic auth without a token.
+    credentials: Option<(String, String)>,
     endpoint: String,
+    /// The service's session collection, where a new login goes.
+    sessions: String,
+}
+
+impl Session {
+    fn token(&self) -> Option<String> {
+        self.token.lock().map(|token| token.clone()).unwrap_or(None)
+    }
+}
+
+/// What a session login answered.
+enum Login {
+    /// A token (and the session's URL to log out).
+    Token(String, Option<String>),
+    /// Logged in, but no token: use basic auth.
+    NoToken,
+    /// No session service: use basic auth.
+    NoService,
 }
 
 fn error(kind: DriverErrorKind, operation: &'static str, endpoint: &str, detail: impl Into<String>) -> DriverError {
@@ -86,7 +108,36 @@ impl RedfishDriver {
         }
     }
 
+    /// Send one request; when the BMC says the session token is no longer
+    /// valid (401), log in again once and resend.
     async fn send(
+        &self,
+        session: &Session,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Value), DriverError> {
+        let (status, value) = self.send_once(session, operation, method.clone(), path, body.clone()).await?;
+        if status != StatusCode::UNAUTHORIZED || session.token().is_none() {
+            return Ok((status, value));
+        }
+        tracing::debug!(endpoint = %session.endpoint, operation, "Redfish session expired; logging in again");
+        match self.login(session, operation).await? {
+            Login::Token(token, location) => {
+                if let Ok(mut slot) = session.token.lock() {
+                    *slot = Some(token);
+                }
+                if let Ok(mut slot) = session.location.lock() {
+                    *slot = location;
+                }
+                self.send_once(session, operation, method, path, body).await
+            }
+            Login::NoToken | Login::NoService => Ok((status, value)),
+        }
+    }
+
+    async fn send_once(
         &self,
         session: &Session,
         operation: &'static str,
@@ -96,9 +147,9 @@ impl RedfishDriver {
     ) -> Result<(StatusCode, Value), DriverError> {
         let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", session.base, path) };
         let mut request = self.http.request(method, &url).header("Accept", "*/*");
-        if let Some(token) = &session.token {
+        if let Some(token) = session.token() {
             request = request.header("X-Auth-Token", token);
-        } else if let Some((user, password)) = &session.basic {
+        } else if let Some((user, password)) = &session.credentials {
             request = request.basic_auth(user, Some(password));
         }
         if let Some(body) = body {
@@ -113,65 +164,72 @@ impl RedfishDriver {
         Ok((status, value))
     }
 
-    /// Open a session: service root, then a session login, else basic auth.
-    async fn open(&self, target: &OobTarget, operation: &'static str) -> Result<Session, DriverError> {
-        let base = self.base_url(target);
-        let endpoint = target.endpoint();
-        let anonymous = Session { base: base.clone(), token: None, location: None, basic: None, endpoint: endpoint.clone() };
-        let (status, root) = self.send(&anonymous, operation, Method::GET, "/redfish/v1/", None).await?;
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            return Err(error(DriverErrorKind::Transient, operation, &endpoint, "the BMC is busy (HTTP 503)"));
-        }
-        if !status.is_success() {
-            return Err(error(DriverErrorKind::Transient, operation, &endpoint, format!("service root answered HTTP {status}")));
-        }
-        let sessions =
-            root.pointer("/Links/Sessions/@odata.id").and_then(Value::as_str).unwrap_or("/redfish/v1/SessionService/Sessions").to_owned();
-        let url = format!("{base}{sessions}");
+    /// POST the credentials to the session collection.
+    async fn login(&self, session: &Session, operation: &'static str) -> Result<Login, DriverError> {
+        let Some((account, password)) = &session.credentials else { return Ok(Login::NoService) };
+        let url = format!("{}{}", session.base, session.sessions);
         let response = self
             .http
             .post(&url)
-            .json(&json!({"UserName": target.account, "Password": target.credential.expose()}))
+            .json(&json!({"UserName": account, "Password": password}))
             .send()
             .await
-            .map_err(|e| error(DriverErrorKind::Transient, operation, &endpoint, e.without_url().to_string()))?;
+            .map_err(|e| error(DriverErrorKind::Transient, operation, &session.endpoint, e.without_url().to_string()))?;
         match response.status() {
             status if status.is_success() => {
                 let token = response.headers().get("X-Auth-Token").and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let location = response.headers().get("Location").and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let body: Value = response.json().await.unwrap_or(Value::Null);
                 let location = location.or_else(|| body.get("@odata.id").and_then(Value::as_str).map(str::to_owned));
-                match token {
-                    Some(token) => Ok(Session { base, token: Some(token), location, basic: None, endpoint }),
-                    None => Ok(Session {
-                        base,
-                        token: None,
-                        location: None,
-                        basic: Some((target.account.clone(), target.credential.expose().to_owned())),
-                        endpoint,
-                    }),
-                }
+                Ok(match token {
+                    Some(token) => Login::Token(token, location),
+                    None => Login::NoToken,
+                })
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(error(
                 DriverErrorKind::Auth,
                 operation,
-                &endpoint,
-                format!("the BMC refused the credentials of account {}", target.account),
+                &session.endpoint,
+                format!("the BMC refused the credentials of account {account}"),
             )),
             // No session service: fall back to basic auth.
-            _ => Ok(Session {
-                base,
-                token: None,
-                location: None,
-                basic: Some((target.account.clone(), target.credential.expose().to_owned())),
-                endpoint,
-            }),
+            _ => Ok(Login::NoService),
         }
     }
 
+    /// Open a session: service root, then a session login, else basic auth.
+    async fn open(&self, target: &OobTarget, operation: &'static str) -> Result<Session, DriverError> {
+        let base = self.base_url(target);
+        let endpoint = target.endpoint();
+        let mut session = Session {
+            base,
+            token: Mutex::new(None),
+            location: Mutex::new(None),
+            credentials: None,
+            endpoint: endpoint.clone(),
+            sessions: String::new(),
+        };
+        let (status, root) = self.send_once(&session, operation, Method::GET, "/redfish/v1/", None).await?;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return Err(error(DriverErrorKind::Transient, operation, &endpoint, "the BMC is busy (HTTP 503)"));
+        }
+        if !status.is_success() {
+            return Err(error(DriverErrorKind::Transient, operation, &endpoint, format!("service root answered HTTP {status}")));
+        }
+        session.sessions =
+            root.pointer("/Links/Sessions/@odata.id").and_then(Value::as_str).unwrap_or("/redfish/v1/SessionService/Sessions").to_owned();
+        session.credentials = Some((target.account.clone(), target.credential.expose().to_owned()));
+        if let Login::Token(token, location) = self.login(&session, operation).await? {
+            session.token = Mutex::new(Some(token));
+            session.location = Mutex::new(location);
+        }
+        Ok(session)
+    }
+
     async fn close(&self, session: Session) {
-        if let Some(location) = &session.location {
-            let _ = self.send(&session, "logout", Method::DELETE, location, None).await;
+        let location = session.location.lock().map(|location| location.clone()).unwrap_or(None);
+        if let Some(location) = location {
+            let _ = self.send_once(&session, "logout", Method::DELETE, &location, None).await;
         }
     }
 
