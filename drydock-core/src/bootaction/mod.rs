@@ -6,6 +6,7 @@
 //! Rendering is pure except for assets with a `location`, which are fetched
 //! through the design-reference resolver ([`crate::ingest::source`]).
 
+pub mod cloudinit;
 pub mod context;
 pub mod packages;
 pub mod pipeline;

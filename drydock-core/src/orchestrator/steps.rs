@@ -13,8 +13,9 @@ use super::engine::{NodeCall, NodeStep, Orchestrator, node_step_fn};
 use super::fanout::StepOutcome;
 use super::retry::{RetryError, RetryPolicy, retry};
 use super::wait::{Verdict, WaitError, wait_until};
+use crate::bootaction::cloudinit::{ReportedAction, agent_script, user_data};
 use crate::bootaction::render::node_packages;
-use crate::bootaction::{ActionIdentity, IdentityKey, packages::cloud_config};
+use crate::bootaction::{ActionIdentity, IdentityKey};
 use crate::compile::EffectiveSite;
 use crate::drivers::{
     BootDevice, DeployRequest, DriverError, ErasePolicy, MachineRef, MachineStatus, NodeDriver, OobDriver, OobTarget, PowerAction,
@@ -373,7 +374,8 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
 }
 
 /// Create the node's boot-action context and records (compat: api spec
-/// §4.7.2) and the cloud-init user data: its packages and its key. Returns
+/// §4.7.2) and the cloud-init user data: its packages, its key and the
+/// boot-action agent that fetches its assets and reports back. Returns
 /// the user data and the key in hex, or `None` when no boot action targets
 /// the node.
 async fn boot_action_user_data(
@@ -394,8 +396,12 @@ async fn boot_action_user_data(
         .await
         .map_err(store_error)?;
     let mut identities: IndexMap<String, ActionIdentity> = IndexMap::new();
+    let mut reported = Vec::new();
     for action in actions {
         let action_id = BootActionId::generate();
+        if action.signaling {
+            reported.push(ReportedAction { action_id, name: action.meta.name().to_owned() });
+        }
         store
             .bootaction_status_insert(&BootActionStatus {
                 node_name: call.node.clone(),
@@ -421,12 +427,9 @@ async fn boot_action_user_data(
     let packages = node_packages(site, position, &identity, orchestrator.deps.source.as_ref())
         .await
         .map_err(|error| failed(format!("cannot collect boot-action packages: {error}")))?;
-    let mut user_data = cloud_config(&packages);
-    user_data.push_str(&format!(
-        "write_files:\n- path: /etc/drydock/bootaction-key\n  permissions: '0600'\n  content: {}\n- path: /etc/drydock/bootaction-url\n  permissions: '0644'\n  content: {}\n",
-        key.to_hex(),
-        orchestrator.config.bootaction_report_url
-    ));
+    let report_url = &orchestrator.config.bootaction_report_url;
+    let agent = agent_script(&call.node, report_url, &reported);
+    let user_data = user_data(&packages, &key, report_url, &agent);
     Ok(Some((user_data, key.to_hex())))
 }
 
