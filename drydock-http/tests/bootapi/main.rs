@@ -1,0 +1,4 @@
+//! The boot-action API in-process (poem's test client).
+
+mod endpoints;
+mod support;
