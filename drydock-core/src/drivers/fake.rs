@@ -45,6 +45,8 @@ pub struct FakeWorld {
     pub record: Mutex<bool>,
     /// How many driver calls were made.
     pub call_count: std::sync::atomic::AtomicUsize,
+    /// The user data of each node's last deployment request.
+    pub user_data: Mutex<HashMap<String, String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -182,6 +184,9 @@ impl NodeDriver for FakeNodeDriver {
         self.0.enter("deploy", &machine.hostname).await?;
         if *lock(&self.0.record) {
             lock(&self.0.calls).push(format!("user_data {} {}", machine.hostname, request.user_data.is_some()));
+        }
+        if let Some(user_data) = &request.user_data {
+            lock(&self.0.user_data).insert(machine.hostname.clone(), user_data.clone());
         }
         let next: Vec<MachineStatus> = if lock(&self.0.fail_deploy).contains(&machine.hostname) {
             vec![MachineStatus::Failed { phase: "deployment".into(), detail: "installation failed".into() }]

@@ -1,4 +1,6 @@
-//! The boot-action API in-process (poem's test client).
+//! The boot-action API in-process (poem's test client) and the generated
+//! cloud-init agent against a live server on loopback.
 
+mod agent;
 mod endpoints;
 mod support;
