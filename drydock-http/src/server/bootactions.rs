@@ -194,11 +194,15 @@ fn check_key(request: &Request, stored: &[u8; 32]) -> Result<(), Failure> {
     if matches { Ok(()) } else { Err(Failure::new(403, "Unauthorized", Some(format!("Invalid {KEY_HEADER}")))) }
 }
 
-/// A report body as sent, checked only after the action and the key.
+/// A report body as sent: read and checked only after the action and the
+/// key, so unauthenticated callers cannot make the server buffer a body.
 pub struct ReportBody {
     content_type: Option<String>,
-    bytes: Option<Vec<u8>>,
+    body: Option<poem::Body>,
 }
+
+/// The largest report accepted (larger ones are 400).
+pub const MAX_REPORT_BYTES: usize = 1 << 20;
 
 /// The report a node posts (documentation of the body; the handler checks
 /// it itself so that lookup and key errors come first).
@@ -240,21 +244,20 @@ impl<'a> ApiExtractor<'a> for ReportBody {
     }
 
     async fn from_request(request: &'a Request, body: &mut RequestBody, _: ExtractParamOptions<()>) -> poem::Result<Self> {
-        let content_type = request.content_type().map(str::to_owned);
-        let bytes = match body.take() {
-            Ok(body) => body.into_vec().await.ok(),
-            Err(_) => None,
-        };
-        Ok(ReportBody { content_type, bytes })
+        Ok(ReportBody { content_type: request.content_type().map(str::to_owned), body: body.take().ok() })
     }
 }
 
 impl ReportBody {
-    /// The bytes, if the body was declared JSON (media-type parameters
-    /// such as `charset` are accepted: compat §1.1 fix).
-    fn json_bytes(&self) -> Option<&[u8]> {
+    /// The bytes (at most [`MAX_REPORT_BYTES`]), if the body was declared
+    /// JSON (media-type parameters such as `charset` are accepted: compat
+    /// §1.1 fix).
+    async fn json_bytes(self) -> Option<Vec<u8>> {
         let media_type = self.content_type.as_deref()?.split(';').next()?.trim();
-        media_type.eq_ignore_ascii_case("application/json").then_some(self.bytes.as_deref()?)
+        if !media_type.eq_ignore_ascii_case("application/json") {
+            return None;
+        }
+        self.body?.into_bytes_limit(MAX_REPORT_BYTES).await.ok().map(|bytes| bytes.to_vec())
     }
 }
 
@@ -389,7 +392,7 @@ impl BootActionApi {
         }
     }
 
-    async fn report(&self, request: &Request, action_id: &str, body: &ReportBody) -> Result<Value, Failure> {
+    async fn report(&self, request: &Request, action_id: &str, body: ReportBody) -> Result<Value, Failure> {
         let id: BootActionId = action_id.parse().map_err(|_| Failure::not_found(None))?;
         let row = match self.store.bootaction_status_get(id).await {
             Ok(row) => row,
@@ -397,7 +400,7 @@ impl BootActionApi {
             Err(error) => return Err(Failure::store(error)),
         };
         check_key(request, &row.identity_key)?;
-        let report = body.json_bytes().and_then(parse_report).ok_or_else(bad_body)?;
+        let report = body.json_bytes().await.as_deref().and_then(parse_report).ok_or_else(bad_body)?;
         let conflict = || Failure::new(409, "409 Conflict", Some(format!("Action {id} status finalized, not available for update.")));
         if row.is_final() {
             return Err(conflict());
@@ -475,7 +478,7 @@ impl BootActionApi {
     /// status every report gets 409.
     #[oai(path = "/api/v1.0/bootactions/:action_id", method = "post")]
     async fn status(&self, request: &Request, action_id: Path<String>, body: ReportBody) -> StatusResponse {
-        match self.report(request, &action_id, &body).await {
+        match self.report(request, &action_id, body).await {
             Ok(row) => StatusResponse::Ok(Json(row)),
             Err(failure) => failure.into(),
         }

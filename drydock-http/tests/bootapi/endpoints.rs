@@ -258,6 +258,8 @@ async fn status_errors_in_the_original_order() {
         assert_eq!(answer.status, 400, "{content_type:?} {body}");
         assert_eq!(answer.json(), json!({"title": "400 Bad Request", "description": "Error processing body."}));
     }
+    let huge = format!(r#"{{"details": [{{"message": "{}", "error": false}}]}}"#, "x".repeat(1 << 20));
+    assert_eq!(post(&fixture, &id, Some(&key), JSON, &huge).await.status, 400, "reports over 1 MiB");
     insta::assert_json_snapshot!("status_malformed_body", post(&fixture, &id, Some(&key), JSON, "{").await.json());
     assert_eq!(post(&fixture, &unreported, Some(&key), JSON, "{").await.status, 400, "body before state");
 
