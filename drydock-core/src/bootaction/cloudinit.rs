@@ -207,7 +207,16 @@ mod tests {
         assert!(script.contains("node_path='node%271'\n"));
         assert!(script.contains("base_url='http://drydock:9000/api/v1.0/bootactions'\n"));
         assert!(script.contains("    post '01M885B34ZHX8R0AT5ZPMV090N' 'hello' \"$1\" || rc=1\n"));
-        assert!(!script.contains("X-Bootaction-Key: $key\" "), "the key never goes on a command line");
+        let uses: Vec<_> = script.lines().filter(|line| line.replace("$key_file", "").contains("$key")).map(str::trim).collect();
+        assert_eq!(
+            uses,
+            [
+                r#"[ -n "$key" ] || { note "$key_file is empty"; exit 1; }"#,
+                r#"printf 'X-Bootaction-Key: %s\n' "$key" > "$work/key-header""#
+            ],
+            "the key only goes to the header file (printf is a shell builtin), never on a command line"
+        );
+        assert!(script.contains("-H @\"$work/key-header\""));
         let none = agent_script("n1", "http://x/", &[]);
         assert!(none.contains("report_all() {\n    rc=0\n    :\n    return $rc\n}"), "{none}");
     }
