@@ -223,3 +223,39 @@ async fn cloud_init_agents_fetch_install_and_report_into_the_deploy_task() {
     assert!(report_messages.contains(&"Boot action firstboot completed with status failure".to_string()), "{report_messages:?}");
     assert!(report_messages.contains(&"Boot action firstboot completed with status success".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_with_a_wrong_key_fails_closed_and_changes_nothing() {
+    use drydock_core::bootaction::IdentityKey;
+    use drydock_core::bootaction::cloudinit::{ReportedAction, agent_script, user_data};
+
+    use crate::support::{FULLSITE, MemorySource, deploy};
+
+    let store: Arc<dyn drydock_core::store::StateStore> = Arc::new(drydock_core::store::memory::MemoryStore::new());
+    let source = Arc::new(MemorySource::fullsite());
+    let deployed = deploy(store.as_ref(), &source.site(FULLSITE), FULLSITE, "compute01").await;
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind");
+    let address = acceptor.local_addr()[0].as_socket_addr().copied().expect("socket address");
+    let report_url = format!("http://{address}/api/v1.0/bootactions/");
+    let api = BootActionApi::new(store.clone(), source).with_report_url(report_url.clone());
+    let server =
+        tokio::spawn(Server::new_with_acceptor(acceptor).run(Route::new().nest("/", OpenApiService::new(api, "bootactions", "1.0"))));
+
+    let helloworld = ReportedAction { action_id: deployed.id("helloworld"), name: "helloworld".into() };
+    let agent = agent_script("compute01", &report_url, &[helloworld]);
+    let wrong = IdentityKey::generate();
+    let root = tempfile::tempdir().expect("root");
+    let (output, systemctl) = run_agent(&user_data(&Default::default(), &wrong, &report_url, &agent), root.path(), 0).await;
+    server.abort();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot fetch files") && stderr.contains("cannot fetch units"), "{stderr}");
+    assert!(stderr.contains("got HTTP 403"), "{stderr}");
+    assert!(!stderr.contains(&wrong.to_hex()) && !stderr.contains(&deployed.key.to_hex()), "no key in the agent's output");
+    assert!(systemctl.is_empty(), "nothing enabled: {systemctl}");
+    assert!(!root.path().join("var/tmp/hello.sh").exists(), "nothing installed");
+    let row = store.bootaction_status_get(deployed.id("helloworld")).await.expect("row");
+    assert_eq!(row.action_status, ActionResult::Incomplete, "a wrong key cannot report");
+    assert!(store.result_messages(deployed.task.id).await.expect("messages").is_empty());
+}
