@@ -86,7 +86,7 @@ async fn fifty_nodes_with_faults() {
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
     let config = OrchestratorConfig {
         status_poll: Duration::from_millis(100),
-        deploy_node: Duration::from_secs(10),
+        deploy_node: Duration::from_secs(20),
         configure_hardware: Duration::from_secs(30),
         destroy_node: Duration::from_secs(30),
         bootaction_final_status: Duration::from_secs(30),
