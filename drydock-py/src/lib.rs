@@ -21,6 +21,11 @@ use drydock_core::ingest::{EnvelopeMode, Ingester};
 use drydock_core::model::{AssetType, DocMeta, Finding, Level};
 use drydock_core::validate::{DesignReport, Evaluation, ReportMessage, ValidationOptions, evaluate};
 
+/// The same allocator as the `drydock` binary: the design path makes many
+/// small allocations, and the library's speed should not depend on the host.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 create_exception!(_drydock, DrydockError, PyException, "Base class of every Drydock error.");
 create_exception!(_drydock, DesignLoadError, DrydockError, "A design reference cannot be read or parsed.");
 create_exception!(_drydock, DesignInvalidError, DrydockError, "The design has errors, so it has no effective site.");
