@@ -4,4 +4,5 @@
 //! the compat JSON shapes live only in [`wire`].
 
 pub mod cli;
+pub mod server;
 pub mod wire;

@@ -1,6 +1,7 @@
 //! The compat JSON shapes of the `/api/v1.0` API (compat: api spec §1),
 //! converted from core types. The only place these shapes exist.
 
+pub mod task;
 pub mod validation;
 
 /// A timestamp as Python's `str(datetime)` prints an aware UTC datetime
