@@ -175,15 +175,18 @@ fn parse_bool(name: &str, value: Option<&str>) -> ApiResult<bool> {
     }
 }
 
-/// A page marker: `<created µs>.<task id>`.
+/// A page marker: `<created seconds>.<nanoseconds>.<task id>` of the last
+/// task of the page (full precision, so the next page starts exactly after it).
 fn encode_marker(cursor: &TaskCursor) -> String {
-    format!("{}.{}", cursor.created.timestamp_micros(), cursor.id)
+    format!("{}.{}.{}", cursor.created.timestamp(), cursor.created.timestamp_subsec_nanos(), cursor.id)
 }
 
 fn decode_marker(text: &str) -> Option<TaskCursor> {
-    let (micros, id) = text.split_once('.')?;
-    let created = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    Some(TaskCursor { created, id: id.parse().ok()? })
+    let mut parts = text.splitn(3, '.');
+    let seconds = parts.next()?.parse().ok()?;
+    let nanos = parts.next()?.parse().ok()?;
+    let created = chrono::DateTime::from_timestamp(seconds, nanos)?;
+    Some(TaskCursor { created, id: parts.next()?.parse().ok()? })
 }
 
 /// The whole JSON of a stored task, with its messages.
