@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use drydock_core::drivers::maas::client::MaasClient;
 use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
 use drydock_core::drivers::{NodeDriver, OobRegistry};
 use drydock_core::ids::Secret;
@@ -17,7 +18,9 @@ use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig}
 use drydock_core::store::StateStore;
 use drydock_core::store::memory::MemoryStore;
 
+use crate::server::api::NodeInventory;
 use crate::server::auth::{AuthMode, KeystoneValidator, ServiceCredentials, TokenTable};
+use crate::server::nodes::MaasInventory;
 use crate::server::policy::Policy;
 use crate::server::{AppState, Paging, ServerConfig};
 
@@ -91,6 +94,10 @@ pub struct ServeArgs {
     /// MaaS API key.
     #[arg(long, env = "MAAS_API_KEY", hide_env_values = true)]
     pub maas_api_key: Option<String>,
+    /// Serve the API only; another process runs the orchestrator (tasks are
+    /// queued in the shared store).
+    #[arg(long)]
+    pub no_orchestrator: bool,
     /// Print the OpenAPI document and exit.
     #[arg(long)]
     pub print_openapi: bool,
@@ -147,11 +154,14 @@ fn auth_mode(args: &ServeArgs) -> Result<AuthMode, String> {
 
 async fn build(args: &ServeArgs) -> Result<AppState, String> {
     let store = open_store(&args.store).await?;
-    let node_driver: Option<Arc<dyn NodeDriver>> = match (&args.maas_api_url, &args.maas_api_key) {
+    type Maas = (Option<Arc<dyn NodeDriver>>, Option<Arc<dyn NodeInventory>>);
+    let (node_driver, inventory): Maas = match (&args.maas_api_url, &args.maas_api_key) {
         (Some(url), Some(key)) => {
-            Some(Arc::new(MaasDriver::new(MaasConfig::new(url.clone(), Secret::new(key.clone()))).map_err(|error| error.to_string())?))
+            let driver = MaasDriver::new(MaasConfig::new(url.clone(), Secret::new(key.clone()))).map_err(|error| error.to_string())?;
+            let client = MaasClient::new(url, &Secret::new(key.clone())).map_err(|error| error.to_string())?;
+            (Some(Arc::new(driver)), Some(Arc::new(MaasInventory::new(client))))
         }
-        (None, None) => None,
+        (None, None) => (None, None),
         _ => return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into()),
     };
     let source = Arc::new(DefaultSource::default());
@@ -167,7 +177,9 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         paging: Paging { default_page: args.default_page.max(1), max_page: args.max_page.max(1) },
         ..ServerConfig::default()
     };
-    Ok(AppState::new(orchestrator, source, auth_mode(args)?, policy, config))
+    let mut state = AppState::new(orchestrator, source, auth_mode(args)?, policy, config);
+    state.nodes = inventory;
+    Ok(state)
 }
 
 /// Run `drydock serve`.
@@ -188,7 +200,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match crate::server::serve(Arc::new(state), args.listen).await {
+    match crate::server::serve(Arc::new(state), args.listen, !args.no_orchestrator).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: cannot serve on {}: {error}", args.listen);

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod convert;
 pub mod designs;
 pub mod error;
+pub mod nodes;
 pub mod policy;
 
 use std::net::SocketAddr;
@@ -346,13 +347,16 @@ pub fn document_state() -> AppState {
     AppState::new(orchestrator, source, AuthMode::NoAuth { roles: vec![] }, Policy::default(), ServerConfig::default())
 }
 
-/// Serve on `address` until Ctrl-C/SIGTERM, running the orchestrator's
-/// leader loop in the same process.
-pub async fn serve(state: Arc<AppState>, address: SocketAddr) -> std::io::Result<()> {
+/// Serve on `address` until Ctrl-C/SIGTERM; with `orchestrate`, run the
+/// orchestrator's leader loop in the same process.
+pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool) -> std::io::Result<()> {
     let shutdown = CancellationToken::new();
     let orchestrator = state.orchestrator.clone();
     let loop_shutdown = shutdown.clone();
     let leader = tokio::spawn(async move {
+        if !orchestrate {
+            return;
+        }
         if let Err(error) = orchestrator.run(loop_shutdown).await {
             tracing::error!(error = %error, "the orchestrator loop stopped");
         }

@@ -41,6 +41,40 @@ async fn nodes_come_from_the_inventory() {
 }
 
 #[tokio::test]
+async fn nodes_from_a_simulated_maas() {
+    use drydock_core::drivers::maas::client::MaasClient;
+    use drydock_core::ids::Secret;
+    use drydock_core::ingest::Ingester;
+    use drydock_core::lab::{LabOptions, lab_scenario};
+    use drydock_http::server::nodes::MaasInventory;
+
+    let text = crate::support::site_text();
+    let site = drydock_core::compile::compile(Ingester::new().ingest_str(&text, Some("site")).expect("ingests").design).expect("compiles");
+    let scenario = lab_scenario(&site, &LabOptions { enlisted: true, phase_ms: 0, ..LabOptions::default() });
+    let lab = drydock_sim::lab::SimLab::start(serde_json::from_value(scenario).expect("scenario")).await.expect("lab");
+    let client = MaasClient::new(&lab.maas_url(), &Secret::new(lab.api_key())).expect("client");
+    let mut state = drydock_http::server::document_state();
+    state.nodes = Some(Arc::new(MaasInventory::new(client)));
+    state.auth = drydock_http::server::auth::AuthMode::NoAuth { roles: vec!["admin".into()] };
+    let client = poem::test::TestClient::new(drydock_http::server::app(Arc::new(state)));
+    let response = client.get("/api/v1.0/nodes").send().await;
+    response.assert_status_is_ok();
+    let body: serde_json::Value = serde_json::from_str(&response.0.into_body().into_string().await.expect("body")).expect("json");
+    let machines = body.as_array().expect("array");
+    let mut names: Vec<&str> = machines.iter().filter_map(|machine| machine["hostname"].as_str()).collect();
+    names.sort_unstable();
+    let mut design: Vec<&str> = site.nodes().iter().map(|node| node.name()).collect();
+    design.sort_unstable();
+    assert_eq!(names, design);
+    for machine in machines {
+        assert_eq!(machine["status_name"], "Ready", "{machine}");
+        assert!(machine["memory"].as_u64().is_some_and(|memory| memory > 0), "{machine}");
+        assert!(machine["power_address"].as_str().is_some_and(|address| !address.is_empty()), "{machine}");
+        assert!(machine["boot_mac"].as_str().is_some_and(|mac| mac.len() == 17), "{machine}");
+    }
+}
+
+#[tokio::test]
 async fn node_build_data_all_and_latest() {
     let server = admin();
     let task = TaskId::generate();
