@@ -1,5 +1,6 @@
 //! Value conversions at the HTTP boundary: JSON node filters into the core's
-//! filter type, and YAML documents into JSON for the designs API.
+//! filter type, and YAML documents (parsed with the design path's limits)
+//! into JSON for the designs API and policy files.
 
 use drydock_core::ingest::value::{Map, Seq, Value};
 use drydock_core::model::NodeFilter;
@@ -38,29 +39,34 @@ pub fn node_filter(value: &serde_json::Value) -> Result<NodeFilter, String> {
     drydock_core::ingest::map::node_filter_from_value(&value, false).map_err(|error| error.to_string())
 }
 
-/// A YAML node as JSON (mapping keys become strings).
-pub fn yaml_to_json(node: &yaml_rust2::Yaml) -> serde_json::Value {
-    use yaml_rust2::Yaml;
-    match node {
-        Yaml::Real(text) => text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(serde_json::Value::Null, Into::into),
-        Yaml::Integer(int) => (*int).into(),
-        Yaml::String(text) => text.clone().into(),
-        Yaml::Boolean(flag) => (*flag).into(),
-        Yaml::Array(items) => items.iter().map(yaml_to_json).collect(),
-        Yaml::Hash(map) => map
+/// A parsed YAML value as JSON (mapping keys become strings).
+pub fn value_to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(flag) => (*flag).into(),
+        Value::Int(int) => (*int).into(),
+        Value::Float(float) => serde_json::Number::from_f64(*float).map_or(serde_json::Value::Null, Into::into),
+        Value::Str(text) | Value::Timestamp(text) => text.clone().into(),
+        Value::Seq(seq) => seq.items.iter().map(value_to_json).collect(),
+        Value::Map(map) => map
+            .entries
             .iter()
-            .map(|(key, value)| {
-                let key = match key {
-                    Yaml::String(text) => text.clone(),
-                    Yaml::Integer(int) => int.to_string(),
-                    Yaml::Boolean(flag) => flag.to_string(),
-                    Yaml::Real(text) => text.clone(),
-                    _ => "null".to_owned(),
+            .map(|(key, item)| {
+                let key = match value_to_json(key) {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
                 };
-                (key, yaml_to_json(value))
+                (key, value_to_json(item))
             })
             .collect::<serde_json::Map<_, _>>()
             .into(),
-        Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => serde_json::Value::Null,
     }
+}
+
+/// Parse a YAML stream with the design path's limits (depth, size, aliases)
+/// into JSON documents.
+pub fn yaml_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let limits = drydock_core::ingest::YamlLimits::default();
+    let documents = drydock_core::ingest::yaml::parse_stream(text, &limits).map_err(|error| error.to_string())?;
+    Ok(documents.iter().map(|document| value_to_json(&document.value)).collect())
 }

@@ -65,9 +65,8 @@ fn documents(parts: &[DesignPart]) -> Result<Vec<(String, String, Value)>, Strin
     let mut out = Vec::new();
     for part in parts {
         let text = std::str::from_utf8(&part.content).map_err(|_| format!("part {} is not UTF-8", part.sequence))?;
-        let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|error| format!("part {}: {error}", part.sequence))?;
-        for doc in &docs {
-            let json = super::convert::yaml_to_json(doc);
+        let docs = super::convert::yaml_documents(text).map_err(|error| format!("part {}: {error}", part.sequence))?;
+        for json in docs {
             let kind = match json.get("schema").and_then(Value::as_str) {
                 Some(schema) => schema.split('/').nth(1).unwrap_or(schema).to_owned(),
                 None => json.get("kind").and_then(Value::as_str).unwrap_or("").to_owned(),
@@ -234,7 +233,7 @@ impl DesignsApi {
             }
         };
         let text = std::str::from_utf8(&content).map_err(|_| ApiError::BadRequest("The part is not UTF-8".into()))?;
-        yaml_rust2::YamlLoader::load_from_str(text).map_err(|error| ApiError::BadRequest(format!("Invalid YAML: {error}")))?;
+        super::convert::yaml_documents(text).map_err(|error| ApiError::BadRequest(format!("Invalid YAML: {error}")))?;
         let part = self.state.store.design_part_add(id, &source, &content).await?;
         Ok(Created::Created(Json(part_json(&part)), format!("/api/v1.0/designs/{id}/parts")))
     }

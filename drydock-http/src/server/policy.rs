@@ -121,24 +121,21 @@ impl Policy {
     pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: shown.clone(), source })?;
-        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
-            .map_err(|error| PolicyError::Format { path: shown.clone(), detail: error.to_string() })?;
+        let docs = super::convert::yaml_documents(&text).map_err(|detail| PolicyError::Format { path: shown.clone(), detail })?;
         let mut overrides = Vec::new();
-        if let Some(doc) = docs.first() {
-            match doc {
-                yaml_rust2::Yaml::Hash(map) => {
-                    for (key, value) in map {
-                        match (key.as_str(), value.as_str()) {
-                            (Some(key), Some(value)) => overrides.push((key.to_owned(), value.to_owned())),
-                            _ => {
-                                return Err(PolicyError::Format { path: shown, detail: format!("entry {key:?} is not a string pair") });
-                            }
+        match docs.first() {
+            Some(serde_json::Value::Object(map)) => {
+                for (key, value) in map {
+                    match value.as_str() {
+                        Some(value) => overrides.push((key.clone(), value.to_owned())),
+                        None => {
+                            return Err(PolicyError::Format { path: shown, detail: format!("the rule {key} is not a string") });
                         }
                     }
                 }
-                yaml_rust2::Yaml::Null => {}
-                _ => return Err(PolicyError::Format { path: shown, detail: "the document is not a mapping".into() }),
             }
+            None | Some(serde_json::Value::Null) => {}
+            Some(_) => return Err(PolicyError::Format { path: shown, detail: "the document is not a mapping".into() }),
         }
         Ok(Policy::with_overrides(&overrides))
     }

@@ -63,6 +63,27 @@ async fn hostile_bodies_are_client_errors() {
 }
 
 #[tokio::test]
+async fn hostile_yaml_parts_are_client_errors() {
+    let server = admin();
+    let id = server.post("/api/v1.0/designs", &json!({})).await.json()["id"].as_str().expect("id").to_owned();
+    let parts = format!("/api/v1.0/designs/{id}/parts?ingester=yaml");
+    let deep = "[".repeat(200_000);
+    let deep_map: String = (0..2_000).map(|depth| format!("{}k:\n", " ".repeat(depth))).collect();
+    let aliases = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+    for body in [deep.as_str(), deep_map.as_str(), "\t- x", "a: *nowhere", "\u{0}", "--- !!python/object:os.system ls"] {
+        let reply = server.send(Call::new(Method::POST, &parts).body(body.as_bytes().to_vec())).await;
+        assert!(reply.status < 500, "{:?} → {} {}", &body[..body.len().min(40)], reply.status, reply.body);
+    }
+    let bomb = server.send(Call::new(Method::POST, &parts).body(aliases.as_bytes().to_vec())).await;
+    assert!(bomb.status < 500, "{}", bomb.body);
+    // Whatever was accepted can be read back.
+    let listing = server.get(&format!("/api/v1.0/designs/{id}/parts/anything")).await;
+    assert!(listing.status < 500, "{}", listing.body);
+    let compiled = server.get(&format!("/api/v1.0/designs/{id}?source=compiled")).await;
+    assert!(compiled.status < 500, "{}", compiled.body);
+}
+
+#[tokio::test]
 async fn hostile_paths_and_queries_are_client_errors() {
     let server = admin();
     let paths = [
