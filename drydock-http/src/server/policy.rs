@@ -1,10 +1,13 @@
 //! The original's policy rules and defaults (compat: api spec §5.3, §5.4)
 //! and an evaluator for the oslo.policy rule language operators use in
 //! policy files: `role:`, `rule:`, `@`, `!`, generic `key:value` checks with
-//! `%(target)s` substitution, `and`, `or`, `not` and parentheses.
+//! `%(target)s` substitution, `and`, `or`, `not` and parentheses. A policy
+//! file is re-read when it changes.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Every rule the server names, with its default.
 pub const DEFAULT_RULES: &[(&str, &str)] = &[
@@ -90,10 +93,25 @@ enum Expr {
     Or(Vec<Expr>),
 }
 
+type Rules = HashMap<String, Option<Expr>>;
+
+/// How often a policy file is checked for changes.
+const RELOAD_CHECK: Duration = Duration::from_secs(2);
+
+/// A policy file being watched: re-read when its modification time changes
+/// (as oslo.policy does), keeping the old rules when the new file is unusable.
+#[derive(Debug)]
+struct Watched {
+    path: PathBuf,
+    /// Last check and the modification time the rules were read at.
+    state: Mutex<(Instant, Option<SystemTime>)>,
+}
+
 /// The rules in force: defaults overridden by a policy file.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Policy {
-    rules: HashMap<String, Option<Expr>>,
+    rules: RwLock<Arc<Rules>>,
+    file: Option<Watched>,
 }
 
 impl Default for Policy {
@@ -106,77 +124,119 @@ impl Policy {
     /// The defaults with `overrides` applied; an override that does not parse
     /// denies (as oslo.policy does).
     pub fn with_overrides(overrides: &[(String, String)]) -> Policy {
-        let mut rules: HashMap<String, Option<Expr>> = DEFAULT_RULES.iter().map(|(name, text)| ((*name).to_owned(), parse(text))).collect();
-        for (name, text) in overrides {
-            let parsed = parse(text);
-            if parsed.is_none() {
-                tracing::warn!(rule = %name, "policy rule does not parse; it denies every request");
-            }
-            rules.insert(name.clone(), parsed);
-        }
-        Policy { rules }
+        Policy { rules: RwLock::new(Arc::new(rules_with(overrides))), file: None }
     }
 
-    /// Read a YAML (or JSON) policy file of `"rule": "expression"` pairs.
+    /// Read a YAML (or JSON) policy file of `"rule": "expression"` pairs; the
+    /// file is re-read when it changes.
     pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: shown.clone(), source })?;
-        let docs = super::convert::yaml_documents(&text).map_err(|detail| PolicyError::Format { path: shown.clone(), detail })?;
-        let mut overrides = Vec::new();
-        match docs.first() {
-            Some(serde_json::Value::Object(map)) => {
-                for (key, value) in map {
-                    match value.as_str() {
-                        Some(value) => overrides.push((key.clone(), value.to_owned())),
-                        None => {
-                            return Err(PolicyError::Format { path: shown, detail: format!("the rule {key} is not a string") });
-                        }
-                    }
-                }
-            }
-            None | Some(serde_json::Value::Null) => {}
-            Some(_) => return Err(PolicyError::Format { path: shown, detail: "the document is not a mapping".into() }),
+        let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
+        let rules = read_rules(path)?;
+        Ok(Policy {
+            rules: RwLock::new(Arc::new(rules)),
+            file: Some(Watched { path: path.to_owned(), state: Mutex::new((Instant::now(), modified)) }),
+        })
+    }
+
+    fn current(&self) -> Arc<Rules> {
+        if let Some(watched) = &self.file {
+            self.reload_if_changed(watched);
         }
-        Ok(Policy::with_overrides(&overrides))
+        self.rules.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn reload_if_changed(&self, watched: &Watched) {
+        let Ok(mut state) = watched.state.try_lock() else { return };
+        if state.0.elapsed() < RELOAD_CHECK {
+            return;
+        }
+        state.0 = Instant::now();
+        let modified = std::fs::metadata(&watched.path).and_then(|meta| meta.modified()).ok();
+        if modified == state.1 {
+            return;
+        }
+        match read_rules(&watched.path) {
+            Ok(rules) => {
+                *self.rules.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rules);
+                state.1 = modified;
+                tracing::info!(path = %watched.path.display(), "policy file reloaded");
+            }
+            Err(error) => tracing::warn!(error = %error, "policy file changed but cannot be used; keeping the previous rules"),
+        }
     }
 
     /// Whether `rule` allows the caller. Unknown rules deny.
     pub fn allows(&self, rule: &str, credentials: &Credentials) -> bool {
-        match self.rules.get(rule) {
-            Some(Some(expr)) => self.eval(expr, credentials, 0),
+        let rules = self.current();
+        match rules.get(rule) {
+            Some(Some(expr)) => eval(&rules, expr, credentials, 0),
             _ => false,
         }
     }
+}
 
-    fn eval(&self, expr: &Expr, credentials: &Credentials, depth: usize) -> bool {
-        if depth > 32 {
-            return false;
+fn rules_with(overrides: &[(String, String)]) -> Rules {
+    let mut rules: HashMap<String, Option<Expr>> = DEFAULT_RULES.iter().map(|(name, text)| ((*name).to_owned(), parse(text))).collect();
+    for (name, text) in overrides {
+        let parsed = parse(text);
+        if parsed.is_none() {
+            tracing::warn!(rule = %name, "policy rule does not parse; it denies every request");
         }
-        match expr {
-            Expr::Always => true,
-            Expr::Never => false,
-            Expr::Role(role) => credentials.roles.iter().any(|have| have.eq_ignore_ascii_case(role)),
-            Expr::Rule(name) => match self.rules.get(name) {
-                Some(Some(inner)) => self.eval(inner, credentials, depth + 1),
-                _ => false,
-            },
-            Expr::Generic(key, value) => {
-                let Some(have) = credentials.value(key) else { return false };
-                let wanted = match value.strip_prefix("%(").and_then(|rest| rest.strip_suffix(")s")) {
-                    // The target is the caller's own project and user (compat §5.3).
-                    Some(target) => match target {
-                        "project_id" => credentials.project_id.clone(),
-                        "user_id" => credentials.user_id.clone(),
-                        _ => None,
-                    },
-                    None => Some(value.trim_matches(|c| c == '\'' || c == '"').to_owned()),
-                };
-                wanted.is_some_and(|wanted| wanted == have)
+        rules.insert(name.clone(), parsed);
+    }
+    rules
+}
+
+fn read_rules(path: &Path) -> Result<Rules, PolicyError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: shown.clone(), source })?;
+    let docs = super::convert::yaml_documents(&text).map_err(|detail| PolicyError::Format { path: shown.clone(), detail })?;
+    let mut overrides = Vec::new();
+    match docs.first() {
+        Some(serde_json::Value::Object(map)) => {
+            for (key, value) in map {
+                match value.as_str() {
+                    Some(value) => overrides.push((key.clone(), value.to_owned())),
+                    None => {
+                        return Err(PolicyError::Format { path: shown, detail: format!("the rule {key} is not a string") });
+                    }
+                }
             }
-            Expr::Not(inner) => !self.eval(inner, credentials, depth + 1),
-            Expr::And(items) => items.iter().all(|item| self.eval(item, credentials, depth + 1)),
-            Expr::Or(items) => items.iter().any(|item| self.eval(item, credentials, depth + 1)),
         }
+        None | Some(serde_json::Value::Null) => {}
+        Some(_) => return Err(PolicyError::Format { path: shown, detail: "the document is not a mapping".into() }),
+    }
+    Ok(rules_with(&overrides))
+}
+
+fn eval(rules: &Rules, expr: &Expr, credentials: &Credentials, depth: usize) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    match expr {
+        Expr::Always => true,
+        Expr::Never => false,
+        Expr::Role(role) => credentials.roles.iter().any(|have| have.eq_ignore_ascii_case(role)),
+        Expr::Rule(name) => match rules.get(name) {
+            Some(Some(inner)) => eval(rules, inner, credentials, depth + 1),
+            _ => false,
+        },
+        Expr::Generic(key, value) => {
+            let Some(have) = credentials.value(key) else { return false };
+            let wanted = match value.strip_prefix("%(").and_then(|rest| rest.strip_suffix(")s")) {
+                // The target is the caller's own project and user (compat §5.3).
+                Some(target) => match target {
+                    "project_id" => credentials.project_id.clone(),
+                    "user_id" => credentials.user_id.clone(),
+                    _ => None,
+                },
+                None => Some(value.trim_matches(|c| c == '\'' || c == '"').to_owned()),
+            };
+            wanted.is_some_and(|wanted| wanted == have)
+        }
+        Expr::Not(inner) => !eval(rules, inner, credentials, depth + 1),
+        Expr::And(items) => items.iter().all(|item| eval(rules, item, credentials, depth + 1)),
+        Expr::Or(items) => items.iter().any(|item| eval(rules, item, credentials, depth + 1)),
     }
 }
 

@@ -152,8 +152,14 @@ async fn policy_file_overrides_defaults() {
     assert_eq!(nodes.status, 200);
     let broken = server.send(Call::get("/api/v1.0/health/extended").header("authorization", admin)).await;
     broken.assert_envelope(403, "Forbidden");
+    // The file is re-read when it changes; an unusable new file keeps the old rules.
+    std::fs::write(&path, "\"physical_provisioner:read_task\": \"!\"\n").expect("write");
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    server.get("/api/v1.0/tasks").await.assert_envelope(401, "Unauthenticated");
     std::fs::write(&path, "- not a mapping\n").expect("write");
     assert!(Policy::from_file(&path).is_err());
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    server.get("/api/v1.0/tasks").await.assert_envelope(401, "Unauthenticated");
 }
 
 #[tokio::test]

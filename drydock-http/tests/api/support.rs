@@ -55,6 +55,7 @@ pub(crate) struct Setup {
     pub(crate) policy: Policy,
     pub(crate) config: ServerConfig,
     pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) orchestrator: OrchestratorConfig,
 }
 
 impl Default for Setup {
@@ -64,6 +65,7 @@ impl Default for Setup {
             policy: Policy::default(),
             config: ServerConfig::default(),
             store: Arc::new(MemoryStore::new()),
+            orchestrator: OrchestratorConfig::default(),
         }
     }
 }
@@ -73,7 +75,7 @@ pub(crate) fn harness_with<A: poem_openapi::OpenApi + 'static>(setup: Setup, ext
     let source: Arc<dyn DesignSource> = Arc::new(DefaultSource::default());
     let deps =
         Dependencies { store: setup.store, source: source.clone(), node_driver: None, oob: OobRegistry::new(vec![]), kubernetes: None };
-    let orchestrator = Orchestrator::new(deps, OrchestratorConfig::default());
+    let orchestrator = Orchestrator::new(deps, setup.orchestrator);
     let state = Arc::new(AppState::new(orchestrator, source, setup.auth, setup.policy, setup.config));
     Harness { client: TestClient::new(app_with(state.clone(), extra).boxed()), state }
 }

@@ -283,3 +283,35 @@ async fn purge_failure_is_404_with_an_empty_body() {
     assert_eq!(reply.status, 404);
     assert!(reply.body.is_empty());
 }
+
+#[tokio::test]
+async fn the_orchestrator_in_the_same_process_runs_queued_tasks() {
+    let setup = crate::support::Setup {
+        orchestrator: drydock_core::orchestrator::OrchestratorConfig {
+            poll_interval: std::time::Duration::from_millis(20),
+            leadership_claim_interval: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+        ..crate::support::Setup::default()
+    };
+    let server = crate::support::harness(setup);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let orchestrator = server.state.orchestrator.clone();
+    let stop = shutdown.clone();
+    let leader = tokio::spawn(async move { orchestrator.run(stop).await });
+    let created = server.post("/api/v1.0/tasks", &json!({"action": "validate_design", "design_ref": site_ref()})).await;
+    assert_eq!(created.status, 201);
+    let id = created.json()["task_id"].as_str().expect("id").to_owned();
+    let mut task = serde_json::Value::Null;
+    for _ in 0..250 {
+        task = server.get(&format!("/api/v1.0/tasks/{id}")).await.json();
+        if task["status"] == "complete" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    assert!(leader.await.expect("leader loop").is_ok());
+    assert_eq!(task["status"], "complete", "{task}");
+    assert_eq!(task["result"]["status"], "success", "{task}");
+}
