@@ -27,6 +27,8 @@ site="$work/site-10000-250-42.yaml"
 [ -s "$site" ] || python3 "$shared/tools/gen_site.py" --nodes 10000 --racks 250 --seed 42 --out "$site" >/dev/null 2>&1
 small="$work/site-10-2-42.yaml"
 [ -s "$small" ] || python3 "$shared/tools/gen_site.py" --nodes 10 --racks 2 --seed 42 --out "$small" >/dev/null 2>&1
+site=$(realpath "$site")
+small=$(realpath "$small")
 
 rate() { # url [wrk args...] → "req/s p50 p99"
     local url=$1; shift
@@ -34,7 +36,7 @@ rate() { # url [wrk args...] → "req/s p50 p99"
         /Requests\/sec/ {rps=$2}
         $1=="50%" {p50=$2}
         $1=="99%" {p99=$2}
-        END {printf "%s %s %s", rps, p50, p99}'
+        END {printf "%s %s %s\n", rps, p50, p99}'
 }
 
 printf '%-34s %10s %9s %9s   %s\n' request "req/s" p50 p99 "original (req/s, p50, p99)"
@@ -44,7 +46,7 @@ read -r rps p50 p99 < <(rate "$base/api/v1.0/tasks")
 printf '%-34s %10s %9s %9s   %s\n' "GET /api/v1.0/tasks, 0 tasks" "$rps" "$p50" "$p99" "~1,250, 2.6ms, 53.5ms"
 for i in $(seq 1 100); do
     curl -s -o /dev/null -X POST -H 'content-type: application/json' \
-        -d "{\"action\":\"deploy_nodes\",\"design_ref\":\"file://$PWD/$small\",\"node_filter\":{\"filter_set_type\":\"union\",\"filter_set\":[{\"filter_type\":\"union\",\"node_names\":[\"n$i\"]}]}}" \
+        -d "{\"action\":\"deploy_nodes\",\"design_ref\":\"file://$small\",\"node_filter\":{\"filter_set_type\":\"union\",\"filter_set\":[{\"filter_type\":\"union\",\"node_names\":[\"n$i\"]}]}}" \
         "$base/api/v1.0/tasks"
 done
 count=$(curl -s "$base/api/v1.0/tasks" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -54,9 +56,9 @@ printf '%-34s %10s %9s %9s   %s\n' "GET /api/v1.0/tasks, 100 tasks" "$rps" "$p50
 read -r rps p50 p99 < <(rate "$base/api/v1.0/health")
 printf '%-34s %10s %9s %9s   %s\n' "GET /api/v1.0/health" "$rps" "$p50" "$p99" "~290, 12.5ms, 70.8ms (target >= 20,000)"
 
-body="{\"rel\":\"design\",\"href\":\"file://$PWD/$site\",\"type\":\"application/x-yaml\"}"
+body="{\"rel\":\"design\",\"href\":\"file://$site\",\"type\":\"application/x-yaml\"}"
 validate() {
-    curl -s -o /tmp/drydock-bench-validate.json -w '%{http_code} %{time_total}' -X POST \
+    curl -s -o /tmp/drydock-bench-validate.json -w '%{http_code} %{time_total}\n' -X POST \
         -H 'content-type: application/json' -d "$body" "$base/api/v1.0/validatedesign"
 }
 read -r code cold < <(validate)

@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::auth::RequestContext;
-use super::body::RawBody;
+use super::body::{JsonText, RawBody};
 use super::error::{ApiError, ApiResult};
-use crate::wire::task::{Zone, build_data_body, task_body};
+use crate::wire::task::{TaskView, Zone, build_data_body, task_body};
 use crate::wire::validation::report_body;
 
 /// Endpoint groups in the OpenAPI document.
@@ -78,7 +78,7 @@ pub enum TaskList {
     /// The tasks, oldest first. `X-Drydock-Next-Marker` is set when more
     /// tasks follow; pass it back as `marker`.
     #[oai(status = 200)]
-    Ok(Json<Value>, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
+    Ok(JsonText, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
 }
 
 /// `DELETE /api/v1.0/tasks`.
@@ -331,11 +331,14 @@ impl DrydockApi {
             Some(text) => Some(decode_marker(text).ok_or_else(|| ApiError::BadRequest("Invalid marker".into()))?),
         };
         let page = self.state.store.task_list(&TaskQuery { limit, after, ..TaskQuery::default() }).await?;
-        let mut items = Vec::with_capacity(page.tasks.len());
+        let mut messages = Vec::with_capacity(page.tasks.len());
         for task in &page.tasks {
-            items.push(Value::Object(stored_task_json(&self.state, task).await?));
+            messages.push(self.state.store.result_messages(task.id).await?);
         }
-        Ok(TaskList::Ok(Json(Value::Array(items)), page.next.as_ref().map(encode_marker)))
+        let views: Vec<TaskView<'_>> =
+            page.tasks.iter().zip(&messages).map(|(task, messages)| TaskView::new(task, messages, Zone::Naive)).collect();
+        let text = serde_json::to_string(&views).map_err(|error| ApiError::Internal(error.to_string()))?;
+        Ok(TaskList::Ok(JsonText(text), page.next.as_ref().map(encode_marker)))
     }
 
     /// Create a task and queue it for the orchestrator

@@ -86,3 +86,22 @@ impl<'a, T: Type> ApiExtractor<'a> for RawBody<T> {
         Ok(RawBody { bytes: bytes.to_vec(), content_type, marker: PhantomData })
     }
 }
+
+/// A response body that is already JSON text (serialised straight from
+/// borrowed views, without a `Value` tree), documented as any JSON.
+#[derive(Debug)]
+pub struct JsonText(pub String);
+
+impl poem_openapi::payload::Payload for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        <serde_json::Value as Type>::schema_ref()
+    }
+}
+
+impl poem::IntoResponse for JsonText {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(self.0)
+    }
+}

@@ -103,6 +103,120 @@ pub fn build_data_body(record: &BuildData) -> Value {
     })
 }
 
+/// The Task object as a borrowed, directly serialisable view: the same JSON
+/// as [`task_body`] without building a `Value` tree (the task list's hot
+/// path).
+#[derive(Debug, serde::Serialize)]
+pub struct TaskView<'a> {
+    kind: &'static str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    task_id: String,
+    action: &'static str,
+    parent_task_id: Option<String>,
+    design_ref: Option<&'a str>,
+    status: &'static str,
+    result: ResultView<'a>,
+    node_filter: Option<&'a Value>,
+    subtask_id_list: Vec<String>,
+    created: String,
+    created_by: Option<&'a str>,
+    updated: Option<String>,
+    terminated: Option<String>,
+    terminated_by: Option<&'a str>,
+    terminate: bool,
+    retry: u32,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ResultView<'a> {
+    kind: &'static str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    metadata: Map<String, Value>,
+    message: Option<&'a str>,
+    reason: Option<&'a str>,
+    status: &'static str,
+    successes: &'a [String],
+    failures: &'a [String],
+    links: Vec<LinkView<'a>>,
+    details: DetailsView<'a>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct LinkView<'a> {
+    rel: &'a str,
+    href: &'a str,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DetailsView<'a> {
+    #[serde(rename = "errorCount")]
+    error_count: usize,
+    #[serde(rename = "messageList")]
+    message_list: Vec<MessageView<'a>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct MessageView<'a> {
+    message: &'a str,
+    error: bool,
+    context_type: &'a str,
+    context: &'a str,
+    ts: String,
+    extra: String,
+}
+
+impl<'a> TaskView<'a> {
+    /// The view of `task` with its `messages`.
+    pub fn new(task: &'a Task, messages: &'a [StatusMessage], zone: Zone) -> TaskView<'a> {
+        let result = &task.result;
+        TaskView {
+            kind: "Task",
+            api_version: "v1",
+            task_id: task.id.to_string(),
+            action: task.action.as_str(),
+            parent_task_id: task.parent.map(|parent| parent.to_string()),
+            design_ref: task.design_ref.as_ref().map(|design| design.as_str()),
+            status: task.status.as_str(),
+            result: ResultView {
+                kind: "Status",
+                api_version: "v1.0",
+                metadata: Map::new(),
+                message: result.message.as_deref(),
+                reason: result.reason.as_deref(),
+                status: result.status.as_str(),
+                successes: &result.successes,
+                failures: &result.failures,
+                links: result.links.iter().flat_map(|(rel, hrefs)| hrefs.iter().map(move |href| LinkView { rel, href })).collect(),
+                details: DetailsView {
+                    error_count: messages.iter().filter(|message| message.error).count(),
+                    message_list: messages
+                        .iter()
+                        .map(|message| MessageView {
+                            message: &message.message,
+                            error: message.error,
+                            context_type: &message.context_type,
+                            context: &message.context,
+                            ts: py_datetime(&message.timestamp, zone),
+                            extra: serde_json::to_string(&message.extra).unwrap_or_else(|_| "{}".into()),
+                        })
+                        .collect(),
+                },
+            },
+            node_filter: task.node_filter.as_ref(),
+            subtask_id_list: task.subtasks.iter().map(ToString::to_string).collect(),
+            created: py_datetime(&task.created, zone),
+            created_by: task.created_by.as_deref(),
+            updated: task.updated.as_ref().map(|timestamp| py_datetime(timestamp, zone)),
+            terminated: task.terminated.as_ref().map(|timestamp| py_datetime(timestamp, zone)),
+            terminated_by: task.terminated_by.as_deref(),
+            terminate: task.terminate,
+            retry: task.retry,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -116,5 +230,35 @@ mod tests {
         assert_eq!(py_datetime(&whole, Zone::Aware), "2024-05-01 10:00:00+00:00");
         let fraction = whole + chrono::Duration::microseconds(4512);
         assert_eq!(py_datetime(&fraction, Zone::Naive), "2024-05-01 10:00:00.004512");
+    }
+
+    #[test]
+    fn the_view_serialises_like_the_value_form() {
+        use drydock_core::ids::{DesignRef, TaskId};
+        use drydock_core::task::Action;
+        let mut task = Task::new(Action::DeployNodes, Some(DesignRef("file:///site.yaml".into())));
+        task.parent = Some(TaskId::generate());
+        task.subtasks = vec![TaskId::generate(), TaskId::generate()];
+        task.result.success(Some("n01"));
+        task.result.failure(Some("n02"));
+        task.result.add_link("detail_logs", "http://drydock/api/v1.0/tasks/x/builddata");
+        task.result.add_link("detail_logs", "http://drydock/other");
+        task.result.message = Some("partly".into());
+        task.node_filter = Some(json!({"filter_set_type": "union", "filter_set": []}));
+        task.updated = Some(task.created);
+        task.terminated_by = Some("ops".into());
+        let mut noisy = StatusMessage::node("n02", "failed \"badly\"", true);
+        noisy.extra.insert("retry".into(), json!(true));
+        let messages = vec![StatusMessage::task_wide("started", false), noisy];
+        for zone in [Zone::Aware, Zone::Naive] {
+            let view = serde_json::to_string(&TaskView::new(&task, &messages, zone)).expect("serialises");
+            let value = Value::Object(task_body(&task, &messages, zone)).to_string();
+            assert_eq!(view, value);
+        }
+        let bare = Task::new(Action::VerifySite, None);
+        assert_eq!(
+            serde_json::to_string(&TaskView::new(&bare, &[], Zone::Naive)).expect("serialises"),
+            Value::Object(task_body(&bare, &[], Zone::Naive)).to_string()
+        );
     }
 }
