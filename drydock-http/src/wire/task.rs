@@ -1,7 +1,7 @@
 //! The Task, Status and build-data JSON shapes (compat: api spec §0.2, §2.1,
 //! §2.3, §2.4, §1.3.8) with Python's timestamp spelling.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use drydock_core::task::records::BuildData;
 use drydock_core::task::{StatusMessage, Task, TaskResult};
 use serde_json::{Map, Value, json};
@@ -19,10 +19,22 @@ pub enum Zone {
 /// `str(datetime)`: a space between date and time, microseconds only when
 /// non-zero, `+00:00` only for aware values.
 pub fn py_datetime(timestamp: &DateTime<Utc>, zone: Zone) -> String {
-    let mut text = timestamp.format("%Y-%m-%d %H:%M:%S").to_string();
+    use std::fmt::Write;
+    // Formatted by hand: chrono's strftime parsing dominated the task list.
+    let mut text = String::with_capacity(32);
+    let _ = write!(
+        text,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        timestamp.year(),
+        timestamp.month(),
+        timestamp.day(),
+        timestamp.hour(),
+        timestamp.minute(),
+        timestamp.second()
+    );
     let micros = timestamp.nanosecond() / 1_000 % 1_000_000;
     if micros != 0 {
-        text.push_str(&format!(".{micros:06}"));
+        let _ = write!(text, ".{micros:06}");
     }
     if zone == Zone::Aware {
         text.push_str("+00:00");
@@ -228,6 +240,8 @@ mod tests {
         let whole = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).single().expect("valid date");
         assert_eq!(py_datetime(&whole, Zone::Naive), "2024-05-01 10:00:00");
         assert_eq!(py_datetime(&whole, Zone::Aware), "2024-05-01 10:00:00+00:00");
+        let early = Utc.with_ymd_and_hms(987, 1, 2, 3, 4, 5).single().expect("valid date");
+        assert_eq!(py_datetime(&early, Zone::Naive), "0987-01-02 03:04:05");
         let fraction = whole + chrono::Duration::microseconds(4512);
         assert_eq!(py_datetime(&fraction, Zone::Naive), "2024-05-01 10:00:00.004512");
     }
