@@ -39,7 +39,7 @@ use self::auth::{AuthMode, RequestContext};
 use self::body::BodyLimit;
 use self::cache::{DesignCache, EvaluateError};
 use self::designs::DesignsApi;
-use self::error::{ApiError, envelope, json_response};
+use self::error::{ApiError, envelope};
 use self::policy::Policy;
 
 /// Task listing page sizes.
@@ -384,9 +384,4 @@ pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool)
         tracing::error!("the orchestrator loop panicked");
     }
     result
-}
-
-/// A JSON response helper for other modules of the server.
-pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
-    json_response(status, body)
 }
