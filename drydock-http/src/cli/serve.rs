@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Its user domain name.
     #[arg(long, default_value = "default", env = "DRYDOCK_KEYSTONE_USER_DOMAIN_NAME")]
     pub keystone_user_domain_name: String,
+    /// With `--auth keystone-headers`: networks the fronting proxy connects
+    /// from (repeatable; `any` trusts every source).
+    #[arg(long = "trusted-proxy", default_values = ["127.0.0.1/32", "::1/128"])]
+    pub trusted_proxies: Vec<String>,
     /// Seconds a token validation result is cached.
     #[arg(long, default_value_t = 300)]
     pub token_cache_time: u64,
@@ -147,7 +151,20 @@ fn auth_mode(args: &ServeArgs) -> Result<AuthMode, String> {
         }
         AuthChoice::KeystoneHeaders => {
             tracing::warn!("trusting identity headers: only run this behind keystonemiddleware, which strips client-supplied ones");
-            Ok(AuthMode::TrustedHeaders)
+            if args.trusted_proxies.iter().any(|proxy| proxy == "any") {
+                return Ok(AuthMode::TrustedHeaders { proxies: None });
+            }
+            let proxies = args
+                .trusted_proxies
+                .iter()
+                .map(|proxy| {
+                    proxy
+                        .parse::<ipnet::IpNet>()
+                        .or_else(|_| proxy.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| format!("--trusted-proxy {proxy:?} is not an address or network"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(AuthMode::TrustedHeaders { proxies: Some(proxies) })
         }
     }
 }

@@ -297,13 +297,19 @@ pub enum AuthMode {
     /// Keystone validates `X-Auth-Token`.
     Keystone(Arc<KeystoneValidator>),
     /// keystonemiddleware (with `delay_auth_decision`) runs in front and
-    /// sets the identity headers; only safe behind that proxy.
-    TrustedHeaders,
+    /// sets the identity headers; only safe behind that proxy. With
+    /// `proxies`, the headers are honoured only from those source networks
+    /// (other callers are unauthenticated); `None` trusts every source.
+    TrustedHeaders {
+        /// Networks the proxy connects from.
+        proxies: Option<Vec<ipnet::IpNet>>,
+    },
 }
 
 impl AuthMode {
-    /// The context of a request with these headers.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> RequestContext {
+    /// The context of a request with these headers from `source` (the peer
+    /// address, when it is an IP socket).
+    pub async fn authenticate(&self, headers: &HeaderMap, source: Option<std::net::IpAddr>) -> RequestContext {
         let identity = match self {
             AuthMode::NoAuth { roles } => match header(headers, "x-auth-token") {
                 Some(_) => None,
@@ -322,7 +328,19 @@ impl AuthMode {
                 Some(token) => validator.validate(token).await,
                 None => None,
             },
-            AuthMode::TrustedHeaders => return context_from_identity_headers(headers),
+            AuthMode::TrustedHeaders { proxies } => {
+                let trusted = match proxies {
+                    None => true,
+                    Some(networks) => source.is_some_and(|address| networks.iter().any(|network| network.contains(&address))),
+                };
+                if trusted {
+                    return context_from_identity_headers(headers);
+                }
+                if headers.contains_key("x-identity-status") || headers.contains_key("x-service-identity-status") {
+                    tracing::warn!(source = ?source, "identity headers from an untrusted source ignored");
+                }
+                None
+            }
         };
         let mut context = match identity {
             Some(identity) => RequestContext {

@@ -256,7 +256,11 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
     {
         ApiError::PayloadTooLarge { limit: state.config.body_limit }.as_response()
     } else {
-        context = state.auth.authenticate(req.headers()).await;
+        let source = match req.remote_addr().0 {
+            poem::Addr::SocketAddr(address) => Some(address.ip()),
+            _ => None,
+        };
+        context = state.auth.authenticate(req.headers(), source).await;
         req.extensions_mut().insert(context.clone());
         req.extensions_mut().insert(BodyLimit(state.config.body_limit));
         let call = AssertUnwindSafe(next.call(req)).catch_unwind();

@@ -174,7 +174,7 @@ async fn noauth_forges_an_admin_only_without_a_token() {
 
 #[tokio::test]
 async fn trusted_identity_headers() {
-    let server = harness(Setup { auth: AuthMode::TrustedHeaders, ..Setup::default() });
+    let server = harness(Setup { auth: AuthMode::TrustedHeaders { proxies: None }, ..Setup::default() });
     server.get("/api/v1.0/tasks").await.assert_envelope(401, "Unauthenticated");
     let confirmed = Call::get("/api/v1.0/tasks").header("x-identity-status", "Confirmed").header("x-user-name", "shipyard");
     assert_eq!(server.send(confirmed.header("x-roles", "member,admin")).await.status, 200);
@@ -190,6 +190,22 @@ async fn trusted_identity_headers() {
     server.send(service).await.assert_envelope(401, "Unauthenticated");
     let service_ok = Call::get("/api/v1.0/tasks").header("x-service-identity-status", "Confirmed").header("x-service-roles", "admin");
     assert_eq!(server.send(service_ok).await.status, 200);
+}
+
+#[tokio::test]
+async fn identity_headers_only_from_trusted_proxies() {
+    let proxies = Some(vec!["10.0.0.0/8".parse().expect("network")]);
+    let server = harness(Setup { auth: AuthMode::TrustedHeaders { proxies }, ..Setup::default() });
+    // The test client's peer is not an IP socket in 10.0.0.0/8: the headers are ignored.
+    let forged = Call::get("/api/v1.0/tasks").header("x-identity-status", "Confirmed").header("x-roles", "admin");
+    server.send(forged).await.assert_envelope(401, "Unauthenticated");
+    let context = AuthMode::TrustedHeaders { proxies: Some(vec!["10.0.0.0/8".parse().expect("network")]) };
+    let mut headers = poem::http::HeaderMap::new();
+    headers.insert("x-identity-status", "Confirmed".parse().expect("value"));
+    headers.insert("x-roles", "admin".parse().expect("value"));
+    assert!(context.authenticate(&headers, Some("10.1.2.3".parse().expect("ip"))).await.authenticated);
+    assert!(!context.authenticate(&headers, Some("192.168.1.1".parse().expect("ip"))).await.authenticated);
+    assert!(!context.authenticate(&headers, None).await.authenticated);
 }
 
 async fn no_roles_forbidden(server: &Harness, call: Call<'_>) {

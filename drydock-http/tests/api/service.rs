@@ -61,7 +61,7 @@ async fn a_store_outage_is_503_with_retry() {
 
 #[tokio::test]
 async fn options_lists_the_methods_without_authentication() {
-    let server = harness(Setup { auth: drydock_http::server::auth::AuthMode::TrustedHeaders, ..Setup::default() });
+    let server = harness(Setup { auth: drydock_http::server::auth::AuthMode::TrustedHeaders { proxies: None }, ..Setup::default() });
     for (path, allow) in [
         ("/api/v1.0/tasks", "GET,POST,DELETE"),
         ("/api/v1.0/tasks/abc", "GET"),
