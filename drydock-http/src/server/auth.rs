@@ -294,7 +294,8 @@ pub enum AuthMode {
     /// `Authorization: Bearer <token>` or `X-Auth-Token: <token>` looked up
     /// in a table.
     Token(Arc<TokenTable>),
-    /// Keystone validates `X-Auth-Token`.
+    /// Keystone validates `X-Auth-Token` (or, when present, `X-Service-Token`,
+    /// whose identity then applies exclusively).
     Keystone(Arc<KeystoneValidator>),
     /// keystonemiddleware (with `delay_auth_decision`) runs in front and
     /// sets the identity headers; only safe behind that proxy. With
@@ -324,7 +325,10 @@ impl AuthMode {
                 }),
             },
             AuthMode::Token(table) => presented_token(headers).and_then(|token| table.lookup(token).cloned()),
-            AuthMode::Keystone(validator) => match header(headers, "x-auth-token") {
+            // With an `X-Service-Token`, keystonemiddleware's service identity
+            // headers are present and used exclusively (compat §5.2): the
+            // service token alone decides.
+            AuthMode::Keystone(validator) => match header(headers, "x-service-token").or_else(|| header(headers, "x-auth-token")) {
                 Some(token) => validator.validate(token).await,
                 None => None,
             },

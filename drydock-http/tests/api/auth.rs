@@ -270,6 +270,11 @@ async fn keystone_validates_and_caches_tokens() {
     server.send(Call::get("/api/v1.0/tasks").header("x-auth-token", "member-token")).await.assert_envelope(403, "Forbidden");
     server.send(Call::get("/api/v1.0/tasks").header("x-auth-token", "forged-token")).await.assert_envelope(401, "Unauthenticated");
     assert_eq!(server.get("/api/v1.0/health").await.status, 204);
+    // A service token's identity applies exclusively.
+    let service = Call::get("/api/v1.0/tasks").header("x-auth-token", "member-token").header("x-service-token", "good-token");
+    assert_eq!(server.send(service).await.status, 200);
+    let forged = Call::get("/api/v1.0/tasks").header("x-auth-token", "good-token").header("x-service-token", "forged-token");
+    server.send(forged).await.assert_envelope(401, "Unauthenticated");
 }
 
 #[tokio::test]
