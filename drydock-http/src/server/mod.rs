@@ -172,8 +172,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("/api/v1.0/designs/*/parts/*/*", "GET"),
 ];
 
-fn allowed_methods(path: &str) -> Option<&'static str> {
-    ROUTES.iter().find_map(|(template, methods)| {
+/// Route templates (`*` matches one segment) and their methods, as
+/// `(template, "GET,POST")`.
+pub type RouteMethods = &'static [(&'static str, &'static str)];
+
+fn allowed_methods(path: &str, extra: RouteMethods) -> Option<&'static str> {
+    ROUTES.iter().chain(extra).find_map(|(template, methods)| {
         let mut want = template.split('/');
         let mut have = path.split('/');
         loop {
@@ -214,13 +218,13 @@ fn internal_error_response() -> Response {
 }
 
 /// Router and extractor errors as the original's bodies.
-fn error_response(error: poem::Error, path: &str) -> Response {
+fn error_response(error: poem::Error, path: &str, extra: RouteMethods) -> Response {
     if error.is::<poem::error::NotFoundError>() {
         return ApiError::framework(StatusCode::NOT_FOUND).as_response();
     }
     if error.is::<poem::error::MethodNotAllowedError>() {
         let mut response = ApiError::framework(StatusCode::METHOD_NOT_ALLOWED).as_response();
-        if let Some(methods) = allowed_methods(path) {
+        if let Some(methods) = allowed_methods(path, extra) {
             response.headers_mut().insert("allow", HeaderValue::from_static(methods));
         }
         return response;
@@ -235,7 +239,7 @@ fn error_response(error: poem::Error, path: &str) -> Response {
 }
 
 /// The request pipeline around every endpoint.
-async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppState>) -> poem::Result<Response> {
+async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppState>, extra: RouteMethods) -> poem::Result<Response> {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     if let Some(uri) = normalise(req.uri()) {
@@ -245,7 +249,7 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
     let path = req.uri().path().to_owned();
     let mut context = RequestContext::default();
     let mut response = if method == Method::OPTIONS {
-        match allowed_methods(&path) {
+        match allowed_methods(&path, extra) {
             Some(methods) => Response::builder().status(StatusCode::OK).header("allow", methods).finish(),
             None => ApiError::framework(StatusCode::NOT_FOUND).as_response(),
         }
@@ -276,7 +280,7 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
                 internal_error_response()
             }
             Ok(Ok(Ok(response))) => response.into_response(),
-            Ok(Ok(Err(error))) => error_response(error, &path),
+            Ok(Ok(Err(error))) => error_response(error, &path, extra),
         }
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -316,6 +320,12 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
 /// tuple of them) mounted beside the built-in ones, sharing the pipeline
 /// and the OpenAPI document.
 pub fn app_with<A: OpenApi + 'static>(state: Arc<AppState>, extra: A) -> impl Endpoint<Output = Response> {
+    app_with_routes(state, extra, &[])
+}
+
+/// [`app_with`], with the route templates of `extra` so that `OPTIONS` and
+/// 405 answers list their methods.
+pub fn app_with_routes<A: OpenApi + 'static>(state: Arc<AppState>, extra: A, routes: RouteMethods) -> impl Endpoint<Output = Response> {
     let service = service(&state, extra);
     let ui = service.swagger_ui();
     let spec = service.spec_endpoint();
@@ -324,7 +334,7 @@ pub fn app_with<A: OpenApi + 'static>(state: Arc<AppState>, extra: A) -> impl En
         .nest("/", service)
         .nest("/api/v1.0/swagger-ui", ui)
         .at("/api/v1.0/openapi.json", spec)
-        .around(move |next, req| pipeline(next, req, pipeline_state.clone()))
+        .around(move |next, req| pipeline(next, req, pipeline_state.clone(), routes))
 }
 
 /// The OpenAPI document of [`app`] (pretty JSON), as committed under

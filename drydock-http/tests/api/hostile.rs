@@ -170,6 +170,17 @@ async fn a_panic_is_a_500_with_the_framework_body() {
 }
 
 #[tokio::test]
+async fn extra_apis_declare_their_methods() {
+    let server = crate::support::harness_routes(Setup::default(), Faulty, &[("/test/*", "GET")]);
+    let options = server.send(Call::new(Method::OPTIONS, "/test/slow")).await;
+    assert_eq!(options.status, 200);
+    assert_eq!(options.header("allow"), Some("GET"));
+    let post = server.send(Call::new(Method::POST, "/test/panic")).await;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET"));
+}
+
+#[tokio::test]
 async fn slow_requests_time_out() {
     let mut setup = Setup::default();
     setup.config.request_timeout = Duration::from_millis(100);

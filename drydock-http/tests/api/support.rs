@@ -18,7 +18,7 @@ use drydock_core::task::records::{BootActionContext, BootActionStatus, BuildData
 use drydock_core::task::{Action, ActionResult, StatusMessage, Task};
 use drydock_http::server::auth::AuthMode;
 use drydock_http::server::policy::Policy;
-use drydock_http::server::{AppState, ServerConfig, app_with};
+use drydock_http::server::{AppState, RouteMethods, ServerConfig, app_with_routes};
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, Method};
 use poem::test::TestClient;
@@ -72,12 +72,17 @@ impl Default for Setup {
 
 /// A harness with `extra` APIs mounted.
 pub(crate) fn harness_with<A: poem_openapi::OpenApi + 'static>(setup: Setup, extra: A) -> Harness {
+    harness_routes(setup, extra, &[])
+}
+
+/// A harness with `extra` APIs and their route templates.
+pub(crate) fn harness_routes<A: poem_openapi::OpenApi + 'static>(setup: Setup, extra: A, routes: RouteMethods) -> Harness {
     let source: Arc<dyn DesignSource> = Arc::new(DefaultSource::default());
     let deps =
         Dependencies { store: setup.store, source: source.clone(), node_driver: None, oob: OobRegistry::new(vec![]), kubernetes: None };
     let orchestrator = Orchestrator::new(deps, setup.orchestrator);
     let state = Arc::new(AppState::new(orchestrator, source, setup.auth, setup.policy, setup.config));
-    Harness { client: TestClient::new(app_with(state.clone(), extra).boxed()), state }
+    Harness { client: TestClient::new(app_with_routes(state.clone(), extra, routes).boxed()), state }
 }
 
 /// A harness.
