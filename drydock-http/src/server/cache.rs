@@ -78,7 +78,12 @@ impl DesignCache {
         let input = content.clone();
         let name = fetched.name;
         let evaluation = tokio::task::spawn_blocking(move || {
-            Ingester::new().ingest_bytes(&input, Some(&name)).map(|ingested| evaluate(ingested, &options))
+            let started = std::time::Instant::now();
+            let ingested = Ingester::new().ingest_bytes(&input, Some(&name));
+            let ingest_ms = started.elapsed().as_millis() as u64;
+            let evaluation = ingested.map(|ingested| evaluate(ingested, &options));
+            tracing::debug!(ingest_ms, evaluate_ms = started.elapsed().as_millis() as u64 - ingest_ms, "design evaluated");
+            evaluation
         })
         .await
         .map_err(|error| EvaluateError::Worker(error.to_string()))?

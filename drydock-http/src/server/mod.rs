@@ -138,8 +138,14 @@ impl AppState {
 
     /// Fetch a design and evaluate it (once per distinct content).
     pub async fn load_design(&self, design_ref: &str) -> Result<Arc<Evaluation>, DesignLoadError> {
-        let fetched = self.source.fetch(&DesignRef(design_ref.to_owned())).await?;
-        Ok(self.designs.evaluate(design_ref, fetched).await?)
+        let started = Instant::now();
+        let reference = DesignRef(design_ref.to_owned());
+        let fetched = self.source.fetch(&reference).await?;
+        let fetch_ms = started.elapsed().as_millis() as u64;
+        let bytes = fetched.bytes.len();
+        let evaluation = self.designs.evaluate(design_ref, fetched).await?;
+        tracing::debug!(design_ref = %reference.redacted(), bytes, fetch_ms, total_ms = started.elapsed().as_millis() as u64, "design loaded");
+        Ok(evaluation)
     }
 }
 
