@@ -20,6 +20,7 @@ use super::body::{JsonText, RawBody};
 use super::error::{ApiError, ApiResult};
 use crate::wire::task::{TaskView, Zone, build_data_body, task_body};
 use crate::wire::validation::report_body;
+use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
 
 /// Endpoint groups in the OpenAPI document.
 #[derive(Tags)]
@@ -557,7 +558,24 @@ impl DrydockApi {
             Some(Value::String(href)) if !href.is_empty() => href.clone(),
             _ => return Err(ApiError::BadRequest(r#"The "href" key must be provided in the request body."#.into())),
         };
-        let evaluation = self.state.load_design(&href).await.map_err(|error| ApiError::InternalWithMessage(error.to_string()))?;
+        let evaluation = match self.state.load_design(&href).await {
+            Ok(evaluation) => evaluation,
+            // A stream that is not YAML (or not UTF-8) is reported as one
+            // error in a `failure` status document (site-design spec §1.3
+            // recommendation; upstream answers 500).
+            Err(super::DesignLoadError::Evaluate(super::cache::EvaluateError::Ingest(text))) => {
+                let finding = drydock_core::model::Finding::new("DD001", drydock_core::model::Level::Error, text, "");
+                let report = DesignReport {
+                    status: DesignStatus::NotEvaluated,
+                    message: None,
+                    reason: None,
+                    error_count: 1,
+                    messages: vec![ReportMessage::Finding(finding)],
+                };
+                return Ok(ValidationReply::Invalid(Json(report_body(&report))));
+            }
+            Err(error) => return Err(ApiError::InternalWithMessage(error.to_string())),
+        };
         let body = report_body(&evaluation.report);
         Ok(if evaluation.report.is_success() { ValidationReply::Valid(Json(body)) } else { ValidationReply::Invalid(Json(body)) })
     }

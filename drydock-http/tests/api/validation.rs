@@ -51,6 +51,23 @@ async fn a_design_that_does_not_parse_is_lowercase_failure() {
 }
 
 #[tokio::test]
+async fn a_yaml_syntax_error_is_one_error_in_a_failure_document() {
+    let server = admin();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("syntax.yaml");
+    std::fs::write(&path, "---\nschema: drydock/Region/v1\nmetadata: {name: [unclosed\n").expect("write");
+    let reply = server.post("/api/v1.0/validatedesign", &body(&format!("file://{}", path.display()))).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let report = reply.json();
+    assert_eq!(report["status"], "failure");
+    assert_eq!(report["code"], 400);
+    assert_eq!(report["details"]["errorCount"], 1);
+    let message = &report["details"]["messageList"][0];
+    assert_eq!(message["name"], "DD001");
+    assert!(message["message"].as_str().is_some_and(|text| text.contains("Error parsing YAML")), "{message}");
+}
+
+#[tokio::test]
 async fn request_errors() {
     let server = admin();
     let empty = server.send(Call::new(Method::POST, "/api/v1.0/validatedesign").header("content-type", "application/json")).await;
