@@ -138,6 +138,9 @@ struct Identity {
     is_admin_project: bool,
 }
 
+/// Most validation results kept.
+const MAX_CACHED_TOKENS: usize = 10_000;
+
 /// Keystone v3 token validation with a result cache (compat §5.8).
 pub struct KeystoneValidator {
     url: String,
@@ -254,8 +257,13 @@ impl KeystoneValidator {
             }
         }
         let mut cache = self.cache.lock().await;
-        if cache.len() > 10_000 {
+        if cache.len() >= MAX_CACHED_TOKENS {
             cache.retain(|_, (when, _)| when.elapsed() < self.cache_time);
+            // A flood of distinct (forged) tokens must not grow memory without
+            // bound: start over rather than keep them all.
+            if cache.len() >= MAX_CACHED_TOKENS {
+                cache.clear();
+            }
         }
         cache.insert(token.to_owned(), (Instant::now(), identity.clone()));
         identity
