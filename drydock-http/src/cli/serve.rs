@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Task listing: largest page size.
     #[arg(long, default_value_t = 10_000)]
     pub max_page: usize,
+    /// How many evaluated designs (by reference and content) are kept; a
+    /// 10,000-node design holds on the order of 100 MiB.
+    #[arg(long, default_value_t = 4)]
+    pub design_cache: usize,
     /// MaaS API URL (enables the MaaS node driver).
     #[arg(long, env = "MAAS_API_URL")]
     pub maas_api_url: Option<String>,
@@ -192,7 +196,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         body_limit: args.body_limit,
         request_timeout: Duration::from_secs(args.request_timeout),
         paging: Paging { default_page: args.default_page.max(1), max_page: args.max_page.max(1) },
-        ..ServerConfig::default()
+        design_cache: args.design_cache,
     };
     let mut state = AppState::new(orchestrator, source, auth_mode(args)?, policy, config);
     state.nodes = inventory;

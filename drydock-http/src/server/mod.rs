@@ -72,7 +72,7 @@ impl Default for ServerConfig {
             body_limit: 32 << 20,
             request_timeout: Duration::from_secs(600),
             paging: Paging { default_page: 10_000, max_page: 10_000 },
-            design_cache: 8,
+            design_cache: 4,
         }
     }
 }
