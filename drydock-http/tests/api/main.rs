@@ -3,6 +3,7 @@
 //! (insta) of response bodies whose ids and timestamps are normalised.
 
 mod auth;
+mod binary;
 mod designs;
 mod hostile;
 mod nodes;
