@@ -159,6 +159,11 @@ impl Orchestrator {
         &self.deps.store
     }
 
+    /// The configuration it runs with.
+    pub fn config(&self) -> &OrchestratorConfig {
+        &self.config
+    }
+
     /// Create a task for a client and queue it (compat: api spec §1.3.5).
     pub async fn submit(
         &self,

@@ -5,6 +5,7 @@
 pub mod lab;
 pub mod load;
 pub mod output;
+pub mod serve;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a site design: ingest, compile and run every validation rule.
     Validate(validate::ValidateArgs),
+    /// Run the /api/v1.0 REST server and the orchestrator.
+    Serve(Box<serve::ServeArgs>),
     /// Simulated labs for trying Drydock without hardware.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Validate(args) => validate::run(args).await,
             Command::Lab(command) => lab::run(command).await,
+            Command::Serve(args) => serve::run(*args).await,
         }
     })
 }

@@ -1,3 +1,413 @@
-//! The `/api/v1.0` server. Only the boot-action endpoints live here so far.
+//! The `/api/v1.0` REST server (compat: api spec §1, §5): poem-openapi
+//! endpoints in [`api`] and [`designs`], authentication in [`auth`], policy
+//! in [`policy`], error bodies in [`error`], and the request pipeline here:
+//! path normalisation, `OPTIONS`, request ids (`X-Drydock-Req`), body size
+//! limit, authentication, a per-request timeout, panic containment and the
+//! mapping of router errors to the original's bodies. [`serve`] runs it with
+//! the orchestrator's leader loop in the same process.
 
+pub mod api;
+pub mod auth;
+pub mod body;
 pub mod bootactions;
+pub mod cache;
+pub mod convert;
+pub mod designs;
+pub mod error;
+pub mod nodes;
+pub mod policy;
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use drydock_core::ids::DesignRef;
+use drydock_core::ingest::source::{DesignSource, SourceError};
+use drydock_core::orchestrator::Orchestrator;
+use drydock_core::store::StateStore;
+use drydock_core::validate::{Evaluation, ValidationOptions};
+use futures::FutureExt;
+use poem::error::ResponseError;
+use poem::http::{HeaderValue, Method, StatusCode, Uri};
+use poem::listener::TcpListener;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem_openapi::{OpenApi, OpenApiService};
+use tokio_util::sync::CancellationToken;
+
+use self::api::{DrydockApi, NodeInventory};
+use self::auth::{AuthMode, RequestContext};
+use self::body::BodyLimit;
+use self::cache::{DesignCache, EvaluateError};
+use self::designs::DesignsApi;
+use self::error::{ApiError, envelope};
+use self::policy::Policy;
+
+/// Task listing page sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    /// Page size when the client gives no `limit` (large, so clients that
+    /// expect every task keep working).
+    pub default_page: usize,
+    /// Largest `limit` honoured.
+    pub max_page: usize,
+}
+
+/// Server limits and sizes.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body in bytes (413 beyond).
+    pub body_limit: usize,
+    /// Longest a request may run (503 `retry: true` beyond); the original
+    /// allows 600 s because validation fetches whole designs.
+    pub request_timeout: Duration,
+    /// Task listing page sizes.
+    pub paging: Paging,
+    /// How many evaluated designs are cached.
+    pub design_cache: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 32 << 20,
+            request_timeout: Duration::from_secs(600),
+            paging: Paging { default_page: 10_000, max_page: 10_000 },
+            design_cache: 4,
+        }
+    }
+}
+
+/// Why a design could not be loaded for a request.
+#[derive(Debug, thiserror::Error)]
+pub enum DesignLoadError {
+    /// The reference could not be read.
+    #[error(transparent)]
+    Fetch(#[from] SourceError),
+    /// The content could not be evaluated.
+    #[error(transparent)]
+    Evaluate(#[from] EvaluateError),
+}
+
+/// What every handler shares.
+pub struct AppState {
+    /// Where tasks, build data and designs live.
+    pub store: Arc<dyn StateStore>,
+    /// Queues tasks (its leader loop runs them).
+    pub orchestrator: Orchestrator,
+    /// Reads design references.
+    pub source: Arc<dyn DesignSource>,
+    /// Evaluated designs.
+    pub designs: DesignCache,
+    /// The machine listing behind `GET /nodes`, when a provisioner is configured.
+    pub nodes: Option<Arc<dyn NodeInventory>>,
+    /// Authentication.
+    pub auth: AuthMode,
+    /// Authorisation.
+    pub policy: Policy,
+    /// Limits.
+    pub config: ServerConfig,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("auth", &self.auth).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over the orchestrator's store; validation runs offline
+    /// (no provisioner image catalogue).
+    pub fn new(
+        orchestrator: Orchestrator,
+        source: Arc<dyn DesignSource>,
+        auth: AuthMode,
+        policy: Policy,
+        config: ServerConfig,
+    ) -> AppState {
+        AppState {
+            store: orchestrator.store().clone(),
+            orchestrator,
+            source,
+            designs: DesignCache::new(config.design_cache, ValidationOptions::default()),
+            nodes: None,
+            auth,
+            policy,
+            config,
+        }
+    }
+
+    /// Fetch a design and evaluate it (once per distinct content).
+    pub async fn load_design(&self, design_ref: &str) -> Result<Arc<Evaluation>, DesignLoadError> {
+        let started = Instant::now();
+        let reference = DesignRef(design_ref.to_owned());
+        let fetched = self.source.fetch(&reference).await?;
+        let fetch_ms = started.elapsed().as_millis() as u64;
+        let bytes = fetched.bytes.len();
+        let evaluation = self.designs.evaluate(design_ref, fetched).await?;
+        tracing::debug!(design_ref = %reference.redacted(), bytes, fetch_ms, total_ms = started.elapsed().as_millis() as u64, "design loaded");
+        Ok(evaluation)
+    }
+}
+
+/// Check `rule` for the caller: 403 when authenticated, 401 otherwise
+/// (compat §5.5).
+pub(crate) fn authorize(state: &AppState, context: &RequestContext, rule: &str) -> Result<(), ApiError> {
+    if state.policy.allows(rule, &context.credentials) {
+        return Ok(());
+    }
+    tracing::info!(rule, user = context.user.as_deref().unwrap_or("-"), "policy denied the request");
+    if context.authenticated { Err(ApiError::Forbidden) } else { Err(ApiError::Unauthenticated) }
+}
+
+/// Route templates and their methods, for `OPTIONS` and `Allow` (compat §1.1).
+const ROUTES: &[(&str, &str)] = &[
+    ("/versions", "GET"),
+    ("/api/v1.0/health", "GET"),
+    ("/api/v1.0/health/extended", "GET"),
+    ("/api/v1.0/tasks", "GET,POST,DELETE"),
+    ("/api/v1.0/tasks/*", "GET"),
+    ("/api/v1.0/tasks/*/builddata", "GET"),
+    ("/api/v1.0/nodes", "GET"),
+    ("/api/v1.0/nodes/*/builddata", "GET"),
+    ("/api/v1.0/nodefilter", "POST"),
+    ("/api/v1.0/validatedesign", "POST"),
+    ("/api/v1.0/designs", "GET,POST"),
+    ("/api/v1.0/designs/*", "GET"),
+    ("/api/v1.0/designs/*/parts", "GET,POST"),
+    ("/api/v1.0/designs/*/parts/*", "GET"),
+    ("/api/v1.0/designs/*/parts/*/*", "GET"),
+];
+
+/// Route templates (`*` matches one segment) and their methods, as
+/// `(template, "GET,POST")`.
+pub type RouteMethods = &'static [(&'static str, &'static str)];
+
+fn allowed_methods(path: &str, extra: RouteMethods) -> Option<&'static str> {
+    ROUTES.iter().chain(extra).find_map(|(template, methods)| {
+        let mut want = template.split('/');
+        let mut have = path.split('/');
+        loop {
+            match (want.next(), have.next()) {
+                (None, None) => return Some(*methods),
+                (Some("*"), Some(segment)) if !segment.is_empty() => {}
+                (Some(a), Some(b)) if a == b => {}
+                _ => return None,
+            }
+        }
+    })
+}
+
+/// Collapse repeated `/` and drop one trailing `/` (compat §1.1 fix).
+fn normalise(uri: &Uri) -> Option<Uri> {
+    let path = uri.path();
+    if !path.contains("//") && (path.len() <= 1 || !path.ends_with('/')) {
+        return None;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        clean.push('/');
+        clean.push_str(segment);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if let Some(query) = uri.query() {
+        clean.push('?');
+        clean.push_str(query);
+    }
+    clean.parse().ok()
+}
+
+/// The body of the framework's 500 (format B); also what a panic becomes.
+fn internal_error_response() -> Response {
+    ApiError::framework(StatusCode::INTERNAL_SERVER_ERROR).as_response()
+}
+
+/// Router and extractor errors as the original's bodies.
+fn error_response(error: poem::Error, path: &str, extra: RouteMethods) -> Response {
+    if error.is::<poem::error::NotFoundError>() {
+        return ApiError::framework(StatusCode::NOT_FOUND).as_response();
+    }
+    if error.is::<poem::error::MethodNotAllowedError>() {
+        let mut response = ApiError::framework(StatusCode::METHOD_NOT_ALLOWED).as_response();
+        if let Some(methods) = allowed_methods(path, extra) {
+            response.headers_mut().insert("allow", HeaderValue::from_static(methods));
+        }
+        return response;
+    }
+    if error.is::<poem_openapi::error::ParseParamError>()
+        || error.is::<poem_openapi::error::ParseRequestPayloadError>()
+        || error.is::<poem_openapi::error::ContentTypeError>()
+    {
+        return envelope(StatusCode::BAD_REQUEST, &error.to_string(), false);
+    }
+    error.into_response()
+}
+
+/// The request pipeline around every endpoint.
+async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppState>, extra: RouteMethods) -> poem::Result<Response> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if let Some(uri) = normalise(req.uri()) {
+        *req.uri_mut() = uri;
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut context = RequestContext::default();
+    let mut response = if method == Method::OPTIONS {
+        match allowed_methods(&path, extra) {
+            Some(methods) => Response::builder().status(StatusCode::OK).header("allow", methods).finish(),
+            None => ApiError::framework(StatusCode::NOT_FOUND).as_response(),
+        }
+    } else if req
+        .header("content-length")
+        .and_then(|length| length.parse::<u64>().ok())
+        .is_some_and(|length| length > state.config.body_limit as u64)
+    {
+        ApiError::PayloadTooLarge { limit: state.config.body_limit }.as_response()
+    } else {
+        let source = match req.remote_addr().0 {
+            poem::Addr::SocketAddr(address) => Some(address.ip()),
+            _ => None,
+        };
+        context = state.auth.authenticate(req.headers(), source).await;
+        req.extensions_mut().insert(context.clone());
+        req.extensions_mut().insert(BodyLimit(state.config.body_limit));
+        let call = AssertUnwindSafe(next.call(req)).catch_unwind();
+        match tokio::time::timeout(state.config.request_timeout, call).await {
+            Err(_) => ApiError::Timeout.as_response(),
+            Ok(Err(panic)) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(request_id = %request_id, panic = %what, "a request handler panicked");
+                internal_error_response()
+            }
+            Ok(Ok(Ok(response))) => response.into_response(),
+            Ok(Ok(Err(error))) => error_response(error, &path, extra),
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-drydock-req", value);
+    }
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        user = context.user.as_deref().unwrap_or("-"),
+        external_marker = context.external_marker.as_deref().unwrap_or("-"),
+        end_user = context.end_user.as_deref().unwrap_or("-"),
+        "request"
+    );
+    Ok(response)
+}
+
+fn service<A: OpenApi>(state: &Arc<AppState>, extra: A) -> OpenApiService<(DrydockApi, DesignsApi, A), ()> {
+    OpenApiService::new((DrydockApi { state: state.clone() }, DesignsApi { state: state.clone() }, extra), "Drydock", "1.0")
+        .description("Airship Drydock's /api/v1.0 REST API (compatible rewrite).")
+}
+
+/// The application: every endpoint of this module, the boot-action
+/// endpoints (compat §1.3.13, §1.3.14) included.
+pub fn app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let report_url = state.orchestrator.config().bootaction_report_url.clone();
+    let boot_actions = bootactions::BootActionApi::new(state.store.clone(), state.source.clone()).with_report_url(report_url);
+    app_with_routes(state, boot_actions, BOOTACTION_ROUTES)
+}
+
+/// The boot-action routes, for `OPTIONS` and 405 answers.
+const BOOTACTION_ROUTES: RouteMethods = &[
+    ("/api/v1.0/bootactions/nodes/*/units", "GET"),
+    ("/api/v1.0/bootactions/nodes/*/files", "GET"),
+    ("/api/v1.0/bootactions/nodes/*/introspection", "GET"),
+    ("/api/v1.0/bootactions/*", "POST"),
+];
+
+/// The application with `extra` endpoints (another `#[OpenApi]` struct or a
+/// tuple of them) mounted beside the built-in ones, sharing the pipeline
+/// and the OpenAPI document.
+pub fn app_with<A: OpenApi + 'static>(state: Arc<AppState>, extra: A) -> impl Endpoint<Output = Response> {
+    app_with_routes(state, extra, &[])
+}
+
+/// [`app_with`], with the route templates of `extra` so that `OPTIONS` and
+/// 405 answers list their methods.
+pub fn app_with_routes<A: OpenApi + 'static>(state: Arc<AppState>, extra: A, routes: RouteMethods) -> impl Endpoint<Output = Response> {
+    let service = service(&state, extra);
+    let ui = service.swagger_ui();
+    let spec = service.spec_endpoint();
+    let pipeline_state = state.clone();
+    Route::new()
+        .nest("/", service)
+        .nest("/api/v1.0/swagger-ui", ui)
+        .at("/api/v1.0/openapi.json", spec)
+        .around(move |next, req| pipeline(next, req, pipeline_state.clone(), routes))
+}
+
+/// The OpenAPI document of [`app`] (pretty JSON), as committed under
+/// `openapi/`.
+pub fn openapi_document(state: Arc<AppState>) -> String {
+    service(&state, ()).spec()
+}
+
+/// A state for producing the OpenAPI document (memory store, noauth; no
+/// request is ever served from it).
+pub fn document_state() -> AppState {
+    use drydock_core::drivers::OobRegistry;
+    use drydock_core::ingest::source::DefaultSource;
+    use drydock_core::orchestrator::{Dependencies, OrchestratorConfig};
+    let source: Arc<dyn DesignSource> = Arc::new(DefaultSource::default());
+    let deps = Dependencies {
+        store: Arc::new(drydock_core::store::memory::MemoryStore::new()),
+        source: source.clone(),
+        node_driver: None,
+        oob: OobRegistry::new(vec![]),
+        kubernetes: None,
+    };
+    let orchestrator = Orchestrator::new(deps, OrchestratorConfig::default());
+    AppState::new(orchestrator, source, AuthMode::NoAuth { roles: vec![] }, Policy::default(), ServerConfig::default())
+}
+
+/// Serve on `address` until Ctrl-C/SIGTERM; with `orchestrate`, run the
+/// orchestrator's leader loop in the same process.
+pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool) -> std::io::Result<()> {
+    let shutdown = CancellationToken::new();
+    let orchestrator = state.orchestrator.clone();
+    let loop_shutdown = shutdown.clone();
+    let leader = tokio::spawn(async move {
+        if !orchestrate {
+            return;
+        }
+        if let Err(error) = orchestrator.run(loop_shutdown).await {
+            tracing::error!(error = %error, "the orchestrator loop stopped");
+        }
+    });
+    tracing::info!(%address, "serving /api/v1.0");
+    let signal = async {
+        let terminate = async {
+            #[cfg(unix)]
+            if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                signal.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        tracing::info!("shutting down");
+    };
+    let result =
+        poem::Server::new(TcpListener::bind(address)).run_with_graceful_shutdown(app(state), signal, Some(Duration::from_secs(30))).await;
+    shutdown.cancel();
+    if leader.await.is_err() {
+        tracing::error!("the orchestrator loop panicked");
+    }
+    result
+}

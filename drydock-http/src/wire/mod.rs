@@ -2,6 +2,7 @@
 //! converted from core types. The only place these shapes exist.
 
 pub mod bootaction;
+pub mod task;
 pub mod validation;
 
 /// A timestamp as Python's `str(datetime)` prints an aware UTC datetime

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# REST API throughput and latency of `drydock serve` (release build, memory
+# store, noauth, API only) with wrk, beside the original's figures
+# (shared/spec/baseline.md: uWSGI, wrk -t2 -c4 -d10s on loopback), and the
+# time of POST /api/v1.0/validatedesign for a 10,000-node generated site.
+# Usage: benches/http.sh   (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared="${DRYDOCK_SHARED:-$(cd .. && pwd)/shared}"
+target="${CARGO_TARGET_DIR:-target}"
+command -v wrk >/dev/null || { echo "http.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+cargo build --quiet --release --locked -p drydock-http --bin drydock
+bin="$target/release/drydock"
+port="${DRYDOCK_BENCH_PORT:-19400}"
+base="http://127.0.0.1:$port"
+RUST_LOG=warn "$bin" serve --auth noauth --listen "127.0.0.1:$port" --store memory --no-orchestrator >/dev/null 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$base/api/v1.0/health" && break
+    sleep 0.1
+done
+
+work="$target/bench-sites"
+mkdir -p "$work"
+site="$work/site-10000-250-42.yaml"
+[ -s "$site" ] || python3 "$shared/tools/gen_site.py" --nodes 10000 --racks 250 --seed 42 --out "$site" >/dev/null 2>&1
+small="$work/site-10-2-42.yaml"
+[ -s "$small" ] || python3 "$shared/tools/gen_site.py" --nodes 10 --racks 2 --seed 42 --out "$small" >/dev/null 2>&1
+site=$(realpath "$site")
+small=$(realpath "$small")
+
+rate() { # url [wrk args...] → "req/s p50 p99"
+    local url=$1; shift
+    wrk -t2 -c4 -d10s --latency "$@" "$url" | awk '
+        /Requests\/sec/ {rps=$2}
+        $1=="50%" {p50=$2}
+        $1=="99%" {p99=$2}
+        END {printf "%s %s %s\n", rps, p50, p99}'
+}
+
+printf '%-34s %10s %9s %9s   %s\n' request "req/s" p50 p99 "original (req/s, p50, p99)"
+read -r rps p50 p99 < <(rate "$base/versions")
+printf '%-34s %10s %9s %9s   %s\n' "GET /versions" "$rps" "$p50" "$p99" "~5,100, 0.55ms, 3.7ms"
+read -r rps p50 p99 < <(rate "$base/api/v1.0/tasks")
+printf '%-34s %10s %9s %9s   %s\n' "GET /api/v1.0/tasks, 0 tasks" "$rps" "$p50" "$p99" "~1,250, 2.6ms, 53.5ms"
+for i in $(seq 1 100); do
+    curl -s -o /dev/null -X POST -H 'content-type: application/json' \
+        -d "{\"action\":\"deploy_nodes\",\"design_ref\":\"file://$small\",\"node_filter\":{\"filter_set_type\":\"union\",\"filter_set\":[{\"filter_type\":\"union\",\"node_names\":[\"n$i\"]}]}}" \
+        "$base/api/v1.0/tasks"
+done
+count=$(curl -s "$base/api/v1.0/tasks" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$count" = 100 ] || { echo "http.sh: expected 100 tasks, found $count" >&2; exit 1; }
+read -r rps p50 p99 < <(rate "$base/api/v1.0/tasks")
+printf '%-34s %10s %9s %9s   %s\n' "GET /api/v1.0/tasks, 100 tasks" "$rps" "$p50" "$p99" "~80, 41ms, 141ms (target >= 4,000)"
+read -r rps p50 p99 < <(rate "$base/api/v1.0/health")
+printf '%-34s %10s %9s %9s   %s\n' "GET /api/v1.0/health" "$rps" "$p50" "$p99" "~290, 12.5ms, 70.8ms (target >= 20,000)"
+
+body="{\"rel\":\"design\",\"href\":\"file://$site\",\"type\":\"application/x-yaml\"}"
+validate() {
+    curl -s -o /tmp/drydock-bench-validate.json -w '%{http_code} %{time_total}\n' -X POST \
+        -H 'content-type: application/json' -d "$body" "$base/api/v1.0/validatedesign"
+}
+read -r code cold < <(validate)
+[ "$code" = 200 ] || { echo "http.sh: validatedesign answered $code" >&2; head -c 600 /tmp/drydock-bench-validate.json >&2; exit 1; }
+read -r _ warm < <(validate)
+printf '%-34s %10s %9s %9s   %s\n' "POST validatedesign, 10,000 nodes" "" "${cold}s" "" "18.9 s (target <= 0.5 s); same content again: ${warm}s"

@@ -1,0 +1,245 @@
+//! `drydock serve`: run the `/api/v1.0` server and the orchestrator's leader
+//! loop in one process, with the chosen store, authentication mode, policy
+//! file and limits; `--print-openapi` prints the OpenAPI document instead.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use drydock_core::drivers::maas::client::MaasClient;
+use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
+use drydock_core::drivers::{NodeDriver, OobRegistry};
+use drydock_core::ids::Secret;
+use drydock_core::ingest::source::DefaultSource;
+use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig};
+use drydock_core::store::StateStore;
+use drydock_core::store::memory::MemoryStore;
+
+use crate::server::api::NodeInventory;
+use crate::server::auth::{AuthMode, KeystoneValidator, ServiceCredentials, TokenTable};
+use crate::server::nodes::MaasInventory;
+use crate::server::policy::Policy;
+use crate::server::{AppState, Paging, ServerConfig};
+
+/// Authentication modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthChoice {
+    /// Development only: every request without a token is an admin.
+    Noauth,
+    /// Bearer tokens from `--token-file`.
+    Token,
+    /// Validate `X-Auth-Token` against `--keystone-url`.
+    Keystone,
+    /// Trust keystonemiddleware's identity headers (only behind it).
+    KeystoneHeaders,
+}
+
+/// Arguments of `drydock serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:9000", env = "DRYDOCK_LISTEN")]
+    pub listen: SocketAddr,
+    /// The state store: `memory`, `redb:PATH` or a `postgresql://` URL.
+    #[arg(long, default_value = "memory", env = "DRYDOCK_STORE")]
+    pub store: String,
+    /// Authentication mode.
+    #[arg(long, value_enum, default_value_t = AuthChoice::Keystone)]
+    pub auth: AuthChoice,
+    /// Roles of the noauth user (comma-separated).
+    #[arg(long, default_value = "admin", value_delimiter = ',')]
+    pub noauth_roles: Vec<String>,
+    /// TOML file of `[[token]]` tables (`token`, `user`, `roles`, `project`).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Keystone v3 URL (`[keystone_authtoken] auth_url`), e.g. `http://keystone:5000/v3`.
+    #[arg(long, env = "DRYDOCK_KEYSTONE_URL")]
+    pub keystone_url: Option<String>,
+    /// Service user that validates tokens.
+    #[arg(long, env = "DRYDOCK_KEYSTONE_USERNAME")]
+    pub keystone_username: Option<String>,
+    /// Its password (prefer the environment variable).
+    #[arg(long, env = "DRYDOCK_KEYSTONE_PASSWORD", hide_env_values = true)]
+    pub keystone_password: Option<String>,
+    /// Its project id.
+    #[arg(long, env = "DRYDOCK_KEYSTONE_PROJECT_ID")]
+    pub keystone_project_id: Option<String>,
+    /// Its user domain name.
+    #[arg(long, default_value = "default", env = "DRYDOCK_KEYSTONE_USER_DOMAIN_NAME")]
+    pub keystone_user_domain_name: String,
+    /// With `--auth keystone-headers`: networks the fronting proxy connects
+    /// from (repeatable; `any` trusts every source).
+    #[arg(long = "trusted-proxy", default_values = ["127.0.0.1/32", "::1/128"])]
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a token validation result is cached.
+    #[arg(long, default_value_t = 300)]
+    pub token_cache_time: u64,
+    /// Policy file (YAML `"rule": "expression"`) overriding the defaults.
+    #[arg(long, env = "DRYDOCK_POLICY_FILE")]
+    pub policy_file: Option<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 32 << 20)]
+    pub body_limit: usize,
+    /// Request timeout in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub request_timeout: u64,
+    /// Task listing: page size when the client gives none.
+    #[arg(long, default_value_t = 10_000)]
+    pub default_page: usize,
+    /// Task listing: largest page size.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_page: usize,
+    /// How many evaluated designs (by reference and content) are kept; a
+    /// 10,000-node design holds on the order of 100 MiB.
+    #[arg(long, default_value_t = 4)]
+    pub design_cache: usize,
+    /// MaaS API URL (enables the MaaS node driver).
+    #[arg(long, env = "MAAS_API_URL")]
+    pub maas_api_url: Option<String>,
+    /// MaaS API key.
+    #[arg(long, env = "MAAS_API_KEY", hide_env_values = true)]
+    pub maas_api_key: Option<String>,
+    /// Serve the API only; another process runs the orchestrator (tasks are
+    /// queued in the shared store).
+    #[arg(long)]
+    pub no_orchestrator: bool,
+    /// Print the OpenAPI document and exit.
+    #[arg(long)]
+    pub print_openapi: bool,
+    /// The URL deployed nodes report boot-action status to (and fetch their
+    /// units and files from): this server's `/api/v1.0/bootactions/` as the
+    /// nodes reach it.
+    #[arg(long, env = "DRYDOCK_BOOTACTION_REPORT_URL", default_value = drydock_core::bootaction::context::DEFAULT_REPORT_URL)]
+    pub bootaction_report_url: String,
+}
+
+async fn open_store(spec: &str) -> Result<Arc<dyn StateStore>, String> {
+    if spec == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if let Some(path) = spec.strip_prefix("redb:") {
+        let store = drydock_core::store::redb_store::RedbStore::open(path).map_err(|error| error.to_string())?;
+        return Ok(Arc::new(store));
+    }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let options = drydock_core::store::postgres::PostgresOptions::default();
+        let store = drydock_core::store::postgres::PostgresStore::connect(spec, options).await.map_err(|error| error.to_string())?;
+        return Ok(Arc::new(store));
+    }
+    Err(format!("unknown store {spec:?}: use memory, redb:PATH or a postgresql:// URL"))
+}
+
+fn auth_mode(args: &ServeArgs) -> Result<AuthMode, String> {
+    match args.auth {
+        AuthChoice::Noauth => {
+            tracing::warn!(
+                roles = ?args.noauth_roles,
+                "AUTHENTICATION IS DISABLED (--auth noauth): every request without a token acts as user `noauth`. Development only."
+            );
+            Ok(AuthMode::NoAuth { roles: args.noauth_roles.clone() })
+        }
+        AuthChoice::Token => {
+            let path = args.token_file.as_ref().ok_or("--auth token needs --token-file")?;
+            Ok(AuthMode::Token(Arc::new(TokenTable::from_file(path).map_err(|error| error.to_string())?)))
+        }
+        AuthChoice::Keystone => {
+            let missing = |what: &str| format!("--auth keystone needs --{what}");
+            let url = args.keystone_url.as_deref().ok_or_else(|| missing("keystone-url"))?;
+            let service = ServiceCredentials {
+                username: args.keystone_username.clone().ok_or_else(|| missing("keystone-username"))?,
+                password: Secret::new(args.keystone_password.clone().ok_or_else(|| missing("keystone-password"))?),
+                project_id: args.keystone_project_id.clone().ok_or_else(|| missing("keystone-project-id"))?,
+                user_domain_name: args.keystone_user_domain_name.clone(),
+            };
+            let validator =
+                KeystoneValidator::new(url, service, Duration::from_secs(args.token_cache_time)).map_err(|error| error.to_string())?;
+            Ok(AuthMode::Keystone(Arc::new(validator)))
+        }
+        AuthChoice::KeystoneHeaders => {
+            tracing::warn!("trusting identity headers: only run this behind keystonemiddleware, which strips client-supplied ones");
+            if args.trusted_proxies.iter().any(|proxy| proxy == "any") {
+                return Ok(AuthMode::TrustedHeaders { proxies: None });
+            }
+            let proxies = args
+                .trusted_proxies
+                .iter()
+                .map(|proxy| {
+                    proxy
+                        .parse::<ipnet::IpNet>()
+                        .or_else(|_| proxy.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| format!("--trusted-proxy {proxy:?} is not an address or network"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(AuthMode::TrustedHeaders { proxies: Some(proxies) })
+        }
+    }
+}
+
+async fn build(args: &ServeArgs) -> Result<AppState, String> {
+    let store = open_store(&args.store).await?;
+    type Maas = (Option<Arc<dyn NodeDriver>>, Option<Arc<dyn NodeInventory>>);
+    let (node_driver, inventory): Maas = match (&args.maas_api_url, &args.maas_api_key) {
+        (Some(url), Some(key)) => {
+            let driver = MaasDriver::new(MaasConfig::new(url.clone(), Secret::new(key.clone()))).map_err(|error| error.to_string())?;
+            let client = MaasClient::new(url, &Secret::new(key.clone())).map_err(|error| error.to_string())?;
+            (Some(Arc::new(driver)), Some(Arc::new(MaasInventory::new(client))))
+        }
+        (None, None) => (None, None),
+        _ => return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into()),
+    };
+    let source = Arc::new(DefaultSource::default());
+    let oob = OobRegistry::new(vec![
+        Arc::new(drydock_core::drivers::ipmi::IpmiDriver::new(drydock_core::drivers::ipmi::IpmiConfig::default())),
+        Arc::new(
+            drydock_core::drivers::redfish::RedfishDriver::new(drydock_core::drivers::redfish::RedfishConfig::default())
+                .map_err(|error| error.to_string())?,
+        ),
+        Arc::new(drydock_core::drivers::manual::ManualDriver::new()),
+    ]);
+    let deps = Dependencies { store, source: source.clone(), node_driver, oob, kubernetes: None };
+    let config = OrchestratorConfig { bootaction_report_url: args.bootaction_report_url.clone(), ..OrchestratorConfig::default() };
+    let orchestrator = Orchestrator::new(deps, config);
+    let policy = match &args.policy_file {
+        Some(path) => Policy::from_file(path).map_err(|error| error.to_string())?,
+        None => Policy::default(),
+    };
+    let config = ServerConfig {
+        body_limit: args.body_limit,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        paging: Paging { default_page: args.default_page.max(1), max_page: args.max_page.max(1) },
+        design_cache: args.design_cache,
+    };
+    let mut state = AppState::new(orchestrator, source, auth_mode(args)?, policy, config);
+    state.nodes = inventory;
+    Ok(state)
+}
+
+/// Run `drydock serve`.
+pub async fn run(args: ServeArgs) -> ExitCode {
+    if args.print_openapi {
+        println!("{}", crate::server::openapi_document(Arc::new(crate::server::document_state())));
+        return ExitCode::SUCCESS;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let state = match build(&args).await {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match crate::server::serve(Arc::new(state), args.listen, !args.no_orchestrator).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot serve on {}: {error}", args.listen);
+            ExitCode::from(2)
+        }
+    }
+}

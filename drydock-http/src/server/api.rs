@@ -1,0 +1,582 @@
+//! The `/api/v1.0` endpoints of the original (compat: api spec §1.3.1–§1.3.12)
+//! except boot actions: versions, health, tasks, nodes, build data, node
+//! filter and design validation. Each handler checks its policy rule first,
+//! then answers with the original's bodies and status codes.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use drydock_core::ids::{DesignRef, TaskId};
+use drydock_core::store::{StoreErrorKind, TaskCursor, TaskQuery};
+use drydock_core::task::{Action, Task};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::auth::RequestContext;
+use super::body::{JsonText, RawBody};
+use super::error::{ApiError, ApiResult};
+use crate::wire::task::{TaskView, Zone, build_data_body, task_body};
+use crate::wire::validation::report_body;
+use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
+
+/// Endpoint groups in the OpenAPI document.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Versions and health.
+    Service,
+    /// Tasks.
+    Tasks,
+    /// Nodes and build data.
+    Nodes,
+    /// Designs: validation and the designs API.
+    Designs,
+}
+
+/// A JSON answer with status 200.
+#[derive(ApiResponse)]
+pub enum JsonOk {
+    /// Success.
+    #[oai(status = 200)]
+    Ok(Json<Value>),
+}
+
+/// `GET /api/v1.0/health`.
+#[derive(ApiResponse)]
+pub enum HealthReply {
+    /// The store answered.
+    #[oai(status = 204)]
+    Healthy,
+    /// The store did not answer.
+    #[oai(status = 503)]
+    Unhealthy,
+}
+
+/// `GET /api/v1.0/health/extended`.
+#[derive(ApiResponse)]
+pub enum ExtendedHealthReply {
+    /// Healthy: a Status document.
+    #[oai(status = 200)]
+    Healthy(Json<Value>),
+    /// Unhealthy: a Status document listing the failed checks.
+    #[oai(status = 503)]
+    Unhealthy(Json<Value>),
+}
+
+/// `POST /api/v1.0/tasks`.
+#[derive(ApiResponse)]
+pub enum TaskCreated {
+    /// The task, queued.
+    #[oai(status = 201)]
+    Created(Json<Value>, #[oai(header = "Location")] String),
+}
+
+/// `GET /api/v1.0/tasks`: one page of tasks.
+#[derive(ApiResponse)]
+pub enum TaskList {
+    /// The tasks, oldest first. `X-Drydock-Next-Marker` is set when more
+    /// tasks follow; pass it back as `marker`.
+    #[oai(status = 200)]
+    Ok(JsonText, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
+}
+
+/// `DELETE /api/v1.0/tasks`.
+#[derive(ApiResponse)]
+pub enum PurgeReply {
+    /// `Tables purged successfully.`
+    #[oai(status = 200)]
+    Purged(PlainText<String>),
+    /// The purge failed (empty body, compat §1.3.6).
+    #[oai(status = 404)]
+    Failed,
+}
+
+/// `POST /api/v1.0/validatedesign`.
+#[derive(ApiResponse)]
+pub enum ValidationReply {
+    /// The design passed: a Status document.
+    #[oai(status = 200)]
+    Valid(Json<Value>),
+    /// The design failed: the same Status document with `code: 400`.
+    #[oai(status = 400)]
+    Invalid(Json<Value>),
+}
+
+/// Body of `POST /api/v1.0/tasks` (documentation only).
+#[derive(Object)]
+pub struct TaskCreateRequest {
+    /// `validate_design`, `verify_site`, `prepare_site`, `verify_nodes`,
+    /// `prepare_nodes`, `deploy_nodes`, `destroy_nodes` or `relabel_nodes`.
+    pub action: String,
+    /// The design reference.
+    pub design_ref: String,
+    /// A node filter or null.
+    pub node_filter: Option<Value>,
+}
+
+/// Body of `POST /api/v1.0/nodefilter` (documentation only).
+#[derive(Object)]
+pub struct NodeFilterRequest {
+    /// The design reference.
+    pub design_ref: String,
+    /// A node filter or null (every node).
+    pub node_filter: Option<Value>,
+}
+
+/// Body of `POST /api/v1.0/validatedesign` (documentation only).
+#[derive(Object)]
+pub struct ValidateDesignRequest {
+    /// Informational (`design`).
+    pub rel: Option<String>,
+    /// The design reference.
+    pub href: String,
+    /// Informational (`application/x-yaml`).
+    #[oai(rename = "type")]
+    pub media_type: Option<String>,
+}
+
+/// A machine as `GET /api/v1.0/nodes` lists it (compat §1.3.9).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeSummary {
+    /// Host name.
+    pub hostname: String,
+    /// Memory in MiB.
+    pub memory: u64,
+    /// CPU count.
+    pub cpu_count: u64,
+    /// Provisioner status (`Deployed`, `Ready`, …).
+    pub status_name: String,
+    /// PXE MAC address.
+    pub boot_mac: Option<String>,
+    /// `on`, `off`, `unknown`.
+    pub power_state: Option<String>,
+    /// BMC address.
+    pub power_address: Option<String>,
+    /// Boot interface address.
+    pub boot_ip: Option<String>,
+}
+
+/// The live machine listing behind `GET /api/v1.0/nodes` (the node
+/// provisioner's view, not the design's).
+#[async_trait::async_trait]
+pub trait NodeInventory: Send + Sync {
+    /// Every machine.
+    async fn machines(&self) -> Result<Vec<NodeSummary>, String>;
+}
+
+/// Boolean query values as the original parses them (compat §1.3.7).
+fn parse_bool(name: &str, value: Option<&str>) -> ApiResult<bool> {
+    match value {
+        None => Ok(false),
+        Some("true" | "True" | "t" | "yes" | "y" | "1" | "on") => Ok(true),
+        Some("false" | "False" | "f" | "no" | "n" | "0" | "off") => Ok(false),
+        Some(_) => Err(ApiError::BadRequest(format!("Invalid value for query parameter {name}"))),
+    }
+}
+
+/// A page marker: `<created seconds>.<nanoseconds>.<task id>` of the last
+/// task of the page (full precision, so the next page starts exactly after it).
+fn encode_marker(cursor: &TaskCursor) -> String {
+    format!("{}.{}.{}", cursor.created.timestamp(), cursor.created.timestamp_subsec_nanos(), cursor.id)
+}
+
+fn decode_marker(text: &str) -> Option<TaskCursor> {
+    let mut parts = text.splitn(3, '.');
+    let seconds = parts.next()?.parse().ok()?;
+    let nanos = parts.next()?.parse().ok()?;
+    let created = chrono::DateTime::from_timestamp(seconds, nanos)?;
+    Some(TaskCursor { created, id: parts.next()?.parse().ok()? })
+}
+
+/// The whole JSON of a stored task, with its messages.
+async fn stored_task_json(state: &AppState, task: &Task) -> ApiResult<Map<String, Value>> {
+    let messages = state.store.result_messages(task.id).await?;
+    Ok(task_body(task, &messages, Zone::Naive))
+}
+
+/// The v1.0 API.
+pub struct DrydockApi {
+    pub(super) state: Arc<AppState>,
+}
+
+impl DrydockApi {
+    fn authorize(&self, context: &RequestContext, rule: &str) -> ApiResult<()> {
+        super::authorize(&self.state, context, rule)
+    }
+
+    async fn health_checks(&self) -> Vec<Value> {
+        match self.state.store.ping().await {
+            Ok(()) => Vec::new(),
+            Err(error) => {
+                tracing::error!(error = %error, "health check: the state store does not answer");
+                vec![json!({"message": "Unable to connect to database", "error": true, "kind": "SimpleMessage"})]
+            }
+        }
+    }
+
+    /// `subtask_errors` and, when `layers` asks for it, the layered map.
+    async fn task_tree(
+        &self,
+        root: &Task,
+        layers: i64,
+        builddata: bool,
+        subtaskerrors: bool,
+    ) -> ApiResult<(Map<String, Value>, Map<String, Value>)> {
+        let depth_limit = match layers {
+            -1 => usize::MAX,
+            n if n <= 0 => 1,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let mut layered = Map::new();
+        let mut errors = Map::new();
+        let mut seen: HashSet<TaskId> = HashSet::from([root.id]);
+        let mut queue: VecDeque<(Task, usize)> = VecDeque::from([(root.clone(), 1)]);
+        while let Some((task, depth)) = queue.pop_front() {
+            let messages = self.state.store.result_messages(task.id).await?;
+            if depth > 1 && subtaskerrors && messages.iter().any(|message| message.error) {
+                let mut result = crate::wire::task::result_body(&task.result, &messages, Zone::Naive);
+                if let Value::Object(map) = &mut result {
+                    map.insert("task_id".into(), task.id.to_string().into());
+                }
+                errors.insert(task.id.to_string(), result);
+            }
+            if depth <= depth_limit {
+                let mut body = task_body(&task, &messages, Zone::Naive);
+                if builddata {
+                    body.insert("build_data".into(), self.build_data_json(task.id).await?);
+                }
+                layered.insert(task.id.to_string(), Value::Object(body));
+            }
+            let descend = depth < depth_limit || subtaskerrors;
+            if !descend {
+                continue;
+            }
+            let fresh: Vec<TaskId> = task.subtasks.iter().copied().filter(|id| seen.insert(*id)).collect();
+            let children = self.state.store.task_get_many(&fresh).await?;
+            for id in fresh {
+                match children.iter().find(|child| child.id == id) {
+                    Some(child) => queue.push_back((child.clone(), depth + 1)),
+                    None if depth < depth_limit => {
+                        layered.insert(id.to_string(), Value::Null);
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok((layered, errors))
+    }
+
+    async fn build_data_json(&self, task: TaskId) -> ApiResult<Value> {
+        let records = self.state.store.build_data_for_task(task).await?;
+        Ok(records.iter().map(build_data_body).collect())
+    }
+}
+
+#[OpenApi]
+impl DrydockApi {
+    /// API versions (no authentication).
+    #[oai(path = "/versions", method = "get", tag = "ApiTags::Service")]
+    async fn versions(&self) -> JsonOk {
+        JsonOk::Ok(Json(json!({"v1.0": {"path": "/api/v1.0", "status": "stable"}})))
+    }
+
+    /// Liveness: 204 when the state store answers, 503 otherwise. Writes
+    /// nothing (no authentication).
+    #[oai(path = "/api/v1.0/health", method = "get", tag = "ApiTags::Service")]
+    async fn health(&self) -> HealthReply {
+        if self.health_checks().await.is_empty() { HealthReply::Healthy } else { HealthReply::Unhealthy }
+    }
+
+    /// Health with a Status document (`physical_provisioner:health_data`).
+    #[oai(path = "/api/v1.0/health/extended", method = "get", tag = "ApiTags::Service")]
+    async fn health_extended(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<ExtendedHealthReply> {
+        self.authorize(&context, "physical_provisioner:health_data")?;
+        let failures = self.health_checks().await;
+        let healthy = failures.is_empty();
+        let body = json!({
+            "kind": "Status", "apiVersion": "v1.0", "metadata": {},
+            "status": if healthy { "Success" } else { "Failure" },
+            "message": if healthy { "" } else { "Drydock failed to respond" },
+            "reason": "HealthCheck",
+            "details": {"errorCount": failures.len(), "messageList": failures},
+            "code": if healthy { 200 } else { 503 },
+        });
+        Ok(if healthy { ExtendedHealthReply::Healthy(Json(body)) } else { ExtendedHealthReply::Unhealthy(Json(body)) })
+    }
+
+    /// Tasks, oldest first (`physical_provisioner:read_task`). Without
+    /// `limit`, up to the server's default page size (large enough for
+    /// clients that expect every task); `limit` is capped at the maximum.
+    #[oai(path = "/api/v1.0/tasks", method = "get", tag = "ApiTags::Tasks")]
+    async fn task_list(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        /// Page size.
+        limit: Query<Option<String>>,
+        /// `X-Drydock-Next-Marker` of the previous page.
+        marker: Query<Option<String>>,
+    ) -> ApiResult<TaskList> {
+        self.authorize(&context, "physical_provisioner:read_task")?;
+        let paging = self.state.config.paging;
+        let limit = match limit.0.as_deref() {
+            None => paging.default_page,
+            Some(text) => match text.parse::<usize>() {
+                Ok(value) if value >= 1 => value.min(paging.max_page),
+                _ => return Err(ApiError::BadRequest("limit must be a positive integer".into())),
+            },
+        };
+        let after = match marker.0.as_deref() {
+            None => None,
+            Some(text) => Some(decode_marker(text).ok_or_else(|| ApiError::BadRequest("Invalid marker".into()))?),
+        };
+        let page = self.state.store.task_list(&TaskQuery { limit, after, ..TaskQuery::default() }).await?;
+        let mut messages = Vec::with_capacity(page.tasks.len());
+        for task in &page.tasks {
+            messages.push(self.state.store.result_messages(task.id).await?);
+        }
+        let views: Vec<TaskView<'_>> =
+            page.tasks.iter().zip(&messages).map(|(task, messages)| TaskView::new(task, messages, Zone::Naive)).collect();
+        let text = serde_json::to_string(&views).map_err(|error| ApiError::Internal(error.to_string()))?;
+        Ok(TaskList::Ok(JsonText(text), page.next.as_ref().map(encode_marker)))
+    }
+
+    /// Create a task and queue it for the orchestrator
+    /// (`physical_provisioner:create_task`, then the action's own rule).
+    #[oai(path = "/api/v1.0/tasks", method = "post", tag = "ApiTags::Tasks")]
+    async fn task_create(&self, context: poem::web::Data<&RequestContext>, body: RawBody<TaskCreateRequest>) -> ApiResult<TaskCreated> {
+        self.authorize(&context, "physical_provisioner:create_task")?;
+        if !body.is_json() {
+            return Err(ApiError::BadRequest("Content-Type must be application/json".into()));
+        }
+        if body.is_empty() {
+            return Err(ApiError::BadRequest("Request body must not be empty".into()));
+        }
+        let value = body.json().map_err(|error| ApiError::BadRequest(format!("Invalid JSON in request body: {error}")))?;
+        let Value::Object(fields) = value else {
+            return Err(ApiError::BadRequest("The request body must be a JSON object".into()));
+        };
+        let action_text = fields.get("action").and_then(Value::as_str);
+        let action = action_text
+            .and_then(Action::parse)
+            .filter(|action| Action::CREATABLE.contains(action))
+            .ok_or_else(|| ApiError::BadRequest(format!("Unsupported action {}", action_text.unwrap_or("None"))))?;
+        self.authorize(&context, &format!("physical_provisioner:{}", action.as_str()))?;
+        let design_ref = match fields.get("design_ref") {
+            Some(Value::String(text)) if !text.is_empty() => text.clone(),
+            _ => return Err(ApiError::BadRequest("Task creation requires fields design_ref, action".into())),
+        };
+        let node_filter = match fields.get("node_filter") {
+            None | Some(Value::Null) => None,
+            Some(filter @ Value::Object(_)) => Some(filter.clone()),
+            Some(_) => return Err(ApiError::BadRequest("node_filter must be an object or null".into())),
+        };
+        let task = self.state.orchestrator.submit(action, DesignRef(design_ref), node_filter, context.user.clone()).await?;
+        tracing::info!(task_id = %task.id, action = action.as_str(), user = context.user.as_deref().unwrap_or("-"), "task queued");
+        let body = task_body(&task, &[], Zone::Aware);
+        Ok(TaskCreated::Created(Json(Value::Object(body)), format!("/api/v1.0/tasks/{}", task.id)))
+    }
+
+    /// Purge tasks older than `days` (default 90) (`physical_provisioner:delete_tasks`).
+    #[oai(path = "/api/v1.0/tasks", method = "delete", tag = "ApiTags::Tasks")]
+    async fn task_purge(&self, context: poem::web::Data<&RequestContext>, days: Query<Option<String>>) -> ApiResult<PurgeReply> {
+        self.authorize(&context, "physical_provisioner:delete_tasks")?;
+        let days = days.0.as_deref().and_then(|text| text.trim().parse::<i64>().ok()).unwrap_or(90);
+        let now = match self.state.store.now().await {
+            Ok(now) => now,
+            Err(error) => {
+                tracing::error!(error = %error, "task purge: the state store does not answer");
+                return Ok(PurgeReply::Failed);
+            }
+        };
+        let cutoff = chrono::Duration::try_days(days).and_then(|span| now.checked_sub_signed(span)).unwrap_or(now);
+        match self.state.store.task_purge(cutoff).await {
+            Ok(report) => {
+                tracing::info!(days, tasks = report.tasks, messages = report.messages, "tasks purged");
+                Ok(PurgeReply::Purged(PlainText("Tables purged successfully.".into())))
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "task purge failed");
+                Ok(PurgeReply::Failed)
+            }
+        }
+    }
+
+    /// One task (`physical_provisioner:read_task`), optionally with build
+    /// data, descendants' errors and descendants by layer.
+    #[oai(path = "/api/v1.0/tasks/:task_id", method = "get", tag = "ApiTags::Tasks")]
+    async fn task_get(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        task_id: Path<String>,
+        /// Add `build_data` (records of this task).
+        builddata: Query<Option<String>>,
+        /// Add `subtask_errors` (descendants with errors, at any depth).
+        subtaskerrors: Query<Option<String>>,
+        /// 0: the task; N: descendants down to depth N keyed by id; -1: all.
+        layers: Query<Option<String>>,
+    ) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_task")?;
+        let builddata = parse_bool("builddata", builddata.0.as_deref())?;
+        let subtaskerrors = parse_bool("subtaskerrors", subtaskerrors.0.as_deref())?;
+        let layers = layers.0.as_deref().and_then(|text| text.trim().parse::<i64>().ok()).unwrap_or(0);
+        let not_found = || ApiError::NotFound(format!("Task {} does not exist", task_id.0));
+        let id: TaskId = task_id.0.parse().map_err(|_| not_found())?;
+        let task = match self.state.store.task_get(id).await {
+            Ok(task) => task,
+            Err(error) if error.kind() == StoreErrorKind::NotFound => return Err(not_found()),
+            Err(error) => return Err(error.into()),
+        };
+        if layers == 0 {
+            let mut body = stored_task_json(&self.state, &task).await?;
+            if builddata {
+                body.insert("build_data".into(), self.build_data_json(task.id).await?);
+            }
+            if subtaskerrors {
+                let (_, errors) = self.task_tree(&task, 1, false, true).await?;
+                body.insert("subtask_errors".into(), Value::Object(errors));
+            }
+            return Ok(JsonOk::Ok(Json(Value::Object(body))));
+        }
+        let (layered, errors) = self.task_tree(&task, layers, builddata, subtaskerrors).await?;
+        let mut body = Map::new();
+        body.insert("init_task_id".into(), task.id.to_string().into());
+        body.extend(layered);
+        if subtaskerrors {
+            body.insert("subtask_errors".into(), Value::Object(errors));
+        }
+        Ok(JsonOk::Ok(Json(Value::Object(body))))
+    }
+
+    /// Build data a task collected (`physical_provisioner:read_build_data`);
+    /// 404 with an empty body when there is none.
+    #[oai(path = "/api/v1.0/tasks/:task_id/builddata", method = "get", tag = "ApiTags::Tasks")]
+    async fn task_build_data(&self, context: poem::web::Data<&RequestContext>, task_id: Path<String>) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_build_data")?;
+        let empty = ApiError::Plain { status: poem::http::StatusCode::NOT_FOUND, text: None };
+        let Ok(id) = task_id.0.parse::<TaskId>() else { return Err(empty) };
+        let records = self.state.store.build_data_for_task(id).await.map_err(|error| {
+            tracing::error!(error = %error, "task build data: state store error");
+            ApiError::Plain { status: poem::http::StatusCode::INTERNAL_SERVER_ERROR, text: Some("Unexpected error.") }
+        })?;
+        if records.is_empty() {
+            return Err(empty);
+        }
+        Ok(JsonOk::Ok(Json(records.iter().map(build_data_body).collect())))
+    }
+
+    /// Machines known to the node provisioner (`physical_provisioner:read_data`).
+    #[oai(path = "/api/v1.0/nodes", method = "get", tag = "ApiTags::Nodes")]
+    async fn nodes(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_data")?;
+        let Some(inventory) = &self.state.nodes else {
+            return Err(ApiError::InternalWithMessage("No node driver is configured".into()));
+        };
+        let machines = inventory.machines().await.map_err(ApiError::Internal)?;
+        let body = serde_json::to_value(machines).map_err(|error| ApiError::Internal(error.to_string()))?;
+        Ok(JsonOk::Ok(Json(body)))
+    }
+
+    /// A node's build data (`physical_provisioner:read_build_data`); with
+    /// `latest=true` only the newest record per generator.
+    #[oai(path = "/api/v1.0/nodes/:hostname/builddata", method = "get", tag = "ApiTags::Nodes")]
+    async fn node_build_data(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        hostname: Path<String>,
+        /// `true` (any case): newest record per generator.
+        latest: Query<Option<String>>,
+    ) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_build_data")?;
+        let latest = latest.0.as_deref().is_some_and(|value| value.eq_ignore_ascii_case("true"));
+        let records = self.state.store.build_data_for_node(&hostname.0, latest).await?;
+        if records.is_empty() {
+            return Err(ApiError::NotFound("No build data found".into()));
+        }
+        Ok(JsonOk::Ok(Json(records.iter().map(build_data_body).collect())))
+    }
+
+    /// Names of the design's nodes a filter selects, in design order
+    /// (`physical_provisioner:read_data`).
+    #[oai(path = "/api/v1.0/nodefilter", method = "post", tag = "ApiTags::Nodes")]
+    async fn node_filter(&self, context: poem::web::Data<&RequestContext>, body: RawBody<NodeFilterRequest>) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_data")?;
+        if body.is_empty() {
+            return Err(ApiError::BadRequest("Missing input required value: design_ref".into()));
+        }
+        let fields = match body.json() {
+            Ok(Value::Object(fields)) => fields,
+            Ok(_) => return Err(ApiError::BadRequest("The request body must be a JSON object".into())),
+            Err(error) => return Err(ApiError::BadRequest(format!("Invalid JSON in request body: {error}"))),
+        };
+        let design_ref = match fields.get("design_ref") {
+            Some(Value::String(text)) if !text.is_empty() => text.clone(),
+            _ => return Err(ApiError::BadRequest("Missing input required value: design_ref".into())),
+        };
+        let filter = match fields.get("node_filter") {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                Some(super::convert::node_filter(value).map_err(|error| ApiError::BadRequest(format!("Invalid node_filter: {error}")))?)
+            }
+        };
+        let evaluation = match self.state.load_design(&design_ref).await {
+            Ok(evaluation) => evaluation,
+            Err(error) => {
+                // The original answers an empty list when the design cannot be
+                // loaded (compat §1.3.11).
+                tracing::warn!(design_ref = %DesignRef(design_ref.clone()).redacted(), error = %error, "nodefilter: design not loaded");
+                return Ok(JsonOk::Ok(Json(json!([]))));
+            }
+        };
+        let Some(site) = &evaluation.site else {
+            return Ok(JsonOk::Ok(Json(json!([]))));
+        };
+        let selected = site.select(filter.as_ref()).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+        let names: Vec<Value> = selected.into_iter().map(|index| Value::String(site.nodes()[index].name().to_owned())).collect();
+        Ok(JsonOk::Ok(Json(Value::Array(names))))
+    }
+
+    /// Fetch, parse, compile and validate a design
+    /// (`physical_provisioner:validate_site_design`). The Status document is
+    /// the body of both 200 and 400.
+    #[oai(path = "/api/v1.0/validatedesign", method = "post", tag = "ApiTags::Designs")]
+    async fn validate_design(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        body: RawBody<ValidateDesignRequest>,
+    ) -> ApiResult<ValidationReply> {
+        self.authorize(&context, "physical_provisioner:validate_site_design")?;
+        if body.is_empty() {
+            return Err(ApiError::BadRequest("Request body must not be empty for validation.".into()));
+        }
+        if !body.is_json() {
+            return Err(ApiError::BadRequest("Content-Type must be application/json".into()));
+        }
+        let value = body.json().map_err(|error| ApiError::BadRequest(format!("Invalid JSON in request body: {error}")))?;
+        let href = match value.get("href") {
+            Some(Value::String(href)) if !href.is_empty() => href.clone(),
+            _ => return Err(ApiError::BadRequest(r#"The "href" key must be provided in the request body."#.into())),
+        };
+        let evaluation = match self.state.load_design(&href).await {
+            Ok(evaluation) => evaluation,
+            // A stream that is not YAML (or not UTF-8) is reported as one
+            // error in a `failure` status document (site-design spec §1.3
+            // recommendation; upstream answers 500).
+            Err(super::DesignLoadError::Evaluate(super::cache::EvaluateError::Ingest(text))) => {
+                let finding = drydock_core::model::Finding::new("DD001", drydock_core::model::Level::Error, text, "");
+                let report = DesignReport {
+                    status: DesignStatus::NotEvaluated,
+                    message: None,
+                    reason: None,
+                    error_count: 1,
+                    messages: vec![ReportMessage::Finding(finding)],
+                };
+                return Ok(ValidationReply::Invalid(Json(report_body(&report))));
+            }
+            Err(error) => return Err(ApiError::InternalWithMessage(error.to_string())),
+        };
+        let body = report_body(&evaluation.report);
+        Ok(if evaluation.report.is_success() { ValidationReply::Valid(Json(body)) } else { ValidationReply::Invalid(Json(body)) })
+    }
+}

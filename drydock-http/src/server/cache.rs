@@ -1,0 +1,109 @@
+//! Parsed designs, cached immutably by design reference and content: a
+//! design is fetched on every request (its content may change behind the
+//! reference) but ingested, compiled and validated only once per distinct
+//! content. Evaluation runs on a blocking thread so large designs do not
+//! stall the server's workers.
+
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use drydock_core::ingest::Ingester;
+use drydock_core::ingest::source::SourceBytes;
+use drydock_core::validate::{Evaluation, ValidationOptions, evaluate};
+
+/// One cached evaluation.
+struct Entry {
+    design_ref: String,
+    hash: u64,
+    content: Arc<Vec<u8>>,
+    evaluation: Arc<Evaluation>,
+}
+
+/// Why a design could not be evaluated at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    /// The bytes are not a design stream (not YAML, too deep, …).
+    #[error("{0}")]
+    Ingest(String),
+    /// The evaluation thread failed.
+    #[error("design evaluation failed: {0}")]
+    Worker(String),
+}
+
+/// A bounded cache of evaluations, most recent last.
+pub struct DesignCache {
+    capacity: usize,
+    options: ValidationOptions,
+    entries: Mutex<VecDeque<Entry>>,
+}
+
+impl std::fmt::Debug for DesignCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesignCache").field("capacity", &self.capacity).finish_non_exhaustive()
+    }
+}
+
+fn content_hash(content: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    content.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl DesignCache {
+    /// A cache of at most `capacity` designs evaluated with `options`.
+    pub fn new(capacity: usize, options: ValidationOptions) -> DesignCache {
+        DesignCache { capacity: capacity.max(1), options, entries: Mutex::new(VecDeque::new()) }
+    }
+
+    fn lookup(&self, design_ref: &str, hash: u64, content: &[u8]) -> Option<Arc<Evaluation>> {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let position =
+            entries.iter().position(|entry| entry.hash == hash && entry.design_ref == design_ref && entry.content.as_slice() == content)?;
+        let entry = entries.remove(position)?;
+        let evaluation = entry.evaluation.clone();
+        entries.push_back(entry);
+        Some(evaluation)
+    }
+
+    /// The evaluation of `fetched` (read from `design_ref`), from the cache
+    /// when the same reference had the same content before.
+    pub async fn evaluate(&self, design_ref: &str, fetched: SourceBytes) -> Result<Arc<Evaluation>, EvaluateError> {
+        let hash = content_hash(&fetched.bytes);
+        if let Some(hit) = self.lookup(design_ref, hash, &fetched.bytes) {
+            return Ok(hit);
+        }
+        let content = Arc::new(fetched.bytes);
+        let options = self.options.clone();
+        let input = content.clone();
+        let name = fetched.name;
+        let evaluation = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let ingested = Ingester::new().ingest_bytes(&input, Some(&name));
+            let ingest_ms = started.elapsed().as_millis() as u64;
+            let evaluation = ingested.map(|ingested| evaluate(ingested, &options));
+            tracing::debug!(ingest_ms, evaluate_ms = started.elapsed().as_millis() as u64 - ingest_ms, "design evaluated");
+            evaluation
+        })
+        .await
+        .map_err(|error| EvaluateError::Worker(error.to_string()))?
+        .map_err(|error| EvaluateError::Ingest(error.to_string()))?;
+        let evaluation = Arc::new(evaluation);
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= self.capacity {
+            entries.pop_front();
+        }
+        entries.push_back(Entry { design_ref: design_ref.to_owned(), hash, content, evaluation: evaluation.clone() });
+        Ok(evaluation)
+    }
+
+    /// How many designs are cached.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,276 @@
+//! The designs API of the original's getting-started guide (compat: api
+//! spec §1.3.15), which is non-functional upstream and works here on the
+//! state store's design records: create a design, add parts (a YAML body or
+//! a design reference), show the design (as stored or compiled), list its
+//! parts and show the documents of a kind.
+
+use std::sync::Arc;
+
+use drydock_core::ids::{DesignRef, TaskId};
+use drydock_core::ingest::source::SourceBytes;
+use drydock_core::store::StoreErrorKind;
+use drydock_core::task::records::{DesignPart, DesignRecord};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::api::{ApiTags, JsonOk};
+use super::auth::RequestContext;
+use super::body::RawBody;
+use super::error::{ApiError, ApiResult};
+use crate::wire::task::{Zone, py_datetime};
+use crate::wire::validation::report_body;
+
+/// A design or part was created.
+#[derive(ApiResponse)]
+pub enum Created {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<Value>, #[oai(header = "Location")] String),
+}
+
+/// Body of `POST /designs/{id}/parts` when adding from a reference
+/// (documentation only; a YAML body with `?ingester=yaml` is accepted too).
+#[derive(Object)]
+pub struct PartFromReference {
+    /// A design reference (file, http(s), deckhand+http(s)).
+    pub href: String,
+}
+
+/// Body of `POST /designs` (documentation only; may be empty).
+#[derive(Object)]
+pub struct DesignCreateRequest {
+    /// Parts of this design are copied into the new one.
+    pub base_design_id: Option<String>,
+}
+
+fn design_json(record: &DesignRecord) -> Value {
+    json!({"id": record.id.to_string(), "created": py_datetime(&record.created, Zone::Aware), "part_count": record.part_count})
+}
+
+fn part_json(part: &DesignPart) -> Value {
+    json!({
+        "design_id": part.design_id.to_string(),
+        "sequence": part.sequence,
+        "source": part.source,
+        "added": py_datetime(&part.added, Zone::Aware),
+        "bytes": part.content.len(),
+    })
+}
+
+/// Every YAML document of the design's parts, with its kind and name.
+fn documents(parts: &[DesignPart]) -> Result<Vec<(String, String, Value)>, String> {
+    let mut out = Vec::new();
+    for part in parts {
+        let text = std::str::from_utf8(&part.content).map_err(|_| format!("part {} is not UTF-8", part.sequence))?;
+        let docs = super::convert::yaml_documents(text).map_err(|error| format!("part {}: {error}", part.sequence))?;
+        for json in docs {
+            let kind = match json.get("schema").and_then(Value::as_str) {
+                Some(schema) => schema.split('/').nth(1).unwrap_or(schema).to_owned(),
+                None => json.get("kind").and_then(Value::as_str).unwrap_or("").to_owned(),
+            };
+            let name = json.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
+            if !kind.is_empty() {
+                out.push((kind, name, json));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The designs API.
+pub struct DesignsApi {
+    pub(super) state: Arc<AppState>,
+}
+
+impl DesignsApi {
+    fn authorize(&self, context: &RequestContext, rule: &str) -> ApiResult<()> {
+        super::authorize(&self.state, context, rule)
+    }
+
+    fn design_id(text: &str) -> ApiResult<TaskId> {
+        text.parse().map_err(|_| ApiError::NotFound(format!("Design {text} not found")))
+    }
+
+    async fn record(&self, id: TaskId) -> ApiResult<DesignRecord> {
+        match self.state.store.design_get(id).await {
+            Ok(record) => Ok(record),
+            Err(error) if error.kind() == StoreErrorKind::NotFound => Err(ApiError::NotFound(format!("Design {id} not found"))),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+#[OpenApi]
+impl DesignsApi {
+    /// Listing designs is not offered: keep the id `POST /designs` returns
+    /// (`physical_provisioner:read_data`).
+    #[oai(path = "/api/v1.0/designs", method = "get", tag = "ApiTags::Designs")]
+    async fn design_list(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_data")?;
+        Err(ApiError::Gone("Listing designs is not supported; use the id returned by POST /api/v1.0/designs".into()))
+    }
+
+    /// Create a design, empty or as a copy of `base_design_id`
+    /// (`physical_provisioner:ingest_data`).
+    #[oai(path = "/api/v1.0/designs", method = "post", tag = "ApiTags::Designs")]
+    async fn design_create(&self, context: poem::web::Data<&RequestContext>, body: RawBody<DesignCreateRequest>) -> ApiResult<Created> {
+        self.authorize(&context, "physical_provisioner:ingest_data")?;
+        let base = if body.is_empty() {
+            None
+        } else {
+            let value = body.json().map_err(|error| ApiError::BadRequest(format!("Invalid JSON in request body: {error}")))?;
+            match value.get("base_design_id") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(text)) => Some(Self::design_id(text)?),
+                Some(_) => return Err(ApiError::BadRequest("base_design_id must be a string".into())),
+            }
+        };
+        let base_parts = match base {
+            Some(id) => {
+                self.record(id).await?;
+                self.state.store.design_parts(id).await?
+            }
+            None => Vec::new(),
+        };
+        let record = self.state.store.design_create().await?;
+        for part in &base_parts {
+            self.state.store.design_part_add(record.id, &part.source, &part.content).await?;
+        }
+        let record = self.state.store.design_get(record.id).await?;
+        Ok(Created::Created(Json(design_json(&record)), format!("/api/v1.0/designs/{}", record.id)))
+    }
+
+    /// A design: its parts as stored (`source=designed`, default) or its
+    /// compiled form's validation report and nodes (`source=compiled`)
+    /// (`physical_provisioner:read_data`).
+    #[oai(path = "/api/v1.0/designs/:design_id", method = "get", tag = "ApiTags::Designs")]
+    async fn design_get(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        design_id: Path<String>,
+        /// `designed` or `compiled`.
+        source: Query<Option<String>>,
+    ) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_data")?;
+        let id = Self::design_id(&design_id.0)?;
+        let record = self.record(id).await?;
+        let parts = self.state.store.design_parts(id).await?;
+        let mut body = design_json(&record);
+        match source.0.as_deref().unwrap_or("designed") {
+            "designed" => {
+                body["parts"] = parts.iter().map(part_json).collect();
+            }
+            "compiled" => {
+                let mut content = Vec::new();
+                for part in &parts {
+                    content.extend_from_slice(&part.content);
+                    if !content.ends_with(b"\n") {
+                        content.push(b'\n');
+                    }
+                    content.extend_from_slice(b"---\n");
+                }
+                let reference = format!("design:{id}");
+                let fetched = SourceBytes { bytes: content, name: reference.clone() };
+                let evaluation =
+                    self.state.designs.evaluate(&reference, fetched).await.map_err(|error| ApiError::BadRequest(error.to_string()))?;
+                body["validation"] = report_body(&evaluation.report);
+                body["nodes"] = evaluation
+                    .site
+                    .as_ref()
+                    .map(|site| site.nodes().iter().map(|node| Value::String(node.name().to_owned())).collect())
+                    .unwrap_or_else(|| json!([]));
+            }
+            other => return Err(ApiError::BadRequest(format!("Invalid source {other}: use designed or compiled"))),
+        }
+        Ok(JsonOk::Ok(Json(body)))
+    }
+
+    /// A design's parts in the order added (`physical_provisioner:ingest_data`,
+    /// as upstream).
+    #[oai(path = "/api/v1.0/designs/:design_id/parts", method = "get", tag = "ApiTags::Designs")]
+    async fn part_list(&self, context: poem::web::Data<&RequestContext>, design_id: Path<String>) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:ingest_data")?;
+        let id = Self::design_id(&design_id.0)?;
+        self.record(id).await?;
+        let parts = self.state.store.design_parts(id).await?;
+        Ok(JsonOk::Ok(Json(parts.iter().map(part_json).collect())))
+    }
+
+    /// Add a part: a YAML body with `?ingester=yaml`, or a JSON body
+    /// `{"href": "<design ref>"}` whose content is fetched
+    /// (`physical_provisioner:ingest_data`).
+    #[oai(path = "/api/v1.0/designs/:design_id/parts", method = "post", tag = "ApiTags::Designs")]
+    async fn part_add(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        design_id: Path<String>,
+        /// `yaml` for a YAML body.
+        ingester: Query<Option<String>>,
+        body: RawBody<PartFromReference>,
+    ) -> ApiResult<Created> {
+        self.authorize(&context, "physical_provisioner:ingest_data")?;
+        let id = Self::design_id(&design_id.0)?;
+        self.record(id).await?;
+        if body.is_empty() {
+            return Err(ApiError::BadRequest("Empty body not supported".into()));
+        }
+        let (source, content) = if body.is_json() {
+            let value = body.json().map_err(|error| ApiError::BadRequest(format!("Invalid JSON in request body: {error}")))?;
+            let Some(href) = value.get("href").and_then(Value::as_str).filter(|href| !href.is_empty()) else {
+                return Err(ApiError::BadRequest(r#"The "href" key must be provided in the request body."#.into()));
+            };
+            let design_ref = DesignRef(href.to_owned());
+            let fetched = self.state.source.fetch(&design_ref).await.map_err(|error| ApiError::BadRequest(error.to_string()))?;
+            (design_ref.redacted(), fetched.bytes)
+        } else {
+            match ingester.0.as_deref() {
+                None => return Err(ApiError::BadRequest("POST requires parameter 'ingester'".into())),
+                Some("yaml") => ("request body".to_owned(), body.bytes.clone()),
+                Some(other) => return Err(ApiError::BadRequest(format!("Unknown ingester {other}"))),
+            }
+        };
+        let text = std::str::from_utf8(&content).map_err(|_| ApiError::BadRequest("The part is not UTF-8".into()))?;
+        super::convert::yaml_documents(text).map_err(|error| ApiError::BadRequest(format!("Invalid YAML: {error}")))?;
+        let part = self.state.store.design_part_add(id, &source, &content).await?;
+        Ok(Created::Created(Json(part_json(&part)), format!("/api/v1.0/designs/{id}/parts")))
+    }
+
+    /// The documents of one kind in a design (`physical_provisioner:read_data`).
+    #[oai(path = "/api/v1.0/designs/:design_id/parts/:kind", method = "get", tag = "ApiTags::Designs")]
+    async fn part_kind(&self, context: poem::web::Data<&RequestContext>, design_id: Path<String>, kind: Path<String>) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_data")?;
+        let id = Self::design_id(&design_id.0)?;
+        self.record(id).await?;
+        let parts = self.state.store.design_parts(id).await?;
+        let docs = documents(&parts).map_err(ApiError::BadRequest)?;
+        let selected: Vec<Value> =
+            docs.into_iter().filter(|(doc_kind, _, _)| doc_kind.eq_ignore_ascii_case(&kind.0)).map(|(_, _, doc)| doc).collect();
+        if selected.is_empty() {
+            return Err(ApiError::NotFound(format!("Kind {} unknown", kind.0)));
+        }
+        Ok(JsonOk::Ok(Json(Value::Array(selected))))
+    }
+
+    /// One document of a design (`physical_provisioner:read_data`).
+    #[oai(path = "/api/v1.0/designs/:design_id/parts/:kind/:name", method = "get", tag = "ApiTags::Designs")]
+    async fn part_get(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        design_id: Path<String>,
+        kind: Path<String>,
+        name: Path<String>,
+    ) -> ApiResult<JsonOk> {
+        self.authorize(&context, "physical_provisioner:read_data")?;
+        let id = Self::design_id(&design_id.0)?;
+        self.record(id).await?;
+        let parts = self.state.store.design_parts(id).await?;
+        let docs = documents(&parts).map_err(ApiError::BadRequest)?;
+        docs.into_iter()
+            .find(|(doc_kind, doc_name, _)| doc_kind.eq_ignore_ascii_case(&kind.0) && *doc_name == name.0)
+            .map(|(_, _, doc)| JsonOk::Ok(Json(doc)))
+            .ok_or_else(|| ApiError::NotFound(format!("{} {} not found in design {id}", kind.0, name.0)))
+    }
+}

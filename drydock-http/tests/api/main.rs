@@ -1,0 +1,14 @@
+//! In-process tests of the `/api/v1.0` server through poem's test client:
+//! every endpoint, every auth mode and the error paths, with golden JSON
+//! (insta) of response bodies whose ids and timestamps are normalised.
+
+mod auth;
+mod binary;
+mod designs;
+mod hostile;
+mod nodes;
+mod openapi;
+mod service;
+mod support;
+mod tasks;
+mod validation;

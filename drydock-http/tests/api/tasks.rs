@@ -1,0 +1,317 @@
+//! Task endpoints: create, list with paging, show with build data, sub-task
+//! errors and layers, task build data, retention purge.
+
+use drydock_core::store::TaskQuery;
+use drydock_core::task::{Action, TaskStatus};
+use poem::http::Method;
+use serde_json::json;
+
+use crate::support::{Call, Normaliser, admin, build_data, message, normalise, site_ref, stored_task};
+
+#[tokio::test]
+async fn create_queues_a_task_for_the_orchestrator() {
+    let server = admin();
+    let filter = json!({"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": ["n01"]}]});
+    let reply = server
+        .post("/api/v1.0/tasks", &json!({"action": "deploy_nodes", "design_ref": site_ref(), "node_filter": filter, "extra": 1}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let body = reply.json();
+    let id = body["task_id"].as_str().expect("task_id").to_owned();
+    assert_eq!(reply.header("location"), Some(format!("/api/v1.0/tasks/{id}").as_str()));
+    assert!(body["created"].as_str().is_some_and(|ts| ts.ends_with("+00:00")), "POST timestamps are aware");
+    let mut body = body;
+    body["design_ref"] = json!("<site>");
+    insta::assert_json_snapshot!("task_created", normalise(&body));
+    let stored = server.store().task_get(id.parse().expect("uuid")).await.expect("stored");
+    assert_eq!(stored.status, TaskStatus::Queued);
+    assert_eq!(stored.created_by.as_deref(), Some("noauth"));
+    assert_eq!(stored.node_filter, Some(filter));
+}
+
+#[tokio::test]
+async fn create_rejects_what_the_original_rejects() {
+    let server = admin();
+    let cases = [
+        (json!({"design_ref": "file:///x"}), "Unsupported action None"),
+        (json!({"action": "verify_node", "design_ref": "file:///x"}), "Unsupported action verify_node"),
+        (json!({"action": "noop", "design_ref": "file:///x"}), "Unsupported action noop"),
+        (json!({"action": 7, "design_ref": "file:///x"}), "Unsupported action None"),
+        (json!({"action": "verify_site"}), "Task creation requires fields design_ref, action"),
+        (json!({"action": "verify_site", "design_ref": ""}), "Task creation requires fields design_ref, action"),
+        (json!({"action": "verify_site", "design_ref": "file:///x", "node_filter": "all"}), "node_filter must be an object or null"),
+        (json!(["verify_site"]), "The request body must be a JSON object"),
+    ];
+    for (body, message) in cases {
+        server.post("/api/v1.0/tasks", &body).await.assert_envelope(400, message);
+    }
+    let empty = server.send(Call::new(Method::POST, "/api/v1.0/tasks").header("content-type", "application/json")).await;
+    empty.assert_envelope(400, "Request body must not be empty");
+    let text = server.send(Call::new(Method::POST, "/api/v1.0/tasks").header("content-type", "text/plain").body(b"{}".to_vec())).await;
+    text.assert_envelope(400, "Content-Type must be application/json");
+    let charset = server
+        .send(
+            Call::new(Method::POST, "/api/v1.0/tasks")
+                .header("content-type", "application/json; charset=utf-8")
+                .body(json!({"action": "verify_site", "design_ref": "file:///x"}).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(charset.status, 201, "media-type parameters are accepted: {}", charset.body);
+    let broken = server
+        .send(Call::new(Method::POST, "/api/v1.0/tasks").header("content-type", "application/json").body(b"{\"action\":".to_vec()))
+        .await;
+    assert_eq!(broken.status, 400);
+    assert!(broken.json()["message"].as_str().is_some_and(|text| text.starts_with("Invalid JSON in request body")));
+    let page = server.store().task_list(&TaskQuery::default()).await.expect("list");
+    assert_eq!(page.tasks.len(), 1, "only the charset request created a task");
+}
+
+#[tokio::test]
+async fn list_returns_every_task_with_messages_and_pages_on_request() {
+    let server = admin();
+    let store = server.store().clone();
+    let first = stored_task(&store, Action::VerifySite, 3).await;
+    store.result_message_add(first.id, &message("checked", false)).await.expect("message");
+    store.result_message_add(first.id, &message("broken", true)).await.expect("message");
+    stored_task(&store, Action::PrepareSite, 2).await;
+    stored_task(&store, Action::DeployNodes, 1).await;
+    let all = server.get("/api/v1.0/tasks").await;
+    assert_eq!(all.status, 200);
+    assert!(all.header("x-drydock-next-marker").is_none());
+    let mut body = all.json();
+    for task in body.as_array_mut().expect("array") {
+        task["design_ref"] = json!("<site>");
+    }
+    assert!(body[0]["created"].as_str().is_some_and(|ts| !ts.ends_with("+00:00")), "stored timestamps are naive");
+    insta::assert_json_snapshot!("task_list", normalise(&body));
+
+    let page = server.get("/api/v1.0/tasks?limit=2").await;
+    assert_eq!(page.json().as_array().map(Vec::len), Some(2));
+    let marker = page.header("x-drydock-next-marker").expect("more pages").to_owned();
+    let rest = server.get(&format!("/api/v1.0/tasks?limit=2&marker={marker}")).await;
+    let rest_body = rest.json();
+    assert_eq!(rest_body.as_array().map(Vec::len), Some(1));
+    assert_eq!(rest_body[0]["action"], "deploy_nodes");
+    assert!(rest.header("x-drydock-next-marker").is_none());
+    server.get("/api/v1.0/tasks?limit=0").await.assert_envelope(400, "limit must be a positive integer");
+    server.get("/api/v1.0/tasks?limit=x").await.assert_envelope(400, "limit must be a positive integer");
+    server.get("/api/v1.0/tasks?marker=nonsense").await.assert_envelope(400, "Invalid marker");
+}
+
+#[tokio::test]
+async fn list_caps_the_page_size() {
+    let mut setup = crate::support::Setup::default();
+    setup.config.paging = drydock_http::server::Paging { default_page: 2, max_page: 3 };
+    let server = crate::support::harness(setup);
+    for age in 0..4 {
+        stored_task(server.store(), Action::VerifySite, age).await;
+    }
+    let default = server.get("/api/v1.0/tasks").await;
+    assert_eq!(default.json().as_array().map(Vec::len), Some(2));
+    let capped = server.get("/api/v1.0/tasks?limit=100").await;
+    assert_eq!(capped.json().as_array().map(Vec::len), Some(3));
+    assert!(capped.header("x-drydock-next-marker").is_some());
+}
+
+/// root → (a, b); a → c (c has an error message); b → d (missing).
+async fn tree(server: &crate::support::Harness) -> [String; 4] {
+    let store = server.store().clone();
+    let root = stored_task(&store, Action::DeployNodes, 0).await;
+    let a = stored_task(&store, Action::PrepareNodes, 0).await;
+    let b = stored_task(&store, Action::DeployNode, 0).await;
+    let c = stored_task(&store, Action::IdentifyNode, 0).await;
+    store.task_add_subtask(root.id, a.id).await.expect("a");
+    store.task_add_subtask(root.id, b.id).await.expect("b");
+    store.task_add_subtask(a.id, c.id).await.expect("c");
+    store.result_message_add(c.id, &message("node n01 not found", true)).await.expect("message");
+    store.result_message_add(root.id, &message("root error", true)).await.expect("message");
+    store.build_data_insert(&build_data("n01", root.id, "lshw", 1)).await.expect("build data");
+    store.build_data_insert(&build_data("n01", c.id, "lldp", 1)).await.expect("build data");
+    [root.id.to_string(), a.id.to_string(), b.id.to_string(), c.id.to_string()]
+}
+
+fn redacted(mut value: serde_json::Value) -> serde_json::Value {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if map.contains_key("design_ref") {
+                    map.insert("design_ref".into(), json!("<site>"));
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+#[tokio::test]
+async fn show_one_task_plain_and_with_extras() {
+    let server = admin();
+    let [root, a, b, c] = tree(&server).await;
+    let plain = server.get(&format!("/api/v1.0/tasks/{root}")).await;
+    assert_eq!(plain.status, 200);
+    let body = plain.json();
+    assert!(body.get("build_data").is_none() && body.get("subtask_errors").is_none());
+    let mut names = Normaliser::default();
+    for id in [&root, &a, &b, &c] {
+        names.value(&json!(id));
+    }
+    insta::assert_json_snapshot!("task_show_plain", names.value(&redacted(body)));
+
+    let extras = server.get(&format!("/api/v1.0/tasks/{root}?builddata=True&subtaskerrors=yes")).await;
+    assert_eq!(extras.status, 200);
+    let body = extras.json();
+    assert_eq!(body["build_data"].as_array().map(Vec::len), Some(1), "only this task's records");
+    assert_eq!(body["build_data"][0]["generator"], "lshw");
+    let errors = body["subtask_errors"].as_object().expect("subtask_errors");
+    assert_eq!(errors.keys().collect::<Vec<_>>(), vec![&c], "grandchild's error, never the task itself");
+    assert_eq!(errors[&c]["task_id"], json!(c));
+    let mut names = Normaliser::default();
+    for id in [&root, &a, &b, &c] {
+        names.value(&json!(id));
+    }
+    insta::assert_json_snapshot!("task_show_extras", names.value(&redacted(body)));
+
+    let none = server.get(&format!("/api/v1.0/tasks/{a}?subtaskerrors=1")).await.json();
+    assert_eq!(none["subtask_errors"].as_object().map(|map| map.len()), Some(1));
+    let leaf = server.get(&format!("/api/v1.0/tasks/{c}?subtaskerrors=on&builddata=off")).await.json();
+    assert_eq!(leaf["subtask_errors"], json!({}));
+    assert!(leaf.get("build_data").is_none());
+}
+
+#[tokio::test]
+async fn show_layers() {
+    let server = admin();
+    let [root, a, b, c] = tree(&server).await;
+    let two = server.get(&format!("/api/v1.0/tasks/{root}?layers=2")).await.json();
+    let mut keys: Vec<&String> = two.as_object().expect("map").keys().collect();
+    keys.sort();
+    let mut want = vec!["init_task_id", &root, &a, &b];
+    want.sort();
+    assert_eq!(keys, want);
+    assert_eq!(two["init_task_id"], json!(root));
+    assert!(two.get("subtask_errors").is_none());
+
+    let all = server.get(&format!("/api/v1.0/tasks/{root}?layers=-1&subtaskerrors=true&builddata=true")).await.json();
+    assert!(all.get(&c).is_some(), "layers=-1 reaches the grandchild");
+    assert_eq!(all[&c]["build_data"][0]["generator"], "lldp");
+    assert_eq!(all["subtask_errors"].as_object().map(|map| map.len()), Some(1));
+    let mut names = Normaliser::default();
+    for id in [&root, &a, &b, &c] {
+        names.value(&json!(id));
+    }
+    insta::assert_json_snapshot!("task_show_layers_all", names.value(&redacted(all)));
+
+    // subtaskerrors collects at every depth even when layers is smaller.
+    let one = server.get(&format!("/api/v1.0/tasks/{root}?layers=1&subtaskerrors=t")).await.json();
+    assert_eq!(one.as_object().map(|map| map.len()), Some(3), "init_task_id, the task, subtask_errors");
+    assert!(one["subtask_errors"].get(&c).is_some());
+    // Negative values other than -1 behave like 1; non-integers like 0.
+    let negative = server.get(&format!("/api/v1.0/tasks/{root}?layers=-5")).await.json();
+    assert_eq!(negative.as_object().map(|map| map.len()), Some(2));
+    let text = server.get(&format!("/api/v1.0/tasks/{root}?layers=abc")).await.json();
+    assert_eq!(text["task_id"], json!(root));
+}
+
+#[tokio::test]
+async fn layers_show_missing_children_as_null() {
+    let server = admin();
+    let store = server.store().clone();
+    let root = stored_task(&store, Action::DeployNodes, 0).await;
+    let child = stored_task(&store, Action::DeployNode, 100).await;
+    store.task_add_subtask(root.id, child.id).await.expect("child");
+    store.task_purge(chrono::Utc::now() - chrono::Duration::days(50)).await.expect("purge the child only");
+    let body = server.get(&format!("/api/v1.0/tasks/{}?layers=2", root.id)).await.json();
+    assert_eq!(body.get(child.id.to_string()), Some(&serde_json::Value::Null), "{body}");
+    assert!(body.get(root.id.to_string()).is_some_and(|task| task.is_object()));
+}
+
+#[tokio::test]
+async fn show_errors() {
+    let server = admin();
+    let unknown = "0c6d0a52-5a8e-4ad1-9a8e-0f9e0d2b6b1a";
+    server.get(&format!("/api/v1.0/tasks/{unknown}")).await.assert_envelope(404, &format!("Task {unknown} does not exist"));
+    server.get("/api/v1.0/tasks/not-a-uuid").await.assert_envelope(404, "Task not-a-uuid does not exist");
+    let task = stored_task(server.store(), Action::VerifySite, 0).await;
+    server
+        .get(&format!("/api/v1.0/tasks/{}?builddata=maybe", task.id))
+        .await
+        .assert_envelope(400, "Invalid value for query parameter builddata");
+}
+
+#[tokio::test]
+async fn task_build_data() {
+    let server = admin();
+    let task = stored_task(server.store(), Action::DeployNodes, 0).await;
+    let empty = server.get(&format!("/api/v1.0/tasks/{}/builddata", task.id)).await;
+    assert_eq!(empty.status, 404);
+    assert!(empty.body.is_empty(), "format C: empty body");
+    let bad = server.get("/api/v1.0/tasks/zzz/builddata").await;
+    assert_eq!(bad.status, 404);
+    assert!(bad.body.is_empty());
+    server.store().build_data_insert(&build_data("n02", task.id, "lshw", 2)).await.expect("insert");
+    let reply = server.get(&format!("/api/v1.0/tasks/{}/builddata", task.id)).await;
+    assert_eq!(reply.status, 200);
+    insta::assert_json_snapshot!("task_build_data", normalise(&reply.json()));
+}
+
+#[tokio::test]
+async fn purge_removes_old_tasks() {
+    let server = admin();
+    let old = stored_task(server.store(), Action::VerifySite, 100).await;
+    let recent = stored_task(server.store(), Action::VerifySite, 10).await;
+    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=nonsense")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, "Tables purged successfully.");
+    assert!(server.store().task_get(old.id).await.is_err(), "older than the default 90 days");
+    assert!(server.store().task_get(recent.id).await.is_ok());
+    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=5")).await;
+    assert_eq!(reply.status, 200);
+    assert!(server.store().task_get(recent.id).await.is_err());
+}
+
+#[tokio::test]
+async fn purge_failure_is_404_with_an_empty_body() {
+    let server = crate::support::harness(crate::support::Setup {
+        store: std::sync::Arc::new(crate::support::DownStore),
+        ..crate::support::Setup::default()
+    });
+    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=1")).await;
+    assert_eq!(reply.status, 404);
+    assert!(reply.body.is_empty());
+}
+
+#[tokio::test]
+async fn the_orchestrator_in_the_same_process_runs_queued_tasks() {
+    let setup = crate::support::Setup {
+        orchestrator: drydock_core::orchestrator::OrchestratorConfig {
+            poll_interval: std::time::Duration::from_millis(20),
+            leadership_claim_interval: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+        ..crate::support::Setup::default()
+    };
+    let server = crate::support::harness(setup);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let orchestrator = server.state.orchestrator.clone();
+    let stop = shutdown.clone();
+    let leader = tokio::spawn(async move { orchestrator.run(stop).await });
+    let created = server.post("/api/v1.0/tasks", &json!({"action": "validate_design", "design_ref": site_ref()})).await;
+    assert_eq!(created.status, 201);
+    let id = created.json()["task_id"].as_str().expect("id").to_owned();
+    let mut task = serde_json::Value::Null;
+    for _ in 0..250 {
+        task = server.get(&format!("/api/v1.0/tasks/{id}")).await.json();
+        if task["status"] == "complete" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    assert!(leader.await.expect("leader loop").is_ok());
+    assert_eq!(task["status"], "complete", "{task}");
+    assert_eq!(task["result"]["status"], "success", "{task}");
+}
