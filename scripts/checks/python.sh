@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python module: build the drydock wheel with maturin (debug profile),
 # install it and the drydock_provisioner compatibility package into a venv,
-# and run drydock-py/tests with pytest.
+# and run drydock-py/tests with pytest (test_live.py against `drydock serve`).
 # Usage: scripts/checks/python.sh   (from anywhere; needs python3 with venv, cargo)
 set -euo pipefail
 
@@ -21,6 +21,8 @@ rm -rf "$WHEELS"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps ./drydock-py/compat
 rm -rf drydock-py/compat/build drydock-py/compat/*.egg-info
 
+cargo build --quiet -p drydock-http --bin drydock
+export DRYDOCK_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/drydock"
 export DRYDOCK_SHARED="${DRYDOCK_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
 status=0
 (cd drydock-py/tests && "$VENV/bin/python" -m pytest -q .) || status=$?

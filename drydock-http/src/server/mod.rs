@@ -315,9 +315,13 @@ fn service<A: OpenApi>(state: &Arc<AppState>, extra: A) -> OpenApiService<(Drydo
 /// The application: every endpoint of this module, the boot-action
 /// endpoints (compat §1.3.13, §1.3.14) included.
 pub fn app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
-    let report_url = state.orchestrator.config().bootaction_report_url.clone();
-    let boot_actions = bootactions::BootActionApi::new(state.store.clone(), state.source.clone()).with_report_url(report_url);
+    let boot_actions = boot_action_api(&state);
     app_with_routes(state, boot_actions, BOOTACTION_ROUTES)
+}
+
+fn boot_action_api(state: &AppState) -> bootactions::BootActionApi {
+    let report_url = state.orchestrator.config().bootaction_report_url.clone();
+    bootactions::BootActionApi::new(state.store.clone(), state.source.clone()).with_report_url(report_url)
 }
 
 /// The boot-action routes, for `OPTIONS` and 405 answers.
@@ -352,7 +356,8 @@ pub fn app_with_routes<A: OpenApi + 'static>(state: Arc<AppState>, extra: A, rou
 /// The OpenAPI document of [`app`] (pretty JSON), as committed under
 /// `openapi/`.
 pub fn openapi_document(state: Arc<AppState>) -> String {
-    service(&state, ()).spec()
+    let boot_actions = boot_action_api(&state);
+    service(&state, boot_actions).spec()
 }
 
 /// A state for producing the OpenAPI document (memory store, noauth; no

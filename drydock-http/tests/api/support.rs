@@ -77,17 +77,23 @@ pub(crate) fn harness_with<A: poem_openapi::OpenApi + 'static>(setup: Setup, ext
 
 /// A harness with `extra` APIs and their route templates.
 pub(crate) fn harness_routes<A: poem_openapi::OpenApi + 'static>(setup: Setup, extra: A, routes: RouteMethods) -> Harness {
+    let state = state(setup);
+    Harness { client: TestClient::new(app_with_routes(state.clone(), extra, routes).boxed()), state }
+}
+
+fn state(setup: Setup) -> Arc<AppState> {
     let source: Arc<dyn DesignSource> = Arc::new(DefaultSource::default());
     let deps =
         Dependencies { store: setup.store, source: source.clone(), node_driver: None, oob: OobRegistry::new(vec![]), kubernetes: None };
     let orchestrator = Orchestrator::new(deps, setup.orchestrator);
-    let state = Arc::new(AppState::new(orchestrator, source, setup.auth, setup.policy, setup.config));
-    Harness { client: TestClient::new(app_with_routes(state.clone(), extra, routes).boxed()), state }
+    Arc::new(AppState::new(orchestrator, source, setup.auth, setup.policy, setup.config))
 }
 
-/// A harness.
+/// A harness serving the whole application (`server::app`, boot-action
+/// endpoints included).
 pub(crate) fn harness(setup: Setup) -> Harness {
-    harness_with(setup, ())
+    let state = state(setup);
+    Harness { client: TestClient::new(drydock_http::server::app(state.clone()).boxed()), state }
 }
 
 /// A noauth (admin) harness over a memory store.
