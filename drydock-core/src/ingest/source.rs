@@ -158,8 +158,13 @@ impl DesignSource for DefaultSource {
 
 async fn read_file(path: PathBuf, reference: &DesignRef, limit: usize) -> Result<SourceBytes, SourceError> {
     let name = path.display().to_string();
+    // A path that cannot name a file (a NUL byte, too long, through a file)
+    // names nothing, like a missing one: the caller's mistake, not an outage.
     let metadata = tokio::fs::metadata(&path).await.map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => SourceError::NotFound { reference: reference.to_string() },
+        std::io::ErrorKind::NotFound
+        | std::io::ErrorKind::InvalidInput
+        | std::io::ErrorKind::InvalidFilename
+        | std::io::ErrorKind::NotADirectory => SourceError::NotFound { reference: reference.to_string() },
         _ => SourceError::Unreachable { reference: reference.to_string(), detail: error.to_string() },
     })?;
     if metadata.len() > limit as u64 {
@@ -255,5 +260,9 @@ mod tests {
         let source = DefaultSource::default();
         let error = source.fetch(&DesignRef("/definitely/not/here.yaml".into())).await.expect_err("missing");
         assert!(matches!(error, SourceError::NotFound { .. }));
+        for hostile in ["bad\0name.yaml", "/etc/hostname/inside.yaml", &format!("/{}", "x".repeat(5000))] {
+            let error = source.fetch(&DesignRef(hostile.to_owned())).await.expect_err("names nothing");
+            assert!(matches!(error, SourceError::NotFound { .. }), "{hostile:.40}: {error}");
+        }
     }
 }

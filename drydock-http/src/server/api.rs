@@ -574,6 +574,13 @@ impl DrydockApi {
                 };
                 return Ok(ValidationReply::Invalid(Json(report_body(&report))));
             }
+            // A reference that names nothing is the client's mistake: 400
+            // (upstream answers 500; Shipyard only reads `status`).
+            Err(super::DesignLoadError::Fetch(
+                error @ (drydock_core::ingest::source::SourceError::NotFound { .. }
+                | drydock_core::ingest::source::SourceError::UnsupportedScheme { .. }
+                | drydock_core::ingest::source::SourceError::TooLarge { .. }),
+            )) => return Err(ApiError::BadRequest(error.to_string())),
             Err(error) => return Err(ApiError::InternalWithMessage(error.to_string())),
         };
         let body = report_body(&evaluation.report);

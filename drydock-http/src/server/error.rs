@@ -151,7 +151,15 @@ impl poem_openapi::ApiResponse for ApiError {
                 error(400, "Bad request (format A)"),
                 error(401, "Unauthenticated: no valid credentials and the policy denies"),
                 error(403, "Forbidden: the policy denies the caller"),
-                error(404, "Not found"),
+                // Some 404s carry no body (the original's build-data and
+                // purge answers), so no content is promised.
+                MetaResponse {
+                    description: "Not found: a format A body, or an empty one where the original answers so",
+                    status: Some(404),
+                    status_range: None,
+                    content: vec![],
+                    headers: vec![],
+                },
                 error(410, "Gone"),
                 error(413, "Request body too large"),
                 error(500, "Unknown error"),

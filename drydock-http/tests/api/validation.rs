@@ -81,12 +81,17 @@ async fn request_errors() {
         .await;
     assert_eq!(garbage.status, 400);
     assert!(garbage.json()["message"].as_str().is_some_and(|text| text.starts_with("Invalid JSON")));
-    let unreachable = server.post("/api/v1.0/validatedesign", &body("file:///no/such/site.yaml")).await;
+    // A reference naming nothing, or with a scheme no handler reads, is a 400 naming it.
+    let missing = server.post("/api/v1.0/validatedesign", &body("file:///no/such/site.yaml")).await;
+    assert_eq!(missing.status, 400);
+    assert!(missing.json()["message"].as_str().is_some_and(|text| text.contains("/no/such/site.yaml") && text.contains("not found")));
+    let scheme = server.post("/api/v1.0/validatedesign", &body("gopher://x/y")).await;
+    assert_eq!(scheme.status, 400);
+    // One that cannot be reached is the server's problem: 500 with the reason.
+    let unreachable = server.post("/api/v1.0/validatedesign", &body("http://127.0.0.1:9/site.yaml")).await;
     assert_eq!(unreachable.status, 500);
     assert_eq!(unreachable.json()["type"], "error");
     assert!(unreachable.json()["message"].as_str().is_some_and(|text| !text.is_empty() && text != "Unknown error"));
-    let scheme = server.post("/api/v1.0/validatedesign", &body("gopher://x/y")).await;
-    assert_eq!(scheme.status, 500);
 }
 
 #[tokio::test]
