@@ -6,6 +6,7 @@
 //! See `ARCHITECTURE.md` at the repository root for the code map and the
 //! invariants (the module rank table in particular).
 
+pub mod encode;
 pub mod ids;
 
 pub mod model;

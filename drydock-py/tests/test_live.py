@@ -1,7 +1,11 @@
 """The client and the ``drydock_provisioner`` compatibility package against
-a live ``drydock serve`` (token auth, in-memory store, its own orchestrator),
-used the way Airship Shipyard uses them: create a task, poll it to the end,
-list tasks, validate a design, select nodes, list nodes, and a refused token."""
+a live ``drydock serve`` (token auth, in-memory store, its own orchestrator,
+the MaaS driver pointed at a ``drydock-sim`` lab built from the example
+site), used the way Airship Shipyard uses them: create a task, poll it to
+the end, list tasks, validate a design, select nodes, list nodes, and a
+refused token."""
+
+import json
 
 import os
 import pathlib
@@ -20,10 +24,10 @@ from drydock_provisioner.drydock_client import session as compat_session
 TOKEN = "live-test-token-0123456789abcdef"
 
 
-def binary():
-    path = os.environ.get("DRYDOCK_BIN") or str(ROOT / "target" / "debug" / "drydock")
+def binary(variable="DRYDOCK_BIN", name="drydock"):
+    path = os.environ.get(variable) or str(ROOT / "target" / "debug" / name)
     if not pathlib.Path(path).is_file():
-        message = f"drydock binary not found at {path} (set DRYDOCK_BIN)"
+        message = f"{name} binary not found at {path} (set {variable})"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         print(f"SKIPPED: {message}", file=sys.stderr)
@@ -31,31 +35,48 @@ def binary():
     return path
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    exe = binary()
-    tokens = tmp_path_factory.mktemp("auth") / "tokens.toml"
-    tokens.write_text(f'[[token]]\ntoken = "{TOKEN}"\nuser = "shipyard"\nroles = ["admin"]\n')
+def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [exe, "serve", "--listen", f"127.0.0.1:{port}", "--store", "memory", "--auth", "token", "--token-file", str(tokens)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+        return probe.getsockname()[1]
+
+
+def wait_for(process, port, what):
     deadline = time.time() + 30
     while time.time() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"drydock serve exited: {process.stderr.read().decode()}")
+            pytest.fail(f"{what} exited: {process.stderr.read().decode()}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return
         except OSError:
             time.sleep(0.1)
+    pytest.fail(f"{what} does not listen on {port}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    exe, sim = binary(), binary("DRYDOCK_SIM_BIN", "drydock-sim")
+    work = tmp_path_factory.mktemp("live")
+    scenario = work / "scenario.json"
+    scenario.write_bytes(subprocess.run([exe, "lab", "scenario", "--enlisted", str(ROOT / "examples" / "site.yaml")], check=True, capture_output=True).stdout)
+    lab = subprocess.Popen([sim, "--scenario", str(scenario), "--instant"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    info = json.loads(lab.stdout.readline())
+    tokens = work / "tokens.toml"
+    tokens.write_text(f'[[token]]\ntoken = "{TOKEN}"\nuser = "shipyard"\nroles = ["admin"]\n')
+    port = free_port()
+    process = subprocess.Popen(
+        [exe, "serve", "--listen", f"127.0.0.1:{port}", "--store", "memory", "--auth", "token", "--token-file", str(tokens),
+         "--maas-api-url", info["maas_url"]],
+        env={**os.environ, "MAAS_API_KEY": info["api_key"]},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_for(process, port, "drydock serve")
     yield port
-    process.terminate()
-    process.wait(timeout=10)
+    for child in (process, lab):
+        child.terminate()
+        child.wait(timeout=10)
 
 
 def client(port, token=TOKEN):
@@ -91,10 +112,11 @@ def test_validation_and_node_selection(server):
         design, {"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": ["cp-r01-n01"]}]}
     )
     assert selected == ["cp-r01-n01"]
-    # Without a MaaS the server has no machine list to give: a 500 naming why.
-    with pytest.raises(compat_errors.ClientError) as no_driver:
-        drydock.get_nodes()
-    assert no_driver.value.status_code == 500 and "No node driver is configured" in str(no_driver.value)
+    nodes = drydock.get_nodes()
+    assert sorted(node["hostname"] for node in nodes) == sorted(
+        ["cp-r01-n01", "cp-r01-n02", "cp-r02-n01", "cmp-r01-n03", "cmp-r02-n02", "cmp-r02-n03"]
+    )
+    assert all(node["status_name"] == "Ready" and node["power_address"] for node in nodes), nodes
 
 
 def test_a_refused_token_is_an_unauthorized_error(server):

@@ -21,8 +21,9 @@ rm -rf "$WHEELS"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps ./drydock-py/compat
 rm -rf drydock-py/compat/build drydock-py/compat/*.egg-info
 
-cargo build --quiet -p drydock-http --bin drydock
+cargo build --quiet -p drydock-http --bin drydock -p drydock-sim --bin drydock-sim
 export DRYDOCK_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/drydock"
+export DRYDOCK_SIM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/drydock-sim"
 export DRYDOCK_SHARED="${DRYDOCK_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
 status=0
 (cd drydock-py/tests && "$VENV/bin/python" -m pytest -q .) || status=$?

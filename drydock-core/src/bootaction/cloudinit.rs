@@ -10,6 +10,7 @@
 //! it. The core only formats URLs: it knows nothing of the server serving
 //! them.
 
+use crate::encode::percent_encode;
 use base64::Engine as _;
 
 use super::IdentityKey;
@@ -36,19 +37,6 @@ pub struct ReportedAction {
 /// Quote `text` for POSIX `sh` (single quotes, `'` as `'\''`).
 fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// Percent-encode a path segment (everything but RFC 3986 unreserved).
-fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// The boot-action API base (`report_url` without its trailing `/`):
@@ -170,7 +158,7 @@ exit 1
         node = sh_quote(node),
         base = sh_quote(base),
         key_path = KEY_PATH,
-        node_path = sh_quote(&path_segment(node)),
+        node_path = sh_quote(&percent_encode(node)),
     )
 }
 

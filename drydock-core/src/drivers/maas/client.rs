@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::form::Form;
 use crate::drivers::{DriverError, DriverErrorKind};
+use crate::encode::percent_encode;
 use crate::ids::Secret;
 
 /// A MaaS API key, `<consumer_key>:<token_key>:<token_secret>`.
@@ -51,24 +52,11 @@ impl ApiKey {
         format!(
             "OAuth realm=\"OAuth\", oauth_nonce=\"{nonce}\", oauth_timestamp=\"{timestamp}\", oauth_version=\"1.0\", \
              oauth_signature_method=\"PLAINTEXT\", oauth_consumer_key=\"{}\", oauth_token=\"{}\", oauth_signature=\"%26{}\"",
-            percent(&self.consumer),
-            percent(&self.token),
-            percent(self.secret.expose())
+            percent_encode(&self.consumer),
+            percent_encode(&self.token),
+            percent_encode(self.secret.expose())
         )
     }
-}
-
-/// RFC 3986 percent-encoding of everything but unreserved characters.
-fn percent(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// One MaaS region API.
