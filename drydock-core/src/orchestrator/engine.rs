@@ -172,9 +172,23 @@ impl Orchestrator {
         node_filter: Option<serde_json::Value>,
         created_by: Option<String>,
     ) -> Result<Task, StoreError> {
+        self.submit_with_context(action, design_ref, node_filter, created_by, None).await
+    }
+
+    /// [`Orchestrator::submit`], recording the client's request context (who
+    /// asked, with which roles and markers; never credentials) on the task.
+    pub async fn submit_with_context(
+        &self,
+        action: Action,
+        design_ref: DesignRef,
+        node_filter: Option<serde_json::Value>,
+        created_by: Option<String>,
+        request_context: Option<serde_json::Value>,
+    ) -> Result<Task, StoreError> {
         let mut task = Task::new(action, Some(design_ref));
         task.node_filter = node_filter;
         task.created_by = created_by;
+        task.request_context = request_context;
         let created = self.deps.store.task_create(&task).await?;
         let mut queued = created.clone();
         queued.status = TaskStatus::Queued;

@@ -372,7 +372,24 @@ impl DrydockApi {
             Some(filter @ Value::Object(_)) => Some(filter.clone()),
             Some(_) => return Err(ApiError::BadRequest("node_filter must be an object or null".into())),
         };
-        let task = self.state.orchestrator.submit(action, DesignRef(design_ref), node_filter, context.user.clone()).await?;
+        // Who asked, as the original records it (compat §4.1 `request_context`); no token.
+        let request_context = serde_json::json!({
+            "user": context.user,
+            "user_id": context.credentials.user_id,
+            "user_domain_id": context.credentials.user_domain_id,
+            "project_id": context.credentials.project_id,
+            "project_domain_id": context.credentials.project_domain_id,
+            "roles": context.credentials.roles,
+            "is_admin_project": context.credentials.is_admin_project,
+            "authenticated": context.authenticated,
+            "external_marker": context.external_marker,
+            "end_user": context.end_user,
+        });
+        let task = self
+            .state
+            .orchestrator
+            .submit_with_context(action, DesignRef(design_ref), node_filter, context.user.clone(), Some(request_context))
+            .await?;
         tracing::info!(task_id = %task.id, action = action.as_str(), user = context.user.as_deref().unwrap_or("-"), "task queued");
         let body = task_body(&task, &[], Zone::Aware);
         Ok(TaskCreated::Created(Json(Value::Object(body)), format!("/api/v1.0/tasks/{}", task.id)))

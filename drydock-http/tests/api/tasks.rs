@@ -27,6 +27,9 @@ async fn create_queues_a_task_for_the_orchestrator() {
     assert_eq!(stored.status, TaskStatus::Queued);
     assert_eq!(stored.created_by.as_deref(), Some("noauth"));
     assert_eq!(stored.node_filter, Some(filter));
+    let recorded = stored.request_context.expect("request context recorded");
+    assert_eq!(recorded["user"], "noauth");
+    assert_eq!(recorded["roles"], json!(["admin"]));
 }
 
 #[tokio::test]
