@@ -2,10 +2,14 @@
 //! and returns an exit code; `main` only parses, sets up logging and
 //! dispatches.
 
+pub mod client;
+pub mod design;
 pub mod lab;
 pub mod load;
+pub mod node;
 pub mod output;
 pub mod serve;
+pub mod task;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -28,6 +32,16 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Run the /api/v1.0 REST server and the orchestrator.
     Serve(Box<serve::ServeArgs>),
+    /// Validate a site design on a Drydock server (`POST /validatedesign`).
+    Validatedesign(design::ValidateDesignArgs),
+    /// Tasks on a Drydock server.
+    Task(task::TaskArgs),
+    /// Nodes known to a Drydock server.
+    Node(node::NodeArgs),
+    /// Designs stored on a Drydock server.
+    Design(design::DesignArgs),
+    /// Parts of a stored design.
+    Part(design::PartArgs),
     /// Simulated labs for trying Drydock without hardware.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -48,6 +62,11 @@ pub fn main() -> ExitCode {
             Command::Validate(args) => validate::run(args).await,
             Command::Lab(command) => lab::run(command).await,
             Command::Serve(args) => serve::run(*args).await,
+            Command::Validatedesign(args) => design::validate(args).await,
+            Command::Task(args) => task::run(args).await,
+            Command::Node(args) => node::run(args).await,
+            Command::Design(args) => design::design(args).await,
+            Command::Part(args) => design::part(args).await,
         }
     })
 }
