@@ -2,6 +2,7 @@
 //! body, and exit codes (0 clean, 1 errors, 2 cannot load).
 
 mod client;
+mod config;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
