@@ -236,7 +236,11 @@ async fn follow(client: &Client, id: &str, interval: f64) -> Result<Value, Failu
                 return Err(error);
             }
         };
-        let top = tree.get(id).cloned().unwrap_or(Value::Null);
+        let root = tree.get("init_task_id").and_then(Value::as_str).unwrap_or(id);
+        let Some(top) = tree.get(root).cloned() else {
+            bar.finish_and_clear();
+            return Err(Failure::Request(format!("the server's answer for task {id} does not contain the task")));
+        };
         bar.set_message(progress_line(&tree, &top));
         if ended(&top) {
             bar.finish_and_clear();
