@@ -2,10 +2,15 @@
 //! and returns an exit code; `main` only parses, sets up logging and
 //! dispatches.
 
+pub mod client;
+pub mod config;
+pub mod design;
 pub mod lab;
 pub mod load;
+pub mod node;
 pub mod output;
 pub mod serve;
+pub mod task;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -28,14 +33,50 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Run the /api/v1.0 REST server and the orchestrator.
     Serve(Box<serve::ServeArgs>),
+    /// Validate a site design on a Drydock server (`POST /validatedesign`).
+    Validatedesign(design::ValidateDesignArgs),
+    /// Tasks on a Drydock server.
+    Task(task::TaskArgs),
+    /// Nodes known to a Drydock server.
+    Node(node::NodeArgs),
+    /// Designs stored on a Drydock server.
+    Design(design::DesignArgs),
+    /// Parts of a stored design.
+    Part(design::PartArgs),
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Simulated labs for trying Drydock without hardware.
     #[command(subcommand)]
     Lab(lab::LabCommand),
 }
 
+/// Parse the command line; for `serve --config FILE`, the file's options
+/// are added below the command line and the environment.
+fn parse() -> Result<Cli, ExitCode> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    if let Some(("serve", serve)) = matches.subcommand()
+        && let Some(path) = serve.get_one::<std::path::PathBuf>("config")
+    {
+        let extra = config::file_arguments(path, serve).map_err(|error| {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        })?;
+        let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let at = argv.iter().position(|arg| arg == "serve").map_or(argv.len(), |index| index + 1);
+        argv.splice(at..at, extra);
+        return Ok(Cli::parse_from(argv));
+    }
+    Cli::from_arg_matches(&matches).map_err(|error| error.exit())
+}
+
 /// Parse the command line and run it.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -48,6 +89,12 @@ pub fn main() -> ExitCode {
             Command::Validate(args) => validate::run(args).await,
             Command::Lab(command) => lab::run(command).await,
             Command::Serve(args) => serve::run(*args).await,
+            Command::Config(command) => config::run(command),
+            Command::Validatedesign(args) => design::validate(args).await,
+            Command::Task(args) => task::run(args).await,
+            Command::Node(args) => node::run(args).await,
+            Command::Design(args) => design::design(args).await,
+            Command::Part(args) => design::part(args).await,
         }
     })
 }

@@ -25,6 +25,11 @@ impl Style {
         Style { enabled: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
     }
 
+    /// Style for stderr.
+    pub fn stderr() -> Self {
+        Style { enabled: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+    }
+
     fn paint(self, code: &str, text: &str) -> String {
         if self.enabled { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
     }

@@ -40,6 +40,10 @@ pub enum AuthChoice {
 /// Arguments of `drydock serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// TOML file of serve options keyed by their long names (see `drydock
+    /// config sample`); the command line and the environment take precedence.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:9000", env = "DRYDOCK_LISTEN")]
     pub listen: SocketAddr,

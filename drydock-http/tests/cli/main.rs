@@ -1,6 +1,9 @@
 //! The `drydock` binary as a user runs it: `drydock validate` output, JSON
 //! body, and exit codes (0 clean, 1 errors, 2 cannot load).
 
+mod client;
+mod config;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

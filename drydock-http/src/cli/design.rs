@@ -1,0 +1,208 @@
+//! `drydock validatedesign`, `drydock design create` and `drydock part
+//! create|list|show` through the API (the local `drydock validate` is
+//! separate).
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::client::{Client, ClientArgs, ClientOutput, Failure, cell, design_ref, print_table, print_value};
+use super::task::encode;
+
+/// Arguments of `drydock validatedesign`.
+#[derive(Debug, Args)]
+pub struct ValidateDesignArgs {
+    /// Server and output options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The design: a path (sent as an absolute file:// URL) or a URL the server can read.
+    pub design_ref: String,
+}
+
+/// `drydock design ...`.
+#[derive(Debug, Args)]
+pub struct DesignArgs {
+    /// Server and output options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DesignCommand,
+}
+
+/// The design subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DesignCommand {
+    /// Create a design (optionally a copy of another's parts); prints its id.
+    Create {
+        /// Copy the parts of this design.
+        #[arg(long)]
+        base_design_id: Option<String>,
+    },
+}
+
+/// `drydock part ...`.
+#[derive(Debug, Args)]
+pub struct PartArgs {
+    /// Server and output options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PartCommand,
+}
+
+/// The part subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PartCommand {
+    /// Add a YAML file to a design.
+    Create {
+        /// The design id.
+        #[arg(long, short = 'd')]
+        design_id: String,
+        /// The YAML file.
+        #[arg(long, short = 'f')]
+        file: std::path::PathBuf,
+    },
+    /// List a design's parts.
+    List {
+        /// The design id.
+        #[arg(long, short = 'd')]
+        design_id: String,
+    },
+    /// Show the documents of one kind (and name) in a design.
+    Show {
+        /// The design id.
+        #[arg(long, short = 'd')]
+        design_id: String,
+        /// The document kind, e.g. BaremetalNode.
+        #[arg(long, short = 'k')]
+        kind: String,
+        /// The document name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+    },
+}
+
+/// Run `drydock validatedesign`: exit 0 when the design passes, 1 otherwise.
+pub async fn validate(args: ValidateDesignArgs) -> ExitCode {
+    let format = args.client.output;
+    let result = async {
+        let client = Client::new(&args.client)?;
+        let href = design_ref(&args.design_ref)?;
+        let (status, text) = client.call(Method::POST, "validatedesign", Some(&json!({"href": href}))).await?;
+        let report: Value = match serde_json::from_str::<Value>(&text) {
+            Ok(body)
+                if matches!(status, 200 | 400)
+                    && body.get("kind").and_then(Value::as_str) == Some("Status")
+                    && body.get("details").is_some() =>
+            {
+                body
+            }
+            _ => return Err(Failure::Request(super::client::status_error(status, &text))),
+        };
+        let passed = report.get("status").and_then(Value::as_str) == Some("Success");
+        match format {
+            ClientOutput::Table => {
+                let messages = report.pointer("/details/messageList").and_then(Value::as_array).cloned().unwrap_or_default();
+                let rows: Vec<Vec<String>> = messages
+                    .iter()
+                    .filter(|message| message.get("level").and_then(Value::as_str) != Some("Info"))
+                    .map(|message| vec![cell(message, "level"), cell(message, "name"), cell(message, "message")])
+                    .collect();
+                if !rows.is_empty() {
+                    print_table(&["Level", "Rule", "Message"], &rows);
+                }
+                println!(
+                    "{} ({} error{})",
+                    if passed { "Site design passed validation" } else { "Site design failed validation" },
+                    report.pointer("/details/errorCount").and_then(Value::as_u64).unwrap_or(0),
+                    if report.pointer("/details/errorCount").and_then(Value::as_u64) == Some(1) { "" } else { "s" }
+                );
+            }
+            other => print_value(&report, other),
+        }
+        if passed {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            eprintln!("{}: site design {} failed validation", super::output::Style::stderr().error("error"), args.design_ref);
+            Ok(ExitCode::from(1))
+        }
+    }
+    .await;
+    result.unwrap_or_else(Failure::report)
+}
+
+/// Run a design subcommand.
+pub async fn design(args: DesignArgs) -> ExitCode {
+    let format = args.client.output;
+    let result = async {
+        let client = Client::new(&args.client)?;
+        match args.command {
+            DesignCommand::Create { base_design_id } => {
+                let body = json!({"base_design_id": base_design_id});
+                let design = client.json(Method::POST, "designs", Some(&body)).await?;
+                match format {
+                    ClientOutput::Table => println!("{}", cell(&design, "id")),
+                    other => print_value(&design, other),
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    result.unwrap_or_else(Failure::report)
+}
+
+/// Run a part subcommand.
+pub async fn part(args: PartArgs) -> ExitCode {
+    let format = args.client.output;
+    let result = async {
+        let client = Client::new(&args.client)?;
+        let print_parts = |parts: &Value| {
+            let rows: Vec<Vec<String>> = parts
+                .as_array()
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .map(|part| vec![cell(part, "sequence"), cell(part, "source"), cell(part, "bytes"), cell(part, "added")])
+                        .collect()
+                })
+                .unwrap_or_default();
+            print_table(&["Sequence", "Source", "Bytes", "Added"], &rows);
+        };
+        match args.command {
+            PartCommand::Create { design_id, file } => {
+                let content = std::fs::read(&file).map_err(|error| Failure::Usage(format!("cannot read {}: {error}", file.display())))?;
+                let part = client
+                    .post_yaml(&format!("designs/{}/parts", encode(&design_id)), &[("ingester", "yaml".to_string())], content)
+                    .await?;
+                match format {
+                    ClientOutput::Table => print_parts(&Value::Array(vec![part])),
+                    other => print_value(&part, other),
+                }
+            }
+            PartCommand::List { design_id } => {
+                let parts = client.json(Method::GET, &format!("designs/{}/parts", encode(&design_id)), None).await?;
+                match format {
+                    ClientOutput::Table => print_parts(&parts),
+                    other => print_value(&parts, other),
+                }
+            }
+            PartCommand::Show { design_id, kind, name } => {
+                let mut path = format!("designs/{}/parts/{}", encode(&design_id), encode(&kind));
+                if let Some(name) = &name {
+                    path.push('/');
+                    path.push_str(&encode(name));
+                }
+                let documents = client.json(Method::GET, &path, None).await?;
+                print_value(&documents, if format == ClientOutput::Table { ClientOutput::Yaml } else { format });
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    result.unwrap_or_else(Failure::report)
+}

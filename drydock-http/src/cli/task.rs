@@ -1,0 +1,363 @@
+//! `drydock task create|list|show|builddata|delete`: tasks through the API,
+//! with `--block` following a task to its end on an indicatif display (nodes
+//! succeeded/failed and the running steps) and exiting non-zero unless it
+//! succeeded.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::client::{Client, ClientArgs, ClientOutput, Failure, cell, design_ref, print_table, print_value};
+
+/// `drydock task ...`.
+#[derive(Debug, Args)]
+pub struct TaskArgs {
+    /// Server and output options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: TaskCommand,
+}
+
+/// The task subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Create a task (and with --block follow it to its end).
+    Create(CreateArgs),
+    /// List tasks.
+    List,
+    /// Show one task (with --block, once it has ended).
+    Show(ShowArgs),
+    /// Print a task's build data.
+    Builddata(BuildDataArgs),
+    /// Purge tasks older than some days.
+    Delete(DeleteArgs),
+}
+
+/// Arguments of `task create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The design: a path (sent as an absolute file:// URL) or a URL the server can read.
+    #[arg(long, short = 'd')]
+    pub design_ref: String,
+    /// The action, e.g. verify_site, prepare_nodes, deploy_nodes.
+    #[arg(long, short = 'a')]
+    pub action: String,
+    /// Node names, comma-separated.
+    #[arg(long, short = 'n', value_delimiter = ',')]
+    pub node_names: Vec<String>,
+    /// Rack names, comma-separated.
+    #[arg(long, short = 'r', value_delimiter = ',')]
+    pub rack_names: Vec<String>,
+    /// Node tags, comma-separated.
+    #[arg(long, short = 't', value_delimiter = ',')]
+    pub node_tags: Vec<String>,
+    /// Follow the task until it ends.
+    #[arg(long, short = 'b')]
+    pub block: bool,
+    /// Seconds between polls with --block.
+    #[arg(long, default_value_t = 15.0)]
+    pub poll_interval: f64,
+}
+
+/// Arguments of `task show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The task id.
+    #[arg(long, short = 't')]
+    pub task_id: String,
+    /// Follow the task until it ends.
+    #[arg(long, short = 'b')]
+    pub block: bool,
+    /// Seconds between polls with --block.
+    #[arg(long, default_value_t = 15.0)]
+    pub poll_interval: f64,
+}
+
+/// Arguments of `task builddata`.
+#[derive(Debug, Args)]
+pub struct BuildDataArgs {
+    /// The task id.
+    #[arg(long, short = 't')]
+    pub task_id: String,
+}
+
+/// Arguments of `task delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Purge tasks older than this many days.
+    #[arg(long, short = 'd')]
+    pub days: u32,
+}
+
+/// The node filter of `task create` (§7.1, with the node tags kept):
+/// `None` unless a name, rack or tag is given.
+pub fn node_filter(nodes: &[String], racks: &[String], tags: &[String]) -> Option<Value> {
+    if nodes.is_empty() && racks.is_empty() && tags.is_empty() {
+        return None;
+    }
+    let mut set = serde_json::Map::new();
+    set.insert("filter_type".into(), "union".into());
+    if !nodes.is_empty() {
+        set.insert("node_names".into(), json!(nodes));
+    }
+    if !racks.is_empty() {
+        set.insert("rack_names".into(), json!(racks));
+    }
+    if !tags.is_empty() {
+        set.insert("node_tags".into(), json!(tags));
+    }
+    Some(json!({"filter_set_type": "intersection", "filter_set": [Value::Object(set)]}))
+}
+
+/// Run a task subcommand.
+pub async fn run(args: TaskArgs) -> ExitCode {
+    let format = args.client.output;
+    let result = async {
+        let client = Client::new(&args.client)?;
+        match args.command {
+            TaskCommand::Create(create) => create_task(&client, create, format).await,
+            TaskCommand::List => {
+                let tasks = client.json(Method::GET, "tasks", None).await?;
+                match format {
+                    ClientOutput::Table => print_tasks(&tasks),
+                    other => print_value(&tasks, other),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            TaskCommand::Show(show) => {
+                let path = format!("tasks/{}", encode(&show.task_id));
+                if show.block {
+                    let task = follow(&client, &show.task_id, show.poll_interval).await?;
+                    return Ok(finish(&task, format));
+                }
+                let task = client.json(Method::GET, &path, None).await?;
+                print_task(&task, format);
+                Ok(ExitCode::SUCCESS)
+            }
+            TaskCommand::Builddata(data) => {
+                let (status, text) = client.call(Method::GET, &format!("tasks/{}/builddata", encode(&data.task_id)), None).await?;
+                if status == 404 {
+                    return Err(Failure::Request(format!("no build data for task {}", data.task_id)));
+                }
+                if !(200..300).contains(&status) {
+                    return Err(Failure::Request(super::client::status_error(status, &text)));
+                }
+                let value: Value = serde_json::from_str(&text).map_err(|_| Failure::Request("the build data is not JSON".into()))?;
+                print_value(&value, if format == ClientOutput::Table { ClientOutput::Yaml } else { format });
+                Ok(ExitCode::SUCCESS)
+            }
+            TaskCommand::Delete(delete) => {
+                let (status, text) = client.call(Method::DELETE, &format!("tasks?days={}", delete.days), None).await?;
+                if !(200..300).contains(&status) {
+                    return Err(Failure::Request(super::client::status_error(status, &text)));
+                }
+                println!("Task table purged successfully.");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(Failure::report)
+}
+
+/// Percent-encode one URL path segment.
+pub fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(
+            |byte| {
+                if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) { (byte as char).to_string() } else { format!("%{byte:02X}") }
+            },
+        )
+        .collect()
+}
+
+async fn create_task(client: &Client, args: CreateArgs, format: ClientOutput) -> Result<ExitCode, Failure> {
+    if !(args.poll_interval.is_finite() && args.poll_interval > 0.0) {
+        return Err(Failure::Usage("--poll-interval must be a positive number of seconds".into()));
+    }
+    let design = design_ref(&args.design_ref)?;
+    let filter = node_filter(&args.node_names, &args.rack_names, &args.node_tags);
+    if !args.node_names.is_empty() {
+        check_node_names(client, &design, &args.node_names).await?;
+    }
+    let body = json!({"action": args.action, "design_ref": design, "node_filter": filter});
+    let task = client.json(Method::POST, "tasks", Some(&body)).await?;
+    if !args.block {
+        print_task(&task, format);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id = task.get("task_id").and_then(Value::as_str).ok_or_else(|| Failure::Request("the created task has no task_id".into()))?;
+    let task = follow(client, id, args.poll_interval).await?;
+    Ok(finish(&task, format))
+}
+
+/// Every named node must be in the design: ask the server's node filter.
+async fn check_node_names(client: &Client, design: &str, names: &[String]) -> Result<(), Failure> {
+    let filter = json!({"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": names}]});
+    let selected = client.json(Method::POST, "nodefilter", Some(&json!({"node_filter": filter, "design_ref": design}))).await?;
+    let selected: Vec<&str> = selected.as_array().map(|items| items.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let unknown: Vec<&str> = names.iter().map(String::as_str).filter(|name| !selected.contains(name)).collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!("unknown node{} in the design: {}", if unknown.len() == 1 { "" } else { "s" }, unknown.join(", "))))
+    }
+}
+
+fn ended(task: &Value) -> bool {
+    matches!(task.get("status").and_then(Value::as_str), Some("complete" | "terminated"))
+}
+
+/// Poll a task (with its descendants) until it ends, drawing progress on
+/// stderr; the final task.
+async fn follow(client: &Client, id: &str, interval: f64) -> Result<Value, Failure> {
+    if !(interval.is_finite() && interval > 0.0) {
+        return Err(Failure::Usage("--poll-interval must be a positive number of seconds".into()));
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let path = format!("tasks/{}", encode(id));
+    let query = [("layers", "-1".to_string())];
+    loop {
+        let tree = match client.get_query(&path, &query).await {
+            Ok(tree) => tree,
+            Err(error) => {
+                bar.finish_and_clear();
+                return Err(error);
+            }
+        };
+        let root = tree.get("init_task_id").and_then(Value::as_str).unwrap_or(id);
+        let Some(top) = tree.get(root).cloned() else {
+            bar.finish_and_clear();
+            return Err(Failure::Request(format!("the server's answer for task {id} does not contain the task")));
+        };
+        bar.set_message(progress_line(&tree, &top));
+        if ended(&top) {
+            bar.finish_and_clear();
+            return Ok(top);
+        }
+        tokio::time::sleep(Duration::from_secs_f64(interval)).await;
+    }
+}
+
+/// `action: status · N nodes ok, M failed · running: steps`.
+pub fn progress_line(tree: &Value, top: &Value) -> String {
+    let count = |key: &str| top.pointer(&format!("/result/{key}")).and_then(Value::as_array).map_or(0, Vec::len);
+    let mut running: Vec<String> = tree
+        .as_object()
+        .map(|tasks| {
+            tasks
+                .values()
+                .filter(|task| {
+                    task.get("status").and_then(Value::as_str) == Some("running")
+                        && task.get("parent_task_id").is_some_and(|parent| !parent.is_null())
+                })
+                .filter_map(|task| task.get("action").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    running.sort();
+    running.dedup();
+    let steps = if running.is_empty() { String::new() } else { format!(" · running: {}", running.join(", ")) };
+    format!(
+        "{}: {} · {} node{} succeeded, {} failed{steps}",
+        cell(top, "action"),
+        cell(top, "status"),
+        count("successes"),
+        if count("successes") == 1 { "" } else { "s" },
+        count("failures")
+    )
+}
+
+/// Print the final task; success only when its result is `success`.
+fn finish(task: &Value, format: ClientOutput) -> ExitCode {
+    print_task(task, format);
+    let result = task.pointer("/result/status").and_then(Value::as_str).unwrap_or("unknown");
+    if result == "success" {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}: task {} ended with result {result}", super::output::Style::stderr().error("error"), cell(task, "task_id"));
+        ExitCode::from(1)
+    }
+}
+
+fn print_task(task: &Value, format: ClientOutput) {
+    match format {
+        ClientOutput::Table => {
+            let nodes = |key: &str| {
+                task.pointer(&format!("/result/{key}"))
+                    .and_then(Value::as_array)
+                    .map(|items| items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            };
+            let rows = [
+                ("Task ID", cell(task, "task_id")),
+                ("Action", cell(task, "action")),
+                ("Status", cell(task, "status")),
+                ("Result", task.pointer("/result/status").and_then(Value::as_str).unwrap_or("-").to_owned()),
+                ("Design", cell(task, "design_ref")),
+                ("Created", cell(task, "created")),
+                ("Succeeded", nodes("successes")),
+                ("Failed", nodes("failures")),
+            ];
+            for (name, value) in rows {
+                println!("{name:<10} {value}");
+            }
+        }
+        other => print_value(task, other),
+    }
+}
+
+fn print_tasks(tasks: &Value) {
+    let rows: Vec<Vec<String>> = tasks
+        .as_array()
+        .map(|tasks| {
+            tasks
+                .iter()
+                .map(|task| {
+                    vec![
+                        cell(task, "task_id"),
+                        cell(task, "action"),
+                        cell(task, "status"),
+                        task.pointer("/result/status").and_then(Value::as_str).unwrap_or("-").to_owned(),
+                        cell(task, "created"),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    print_table(&["Task ID", "Action", "Status", "Result", "Created"], &rows);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_keeps_tags() {
+        assert_eq!(node_filter(&[], &[], &[]), None);
+        let filter = node_filter(&["n1".into()], &[], &["gpu".into()]).expect("filter");
+        assert_eq!(
+            filter,
+            json!({"filter_set_type": "intersection", "filter_set": [{"filter_type": "union", "node_names": ["n1"], "node_tags": ["gpu"]}]})
+        );
+    }
+
+    #[test]
+    fn progress_counts_nodes_and_running_steps() {
+        let top = json!({"action": "deploy_nodes", "status": "running", "parent_task_id": null,
+            "result": {"successes": ["a", "b"], "failures": ["c"]}});
+        let tree = json!({"init_task_id": "t", "t": top, "s": {"action": "prepare_nodes", "status": "running", "parent_task_id": "t"}});
+        assert_eq!(progress_line(&tree, &top), "deploy_nodes: running · 2 nodes succeeded, 1 failed · running: prepare_nodes");
+    }
+}
