@@ -73,10 +73,21 @@ def server(tmp_path_factory):
         stderr=subprocess.PIPE,
     )
     wait_for(process, port, "drydock serve")
-    yield port
+    yield port, info
     for child in (process, lab):
         child.terminate()
         child.wait(timeout=10)
+
+
+def wait(drydock, task_id, seconds=60):
+    """Poll a task until it ends, as Shipyard does; returns it."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        task = drydock.get_task(task_id)
+        if task["status"] in ("complete", "terminated"):
+            return task
+        time.sleep(0.2)
+    pytest.fail(f"task {task_id} did not end: {task}")
 
 
 def client(port, token=TOKEN):
@@ -85,8 +96,9 @@ def client(port, token=TOKEN):
 
 
 def test_a_task_runs_to_the_end_as_shipyard_polls_it(server):
+    port, _ = server
     design = f"file://{ROOT / 'examples' / 'site.yaml'}"
-    drydock = client(server)
+    drydock = client(port)
     task = drydock.create_task(design, "validate_design", None)
     task_id = task["task_id"]
     assert task["action"] == "validate_design"
@@ -104,8 +116,9 @@ def test_a_task_runs_to_the_end_as_shipyard_polls_it(server):
 
 
 def test_validation_and_node_selection(server):
+    port, _ = server
     design = f"file://{ROOT / 'examples' / 'site.yaml'}"
-    drydock = client(server)
+    drydock = client(port)
     report = drydock.validate_design(design)
     assert report["status"].lower() == "success", report
     selected = drydock.get_nodes_for_filter(
@@ -121,4 +134,57 @@ def test_validation_and_node_selection(server):
 
 def test_a_refused_token_is_an_unauthorized_error(server):
     with pytest.raises(compat_errors.ClientUnauthorizedError):
-        client(server, token="not-a-valid-token").get_tasks()
+        client(server[0], token="not-a-valid-token").get_tasks()
+
+
+def maas_get(info, path, **query):
+    """A GET on the simulated MaaS with its OAuth PLAINTEXT key."""
+    import requests
+
+    consumer, token, secret = info["api_key"].split(":")
+    header = (
+        f'OAuth realm="OAuth", oauth_nonce="{int(time.time() * 1000)}", oauth_timestamp="{int(time.time())}", '
+        f'oauth_version="1.0", oauth_signature_method="PLAINTEXT", oauth_consumer_key="{consumer}", '
+        f'oauth_token="{token}", oauth_signature="%26{secret}"'
+    )
+    reply = requests.get(f"{info['maas_url']}/api/2.0/{path}", params=query, headers={"Authorization": header}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def test_a_deployed_node_reports_its_boot_action_through_the_client(server):
+    """deploy_nodes for one node through the API; the node's key comes from
+    its MaaS tag, the action id from its rendered files; the report lands in
+    the deploy task, and a second final status is refused."""
+    import io
+    import tarfile
+
+    port, info = server
+    design = f"file://{ROOT / 'examples' / 'site.yaml'}"
+    drydock = client(port)
+    only = {"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": ["cp-r01-n01"]}]}
+    prepared = drydock.create_task(design, "prepare_site", None)
+    wait(drydock, prepared["task_id"])
+    deploy = drydock.create_task(design, "deploy_nodes", only)
+    key = None
+    deadline = time.time() + 60
+    while key is None and time.time() < deadline:
+        machine = maas_get(info, "machines/", hostname="cp-r01-n01")[0]
+        key = next((tag.split("__baid__")[1] for tag in machine["tag_names"] if "__baid__" in tag), None)
+        time.sleep(0.2)
+    assert key, "the deploy step tagged the machine with its boot-action key"
+    files = tarfile.open(fileobj=io.BytesIO(drydock.get_boot_action_assets("cp-r01-n01", key, "files")))
+    seed = files.extractfile("/etc/synth/cp-seed.conf").read().decode()
+    action_id = next(line.split("=", 1)[1] for line in seed.splitlines() if line.startswith("action="))
+    row = drydock.report_boot_action(action_id, key, details=[{"message": "Bootaction starting execution.", "error": False}])
+    assert row["action_status"] == "incomplete"
+    row = drydock.report_boot_action(action_id, key, status="success", details=[{"message": "done", "error": False}])
+    assert row["action_status"] == "success" and row["action_name"] == "control-plane-seed"
+    with pytest.raises(compat_errors.ClientError) as again:
+        drydock.report_boot_action(action_id, key, status="failure")
+    assert again.value.status_code == 409
+    with pytest.raises(compat_errors.ClientForbiddenError):
+        drydock.report_boot_action(action_id, "00" * 32, status="success")
+    tree = drydock.get_task(deploy["task_id"], layers=-1)
+    text = json.dumps(tree)
+    assert "control-plane-seed" in text and "cp-r01-n01" in text

@@ -91,6 +91,7 @@ class Session:
         return default
 
     def _send(self, method: str, endpoint: str, timeout: Any = None, **kwargs: Any) -> requests.Response:
+        # Per-request headers (a boot-action key) go with the session's.
         url = self.base_url + endpoint
         timeout = self._timeout(timeout) if timeout is not None else self.default_timeout
         response = self.__session.request(method, url, timeout=timeout, **kwargs)
@@ -99,15 +100,23 @@ class Session:
             response = self.__session.request(method, url, timeout=timeout, **kwargs)
         return response
 
-    def get(self, endpoint: str, query: Optional[dict] = None, timeout: Any = None) -> requests.Response:
+    def get(self, endpoint: str, query: Optional[dict] = None, timeout: Any = None, headers: Optional[dict] = None) -> requests.Response:
         """GET ``endpoint`` (relative to ``/api/``)."""
-        return self._send("GET", endpoint, timeout=timeout, params=query)
+        return self._send("GET", endpoint, timeout=timeout, params=query, headers=headers)
 
-    def post(self, endpoint: str, query: Optional[dict] = None, body: Any = None, data: Any = None, timeout: Any = None) -> requests.Response:
+    def post(
+        self,
+        endpoint: str,
+        query: Optional[dict] = None,
+        body: Any = None,
+        data: Any = None,
+        timeout: Any = None,
+        headers: Optional[dict] = None,
+    ) -> requests.Response:
         """POST JSON ``data`` (or raw ``body``) to ``endpoint``."""
         if body is not None:
-            return self._send("POST", endpoint, timeout=timeout, params=query, data=body)
-        return self._send("POST", endpoint, timeout=timeout, params=query, json=data)
+            return self._send("POST", endpoint, timeout=timeout, params=query, data=body, headers=headers)
+        return self._send("POST", endpoint, timeout=timeout, params=query, json=data, headers=headers)
 
     def delete(self, endpoint: str, query: Optional[dict] = None, timeout: Any = None) -> requests.Response:
         """DELETE ``endpoint``."""
@@ -180,3 +189,26 @@ class Client:
     def validate_design(self, href: str) -> Any:
         """Validate the design at ``href``; returns the validation report."""
         return self._check(self.session.post("v1.0/validatedesign", data={"href": href}))
+
+    # Beyond the original client: what a deployed node does with its
+    # boot-action key (the original ships a Go client for this).
+
+    def get_boot_action_assets(self, hostname: str, key: str, kind: str = "files") -> bytes:
+        """The node's boot-action ``files`` or ``units`` as a gzip tarball."""
+        if kind not in ("files", "units"):
+            raise ValueError("kind must be 'files' or 'units'")
+        response = self.session.get(f"v1.0/bootactions/nodes/{hostname}/{kind}", headers={"X-Bootaction-Key": key})
+        if not response.ok:
+            self._check(response)
+        return response.content
+
+    def report_boot_action(self, action_id: str, key: str, status: Optional[str] = None, details: Optional[list] = None) -> Any:
+        """Report progress (``details``: ``[{"message": ..., "error": bool}]``)
+        and/or the final ``status`` (``success`` or ``failure``) of a boot
+        action; returns its status row. A second final status is a 409."""
+        body: dict = {}
+        if status is not None:
+            body["status"] = status
+        if details is not None:
+            body["details"] = details
+        return self._check(self.session.post(f"v1.0/bootactions/{action_id}", data=body, headers={"X-Bootaction-Key": key}))
