@@ -101,6 +101,9 @@ def test_unreadable_input_raises_design_load_error():
 def test_a_generated_site_validates_clean(generated_text):
     site = drydock.loads(generated_text, name="gen_site.yaml")
     assert site.valid, [f.message for f in site.errors()]
+    report = site.validate()
+    assert {f.code for f in report if f.level == "Info"} >= {"DD1001", "DD2002"}, "each passing rule says so"
+    assert not [f for f in report if f.is_error]
     assert len(site.nodes) == 100
     # Only the "no node driver, platform not checked" warning, as the CLI gives without --image.
     assert [f.code for f in site.findings if f.level == "Warning"] == ["DD3001"]
