@@ -6,7 +6,7 @@ use drydock_core::model::Finding;
 use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
 use serde_json::{Value, json};
 
-use super::python_timestamp;
+use super::task::{Zone, py_datetime};
 
 /// The HTTP status the original answers with for this report.
 pub fn http_code(report: &DesignReport) -> u16 {
@@ -39,7 +39,7 @@ pub fn message_body(message: &ReportMessage) -> Value {
             "error": error,
             "context_type": "NA",
             "context": "NA",
-            "ts": python_timestamp(timestamp),
+            "ts": py_datetime(timestamp, Zone::Aware),
             "extra": {},
         }),
     }
@@ -54,7 +54,7 @@ pub fn finding_body(finding: &Finding) -> Value {
         "error": finding.is_error(),
         "level": finding.level.as_str(),
         "diagnostic": finding.diagnostic,
-        "ts": python_timestamp(&finding.timestamp),
+        "ts": py_datetime(&finding.timestamp, Zone::Aware),
         "documents": finding.documents.iter().map(|doc| json!({"schema": doc.schema, "name": doc.name})).collect::<Vec<_>>(),
     })
 }
