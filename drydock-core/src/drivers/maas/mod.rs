@@ -86,12 +86,7 @@ fn plan_failed(operation: &'static str, target: &str, plan: &Plan) -> Option<Dri
     if plan.problems.is_empty() {
         return None;
     }
-    // A fabric MaaS does not list right now may come back (a resync): retry.
-    let kind = if plan.problems.iter().any(|p| p.contains("MaaS has no fabric")) {
-        DriverErrorKind::Transient
-    } else {
-        DriverErrorKind::Permanent
-    };
+    let kind = if plan.transient { DriverErrorKind::Transient } else { DriverErrorKind::Permanent };
     Some(DriverError::new(kind, operation, target, plan.problems.join("; ")))
 }
 

@@ -21,6 +21,9 @@ pub struct Plan {
     pub calls: Vec<super::plan::Call>,
     /// Problems, one sentence each.
     pub problems: Vec<String>,
+    /// Whether some problem may clear by itself (MaaS not listing a fabric
+    /// while it resyncs), so the step is worth retrying.
+    pub transient: bool,
 }
 
 impl Plan {
@@ -32,6 +35,12 @@ impl Plan {
     /// Record a problem.
     pub fn problem(&mut self, text: impl Into<String>) {
         self.problems.push(text.into());
+    }
+
+    /// Record a problem that may clear by itself.
+    pub fn transient_problem(&mut self, text: impl Into<String>) {
+        self.transient = true;
+        self.problem(text);
     }
 }
 

@@ -44,7 +44,10 @@ pub fn plan(site: &EffectiveSite, node: &BaremetalNode, state: &NodeNetworkState
             continue;
         }
         let Some(fabric) = state.fabrics.iter().find(|fabric| fabric.name == link_name) else {
-            plan.problem(format!("Node {node_name} interface {}: MaaS has no fabric {link_name} (run prepare_site first)", interface.name));
+            plan.transient_problem(format!(
+                "Node {node_name} interface {}: MaaS has no fabric {link_name} (run prepare_site first)",
+                interface.name
+            ));
             continue;
         };
         // Untagged frames belong to the link's native network: the interface
