@@ -45,6 +45,9 @@ pub struct LabOptions {
     pub bmc_ports: bool,
     /// Do not pre-render machine JSON in the background after start.
     pub no_warm_up: bool,
+    /// Run deployed machines' user data under this directory
+    /// ([`crate::boot`]).
+    pub boot_root: Option<std::path::PathBuf>,
 }
 
 type Shared = Arc<Mutex<World>>;
@@ -72,7 +75,9 @@ impl SimLab {
 
     /// Starts a lab with options.
     pub async fn start_with(scenario: Scenario, options: LabOptions) -> Result<SimLab, SimError> {
-        let world: Shared = Arc::new(Mutex::new(World::from_scenario(scenario)?));
+        let mut world = World::from_scenario(scenario)?;
+        world.boot_root = options.boot_root.clone();
+        let world: Shared = Arc::new(Mutex::new(world));
         let mut shutdown = Vec::new();
         let addr = serve(world.clone(), options.port, None, &mut shutdown).await?;
         let mut bmc_urls = BTreeMap::new();
@@ -221,6 +226,17 @@ async fn serve(world: Shared, port: u16, bmc: Option<String>, shutdown: &mut Vec
     Ok(addr)
 }
 
+/// The host part of a `Host` header (`[v6]:port`, `name:port` or bare).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
 async fn respond(world: Shared, fixed_bmc: Option<String>, mut request: Request) -> Response {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
@@ -234,10 +250,20 @@ async fn respond(world: Shared, fixed_bmc: Option<String>, mut request: Request)
         None => path.strip_prefix("/bmc/").and_then(|rest| rest.split_once('/')).map(|(name, p)| (name.to_owned(), format!("/{p}"))),
     };
     let redfish_target = redfish_target.or_else(|| {
-        // A lab with exactly one BMC also answers at the root.
+        if !path.starts_with("/redfish") {
+            return None;
+        }
+        // As an HTTP proxy in front of the BMC network: the BMC whose design
+        // address is the request's host. A lab with exactly one BMC also
+        // answers at the root.
         let world = lock(&world);
-        (path.starts_with("/redfish") && world.bmcs.len() == 1)
-            .then(|| (world.bmcs.keys().next().cloned().unwrap_or_default(), path.clone()))
+        let address = host_name(&host);
+        world
+            .bmcs
+            .values()
+            .find(|bmc| bmc.address == address)
+            .map(|bmc| (bmc.name.clone(), path.clone()))
+            .or_else(|| (world.bmcs.len() == 1).then(|| (world.bmcs.keys().next().cloned().unwrap_or_default(), path.clone())))
     });
     if let Some((bmc, rf_path)) = redfish_target {
         let (answer, latency) =

@@ -11,6 +11,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod boot;
 pub mod control;
 pub mod external;
 pub mod lab;

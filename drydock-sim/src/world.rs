@@ -199,6 +199,9 @@ pub struct World {
     pub(crate) next_seq: u64,
     pub(crate) uuid_counter: u64,
     pub(crate) scenario: crate::scenario::Scenario,
+    /// Where deployed machines "boot" their user data (see [`crate::boot`]);
+    /// `None`: user data is stored, never run.
+    pub(crate) boot_root: Option<std::path::PathBuf>,
 }
 
 /// Errors of the world's Rust API.
@@ -357,6 +360,7 @@ impl World {
             next_seq: 0,
             uuid_counter: 0,
             scenario: scenario.clone(),
+            boot_root: None,
         };
         world.install_builtins();
         world.region.importing = scenario.importing;

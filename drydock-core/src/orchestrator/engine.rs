@@ -159,7 +159,12 @@ impl Orchestrator {
         &self.deps.store
     }
 
-    /// The configuration it runs with.
+    /// The node driver, when one is configured.
+    pub fn node_driver(&self) -> Option<Arc<dyn NodeDriver>> {
+        self.deps.node_driver.clone()
+    }
+
+    /// The configuration.
     pub fn config(&self) -> &OrchestratorConfig {
         &self.config
     }

@@ -116,7 +116,7 @@ async fn prepare_nodes_over_ipmi_and_redfish_bmcs_with_one_unreachable() {
 
     let world = FakeWorld::new();
     let ipmi = IpmiDriver::new(IpmiConfig { reply_timeout: Duration::from_millis(500), session_deadline: Duration::from_secs(3) });
-    let redfish = RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(5) }).expect("redfish");
+    let redfish = RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(5), proxy: None }).expect("redfish");
     let oob: Vec<Arc<dyn OobDriver>> = vec![
         Arc::new(Enlisting { inner: Arc::new(ipmi), world: world.clone(), pxe: Default::default() }),
         Arc::new(Enlisting { inner: Arc::new(redfish), world: world.clone(), pxe: Default::default() }),
@@ -160,7 +160,7 @@ async fn prepare_nodes_over_ipmi_and_redfish_bmcs_with_one_unreachable() {
         assert!(sim.ipmitool(&["chassis", "power", "status"]).expect("ipmitool").contains("is on"));
     }
     assert!(sims[0].events().iter().any(|e| e.ends_with("set power 0")), "{:?}", sims[0].events());
-    let redfish = RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(5) }).expect("redfish");
+    let redfish = RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(5), proxy: None }).expect("redfish");
     for (node, sushy) in redfish_nodes.iter().zip(&sushies) {
         let target = OobTarget {
             node: (*node).into(),

@@ -28,7 +28,7 @@ fn target(url: &str, password: &str) -> OobTarget {
 }
 
 fn driver() -> RedfishDriver {
-    RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(5) }).expect("driver")
+    RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(5), proxy: None }).expect("driver")
 }
 
 async fn wait_for(driver: &RedfishDriver, node: &OobTarget, wanted: PowerState) -> PowerState {

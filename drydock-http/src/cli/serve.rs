@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use drydock_core::drivers::ipmi::{IpmiConfig, IpmiDriver};
 use drydock_core::drivers::maas::client::MaasClient;
 use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
+use drydock_core::drivers::redfish::{RedfishConfig, RedfishDriver};
 use drydock_core::drivers::{NodeDriver, OobRegistry};
 use drydock_core::ids::Secret;
 use drydock_core::ingest::source::DefaultSource;
@@ -48,7 +50,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "0.0.0.0:9000", env = "DRYDOCK_LISTEN")]
     pub listen: SocketAddr,
     /// The state store: `memory`, `redb:PATH` or a `postgresql://` URL.
-    #[arg(long, default_value = "memory", env = "DRYDOCK_STORE")]
+    #[arg(long, default_value = "redb:drydock.redb", env = "DRYDOCK_STORE")]
     pub store: String,
     /// Authentication mode.
     #[arg(long, value_enum, default_value_t = AuthChoice::Keystone)]
@@ -118,6 +120,70 @@ pub struct ServeArgs {
     /// nodes reach it.
     #[arg(long, env = "DRYDOCK_BOOTACTION_REPORT_URL", default_value = drydock_core::bootaction::context::DEFAULT_REPORT_URL)]
     pub bootaction_report_url: String,
+    /// Reach Redfish BMCs over https (true) or http (false).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "DRYDOCK_REDFISH_USE_SSL")]
+    pub redfish_use_ssl: bool,
+    /// Per-request timeout for Redfish BMCs.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub redfish_timeout: Duration,
+    /// An HTTP proxy through which Redfish BMCs are reached (a jump host in
+    /// front of the BMC network); default: direct.
+    #[arg(long, env = "DRYDOCK_BMC_PROXY")]
+    pub bmc_proxy: Option<String>,
+    /// How long to wait for each IPMI reply.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub ipmi_reply_timeout: Duration,
+    /// Orchestrator poll interval and leader heartbeat.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// How often a server that is not the leader tries to become it.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub leadership_claim_interval: Duration,
+    /// A leader without a heartbeat for this long is considered dead; another
+    /// server takes over its tasks.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub leader_grace_period: Duration,
+    /// How often the node provisioner's machine status is polled.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub status_poll: Duration,
+    /// How often a BMC is polled until a power change holds.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub power_poll: Duration,
+    /// Deadline of generic steps (OOB operations, existence checks).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub drydock_timeout: Duration,
+    /// Deadline for finding a node in the provisioner (PXE boot to enlisted).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub identify_node_timeout: Duration,
+    /// Deadline for commissioning a node.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub configure_hardware_timeout: Duration,
+    /// Deadline for deploying a node.
+    #[arg(long, default_value = "45m", value_parser = parse_duration)]
+    pub deploy_node_timeout: Duration,
+    /// Deadline for releasing a node.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub destroy_node_timeout: Duration,
+    /// How long deploy_nodes waits for nodes to report their boot actions.
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub bootaction_final_status_timeout: Duration,
+}
+
+/// A duration: a number with a unit (`500ms`, `10s`, `5m`, `2h`); a bare
+/// number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration (e.g. 500ms, 10s, 5m, 2h)"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => return Err(format!("{text:?}: unknown unit {other:?} (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
 
 async fn open_store(spec: &str) -> Result<Arc<dyn StateStore>, String> {
@@ -183,6 +249,18 @@ fn auth_mode(args: &ServeArgs) -> Result<AuthMode, String> {
 }
 
 async fn build(args: &ServeArgs) -> Result<AppState, String> {
+    // Configuration mistakes first: nothing is opened or created for a
+    // command line that cannot work.
+    let auth = auth_mode(args)?;
+    let policy = match &args.policy_file {
+        Some(path) => Policy::from_file(path).map_err(|error| error.to_string())?,
+        None => Policy::default(),
+    };
+    if args.maas_api_url.is_some() != args.maas_api_key.is_some() {
+        return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into());
+    }
+    let redfish = RedfishConfig { use_ssl: args.redfish_use_ssl, timeout: args.redfish_timeout, proxy: args.bmc_proxy.clone() };
+    let redfish = RedfishDriver::new(redfish).map_err(|error| error.to_string())?;
     let store = open_store(&args.store).await?;
     type Maas = (Option<Arc<dyn NodeDriver>>, Option<Arc<dyn NodeInventory>>);
     let (node_driver, inventory): Maas = match (&args.maas_api_url, &args.maas_api_key) {
@@ -195,28 +273,36 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         _ => return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into()),
     };
     let source = Arc::new(DefaultSource::default());
+    let ipmi = IpmiConfig { reply_timeout: args.ipmi_reply_timeout, ..IpmiConfig::default() };
     let oob = OobRegistry::new(vec![
-        Arc::new(drydock_core::drivers::ipmi::IpmiDriver::new(drydock_core::drivers::ipmi::IpmiConfig::default())),
-        Arc::new(
-            drydock_core::drivers::redfish::RedfishDriver::new(drydock_core::drivers::redfish::RedfishConfig::default())
-                .map_err(|error| error.to_string())?,
-        ),
+        Arc::new(IpmiDriver::new(ipmi)),
+        Arc::new(redfish),
         Arc::new(drydock_core::drivers::manual::ManualDriver::new()),
     ]);
     let deps = Dependencies { store, source: source.clone(), node_driver, oob, kubernetes: None };
-    let config = OrchestratorConfig { bootaction_report_url: args.bootaction_report_url.clone(), ..OrchestratorConfig::default() };
-    let orchestrator = Orchestrator::new(deps, config);
-    let policy = match &args.policy_file {
-        Some(path) => Policy::from_file(path).map_err(|error| error.to_string())?,
-        None => Policy::default(),
+    let config = OrchestratorConfig {
+        poll_interval: args.poll_interval,
+        leadership_claim_interval: args.leadership_claim_interval,
+        leader_grace_period: args.leader_grace_period,
+        drydock_timeout: args.drydock_timeout,
+        identify_node: args.identify_node_timeout,
+        configure_hardware: args.configure_hardware_timeout,
+        deploy_node: args.deploy_node_timeout,
+        destroy_node: args.destroy_node_timeout,
+        bootaction_final_status: args.bootaction_final_status_timeout,
+        status_poll: args.status_poll,
+        power_poll: args.power_poll,
+        bootaction_report_url: args.bootaction_report_url.clone(),
+        ..OrchestratorConfig::default()
     };
+    let orchestrator = Orchestrator::new(deps, config);
     let config = ServerConfig {
         body_limit: args.body_limit,
         request_timeout: Duration::from_secs(args.request_timeout),
         paging: Paging { default_page: args.default_page.max(1), max_page: args.max_page.max(1) },
         design_cache: args.design_cache,
     };
-    let mut state = AppState::new(orchestrator, source, auth_mode(args)?, policy, config);
+    let mut state = AppState::new(orchestrator, source, auth, policy, config);
     state.nodes = inventory;
     Ok(state)
 }

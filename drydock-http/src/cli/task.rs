@@ -76,6 +76,10 @@ pub struct ShowArgs {
     /// Seconds between polls with --block.
     #[arg(long, default_value_t = 15.0)]
     pub poll_interval: f64,
+    /// Also print each node's result and the boot-action statuses it
+    /// reported (from the whole task tree).
+    #[arg(long)]
+    pub nodes: bool,
 }
 
 /// Arguments of `task builddata`.
@@ -131,13 +135,18 @@ pub async fn run(args: TaskArgs) -> ExitCode {
             }
             TaskCommand::Show(show) => {
                 let path = format!("tasks/{}", encode(&show.task_id));
-                if show.block {
+                let code = if show.block {
                     let task = follow(&client, &show.task_id, show.poll_interval).await?;
-                    return Ok(finish(&task, format));
+                    finish(&task, format)
+                } else {
+                    print_task(&client.json(Method::GET, &path, None).await?, format);
+                    ExitCode::SUCCESS
+                };
+                if show.nodes {
+                    let tree = client.get_query(&path, &[("layers", "-1".to_string())]).await?;
+                    print_nodes(&tree, format);
                 }
-                let task = client.json(Method::GET, &path, None).await?;
-                print_task(&task, format);
-                Ok(ExitCode::SUCCESS)
+                Ok(code)
             }
             TaskCommand::Builddata(data) => {
                 let (status, text) = client.call(Method::GET, &format!("tasks/{}/builddata", encode(&data.task_id)), None).await?;
@@ -241,7 +250,14 @@ async fn follow(client: &Client, id: &str, interval: f64) -> Result<Value, Failu
             bar.finish_and_clear();
             return Err(Failure::Request(format!("the server's answer for task {id} does not contain the task")));
         };
-        bar.set_message(progress_line(&tree, &top));
+        let states = node_states(&tree, &top);
+        let mut message = progress_line(&tree, &top);
+        if states.len() <= MAX_NODE_LINES {
+            for (node, state) in &states {
+                message.push_str(&format!("\n    {node:<24} {state}"));
+            }
+        }
+        bar.set_message(message);
         if ended(&top) {
             bar.finish_and_clear();
             return Ok(top);
@@ -277,6 +293,114 @@ pub fn progress_line(tree: &Value, top: &Value) -> String {
         if count("successes") == 1 { "" } else { "s" },
         count("failures")
     )
+}
+
+/// Follow a task with one line per node up to this many nodes.
+const MAX_NODE_LINES: usize = 40;
+
+fn strings(value: Option<&Value>) -> impl Iterator<Item = &str> {
+    value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+}
+
+/// The node names of a task's filter (`filter_set[*].node_names`).
+fn filter_nodes(task: &Value) -> impl Iterator<Item = &str> {
+    task.pointer("/node_filter/filter_set")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|filter| strings(filter.get("node_names")))
+}
+
+fn has_result(task: &Value, node: &str) -> bool {
+    ["successes", "failures"].iter().any(|key| strings(task.pointer(&format!("/result/{key}"))).any(|n| n == node))
+}
+
+/// Each node of a task tree (`?layers=-1`) and where it is: `succeeded`,
+/// `failed`, the newest running step that names it, or `waiting`.
+pub fn node_states(tree: &Value, top: &Value) -> std::collections::BTreeMap<String, String> {
+    let tasks: Vec<&Value> = tree.as_object().map(|tasks| tasks.values().filter(|task| task.is_object()).collect()).unwrap_or_default();
+    let mut states: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for task in &tasks {
+        for node in filter_nodes(task).chain(strings(task.pointer("/result/successes"))).chain(strings(task.pointer("/result/failures"))) {
+            states.entry(node.to_owned()).or_default();
+        }
+    }
+    // Newest running step naming a node, by creation time (same format and zone).
+    let mut running: Vec<&Value> = tasks
+        .iter()
+        .copied()
+        .filter(|task| {
+            task.get("status").and_then(Value::as_str) == Some("running") && task.get("parent_task_id").is_some_and(|p| !p.is_null())
+        })
+        .collect();
+    running.sort_by_key(|task| std::cmp::Reverse(cell(task, "created")));
+    for (node, state) in states.iter_mut() {
+        *state = if strings(top.pointer("/result/successes")).any(|n| n == node) {
+            "succeeded".into()
+        } else if strings(top.pointer("/result/failures")).any(|n| n == node) {
+            "failed".into()
+        } else {
+            running
+                .iter()
+                .find(|task| filter_nodes(task).any(|n| n == node) && !has_result(task, node))
+                .map_or_else(|| "waiting".into(), |task| cell(task, "action"))
+        };
+    }
+    states
+}
+
+/// One row per node of a task tree: its result, the boot-action statuses it
+/// reported and, when it failed, the errors recorded for it.
+fn node_rows(tree: &Value) -> Vec<(String, String, Vec<String>, Vec<String>)> {
+    let root = tree.get("init_task_id").and_then(Value::as_str).unwrap_or_default();
+    let top = tree.get(root).cloned().unwrap_or(Value::Null);
+    let tasks: Vec<&Value> = tree.as_object().map(|tasks| tasks.values().filter(|task| task.is_object()).collect()).unwrap_or_default();
+    let mut rows = Vec::new();
+    for (node, state) in node_states(tree, &top) {
+        let mut boot_actions = Vec::new();
+        let mut errors = Vec::new();
+        for task in &tasks {
+            for message in task.pointer("/result/details/messageList").and_then(Value::as_array).into_iter().flatten() {
+                if message.get("context").and_then(Value::as_str) != Some(node.as_str()) {
+                    continue;
+                }
+                let text = cell(message, "message");
+                if let Some(rest) = text.strip_prefix("Boot action ") {
+                    boot_actions.push(rest.replace(" completed with status ", ": "));
+                } else if message.get("error").and_then(Value::as_bool) == Some(true) {
+                    errors.push(format!("{}: {text}", cell(task, "action")));
+                }
+            }
+        }
+        rows.push((node, state, boot_actions, errors));
+    }
+    rows
+}
+
+fn print_nodes(tree: &Value, format: ClientOutput) {
+    let rows = node_rows(tree);
+    match format {
+        ClientOutput::Table => {
+            println!();
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(node, state, boot, _)| vec![node.clone(), state.clone(), if boot.is_empty() { "-".into() } else { boot.join("; ") }])
+                .collect();
+            print_table(&["Node", "Result", "Boot actions"], &table);
+            for (node, _, _, errors) in rows.iter().filter(|row| row.1 == "failed") {
+                for error in errors {
+                    println!("{node}: {error}");
+                }
+            }
+        }
+        other => {
+            let value: Vec<Value> = rows
+                .into_iter()
+                .map(|(node, result, boot_actions, errors)| json!({"node": node, "result": result, "boot_actions": boot_actions, "errors": errors}))
+                .collect();
+            print_value(&Value::Array(value), other);
+        }
+    }
 }
 
 /// Print the final task; success only when its result is `success`.
@@ -351,6 +475,29 @@ mod tests {
             filter,
             json!({"filter_set_type": "intersection", "filter_set": [{"filter_type": "union", "node_names": ["n1"], "node_tags": ["gpu"]}]})
         );
+    }
+
+    #[test]
+    fn nodes_show_their_newest_running_step_result_and_boot_actions() {
+        let filter = |names: &[&str]| json!({"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": names}]});
+        let top = json!({"task_id": "t", "action": "deploy_nodes", "status": "running", "parent_task_id": null, "node_filter": filter(&["a", "b", "c"]),
+            "result": {"successes": ["a"], "failures": []}});
+        let tree = json!({"init_task_id": "t", "t": top,
+            "s1": {"action": "prepare_nodes", "status": "running", "parent_task_id": "t", "created": "2026-11-30 10:00:00", "node_filter": filter(&["b", "c"]),
+                   "result": {"successes": ["c"], "failures": []}},
+            "s2": {"action": "deploy_node", "status": "running", "parent_task_id": "s1", "created": "2026-11-30 10:00:05", "node_filter": filter(&["b"]),
+                   "result": {"successes": [], "failures": []}},
+            "s3": {"action": "bootaction_report", "status": "complete", "parent_task_id": "t", "created": "2026-11-30 10:00:09", "node_filter": filter(&["a"]),
+                   "result": {"successes": ["a"], "failures": [], "details": {"messageList": [
+                       {"context": "a", "message": "Boot action hello completed with status success", "error": false},
+                       {"context": "b", "message": "unrelated", "error": true}]}}}});
+        let states = node_states(&tree, &tree["t"]);
+        assert_eq!(states["a"], "succeeded");
+        assert_eq!(states["b"], "deploy_node");
+        assert_eq!(states["c"], "waiting", "c finished prepare_nodes and nothing newer names it");
+        let rows = node_rows(&tree);
+        assert_eq!(rows[0].2, vec!["hello: success".to_string()]);
+        assert_eq!(rows[1].3, vec!["bootaction_report: unrelated".to_string()]);
     }
 
     #[test]

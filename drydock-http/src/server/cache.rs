@@ -1,8 +1,9 @@
-//! Parsed designs, cached immutably by design reference and content: a
-//! design is fetched on every request (its content may change behind the
-//! reference) but ingested, compiled and validated only once per distinct
-//! content. Evaluation runs on a blocking thread so large designs do not
-//! stall the server's workers.
+//! Parsed designs, cached immutably by design reference, content and the
+//! provisioner's image catalogue: a design is fetched on every request (its
+//! content may change behind the reference) but ingested, compiled and
+//! validated only once per distinct content and catalogue. Evaluation runs
+//! on a blocking thread so large designs do not stall the server's workers.
+//! [`PlatformSource`] keeps the node driver's catalogue for a short while.
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
@@ -16,6 +17,7 @@ use drydock_core::validate::{Evaluation, ValidationOptions, evaluate};
 struct Entry {
     design_ref: String,
     hash: u64,
+    options: ValidationOptions,
     content: Arc<Vec<u8>>,
     evaluation: Arc<Evaluation>,
 }
@@ -34,7 +36,6 @@ pub enum EvaluateError {
 /// A bounded cache of evaluations, most recent last.
 pub struct DesignCache {
     capacity: usize,
-    options: ValidationOptions,
     entries: Mutex<VecDeque<Entry>>,
 }
 
@@ -51,30 +52,40 @@ fn content_hash(content: &[u8]) -> u64 {
 }
 
 impl DesignCache {
-    /// A cache of at most `capacity` designs evaluated with `options`.
-    pub fn new(capacity: usize, options: ValidationOptions) -> DesignCache {
-        DesignCache { capacity: capacity.max(1), options, entries: Mutex::new(VecDeque::new()) }
+    /// A cache of at most `capacity` designs.
+    pub fn new(capacity: usize) -> DesignCache {
+        DesignCache { capacity: capacity.max(1), entries: Mutex::new(VecDeque::new()) }
     }
 
-    fn lookup(&self, design_ref: &str, hash: u64, content: &[u8]) -> Option<Arc<Evaluation>> {
+    fn lookup(&self, design_ref: &str, hash: u64, content: &[u8], options: &ValidationOptions) -> Option<Arc<Evaluation>> {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let position =
-            entries.iter().position(|entry| entry.hash == hash && entry.design_ref == design_ref && entry.content.as_slice() == content)?;
+        let position = entries.iter().position(|entry| {
+            entry.hash == hash
+                && entry.design_ref == design_ref
+                && entry.content.as_slice() == content
+                && entry.options.platform == options.platform
+        })?;
         let entry = entries.remove(position)?;
         let evaluation = entry.evaluation.clone();
         entries.push_back(entry);
         Some(evaluation)
     }
 
-    /// The evaluation of `fetched` (read from `design_ref`), from the cache
-    /// when the same reference had the same content before.
-    pub async fn evaluate(&self, design_ref: &str, fetched: SourceBytes) -> Result<Arc<Evaluation>, EvaluateError> {
+    /// The evaluation of `fetched` (read from `design_ref`) with `options`,
+    /// from the cache when the same reference had the same content and
+    /// catalogue before.
+    pub async fn evaluate(
+        &self,
+        design_ref: &str,
+        fetched: SourceBytes,
+        options: ValidationOptions,
+    ) -> Result<Arc<Evaluation>, EvaluateError> {
         let hash = content_hash(&fetched.bytes);
-        if let Some(hit) = self.lookup(design_ref, hash, &fetched.bytes) {
+        if let Some(hit) = self.lookup(design_ref, hash, &fetched.bytes, &options) {
             return Ok(hit);
         }
         let content = Arc::new(fetched.bytes);
-        let options = self.options.clone();
+        let kept = options.clone();
         let input = content.clone();
         let name = fetched.name;
         let evaluation = tokio::task::spawn_blocking(move || {
@@ -93,7 +104,7 @@ impl DesignCache {
         if entries.len() >= self.capacity {
             entries.pop_front();
         }
-        entries.push_back(Entry { design_ref: design_ref.to_owned(), hash, content, evaluation: evaluation.clone() });
+        entries.push_back(Entry { design_ref: design_ref.to_owned(), hash, options: kept, content, evaluation: evaluation.clone() });
         Ok(evaluation)
     }
 
@@ -105,5 +116,54 @@ impl DesignCache {
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// How long the provisioner's image catalogue is reused.
+const CATALOGUE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The node driver's images and kernels for validation (DD3001), read at
+/// most once per [`CATALOGUE_TTL`]; without a node driver validation runs
+/// offline (DD3001 warns), as the original does.
+pub struct PlatformSource {
+    driver: Option<Arc<dyn drydock_core::drivers::NodeDriver>>,
+    cached: tokio::sync::Mutex<Option<(std::time::Instant, drydock_core::validate::PlatformCatalog)>>,
+}
+
+impl std::fmt::Debug for PlatformSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformSource").field("driver", &self.driver.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl PlatformSource {
+    /// A source asking `driver` (none: offline).
+    pub fn new(driver: Option<Arc<dyn drydock_core::drivers::NodeDriver>>) -> PlatformSource {
+        PlatformSource { driver, cached: tokio::sync::Mutex::new(None) }
+    }
+
+    /// The validation options of this moment.
+    pub async fn options(&self) -> ValidationOptions {
+        use drydock_core::validate::PlatformCatalog;
+        let Some(driver) = &self.driver else {
+            return ValidationOptions::default();
+        };
+        let mut cached = self.cached.lock().await;
+        if let Some((at, catalog)) = cached.as_ref()
+            && at.elapsed() < CATALOGUE_TTL
+        {
+            return ValidationOptions { platform: Some(catalog.clone()) };
+        }
+        let catalog = match driver.images().await {
+            Ok(images) => PlatformCatalog::Available(images),
+            Err(error) => {
+                tracing::warn!(%error, "the node driver's image catalogue is unavailable for validation");
+                PlatformCatalog::ImagesUnavailable
+            }
+        };
+        if matches!(catalog, PlatformCatalog::Available(_)) {
+            *cached = Some((std::time::Instant::now(), catalog.clone()));
+        }
+        ValidationOptions { platform: Some(catalog) }
     }
 }

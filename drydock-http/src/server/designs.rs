@@ -174,8 +174,12 @@ impl DesignsApi {
                 }
                 let reference = format!("design:{id}");
                 let fetched = SourceBytes { bytes: content, name: reference.clone() };
-                let evaluation =
-                    self.state.designs.evaluate(&reference, fetched).await.map_err(|error| ApiError::BadRequest(error.to_string()))?;
+                let evaluation = self
+                    .state
+                    .designs
+                    .evaluate(&reference, fetched, self.state.platform.options().await)
+                    .await
+                    .map_err(|error| ApiError::BadRequest(error.to_string()))?;
                 body["validation"] = report_body(&evaluation.report);
                 body["nodes"] = evaluation
                     .site

@@ -26,7 +26,7 @@ use drydock_core::ids::DesignRef;
 use drydock_core::ingest::source::{DesignSource, SourceError};
 use drydock_core::orchestrator::Orchestrator;
 use drydock_core::store::StateStore;
-use drydock_core::validate::{Evaluation, ValidationOptions};
+use drydock_core::validate::Evaluation;
 use futures::FutureExt;
 use poem::error::ResponseError;
 use poem::http::{HeaderValue, Method, StatusCode, Uri};
@@ -99,6 +99,8 @@ pub struct AppState {
     pub source: Arc<dyn DesignSource>,
     /// Evaluated designs.
     pub designs: DesignCache,
+    /// The provisioner's image catalogue for validation.
+    pub platform: cache::PlatformSource,
     /// The machine listing behind `GET /nodes`, when a provisioner is configured.
     pub nodes: Option<Arc<dyn NodeInventory>>,
     /// Authentication.
@@ -116,8 +118,8 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over the orchestrator's store; validation runs offline
-    /// (no provisioner image catalogue).
+    /// State over the orchestrator's store; validation consults the
+    /// orchestrator's node driver for images and kernels (offline without one).
     pub fn new(
         orchestrator: Orchestrator,
         source: Arc<dyn DesignSource>,
@@ -125,11 +127,13 @@ impl AppState {
         policy: Policy,
         config: ServerConfig,
     ) -> AppState {
+        let node_driver = orchestrator.node_driver();
         AppState {
             store: orchestrator.store().clone(),
             orchestrator,
             source,
-            designs: DesignCache::new(config.design_cache, ValidationOptions::default()),
+            designs: DesignCache::new(config.design_cache),
+            platform: cache::PlatformSource::new(node_driver),
             nodes: None,
             auth,
             policy,
@@ -144,7 +148,7 @@ impl AppState {
         let fetched = self.source.fetch(&reference).await?;
         let fetch_ms = started.elapsed().as_millis() as u64;
         let bytes = fetched.bytes.len();
-        let evaluation = self.designs.evaluate(design_ref, fetched).await?;
+        let evaluation = self.designs.evaluate(design_ref, fetched, self.platform.options().await).await?;
         tracing::debug!(design_ref = %reference.redacted(), bytes, fetch_ms, total_ms = started.elapsed().as_millis() as u64, "design loaded");
         Ok(evaluation)
     }

@@ -40,7 +40,7 @@ fn configuration_errors_exit_2() {
 fn serves_with_a_loud_noauth_warning() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
     let mut child = drydock()
-        .args(["serve", "--auth", "noauth", "--no-orchestrator", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--auth", "noauth", "--store", "memory", "--no-orchestrator", "--listen", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "warn")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())

@@ -3,7 +3,9 @@
 //!
 //! Prints one JSON line with `maas_url`, `api_key`, `control_url`,
 //! `redfish_urls` and `redfish_base` so scripts can parse it, e.g.
-//! `drydock-sim --scenario lab.json --port 0`.
+//! `drydock-sim --scenario lab.json --port 0`. The main port also works as an
+//! HTTP proxy in front of the BMC network: a Redfish request whose `Host` is
+//! a BMC's design address reaches that BMC.
 
 use clap::Parser;
 use drydock_sim::{LabOptions, Scenario, SimLab, SimMode};
@@ -32,6 +34,10 @@ struct Args {
     /// Also serve each BMC's Redfish on its own port.
     #[arg(long)]
     bmc_ports: bool,
+    /// Run each deployed machine's user data (cloud-init) in DIR/<hostname>,
+    /// so boot actions really execute and report back.
+    #[arg(long, value_name = "DIR")]
+    boot_root: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -66,7 +72,11 @@ async fn main() -> anyhow::Result<()> {
             ..scenario.durations
         };
     }
-    let lab = SimLab::start_with(scenario, LabOptions { port: args.port, bmc_ports: args.bmc_ports, no_warm_up: false }).await?;
+    let lab = SimLab::start_with(
+        scenario,
+        LabOptions { port: args.port, bmc_ports: args.bmc_ports, no_warm_up: false, boot_root: args.boot_root.clone() },
+    )
+    .await?;
     let mut info = lab.info();
     info["startup_ms"] = serde_json::Value::from(started.elapsed().as_millis() as u64);
     println!("{info}");

@@ -480,6 +480,11 @@ pub(crate) fn complete(world: &mut World, sid: &str) {
                 add_results(world, sid, 1, &[("install.log", 0, "curtin: Installation finished.\n")]);
                 finish(world, sid, Status::Deployed, |_| {});
                 world.set_power(sid, PowerState::On, false);
+                if let (Some(root), Some(node)) = (world.boot_root.clone(), world.region.node(sid))
+                    && let Some(user_data) = node.user_data.clone()
+                {
+                    crate::boot::spawn(root, node.hostname.clone(), user_data);
+                }
             }
         }
         Phase::Releasing | Phase::Erasing => {

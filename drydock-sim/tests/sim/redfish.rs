@@ -102,9 +102,12 @@ async fn bmc_outage_is_a_fault_on_its_path() {
 
 #[tokio::test]
 async fn per_bmc_ports_serve_redfish_at_the_root() {
-    let lab = drydock_sim::SimLab::start_with(Client::fixture(), drydock_sim::LabOptions { port: 0, bmc_ports: true, no_warm_up: false })
-        .await
-        .expect("lab starts");
+    let lab = drydock_sim::SimLab::start_with(
+        Client::fixture(),
+        drydock_sim::LabOptions { port: 0, bmc_ports: true, ..drydock_sim::LabOptions::default() },
+    )
+    .await
+    .expect("lab starts");
     let base = lab.redfish_urls().get("node02-bmc").cloned().expect("bmc url");
     assert!(!base.contains("/bmc/"));
     let (status, token, _) = login(&base, "admin", "password").await;

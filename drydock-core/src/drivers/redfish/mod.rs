@@ -26,11 +26,14 @@ pub struct RedfishConfig {
     pub use_ssl: bool,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// An HTTP proxy in front of the BMC network (`http://host:port`); the
+    /// BMC's own address stays in the URL, so the proxy picks the BMC.
+    pub proxy: Option<String>,
 }
 
 impl Default for RedfishConfig {
     fn default() -> Self {
-        RedfishConfig { use_ssl: true, timeout: Duration::from_secs(20) }
+        RedfishConfig { use_ssl: true, timeout: Duration::from_secs(20), proxy: None }
     }
 }
 
@@ -88,12 +91,14 @@ impl RedfishDriver {
     /// A driver with `config`. BMC certificates are not verified (as the
     /// original does; BMCs rarely carry trusted certificates).
     pub fn new(config: RedfishConfig) -> Result<Self, DriverError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .danger_accept_invalid_certs(true)
-            .build()
-            .map_err(|e| error(DriverErrorKind::Permanent, "redfish_client", "local", e.to_string()))?;
+        let mut builder =
+            reqwest::Client::builder().timeout(config.timeout).connect_timeout(config.timeout).danger_accept_invalid_certs(true);
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| error(DriverErrorKind::Permanent, "redfish_client", "local", format!("bad BMC proxy URL: {e}")))?;
+            builder = builder.proxy(proxy);
+        }
+        let http = builder.build().map_err(|e| error(DriverErrorKind::Permanent, "redfish_client", "local", e.to_string()))?;
         Ok(RedfishDriver { config, http })
     }
 

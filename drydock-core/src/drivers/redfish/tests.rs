@@ -11,7 +11,10 @@ async fn lab() -> drydock_sim::SimLab {
     let scenario: drydock_sim::Scenario = serde_json::from_value(serde_json::json!({
         "machines": [{"hostname": "n1", "status": "Ready",
                       "bmc": {"name": "n1-bmc", "address": "10.99.0.1", "username": "admin", "password": "s3cret"},
-                      "interfaces": [{"mac": "52:54:00:00:99:01", "boot": true}], "disks": [{"size": 240057409536u64}]}]
+                      "interfaces": [{"mac": "52:54:00:00:99:01", "boot": true}], "disks": [{"size": 240057409536u64}]},
+                     {"hostname": "n2", "status": "Ready",
+                      "bmc": {"name": "n2-bmc", "address": "10.99.0.2", "username": "admin", "password": "other"},
+                      "interfaces": [{"mac": "52:54:00:00:99:02", "boot": true}], "disks": [{"size": 240057409536u64}]}]
     }))
     .expect("scenario");
     drydock_sim::SimLab::start(scenario).await.expect("lab")
@@ -30,7 +33,7 @@ fn target(url: &str, password: &str) -> OobTarget {
 }
 
 fn driver() -> RedfishDriver {
-    RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(2) }).expect("driver")
+    RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(2), proxy: None }).expect("driver")
 }
 
 #[tokio::test]
@@ -47,6 +50,21 @@ async fn power_and_boot_round_trip() {
     assert_eq!(driver.boot_override(&node).await.expect("read back").as_deref(), Some("Pxe"));
     driver.power_action(&node, PowerAction::On).await.expect("on");
     assert_eq!(driver.power_state(&node).await.expect("state"), PowerState::On);
+}
+
+#[tokio::test]
+async fn bmcs_behind_a_proxy_are_reached_at_their_design_address() {
+    let lab = lab().await;
+    let proxy = format!("http://{}", lab.addr());
+    let driver = RedfishDriver::new(RedfishConfig { use_ssl: false, timeout: Duration::from_secs(2), proxy: Some(proxy) }).expect("driver");
+    let at = |address: &str, password: &str| OobTarget { address: address.into(), parameters: Default::default(), ..target("", password) };
+    driver.power_action(&at("10.99.0.1", "s3cret"), PowerAction::On).await.expect("n1 through the proxy");
+    assert_eq!(driver.power_state(&at("10.99.0.1", "s3cret")).await.expect("state"), PowerState::On);
+    assert_eq!(driver.power_state(&at("10.99.0.2", "other")).await.expect("n2 is a different BMC"), PowerState::Off);
+    let error = driver.power_state(&at("10.99.0.2", "s3cret")).await.expect_err("n1's password is wrong for n2");
+    assert_eq!(error.kind(), DriverErrorKind::Auth, "{error}");
+    let bad = RedfishDriver::new(RedfishConfig { proxy: Some("::not a url".into()), ..RedfishConfig::default() }).expect_err("bad proxy");
+    assert!(bad.to_string().contains("bad BMC proxy URL"), "{bad}");
 }
 
 #[tokio::test]

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The quickstart: provision examples/site.yaml end to end against a simulated
+# lab, on the embedded redb store, with the same commands an operator uses.
+#
+#   1. a lab matching the design (`drydock lab scenario` → `drydock-sim`): a
+#      MaaS region with the PXE network, and one powered-off Redfish BMC per
+#      node at the node's OOB address (the simulator doubles as the HTTP proxy
+#      in front of the BMC network); deployed machines run their cloud-init
+#      user data, so the boot-action agent really fetches and reports;
+#   2. `drydock serve` on a redb file, with the MaaS driver and that proxy;
+#   3. `drydock validatedesign`, then prepare_site, prepare_nodes and
+#      deploy_nodes with `drydock task create --block` (live progress);
+#   4. a per-node summary with the boot-action statuses the nodes reported.
+#
+# Everything lives in a temporary directory and every process it starts is
+# stopped on exit (KEEP=1 keeps the directory for a look afterwards).
+# Usage: scripts/quickstart.sh [design.yaml]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DESIGN=${1:-examples/site.yaml}
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" | sed "s|$ROOT/||g; s|$BIN/||g" >&2; "$@"; }
+
+say "Building drydock and drydock-sim (release)"
+cargo build --release --quiet -p drydock-http -p drydock-sim --bins
+BIN=$ROOT/target/release
+started=$(date +%s)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/drydock-quickstart.XXXXXX")
+PIDS=()
+cleanup() {
+    local status=$?
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "kept $WORK (server.log, sim.log, nodes/<host>/var/log/cloud-init-output.log)"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
+
+say "Starting a simulated lab matching $DESIGN"
+run "$BIN/drydock" lab scenario --phase-ms 1500 "$DESIGN" > "$WORK/lab.json"
+"$BIN/drydock-sim" --scenario "$WORK/lab.json" --boot-root "$WORK/nodes" > "$WORK/sim.out" 2> "$WORK/sim.log" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/sim.out" ] && break; sleep 0.1; done
+[ -s "$WORK/sim.out" ] || { echo "drydock-sim did not start:"; cat "$WORK/sim.log"; exit 1; }
+MAAS_URL=$(json_field maas_url < "$WORK/sim.out")
+MAAS_KEY=$(json_field api_key < "$WORK/sim.out")
+SIM=${MAAS_URL%/MAAS}
+echo "MaaS at $MAAS_URL; $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["bmcs"]))' "$WORK/lab.json") BMCs behind $SIM"
+
+say "Starting drydock serve on the embedded redb store"
+PORT=$(free_port)
+export DD_URL="http://127.0.0.1:$PORT"
+MAAS_API_KEY=$MAAS_KEY RUST_LOG=${RUST_LOG:-warn,drydock_core::orchestrator=info} "$BIN/drydock" serve \
+    --listen "127.0.0.1:$PORT" --store "redb:$WORK/drydock.redb" --auth noauth \
+    --maas-api-url "$MAAS_URL" --redfish-use-ssl false --bmc-proxy "$SIM" \
+    --bootaction-report-url "$DD_URL/api/v1.0/bootactions/" \
+    --poll-interval 1s --status-poll 1s --power-poll 250ms > "$WORK/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fs "$DD_URL/api/v1.0/health" > /dev/null 2>&1 && break; sleep 0.1; done
+curl -fs "$DD_URL/api/v1.0/health" > /dev/null || { echo "drydock serve did not start:"; cat "$WORK/server.log"; exit 1; }
+echo "serving $DD_URL (store: $WORK/drydock.redb)"
+
+REF="file://$ROOT/$DESIGN"
+say "Validating the design through the API"
+run "$BIN/drydock" validatedesign "$DESIGN"
+
+for action in prepare_site prepare_nodes deploy_nodes; do
+    say "$action"
+    run "$BIN/drydock" task create --design-ref "$REF" --action "$action" --block --poll-interval 0.5 -o json > "$WORK/$action.json"
+    python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print("task %s: %s, result %s" % (t["task_id"], t["status"], t["result"]["status"]))' "$WORK/$action.json"
+done
+
+say "Per-node summary"
+DEPLOY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["task_id"])' "$WORK/deploy_nodes.json")
+run "$BIN/drydock" task show --task-id "$DEPLOY" --nodes
+echo
+echo "Done in $(( $(date +%s) - started )) s: every node deployed and reported its boot actions."
