@@ -14,6 +14,7 @@
 #
 # Everything lives in a temporary directory and every process it starts is
 # stopped on exit (KEEP=1 keeps the directory for a look afterwards).
+# DRYDOCK_PROFILE=debug runs debug builds instead of release ones.
 # Usage: scripts/quickstart.sh [design.yaml]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +24,11 @@ DESIGN=${1:-examples/site.yaml}
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$ROOT/||g; s|$BIN/||g" >&2; "$@"; }
 
-say "Building drydock and drydock-sim (release)"
-cargo build --release --quiet -p drydock-http -p drydock-sim --bins
-BIN=$ROOT/target/release
+# DRYDOCK_PROFILE=debug uses debug builds (CI has them already).
+PROFILE=${DRYDOCK_PROFILE:-release}
+say "Building drydock and drydock-sim ($PROFILE)"
+cargo build --profile "${PROFILE/debug/dev}" --quiet -p drydock-http -p drydock-sim --bins
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
 started=$(date +%s)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/drydock-quickstart.XXXXXX")

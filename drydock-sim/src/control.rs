@@ -61,6 +61,33 @@ pub(crate) fn handle(world: &mut World, method: &str, path: &str, query: &str, b
             },
             Err(e) => (400, json!({"error": e.to_string()})),
         },
+        // The BMC's power button (`"on"`/`"off"`), or a BMC outside the
+        // simulator (ipmi_sim's chassis script, sushy's external notifier)
+        // reporting a power change: `{"power": "On"|"Off", "pxe": bool}` or
+        // sushy's system document (`power_state`, `boot_device`). A power-on
+        // boots; with PXE it enlists the BMC's machine.
+        ("PUT" | "POST", ["bmcs", name, "power"]) => {
+            let power =
+                parsed.as_str().or_else(|| parsed.get("power").or_else(|| parsed.get("power_state")).and_then(Value::as_str)).unwrap_or("");
+            let power = match power.to_ascii_lowercase().as_str() {
+                "on" | "1" => crate::maas::model::PowerState::On,
+                "off" | "0" => crate::maas::model::PowerState::Off,
+                _ => return (400, json!({"error": "power must be On or Off"})),
+            };
+            let pxe = parsed.get("pxe").and_then(Value::as_bool).unwrap_or(false)
+                || parsed.get("boot_device").and_then(Value::as_str).is_some_and(|device| device.eq_ignore_ascii_case("pxe"));
+            let Some(bmc) = world.bmcs.get_mut(*name) else {
+                return (404, json!({"error": "no such BMC"}));
+            };
+            // The button always boots; a report only when the power came on.
+            let boots =
+                power == crate::maas::model::PowerState::On && (parsed.is_string() || bmc.power == crate::maas::model::PowerState::Off);
+            if pxe {
+                bmc.boot_target = crate::world::BootTarget::Pxe;
+            }
+            crate::redfish::set_bmc_power(world, name, power, boots);
+            (200, json!({"power": power.as_str(), "booted": boots}))
+        }
         ("PUT", ["machines", sid, "status"]) => {
             let text = parsed.get("status").and_then(Value::as_str).or(parsed.as_str()).unwrap_or("");
             match (Status::parse(text), world.region.node_mut(sid)) {
@@ -115,15 +142,6 @@ pub(crate) fn handle(world: &mut World, method: &str, path: &str, query: &str, b
         ("DELETE", ["requests"]) => {
             world.log.clear();
             (200, json!({"cleared": true}))
-        }
-        ("PUT", ["bmcs", name, "power"]) => {
-            let on = parsed.as_str().or_else(|| parsed.get("power").and_then(Value::as_str)) == Some("on");
-            if !world.bmcs.contains_key(*name) {
-                return (404, json!({"error": "no such BMC"}));
-            }
-            let power = if on { crate::maas::model::PowerState::On } else { crate::maas::model::PowerState::Off };
-            crate::redfish::set_bmc_power(world, name, power, on);
-            (200, json!({"power": power.as_str()}))
         }
         _ => (404, json!({"error": format!("unknown control endpoint {method} {path}")})),
     }

@@ -91,7 +91,16 @@ case "$op" in
     while [ $# -ge 2 ]; do
       p=$1; v=$2; shift 2
       case "$p" in
-        power) echo "$v" > "$dir/power" ;;
+        power)
+          old=$(cat "$dir/power")
+          echo "$v" > "$dir/power"
+          # Tell a simulated MaaS when the machine powers on (PXE: it enlists).
+          if [ -f "$dir/notify_url" ] && [ "$old" != "$v" ]; then
+            if [ "$v" = 1 ]; then state=On; else state=Off; fi
+            if [ "$(cat "$dir/boot")" = pxe ]; then pxe=true; else pxe=false; fi
+            curl -s -m 5 -X PUT -H 'Content-Type: application/json' \
+              -d "{\"power\": \"$state\", \"pxe\": $pxe}" "$(cat "$dir/notify_url")" > /dev/null 2>&1 || true
+          fi ;;
         boot)  echo "$v" > "$dir/boot" ;;
         shutdown) echo 0 > "$dir/power" ;;  # the "OS" honours a soft shutdown at once
         reset|identify) : ;;
@@ -165,6 +174,13 @@ impl IpmiSim {
 
     /// Start a BMC on `port` and wait until it answers RMCP pings.
     pub fn start_on(name: &str, port: u16) -> std::io::Result<IpmiSim> {
+        IpmiSim::start_notifying(name, port, None)
+    }
+
+    /// Start a BMC on `port` whose power changes are also `PUT` to `notify`
+    /// (`{"power": "On"|"Off", "pxe": bool}`, the simulator's
+    /// `/_emulator/bmcs/<name>/power`), so a PXE power-on enlists its machine.
+    pub fn start_notifying(name: &str, port: u16, notify: Option<&str>) -> std::io::Result<IpmiSim> {
         let dir = tempfile::Builder::new().prefix("drydock-ipmi-sim-").tempdir()?;
         std::fs::write(dir.path().join("lan.conf"), lan_conf(name, port))?;
         std::fs::write(dir.path().join("bmc.emu"), BMC_EMU)?;
@@ -177,6 +193,9 @@ impl IpmiSim {
         }
         std::fs::create_dir_all(dir.path().join("persist"))?;
         std::fs::create_dir_all(dir.path().join("state"))?;
+        if let Some(url) = notify {
+            std::fs::write(dir.path().join("state/notify_url"), url)?;
+        }
         let log = std::fs::File::create(dir.path().join("ipmi_sim.log"))?;
         let child = Command::new("ipmi_sim")
             .args(["-c", "lan.conf", "-f", "bmc.emu", "-s", "./persist", "-n"])
@@ -261,14 +280,30 @@ impl Sushy {
     /// Start an emulator whose tokens expire after `token_uses`
     /// authenticated requests (0: never).
     pub fn start(token_uses: u32) -> std::io::Result<Sushy> {
+        Sushy::start_on(free_tcp_port(), token_uses)
+    }
+
+    /// Start an emulator on `port` (see [`Sushy::start`]).
+    pub fn start_on(port: u16, token_uses: u32) -> std::io::Result<Sushy> {
+        Sushy::start_notifying(port, token_uses, None)
+    }
+
+    /// Start an emulator on `port` whose system changes sushy's external
+    /// notifier `PUT`s to `notify` (the system document: `power_state`,
+    /// `boot_device`; the simulator's `/_emulator/bmcs/<name>/power`).
+    pub fn start_notifying(port: u16, token_uses: u32, notify: Option<&str>) -> std::io::Result<Sushy> {
         let dir = tempfile::Builder::new().prefix("drydock-sushy-").tempdir()?;
-        let port = free_tcp_port();
+        let notifier = match notify {
+            Some(url) => format!("EXTERNAL_NOTIFICATION_URL = {url:?}\n"),
+            None => String::new(),
+        };
         std::fs::write(dir.path().join("sushy_with_sessions.py"), SUSHY_WRAPPER)?;
         std::fs::write(
             dir.path().join("node.conf"),
             format!(
-                "SUSHY_EMULATOR_STATE_DIR = {state:?}\nSUSHY_EMULATOR_FAKE_SYSTEMS = [\n    {{'uuid': '{SUSHY_SYSTEM}', 'name': 'node01',\n     'power_state': 'Off', 'external_notifier': False,\n     'nics': [{{'mac': '52:54:00:00:00:01', 'ip': '172.22.0.11'}}]}},\n]\n",
+                "SUSHY_EMULATOR_STATE_DIR = {state:?}\n{notifier}SUSHY_EMULATOR_FAKE_SYSTEMS = [\n    {{'uuid': '{SUSHY_SYSTEM}', 'name': 'node01',\n     'power_state': 'Off', 'external_notifier': {external},\n     'nics': [{{'mac': '52:54:00:00:00:01', 'ip': '172.22.0.11'}}]}},\n]\n",
                 state = dir.path().join("state").display().to_string(),
+                external = if notify.is_some() { "True" } else { "False" },
             ),
         )?;
         let log = std::fs::File::create(dir.path().join("sushy.log"))?;
@@ -306,7 +341,12 @@ impl Sushy {
 
     /// How many session logins the emulator accepted.
     pub fn logins(&self) -> usize {
-        std::fs::read_to_string(self.dir.path().join("logins.log")).unwrap_or_default().lines().count()
+        std::fs::read_to_string(self.logins_file()).unwrap_or_default().lines().count()
+    }
+
+    /// The file the emulator's wrapper appends one line to per login.
+    pub fn logins_file(&self) -> PathBuf {
+        self.dir.path().join("logins.log")
     }
 
     /// The HTTP status of an unauthenticated GET of `path`.

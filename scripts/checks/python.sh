@@ -7,19 +7,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-VENV="$ROOT/.venv-py"
-WHEELS="${CARGO_TARGET_DIR:-$ROOT/target}/wheels"
-
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" "requests>=2.20"
-
-rm -rf "$WHEELS"
-"$VENV/bin/maturin" build --quiet --manifest-path drydock-py/Cargo.toml --out "$WHEELS" --interpreter "$VENV/bin/python"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/drydock-*.whl
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps ./drydock-py/compat
-rm -rf drydock-py/compat/build drydock-py/compat/*.egg-info
+# shellcheck source=scripts/lib/python-venv.sh
+source "$ROOT/scripts/lib/python-venv.sh"
 
 cargo build --quiet -p drydock-http --bin drydock -p drydock-sim --bin drydock-sim
 export DRYDOCK_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/drydock"

@@ -124,7 +124,7 @@ class Session:
 
 
 class Client:
-    """The nine calls of the original's ``DrydockClient``."""
+    """The calls of the original's ``DrydockClient``, plus the designs API (``create_design``, ``load_parts``, ``get_design``)."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -157,6 +157,26 @@ class Client:
         """Names of the design's nodes a filter selects."""
         body = {"node_filter": node_filter, "design_ref": design_ref}
         return self._check(self.session.post("v1.0/nodefilter", data=body))
+
+    def create_design(self) -> str:
+        """Create an empty design (the designs API); returns its id."""
+        return self._check(self.session.post("v1.0/designs", data={}))["id"]
+
+    def load_parts(self, design_id: str, yaml_string: str) -> Any:
+        """Add a YAML document stream to a design; returns the part."""
+        return self._check(
+            self.session.post(
+                f"v1.0/designs/{design_id}/parts",
+                query={"ingester": "yaml"},
+                body=yaml_string.encode("utf-8"),
+                headers={"Content-Type": "application/x-yaml"},
+            )
+        )
+
+    def get_design(self, design_id: str, source: str = "designed") -> Any:
+        """A design: its parts (``designed``) or its validation and nodes
+        (``compiled``)."""
+        return self._check(self.session.get(f"v1.0/designs/{design_id}", query={"source": source}))
 
     def get_tasks(self) -> Any:
         """Every task (first page)."""

@@ -89,6 +89,26 @@ async fn pxe_power_on_enlists_an_unknown_machine() {
 }
 
 #[tokio::test]
+async fn an_external_bmc_reporting_a_pxe_power_on_enlists_its_machine() {
+    let client = Client::start(Client::fixture()).await;
+    let url = format!("{}/bmcs/node04-bmc/power", client.lab.control_url());
+    // Powered on without PXE (sushy's notifier sends its system document): no enlistment.
+    let plain = send("PUT", &url, &[], br#"{"name": "node01", "power_state": "On", "boot_device": "Hdd"}"#).await;
+    assert_eq!(plain.json()["booted"], true);
+    assert!(client.lab.system_id_of("node04").is_none());
+    // Off, then on with PXE (ipmi_sim's chassis script): the machine enlists, once.
+    send("PUT", &url, &[], br#"{"power": "Off", "pxe": false}"#).await;
+    let pxe = send("PUT", &url, &[], br#"{"power": "On", "pxe": true}"#).await;
+    assert_eq!(pxe.json()["booted"], true);
+    let sid = client.lab.system_id_of("node04").expect("enlisted");
+    assert_eq!(client.lab.machine_status(&sid).as_deref(), Some("New"));
+    let again = send("PUT", &url, &[], br#"{"power": "On", "pxe": true}"#).await;
+    assert_eq!(again.json()["booted"], false, "already on: not a boot");
+    assert_eq!(send("PUT", &url, &[], br#"{"power": "sideways"}"#).await.status, 400);
+    assert_eq!(send("PUT", &format!("{}/bmcs/nobody/power", client.lab.control_url()), &[], br#""on""#).await.status, 404);
+}
+
+#[tokio::test]
 async fn bmc_outage_is_a_fault_on_its_path() {
     let client = Client::start(Client::fixture()).await;
     let base = client.lab.redfish_urls().get("node02-bmc").cloned().expect("bmc url");
