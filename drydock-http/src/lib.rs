@@ -4,5 +4,6 @@
 //! the compat JSON shapes live only in [`wire`].
 
 pub mod cli;
+pub mod keystone;
 pub mod server;
 pub mod wire;

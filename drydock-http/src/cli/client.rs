@@ -15,8 +15,39 @@ pub struct ClientArgs {
     #[arg(long, short = 'u', env = "DD_URL", global = true)]
     pub url: Option<String>,
     /// Token sent as `X-Auth-Token` (also read from `OS_TOKEN`).
-    #[arg(long, env = "DD_TOKEN", hide_env_values = true, global = true)]
+    #[arg(long, visible_alias = "os_token", env = "DD_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// Keystone v3 URL for password authentication when no token is given
+    /// (the original CLI's `--os_*` options).
+    #[arg(long = "os_auth_url", visible_alias = "os-auth-url", env = "OS_AUTH_URL", global = true)]
+    pub os_auth_url: Option<String>,
+    /// Keystone user name.
+    #[arg(long = "os_username", visible_alias = "os-username", env = "OS_USERNAME", global = true)]
+    pub os_username: Option<String>,
+    /// Keystone password.
+    #[arg(long = "os_password", visible_alias = "os-password", env = "OS_PASSWORD", hide_env_values = true, global = true)]
+    pub os_password: Option<String>,
+    /// Keystone project name.
+    #[arg(long = "os_project_name", visible_alias = "os-project-name", env = "OS_PROJECT_NAME", global = true)]
+    pub os_project_name: Option<String>,
+    /// Keystone project domain name.
+    #[arg(
+        long = "os_project_domain_name",
+        visible_alias = "os-project-domain-name",
+        env = "OS_PROJECT_DOMAIN_NAME",
+        default_value = "default",
+        global = true
+    )]
+    pub os_project_domain_name: String,
+    /// Keystone user domain name.
+    #[arg(
+        long = "os_user_domain_name",
+        visible_alias = "os-user-domain-name",
+        env = "OS_USER_DOMAIN_NAME",
+        default_value = "default",
+        global = true
+    )]
+    pub os_user_domain_name: String,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = ClientOutput::Table, global = true)]
     pub output: ClientOutput,
@@ -86,27 +117,69 @@ pub fn base_url(url: &str) -> Result<String, String> {
     })
 }
 
+/// The Keystone password credentials of the global options, when an auth
+/// URL is given.
+fn keystone_auth(args: &ClientArgs) -> Result<Option<crate::keystone::PasswordAuth>, Failure> {
+    let Some(auth_url) = args.os_auth_url.as_deref().filter(|url| !url.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let need = |value: &Option<String>, option: &str| {
+        value
+            .clone()
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| Failure::Usage(format!("Keystone password authentication needs --{option} (or {})", option.to_uppercase())))
+    };
+    Ok(Some(crate::keystone::PasswordAuth {
+        auth_url: auth_url.trim().to_owned(),
+        username: need(&args.os_username, "os_username")?,
+        user_domain_name: args.os_user_domain_name.clone(),
+        password: drydock_core::ids::Secret::new(need(&args.os_password, "os_password")?),
+        project: crate::keystone::ProjectScope::Name {
+            name: need(&args.os_project_name, "os_project_name")?,
+            domain_name: args.os_project_domain_name.clone(),
+        },
+    }))
+}
+
 impl Client {
-    /// A client from the global options.
-    pub fn new(args: &ClientArgs) -> Result<Client, Failure> {
-        let url = args
-            .url
-            .as_deref()
-            .filter(|url| !url.trim().is_empty())
-            .ok_or_else(|| Failure::Usage("no Drydock URL: give --url or set DD_URL".into()))?;
-        let base = base_url(url).map_err(Failure::Usage)?;
-        let token = args.token.clone().or_else(|| std::env::var("OS_TOKEN").ok()).filter(|token| !token.is_empty());
-        if let Some(token) = &token
-            && reqwest::header::HeaderValue::from_str(token).is_err()
-        {
-            return Err(Failure::Usage("the token contains characters a header cannot carry".into()));
-        }
+    /// A client from the global options: the token given (`--token`,
+    /// `DD_TOKEN`, `OS_TOKEN`) or one from Keystone password authentication
+    /// (`--os_*`); the URL given, or the `physicalprovisioner` internal
+    /// endpoint of the Keystone catalogue.
+    pub async fn connect(args: &ClientArgs) -> Result<Client, Failure> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(20))
             .read_timeout(Duration::from_secs(30))
             .user_agent(concat!("drydock-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Failure::Usage(format!("cannot build the HTTP client: {error}")))?;
+        let mut token = args.token.clone().or_else(|| std::env::var("OS_TOKEN").ok()).filter(|token| !token.is_empty());
+        let mut catalog = Value::Null;
+        if token.is_none()
+            && let Some(auth) = keystone_auth(args)?
+        {
+            let issued = crate::keystone::issue(&http, &auth)
+                .await
+                .map_err(|error| Failure::Request(format!("Unable to authenticate with Keystone: {error}")))?;
+            token = Some(issued.token);
+            catalog = issued.catalog;
+        }
+        let url = match args.url.as_deref().filter(|url| !url.trim().is_empty()) {
+            Some(url) => url.to_owned(),
+            None if !catalog.is_null() => crate::keystone::endpoint(&catalog, "physicalprovisioner", "internal").ok_or_else(|| {
+                Failure::Usage(
+                    "Unable to discover Drydock API URL: the Keystone catalogue has no internal physicalprovisioner endpoint; give --url"
+                        .into(),
+                )
+            })?,
+            None => return Err(Failure::Usage("no Drydock URL: give --url or set DD_URL".into())),
+        };
+        let base = base_url(&url).map_err(Failure::Usage)?;
+        if let Some(token) = &token
+            && reqwest::header::HeaderValue::from_str(token).is_err()
+        {
+            return Err(Failure::Usage("the token contains characters a header cannot carry".into()));
+        }
         Ok(Client { http, base, token })
     }
 

@@ -90,7 +90,7 @@ pub enum PartCommand {
 pub async fn validate(args: ValidateDesignArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
-        let client = Client::new(&args.client)?;
+        let client = Client::connect(&args.client).await?;
         let href = design_ref(&args.design_ref)?;
         let (status, text) = client.call(Method::POST, "validatedesign", Some(&json!({"href": href}))).await?;
         let report: Value = match serde_json::from_str::<Value>(&text) {
@@ -139,7 +139,7 @@ pub async fn validate(args: ValidateDesignArgs) -> ExitCode {
 pub async fn design(args: DesignArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
-        let client = Client::new(&args.client)?;
+        let client = Client::connect(&args.client).await?;
         match args.command {
             DesignCommand::Create { base_design_id } => {
                 let body = json!({"base_design_id": base_design_id});
@@ -160,7 +160,7 @@ pub async fn design(args: DesignArgs) -> ExitCode {
 pub async fn part(args: PartArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
-        let client = Client::new(&args.client)?;
+        let client = Client::connect(&args.client).await?;
         let print_parts = |parts: &Value| {
             let rows: Vec<Vec<String>> = parts
                 .as_array()

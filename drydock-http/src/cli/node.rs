@@ -58,7 +58,7 @@ pub const COLUMNS: [(&str, &str); 8] = [
 pub async fn run(args: NodeArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
-        let client = Client::new(&args.client)?;
+        let client = Client::connect(&args.client).await?;
         match args.command {
             NodeCommand::List => {
                 let nodes = client.json(Method::GET, "nodes", None).await?;

@@ -122,7 +122,7 @@ pub fn node_filter(nodes: &[String], racks: &[String], tags: &[String]) -> Optio
 pub async fn run(args: TaskArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
-        let client = Client::new(&args.client)?;
+        let client = Client::connect(&args.client).await?;
         match args.command {
             TaskCommand::Create(create) => create_task(&client, create, format).await,
             TaskCommand::List => {

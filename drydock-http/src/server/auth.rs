@@ -195,26 +195,20 @@ impl KeystoneValidator {
         if !renew && let Some(token) = slot.as_ref() {
             return Some(token.clone());
         }
-        let body = serde_json::json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": self.service.username,
-                "domain": {"name": self.service.user_domain_name},
-                "password": self.service.password.expose(),
-            }}},
-            "scope": {"project": {"id": self.service.project_id}},
-        }});
-        let response = match self.client.post(format!("{}/auth/tokens", self.url)).json(&body).send().await {
-            Ok(response) => response,
+        let auth = crate::keystone::PasswordAuth {
+            auth_url: self.url.clone(),
+            username: self.service.username.clone(),
+            user_domain_name: self.service.user_domain_name.clone(),
+            password: self.service.password.clone(),
+            project: crate::keystone::ProjectScope::Id(self.service.project_id.clone()),
+        };
+        let token = match crate::keystone::issue(&self.client, &auth).await {
+            Ok(issued) => issued.token,
             Err(error) => {
-                tracing::error!(error = %error.without_url(), "cannot reach Keystone to authenticate the service user");
+                tracing::error!(%error, "cannot authenticate the service user with Keystone");
                 return None;
             }
         };
-        if !response.status().is_success() {
-            tracing::error!(status = %response.status(), "Keystone refused the service user's credentials");
-            return None;
-        }
-        let token = response.headers().get("X-Subject-Token")?.to_str().ok()?.to_owned();
         *slot = Some(token.clone());
         Some(token)
     }

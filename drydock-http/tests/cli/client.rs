@@ -255,3 +255,57 @@ fn errors_are_one_line_with_exit_codes() {
     assert_eq!(usage.status.code(), Some(2));
     assert!(text(&usage.stderr).contains("--design-ref"), "{}", text(&usage.stderr));
 }
+
+/// A Keystone that issues `TOKEN` to operator/ks-secret in project
+/// "service" and lists `drydock_url` as the internal physicalprovisioner.
+fn fake_keystone(runtime: &tokio::runtime::Runtime, drydock_url: String) -> String {
+    use poem::web::Json;
+    use poem::{IntoResponse, Route, handler, post};
+    #[handler]
+    fn issue(Json(body): Json<Value>, drydock: poem::web::Data<&String>) -> poem::Response {
+        let user = &body["auth"]["identity"]["password"]["user"];
+        let project = &body["auth"]["scope"]["project"];
+        if user["name"] != "operator" || user["password"] != "ks-secret" || project["name"] != "service" {
+            return poem::http::StatusCode::UNAUTHORIZED.into_response();
+        }
+        let catalog = serde_json::json!({"token": {"catalog": [
+            {"type": "identity", "endpoints": [{"interface": "internal", "url": "http://keystone"}]},
+            {"type": "physicalprovisioner", "endpoints": [{"interface": "internal", "url": format!("{}/api/v1.0", drydock.0)}]}]}});
+        Json(catalog).with_status(poem::http::StatusCode::CREATED).with_header("X-Subject-Token", TOKEN).into_response()
+    }
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
+        let app = poem::EndpointExt::data(Route::new().at("/v3/auth/tokens", post(issue)), drydock_url);
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+        format!("http://{address}/v3")
+    })
+}
+
+#[test]
+fn keystone_password_authentication_finds_the_token_and_the_url() {
+    let server = start();
+    let keystone = fake_keystone(&server._runtime, server.url.clone());
+    let run = |password: &str, extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_drydock"))
+            .args(["task", "list", "-o", "json", "--os_auth_url", &keystone, "--os_password", password])
+            .args(extra)
+            .env_remove("DD_URL")
+            .env_remove("DD_TOKEN")
+            .env_remove("OS_TOKEN")
+            .env("OS_USERNAME", "operator")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("drydock runs");
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(!all.contains(password), "the password is never printed: {all}");
+        output
+    };
+    // The original's option spelling; the URL comes from the catalogue.
+    let listed = run("ks-secret", &["--os_project_name", "service"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    assert!(serde_json::from_slice::<Value>(&listed.stdout).expect("JSON").is_array());
+    assert_fails(&run("wrong-secret", &["--os_project_name", "service"]), 1, "Unable to authenticate with Keystone");
+    assert_fails(&run("ks-secret", &[]), 2, "needs --os_project_name");
+}
