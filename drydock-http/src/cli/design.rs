@@ -41,6 +41,16 @@ pub enum DesignCommand {
         #[arg(long)]
         base_design_id: Option<String>,
     },
+    /// Show a design: its parts (`designed`), or its validation and nodes
+    /// (`compiled`).
+    Show {
+        /// The design id.
+        #[arg(long, short = 'd')]
+        design_id: String,
+        /// `designed` or `compiled`.
+        #[arg(long, short = 's', default_value = "designed", value_parser = ["designed", "compiled"])]
+        source: String,
+    },
 }
 
 /// `drydock part ...`.
@@ -149,11 +159,45 @@ pub async fn design(args: DesignArgs) -> ExitCode {
                     other => print_value(&design, other),
                 }
             }
+            DesignCommand::Show { design_id, source } => {
+                let path = format!("designs/{}?source={source}", super::task::encode(&design_id));
+                let design = client.json(Method::GET, &path, None).await?;
+                match format {
+                    ClientOutput::Table => print_design(&design),
+                    other => print_value(&design, other),
+                }
+            }
         }
         Ok(ExitCode::SUCCESS)
     }
     .await;
     result.unwrap_or_else(Failure::report)
+}
+
+/// A design as text: id, creation, parts; for `compiled`, the validation
+/// status and the node names.
+fn print_design(design: &Value) {
+    println!("{:<10} {}", "Design ID", cell(design, "id"));
+    println!("{:<10} {}", "Created", cell(design, "created"));
+    println!("{:<10} {}", "Parts", cell(design, "part_count"));
+    if let Some(validation) = design.get("validation") {
+        println!("{:<10} {}", "Validation", cell(validation, "status"));
+        for message in validation.pointer("/details/messageList").and_then(Value::as_array).into_iter().flatten() {
+            if message.get("error").and_then(Value::as_bool) == Some(true) {
+                println!("  error: {}", cell(message, "message"));
+            }
+        }
+    }
+    if let Some(nodes) = design.get("nodes").and_then(Value::as_array) {
+        let names: Vec<&str> = nodes.iter().filter_map(Value::as_str).collect();
+        println!("{:<10} {} ({})", "Nodes", names.len(), names.join(", "));
+    }
+    if let Some(parts) = design.get("parts").and_then(Value::as_array) {
+        let rows: Vec<Vec<String>> =
+            parts.iter().map(|part| vec![cell(part, "sequence"), cell(part, "source"), cell(part, "bytes"), cell(part, "added")]).collect();
+        println!();
+        print_table(&["Sequence", "Source", "Bytes", "Added"], &rows);
+    }
 }
 
 /// Run a part subcommand.

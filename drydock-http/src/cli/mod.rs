@@ -8,6 +8,7 @@ pub mod design;
 pub mod lab;
 pub mod load;
 pub mod node;
+pub mod oslo;
 pub mod output;
 pub mod serve;
 pub mod task;
@@ -57,12 +58,23 @@ fn parse() -> Result<Cli, ExitCode> {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command().get_matches();
     if let Some(("serve", serve)) = matches.subcommand()
-        && let Some(path) = serve.get_one::<std::path::PathBuf>("config")
+        && (serve.contains_id("config") || serve.contains_id("config_file"))
     {
-        let extra = config::file_arguments(path, serve).map_err(|error| {
+        let fail = |error: String| {
             eprintln!("error: {error}");
             ExitCode::from(2)
-        })?;
+        };
+        let mut extra = match serve.get_one::<std::path::PathBuf>("config") {
+            Some(path) => config::file_arguments(path, serve).map_err(fail)?,
+            None => Vec::new(),
+        };
+        if let Some(path) = serve.get_one::<std::path::PathBuf>("config_file") {
+            let (oslo, ignored) = config::oslo_arguments(path, serve, &extra).map_err(fail)?;
+            if !ignored.is_empty() {
+                eprintln!("note: {} options with no counterpart in drydock serve (ignored): {}", path.display(), ignored.join(", "));
+            }
+            extra.extend(oslo);
+        }
         let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
         let at = argv.iter().position(|arg| arg == "serve").map_or(argv.len(), |index| index + 1);
         argv.splice(at..at, extra);

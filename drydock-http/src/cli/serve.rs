@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// config sample`); the command line and the environment take precedence.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// The original's oslo.config file (`/etc/drydock/drydock.conf`): its
+    /// groups and options are mapped onto these options (below `--config`,
+    /// the environment and the command line); options with no counterpart
+    /// are listed and ignored.
+    #[arg(long = "config-file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:9000", env = "DRYDOCK_LISTEN")]
     pub listen: SocketAddr,

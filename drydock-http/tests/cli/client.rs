@@ -219,6 +219,13 @@ fn designs_validate_and_hold_parts() {
     assert!(text(&list.stdout).lines().any(|line| line.starts_with("0 ") && line.contains("request body")), "{}", text(&list.stdout));
     let nodes = server.json(&["part", "show", "-d", &id, "-k", "BaremetalNode", "-o", "json"]);
     assert_eq!(nodes.as_array().map(Vec::len), Some(6), "{nodes}");
+    let compiled = server.json(&["design", "show", "-d", &id, "-s", "compiled", "-o", "json"]);
+    assert_eq!(compiled["nodes"].as_array().map(Vec::len), Some(6), "{compiled}");
+    let shown = server.run(&["design", "show", "-d", &id, "--source", "compiled"]);
+    assert!(text(&shown.stdout).contains("Nodes      6 (cp-r01-n01"), "{}", text(&shown.stdout));
+    let designed = server.run(&["design", "show", "-d", &id]);
+    assert!(text(&designed.stdout).lines().any(|line| line.starts_with("0 ")), "{}", text(&designed.stdout));
+    assert_fails(&server.run(&["design", "show", "-d", "not-a-design"]), 1, "");
 }
 
 #[test]
