@@ -45,6 +45,8 @@ const MAP: &[(&str, &str, &str, Unit)] = &[
     ("keystone_authtoken", "username", "keystone-username", Unit::Text),
     ("keystone_authtoken", "password", "keystone-password", Unit::Text),
     ("keystone_authtoken", "project_id", "keystone-project-id", Unit::Text),
+    ("keystone_authtoken", "project_name", "keystone-project-name", Unit::Text),
+    ("keystone_authtoken", "project_domain_name", "keystone-project-domain-name", Unit::Text),
     ("keystone_authtoken", "user_domain_name", "keystone-user-domain-name", Unit::Text),
     ("keystone_authtoken", "token_cache_time", "token-cache-time", Unit::Text),
     ("oslo_policy", "policy_file", "policy-file", Unit::Path),
@@ -180,6 +182,8 @@ auth_url = http://keystone-api.ucp:80/v3
 username = drydock
 password = \"password\"
 project_id = 3fa0c0e4
+project_name = service
+project_domain_name = default
 user_domain_name = default
 delay_auth_decision = true
 
@@ -215,6 +219,7 @@ policy_file = policy.yaml
         assert_eq!(get("keystone-url"), Some("http://keystone-api.ucp:80/v3"));
         assert_eq!(get("keystone-password"), Some("password"), "quotes are removed");
         assert_eq!(get("keystone-project-id"), Some("3fa0c0e4"));
+        assert_eq!(get("keystone-project-name"), Some("service"));
         assert_eq!(get("maas-api-url"), Some("http://maas-region-ui.ucp:80/MAAS/api/2.0/"));
         assert_eq!(get("maas-api-key"), None, "an empty value sets nothing (MAAS_API_KEY may)");
         assert_eq!(get("status-poll"), Some("10s"));

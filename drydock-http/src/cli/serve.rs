@@ -20,6 +20,7 @@ use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig}
 use drydock_core::store::StateStore;
 use drydock_core::store::memory::MemoryStore;
 
+use crate::keystone::ProjectScope;
 use crate::server::api::NodeInventory;
 use crate::server::auth::{AuthMode, KeystoneValidator, ServiceCredentials, TokenTable};
 use crate::server::nodes::MaasInventory;
@@ -76,9 +77,16 @@ pub struct ServeArgs {
     /// Its password (prefer the environment variable).
     #[arg(long, env = "DRYDOCK_KEYSTONE_PASSWORD", hide_env_values = true)]
     pub keystone_password: Option<String>,
-    /// Its project id.
+    /// Its project id (or give the project's name).
     #[arg(long, env = "DRYDOCK_KEYSTONE_PROJECT_ID")]
     pub keystone_project_id: Option<String>,
+    /// Its project name (with --keystone-project-domain-name), when no
+    /// project id is given.
+    #[arg(long, env = "DRYDOCK_KEYSTONE_PROJECT_NAME")]
+    pub keystone_project_name: Option<String>,
+    /// The domain of --keystone-project-name.
+    #[arg(long, default_value = "default", env = "DRYDOCK_KEYSTONE_PROJECT_DOMAIN_NAME")]
+    pub keystone_project_domain_name: String,
     /// Its user domain name.
     #[arg(long, default_value = "default", env = "DRYDOCK_KEYSTONE_USER_DOMAIN_NAME")]
     pub keystone_user_domain_name: String,
@@ -227,7 +235,11 @@ fn auth_mode(args: &ServeArgs) -> Result<AuthMode, String> {
             let service = ServiceCredentials {
                 username: args.keystone_username.clone().ok_or_else(|| missing("keystone-username"))?,
                 password: Secret::new(args.keystone_password.clone().ok_or_else(|| missing("keystone-password"))?),
-                project_id: args.keystone_project_id.clone().ok_or_else(|| missing("keystone-project-id"))?,
+                project: match (&args.keystone_project_id, &args.keystone_project_name) {
+                    (Some(id), _) => ProjectScope::Id(id.clone()),
+                    (None, Some(name)) => ProjectScope::Name { name: name.clone(), domain_name: args.keystone_project_domain_name.clone() },
+                    (None, None) => return Err(missing("keystone-project-id (or --keystone-project-name)")),
+                },
                 user_domain_name: args.keystone_user_domain_name.clone(),
             };
             let validator =

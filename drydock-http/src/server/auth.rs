@@ -165,8 +165,9 @@ pub struct ServiceCredentials {
     pub username: String,
     /// Password (never logged).
     pub password: drydock_core::ids::Secret,
-    /// Project id.
-    pub project_id: String,
+    /// The project the service token is scoped to (by id, or by name in a
+    /// domain).
+    pub project: crate::keystone::ProjectScope,
     /// User domain name.
     pub user_domain_name: String,
 }
@@ -200,7 +201,7 @@ impl KeystoneValidator {
             username: self.service.username.clone(),
             user_domain_name: self.service.user_domain_name.clone(),
             password: self.service.password.clone(),
-            project: crate::keystone::ProjectScope::Id(self.service.project_id.clone()),
+            project: self.service.project.clone(),
         };
         let token = match crate::keystone::issue(&self.client, &auth).await {
             Ok(issued) => issued.token,

@@ -218,7 +218,9 @@ async fn fake_keystone(validations: Arc<AtomicUsize>) -> String {
     #[handler]
     fn issue(Json(body): Json<serde_json::Value>) -> poem::Response {
         let password = body.pointer("/auth/identity/password/user/password").and_then(|value| value.as_str());
-        if password != Some("service-secret") {
+        let project = body.pointer("/auth/scope/project").cloned().unwrap_or_default();
+        let scoped = project == json!({"id": "service"}) || project == json!({"name": "service", "domain": {"name": "Default"}});
+        if password != Some("service-secret") || !scoped {
             return poem::http::StatusCode::UNAUTHORIZED.into_response();
         }
         poem::Response::builder().status(poem::http::StatusCode::CREATED).header("X-Subject-Token", "service-token").body("{}")
@@ -250,13 +252,31 @@ async fn fake_keystone(validations: Arc<AtomicUsize>) -> String {
 }
 
 #[tokio::test]
+async fn a_service_user_scoped_by_project_name_validates_tokens() {
+    let url = fake_keystone(Arc::new(AtomicUsize::new(0))).await;
+    let scoped = |domain: &str| ServiceCredentials {
+        username: "drydock".into(),
+        password: drydock_core::ids::Secret::new("service-secret"),
+        project: drydock_http::keystone::ProjectScope::Name { name: "service".into(), domain_name: domain.into() },
+        user_domain_name: "default".into(),
+    };
+    // A service user Keystone refuses cannot validate anything: 401, as with Keystone down.
+    for (domain, status) in [("Default", 200), ("Elsewhere", 401)] {
+        let validator = KeystoneValidator::new(&url, scoped(domain), Duration::from_secs(300)).expect("validator");
+        let server = harness(Setup { auth: AuthMode::Keystone(Arc::new(validator)), ..Setup::default() });
+        let answer = server.send(Call::get("/api/v1.0/tasks").header("x-auth-token", "good-token")).await;
+        assert_eq!(answer.status, status, "project domain {domain}");
+    }
+}
+
+#[tokio::test]
 async fn keystone_validates_and_caches_tokens() {
     let validations = Arc::new(AtomicUsize::new(0));
     let url = fake_keystone(validations.clone()).await;
     let service = ServiceCredentials {
         username: "drydock".into(),
         password: drydock_core::ids::Secret::new("service-secret"),
-        project_id: "service".into(),
+        project: drydock_http::keystone::ProjectScope::Id("service".into()),
         user_domain_name: "default".into(),
     };
     let validator = KeystoneValidator::new(&url, service, Duration::from_secs(300)).expect("validator");
@@ -282,7 +302,7 @@ async fn keystone_down_means_unauthenticated() {
     let service = ServiceCredentials {
         username: "drydock".into(),
         password: drydock_core::ids::Secret::new("service-secret"),
-        project_id: "service".into(),
+        project: drydock_http::keystone::ProjectScope::Id("service".into()),
         user_domain_name: "default".into(),
     };
     let validator = KeystoneValidator::new("http://127.0.0.1:9/v3", service, Duration::from_secs(300)).expect("validator");

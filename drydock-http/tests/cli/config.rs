@@ -25,7 +25,8 @@ fn sample_lists_every_serve_option_with_its_default() {
     let sample = String::from_utf8_lossy(&output.stdout);
     let help = drydock().args(["serve", "--help"]).output().expect("runs");
     let help = String::from_utf8_lossy(&help.stdout);
-    for long in help.lines().filter_map(|line| line.split_whitespace().find(|word| word.starts_with("--"))) {
+    let options = help.lines().filter(|line| line.trim_start().starts_with('-'));
+    for long in options.filter_map(|line| line.split_whitespace().find(|word| word.starts_with("--"))) {
         let key = long.trim_start_matches("--").trim_end_matches(',');
         if ["help", "config", "config-file", "print-openapi"].contains(&key) {
             continue;
