@@ -138,6 +138,7 @@ class Lab:
         pg = need("DRYDOCK_TEST_PG")
         database = f"drydock_system_{os.getpid()}"
         subprocess.run(["psql", "-q", pg, "-c", f"CREATE DATABASE {database}"], check=True)
+        self.drop_database = ["psql", "-q", pg, "-c", f"DROP DATABASE IF EXISTS {database}"]
         self.pg_url = pg.rsplit("/", 1)[0] + f"/{database}"
         ipmi_ports = [free_udp_port() for _ in range(NODES // 2)]
         sushy_ports = [free_tcp_port() for _ in range(NODES // 2)]
@@ -204,6 +205,7 @@ class Lab:
                 os.killpg(self.sim.popen.pid, signal.SIGKILL)
                 self.sim.popen.wait()
         self.sim.log.close()
+        subprocess.run(self.drop_database, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -123,8 +123,15 @@ async fn main() -> anyhow::Result<()> {
         std::thread::spawn(move || external::Sushy::start_notifying(port, 0, url.as_deref()))
     });
     let (ipmi, sushy): (Vec<_>, Vec<_>) = (ipmi.collect(), sushy.collect());
-    let ipmi: Vec<external::IpmiSim> = ipmi.into_iter().map(join).collect::<anyhow::Result<_>>()?;
-    let sushy: Vec<external::Sushy> = sushy.into_iter().map(join).collect::<anyhow::Result<_>>()?;
+    let ipmi: Vec<external::IpmiSim> = ipmi
+        .into_iter()
+        .map(join)
+        .collect::<anyhow::Result<_>>()
+        .map_err(|error| error.context("cannot start ipmi_sim (Debian package openipmi; scripts/setup/oob.sh installs it)"))?;
+    let sushy: Vec<external::Sushy> =
+        sushy.into_iter().map(join).collect::<anyhow::Result<_>>().map_err(|error| {
+            error.context("cannot start sushy-emulator (pip install sushy-tools; DRYDOCK_SUSHY_PYTHON names its python)")
+        })?;
     let mut info = lab.info();
     info["ipmi_sim"] = ipmi.iter().map(|bmc| serde_json::json!({"port": bmc.port, "state_dir": bmc.state_dir()})).collect();
     info["sushy"] = sushy.iter().map(|bmc| serde_json::json!({"url": bmc.url(), "logins_file": bmc.logins_file()})).collect();
