@@ -15,7 +15,8 @@
 # Everything lives in a temporary directory and every process it starts is
 # stopped on exit (KEEP=1 keeps the directory for a look afterwards).
 # DRYDOCK_PROFILE=debug runs debug builds instead of release ones.
-# Usage: scripts/quickstart.sh [design.yaml]
+# Usage: scripts/quickstart.sh [design.yaml]   (its nodes' BMCs must be
+# `oob.type: redfish`, as in examples/site.yaml: the simulator's BMCs speak Redfish)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -47,6 +47,17 @@ pub async fn run(command: LabCommand) -> ExitCode {
         return ExitCode::from(1);
     };
     let options = LabOptions { enlisted: args.enlisted, phase_ms: args.phase_ms, ..LabOptions::default() };
+    let not_redfish: Vec<&str> =
+        site.nodes().iter().filter(|node| node.config.oob_type.as_deref() != Some("redfish")).map(|node| node.name()).collect();
+    if !not_redfish.is_empty() {
+        eprintln!(
+            "note: {} node(s) do not use oob type redfish ({}{}); the simulator's BMCs speak Redfish, so give them real peers \
+             (drydock-sim --ipmi-sim PORT=<node>-bmc, with oob.address/oob.port pointing at it) or seed them --enlisted",
+            not_redfish.len(),
+            not_redfish.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+            if not_redfish.len() > 3 { ", …" } else { "" }
+        );
+    }
     match serde_json::to_string_pretty(&lab_scenario(&site, &options)) {
         Ok(text) => {
             println!("{text}");

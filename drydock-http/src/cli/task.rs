@@ -311,10 +311,6 @@ fn filter_nodes(task: &Value) -> impl Iterator<Item = &str> {
         .flat_map(|filter| strings(filter.get("node_names")))
 }
 
-fn has_result(task: &Value, node: &str) -> bool {
-    ["successes", "failures"].iter().any(|key| strings(task.pointer(&format!("/result/{key}"))).any(|n| n == node))
-}
-
 /// Each node of a task tree (`?layers=-1`) and where it is: `succeeded`,
 /// `failed`, the newest running step that names it, or `waiting`.
 pub fn node_states(tree: &Value, top: &Value) -> std::collections::BTreeMap<String, String> {
@@ -325,7 +321,14 @@ pub fn node_states(tree: &Value, top: &Value) -> std::collections::BTreeMap<Stri
             states.entry(node.to_owned()).or_default();
         }
     }
-    // Newest running step naming a node, by creation time (same format and zone).
+    // The whole task's results first (a success wins over a failure) …
+    for (key, state) in [("failures", "failed"), ("successes", "succeeded")] {
+        for node in strings(top.pointer(&format!("/result/{key}"))) {
+            states.insert(node.to_owned(), state.to_owned());
+        }
+    }
+    // … then the newest running step that names a node without a result for
+    // it (creation times share one format and zone, so they sort as text).
     let mut running: Vec<&Value> = tasks
         .iter()
         .copied()
@@ -334,47 +337,47 @@ pub fn node_states(tree: &Value, top: &Value) -> std::collections::BTreeMap<Stri
         })
         .collect();
     running.sort_by_key(|task| std::cmp::Reverse(cell(task, "created")));
-    for (node, state) in states.iter_mut() {
-        *state = if strings(top.pointer("/result/successes")).any(|n| n == node) {
-            "succeeded".into()
-        } else if strings(top.pointer("/result/failures")).any(|n| n == node) {
-            "failed".into()
-        } else {
-            running
-                .iter()
-                .find(|task| filter_nodes(task).any(|n| n == node) && !has_result(task, node))
-                .map_or_else(|| "waiting".into(), |task| cell(task, "action"))
-        };
+    for task in running {
+        let done: std::collections::HashSet<&str> =
+            strings(task.pointer("/result/successes")).chain(strings(task.pointer("/result/failures"))).collect();
+        let action = cell(task, "action");
+        for node in filter_nodes(task).filter(|node| !done.contains(node)) {
+            if let Some(state) = states.get_mut(node).filter(|state| state.is_empty()) {
+                state.clone_from(&action);
+            }
+        }
+    }
+    for state in states.values_mut().filter(|state| state.is_empty()) {
+        *state = "waiting".into();
     }
     states
 }
 
 /// One row per node of a task tree: its result, the boot-action statuses it
-/// reported and, when it failed, the errors recorded for it.
+/// reported and, when it failed, the errors recorded for it (one pass over
+/// the messages).
 fn node_rows(tree: &Value) -> Vec<(String, String, Vec<String>, Vec<String>)> {
     let root = tree.get("init_task_id").and_then(Value::as_str).unwrap_or_default();
     let top = tree.get(root).cloned().unwrap_or(Value::Null);
-    let tasks: Vec<&Value> = tree.as_object().map(|tasks| tasks.values().filter(|task| task.is_object()).collect()).unwrap_or_default();
-    let mut rows = Vec::new();
-    for (node, state) in node_states(tree, &top) {
-        let mut boot_actions = Vec::new();
-        let mut errors = Vec::new();
-        for task in &tasks {
-            for message in task.pointer("/result/details/messageList").and_then(Value::as_array).into_iter().flatten() {
-                if message.get("context").and_then(Value::as_str) != Some(node.as_str()) {
-                    continue;
-                }
-                let text = cell(message, "message");
-                if let Some(rest) = text.strip_prefix("Boot action ") {
-                    boot_actions.push(rest.replace(" completed with status ", ": "));
-                } else if message.get("error").and_then(Value::as_bool) == Some(true) {
-                    errors.push(format!("{}: {text}", cell(task, "action")));
-                }
+    let mut notes: std::collections::HashMap<String, (Vec<String>, Vec<String>)> = std::collections::HashMap::new();
+    for task in tree.as_object().into_iter().flat_map(|tasks| tasks.values()) {
+        for message in task.pointer("/result/details/messageList").and_then(Value::as_array).into_iter().flatten() {
+            let Some(node) = message.get("context").and_then(Value::as_str) else { continue };
+            let text = cell(message, "message");
+            if let Some(rest) = text.strip_prefix("Boot action ") {
+                notes.entry(node.to_owned()).or_default().0.push(rest.replace(" completed with status ", ": "));
+            } else if message.get("error").and_then(Value::as_bool) == Some(true) {
+                notes.entry(node.to_owned()).or_default().1.push(format!("{}: {text}", cell(task, "action")));
             }
         }
-        rows.push((node, state, boot_actions, errors));
     }
-    rows
+    node_states(tree, &top)
+        .into_iter()
+        .map(|(node, state)| {
+            let (boot_actions, errors) = notes.remove(&node).unwrap_or_default();
+            (node, state, boot_actions, errors)
+        })
+        .collect()
 }
 
 fn print_nodes(tree: &Value, format: ClientOutput) {
