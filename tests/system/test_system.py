@@ -264,6 +264,7 @@ def test_a_design_is_created_validated_and_deployed_through_a_server_kill(lab):
     drydock = client(port)
 
     design_id = drydock.create_design()
+    assert design_id in drydock.get_design_ids()
     part = drydock.load_parts(design_id, lab.text)
     assert part["bytes"] == len(lab.text.encode())
     compiled = drydock.get_design(design_id, source="compiled")

@@ -51,6 +51,24 @@ async fn designs(store: &dyn StateStore) {
     let missing = store.design_get(TaskId::generate()).await.expect_err("missing");
     assert_eq!(missing.kind(), StoreErrorKind::NotFound);
     assert_eq!(store.design_part_add(TaskId::generate(), "x", b"").await.expect_err("no design").kind(), StoreErrorKind::NotFound);
+    // Listing pages through every design once, in id order.
+    let mut created: Vec<TaskId> = vec![design.id];
+    for _ in 0..4 {
+        created.push(store.design_create().await.expect("create design").id);
+    }
+    let mut listed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.design_list(after, 2).await.expect("list designs");
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        listed.extend(page.iter().map(|record| (record.id, record.part_count)));
+    }
+    let ours: Vec<(TaskId, usize)> = listed.iter().copied().filter(|(id, _)| created.contains(id)).collect();
+    assert_eq!(ours.len(), created.len(), "every design listed once");
+    assert!(listed.windows(2).all(|pair| pair[0].0 < pair[1].0), "in id order");
+    assert!(ours.contains(&(design.id, 2)), "with its part count");
 }
 
 async fn tasks_round_trip(store: &dyn StateStore) {

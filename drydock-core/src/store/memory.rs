@@ -105,6 +105,13 @@ impl StateStore for MemoryStore {
         Ok(state.parts.get(&id).cloned().unwrap_or_default())
     }
 
+    async fn design_list(&self, after: Option<TaskId>, limit: usize) -> StoreResult<Vec<DesignRecord>> {
+        let state = self.lock()?;
+        let mut designs: Vec<&DesignRecord> = state.designs.values().filter(|design| after.is_none_or(|after| design.id > after)).collect();
+        designs.sort_unstable_by_key(|design| design.id);
+        Ok(designs.into_iter().take(limit).cloned().collect())
+    }
+
     async fn task_create(&self, task: &Task) -> StoreResult<Task> {
         let mut state = self.lock()?;
         if state.tasks.contains_key(&task.id) {

@@ -205,6 +205,9 @@ pub trait StateStore: Send + Sync {
     async fn design_part_add(&self, id: TaskId, source: &str, content: &[u8]) -> StoreResult<DesignPart>;
     /// Every part of a design, in the order added.
     async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>>;
+    /// Up to `limit` designs in id order, after `after` when given (one page
+    /// of a listing; the last id is the next page's `after`).
+    async fn design_list(&self, after: Option<TaskId>, limit: usize) -> StoreResult<Vec<DesignRecord>>;
 
     // Tasks.
     /// Insert a new task (its generation becomes 1); `Conflict` if the id exists.

@@ -510,6 +510,28 @@ impl StateStore for RedbStore {
         .await
     }
 
+    async fn design_list(&self, after: Option<TaskId>, limit: usize) -> StoreResult<Vec<DesignRecord>> {
+        self.read(move |txn, path| {
+            let designs = r!(path, txn.open_table(DESIGNS));
+            let mut out = Vec::new();
+            let start = after.map(|after| after.to_bytes());
+            let range = match &start {
+                Some(start) => r!(path, designs.range::<&[u8]>((std::ops::Bound::Excluded(start.as_slice()), std::ops::Bound::Unbounded))),
+                None => r!(path, designs.range::<&[u8]>(..)),
+            };
+            for entry in range.take(limit) {
+                let (key, value) = r!(path, entry);
+                let id = <[u8; 16]>::try_from(key.value())
+                    .map(TaskId::from_bytes)
+                    .map_err(|_| StoreError::Corrupt { detail: "design key".into() })?;
+                let row: DesignRow = decode(value.value(), "design")?;
+                out.push(DesignRecord { id, created: row.created, part_count: row.part_count });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>> {
         self.read(move |txn, path| {
             if r!(path, r!(path, txn.open_table(DESIGNS)).get(id.to_bytes().as_slice())).is_none() {

@@ -192,6 +192,11 @@ impl Client {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, String), Failure> {
+        self.send_with_headers(request).await.map(|(status, _, text)| (status, text))
+    }
+
+    /// [`Client::send`] with the response headers.
+    async fn send_with_headers(&self, request: reqwest::RequestBuilder) -> Result<(u16, reqwest::header::HeaderMap, String), Failure> {
         let response = request.send().await.map_err(|error| {
             let what = if error.is_connect() {
                 "cannot connect"
@@ -203,8 +208,9 @@ impl Client {
             Failure::Request(format!("{what}: {}", self.base))
         })?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let text = response.text().await.map_err(|error| Failure::Request(format!("cannot read the response: {error}")))?;
-        Ok((status, text))
+        Ok((status, headers, text))
     }
 
     /// A request whose 2xx body is JSON; any other answer is an error.
@@ -234,6 +240,32 @@ impl Client {
             return Err(Failure::Request(status_error(status, &text)));
         }
         serde_json::from_str(&text).map_err(|_| Failure::Request(format!("the server answered {status} with a body that is not JSON")))
+    }
+
+    /// Every item of a paged JSON-array listing (`tasks`, `designs`):
+    /// follows `X-Drydock-Next-Marker` until the last page.
+    pub async fn pages(&self, path: &str) -> Result<Vec<Value>, Failure> {
+        let mut items = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut request = self.request(reqwest::Method::GET, path);
+            if let Some(marker) = &marker {
+                request = request.query(&[("marker", marker)]);
+            }
+            let (status, headers, text) = self.send_with_headers(request).await?;
+            let next = headers.get("X-Drydock-Next-Marker").and_then(|value| value.to_str().ok()).map(str::to_owned);
+            if !(200..300).contains(&status) {
+                return Err(Failure::Request(status_error(status, &text)));
+            }
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Array(page)) => items.extend(page),
+                _ => return Err(Failure::Request(format!("the server answered {status} with a body that is not a JSON list"))),
+            }
+            match next {
+                Some(next) if marker.as_ref() != Some(&next) => marker = Some(next),
+                _ => return Ok(items),
+            }
+        }
     }
 
     /// A GET with query parameters whose 2xx body is JSON.

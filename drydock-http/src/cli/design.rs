@@ -41,6 +41,8 @@ pub enum DesignCommand {
         #[arg(long)]
         base_design_id: Option<String>,
     },
+    /// List the stored designs' ids (every page).
+    List,
     /// Show a design: its parts (`designed`), or its validation and nodes
     /// (`compiled`).
     Show {
@@ -157,6 +159,13 @@ pub async fn design(args: DesignArgs) -> ExitCode {
                 match format {
                     ClientOutput::Table => println!("{}", cell(&design, "id")),
                     other => print_value(&design, other),
+                }
+            }
+            DesignCommand::List => {
+                let ids = client.pages("designs").await?;
+                match format {
+                    ClientOutput::Table => ids.iter().for_each(|id| println!("{}", id.as_str().unwrap_or_default())),
+                    other => print_value(&Value::Array(ids), other),
                 }
             }
             DesignCommand::Show { design_id, source } => {

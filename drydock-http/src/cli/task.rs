@@ -126,7 +126,7 @@ pub async fn run(args: TaskArgs) -> ExitCode {
         match args.command {
             TaskCommand::Create(create) => create_task(&client, create, format).await,
             TaskCommand::List => {
-                let tasks = client.json(Method::GET, "tasks", None).await?;
+                let tasks = Value::Array(client.pages("tasks").await?);
                 match format {
                     ClientOutput::Table => print_tasks(&tasks),
                     other => print_value(&tasks, other),

@@ -319,14 +319,7 @@ impl DrydockApi {
         marker: Query<Option<String>>,
     ) -> ApiResult<TaskList> {
         self.authorize(&context, "physical_provisioner:read_task")?;
-        let paging = self.state.config.paging;
-        let limit = match limit.0.as_deref() {
-            None => paging.default_page,
-            Some(text) => match text.parse::<usize>() {
-                Ok(value) if value >= 1 => value.min(paging.max_page),
-                _ => return Err(ApiError::BadRequest("limit must be a positive integer".into())),
-            },
-        };
+        let limit = self.state.config.paging.limit(limit.0.as_deref())?;
         let after = match marker.0.as_deref() {
             None => None,
             Some(text) => Some(decode_marker(text).ok_or_else(|| ApiError::BadRequest("Invalid marker".into()))?),

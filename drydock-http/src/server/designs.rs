@@ -1,8 +1,8 @@
 //! The designs API of the original's getting-started guide (compat: api
 //! spec §1.3.15), which is non-functional upstream and works here on the
-//! state store's design records: create a design, add parts (a YAML body or
-//! a design reference), show the design (as stored or compiled), list its
-//! parts and show the documents of a kind.
+//! state store's design records: list designs (a page at a time), create a
+//! design, add parts (a YAML body or a design reference), show the design
+//! (as stored or compiled), list its parts and show the documents of a kind.
 
 use std::sync::Arc;
 
@@ -29,6 +29,15 @@ pub enum Created {
     /// Created.
     #[oai(status = 201)]
     Created(Json<Value>, #[oai(header = "Location")] String),
+}
+
+/// `GET /designs`: one page of design ids.
+#[derive(ApiResponse)]
+pub enum DesignList {
+    /// Design ids in id order. `X-Drydock-Next-Marker` is set when more
+    /// designs follow; pass it back as `marker`.
+    #[oai(status = 200)]
+    Ok(Json<Vec<String>>, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
 }
 
 /// Body of `POST /designs/{id}/parts` when adding from a reference
@@ -105,12 +114,29 @@ impl DesignsApi {
 
 #[OpenApi]
 impl DesignsApi {
-    /// Listing designs is not offered: keep the id `POST /designs` returns
-    /// (`physical_provisioner:read_data`).
+    /// The ids of the stored designs, as upstream's listing answers, one page
+    /// at a time in id order (`physical_provisioner:read_data`): `limit` (the
+    /// server's default page size without one) and `marker` (the previous
+    /// page's `X-Drydock-Next-Marker`).
     #[oai(path = "/api/v1.0/designs", method = "get", tag = "ApiTags::Designs")]
-    async fn design_list(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<JsonOk> {
+    async fn design_list(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        /// Page size.
+        limit: Query<Option<String>>,
+        /// `X-Drydock-Next-Marker` of the previous page.
+        marker: Query<Option<String>>,
+    ) -> ApiResult<DesignList> {
         self.authorize(&context, "physical_provisioner:read_data")?;
-        Err(ApiError::Gone("Listing designs is not supported; use the id returned by POST /api/v1.0/designs".into()))
+        let limit = self.state.config.paging.limit(limit.0.as_deref())?;
+        let after = match marker.0.as_deref() {
+            None => None,
+            Some(text) => Some(text.parse::<TaskId>().map_err(|_| ApiError::BadRequest("Invalid marker".into()))?),
+        };
+        let mut page = self.state.store.design_list(after, limit.saturating_add(1)).await?;
+        let next = (page.len() > limit).then(|| page[limit - 1].id.to_string());
+        page.truncate(limit);
+        Ok(DesignList::Ok(Json(page.iter().map(|design| design.id.to_string()).collect()), next))
     }
 
     /// Create a design, empty or as a copy of `base_design_id`

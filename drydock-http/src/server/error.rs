@@ -24,9 +24,6 @@ pub enum ApiError {
     /// Something named does not exist (404, format A).
     #[error("{0}")]
     NotFound(String),
-    /// The endpoint exists for compatibility but offers nothing (410, format A).
-    #[error("{0}")]
-    Gone(String),
     /// The body is larger than the configured limit (413, format A).
     #[error("Request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -104,7 +101,6 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(error) => match error.kind() {
@@ -160,7 +156,6 @@ impl poem_openapi::ApiResponse for ApiError {
                     content: vec![],
                     headers: vec![],
                 },
-                error(410, "Gone"),
                 error(413, "Request body too large"),
                 error(500, "Unknown error"),
                 error(503, "Store unavailable or request timed out (retry: true)"),

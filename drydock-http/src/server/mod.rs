@@ -53,6 +53,20 @@ pub struct Paging {
     pub max_page: usize,
 }
 
+impl Paging {
+    /// The page size a `limit` query value asks for: the default without
+    /// one, capped at the maximum; 400 unless a positive integer.
+    pub fn limit(&self, limit: Option<&str>) -> Result<usize, error::ApiError> {
+        match limit {
+            None => Ok(self.default_page),
+            Some(text) => match text.parse::<usize>() {
+                Ok(value) if value >= 1 => Ok(value.min(self.max_page)),
+                _ => Err(error::ApiError::BadRequest("limit must be a positive integer".into())),
+            },
+        }
+    }
+}
+
 /// Server limits and sizes.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

@@ -288,6 +288,9 @@ impl StateStore for DownStore {
     async fn design_parts(&self, _: TaskId) -> StoreResult<Vec<DesignPart>> {
         down()
     }
+    async fn design_list(&self, _: Option<TaskId>, _: usize) -> StoreResult<Vec<DesignRecord>> {
+        down()
+    }
     async fn task_create(&self, _: &Task) -> StoreResult<Task> {
         down()
     }

@@ -219,6 +219,8 @@ fn designs_validate_and_hold_parts() {
     assert!(text(&list.stdout).lines().any(|line| line.starts_with("0 ") && line.contains("request body")), "{}", text(&list.stdout));
     let nodes = server.json(&["part", "show", "-d", &id, "-k", "BaremetalNode", "-o", "json"]);
     assert_eq!(nodes.as_array().map(Vec::len), Some(6), "{nodes}");
+    let ids = server.json(&["design", "list", "-o", "json"]);
+    assert!(ids.as_array().is_some_and(|ids| ids.iter().any(|listed| listed == id.as_str())), "{ids}");
     let compiled = server.json(&["design", "show", "-d", &id, "-s", "compiled", "-o", "json"]);
     assert_eq!(compiled["nodes"].as_array().map(Vec::len), Some(6), "{compiled}");
     let shown = server.run(&["design", "show", "-d", &id, "--source", "compiled"]);

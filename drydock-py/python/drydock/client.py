@@ -162,6 +162,18 @@ class Client:
         """Create an empty design (the designs API); returns its id."""
         return self._check(self.session.post("v1.0/designs", data={}))["id"]
 
+    def get_design_ids(self) -> list:
+        """The ids of the stored designs (every page of ``GET /designs``)."""
+        ids: list = []
+        query: Optional[dict] = None
+        while True:
+            response = self.session.get("v1.0/designs", query=query)
+            ids.extend(self._check(response) or [])
+            marker = response.headers.get("X-Drydock-Next-Marker")
+            if not marker or (query and query.get("marker") == marker):
+                return ids
+            query = {"marker": marker}
+
     def load_parts(self, design_id: str, yaml_string: str) -> Any:
         """Add a YAML document stream to a design; returns the part."""
         return self._check(

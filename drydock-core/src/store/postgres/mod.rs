@@ -463,6 +463,27 @@ impl StateStore for PostgresStore {
         })
     }
 
+    async fn design_list(&self, after: Option<TaskId>, limit: usize) -> StoreResult<Vec<DesignRecord>> {
+        let client = self.client().await?;
+        let after = after.map(|after| after.to_bytes().to_vec()).unwrap_or_default();
+        let rows = client
+            .query(
+                "SELECT d.design_id, d.created, (SELECT count(*) FROM drydock_design_parts p WHERE p.design_id = d.design_id) \
+                 FROM drydock_designs d WHERE d.design_id > $1 ORDER BY d.design_id LIMIT $2",
+                &[&after.as_slice(), &(limit.min(i64::MAX as usize) as i64)],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|row| {
+                let id = <[u8; 16]>::try_from(row.get::<_, &[u8]>(0))
+                    .map(TaskId::from_bytes)
+                    .map_err(|_| StoreError::Corrupt { detail: "design id".into() })?;
+                Ok(DesignRecord { id, created: utc(row.get(1)), part_count: row.get::<_, i64>(2) as usize })
+            })
+            .collect()
+    }
+
     async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>> {
         self.design_get(id).await?;
         let client = self.client().await?;
