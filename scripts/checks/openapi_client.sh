@@ -31,13 +31,14 @@ import sys, time
 from drydock_client import AuthenticatedClient
 from drydock_client.api.nodes import get_api_v1_0_nodes
 from drydock_client.api.tasks import get_api_v1_0_tasks, get_api_v1_0_tasks_task_id, post_api_v1_0_tasks
-from drydock_client.models import TaskCreateRequest
+from drydock_client.models import Task, TaskCreateRequest
 
 url, token, design = sys.argv[1:4]
 client = AuthenticatedClient(base_url=url, token=token)
 created = post_api_v1_0_tasks.sync(client=client, body=TaskCreateRequest(action="validate_design", design_ref=design))
-assert isinstance(created, dict) and created["action"] == "validate_design", created
-task_id = created["task_id"]
+# Typed responses parse into the generated models (the document describes them).
+assert isinstance(created, Task) and created.action == "validate_design" and created.result.status == "incomplete", created
+task_id = created.task_id
 deadline = time.time() + 60
 while True:
     task = get_api_v1_0_tasks_task_id.sync(client=client, task_id=task_id)
@@ -46,7 +47,7 @@ while True:
     time.sleep(0.2)
 assert task["status"] == "complete" and task["result"]["status"] == "success", task
 tasks = get_api_v1_0_tasks.sync(client=client)
-assert any(t["task_id"] == task_id for t in tasks), tasks
+assert all(isinstance(t, Task) for t in tasks) and any(t.task_id == task_id for t in tasks), tasks
 nodes = get_api_v1_0_nodes.sync(client=client)
 assert sorted(n["hostname"] for n in nodes) == sorted(
     ["cp-r01-n01", "cp-r01-n02", "cp-r02-n01", "cmp-r01-n03", "cmp-r02-n02", "cmp-r02-n03"]), nodes

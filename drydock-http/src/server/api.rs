@@ -18,6 +18,7 @@ use super::AppState;
 use super::auth::RequestContext;
 use super::body::{JsonText, RawBody};
 use super::error::{ApiError, ApiResult};
+use super::schema::{self, Documented, ListOf};
 use crate::wire::task::{TaskView, Zone, build_data_body, task_body};
 use crate::wire::validation::report_body;
 use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
@@ -41,6 +42,30 @@ pub enum JsonOk {
     /// Success.
     #[oai(status = 200)]
     Ok(Json<Value>),
+}
+
+/// `GET /api/v1.0/versions`.
+#[derive(ApiResponse)]
+pub enum VersionsReply {
+    /// The versions offered.
+    #[oai(status = 200)]
+    Ok(Json<Documented<schema::Versions>>),
+}
+
+/// Build-data records.
+#[derive(ApiResponse)]
+pub enum BuildDataReply {
+    /// The records (possibly none).
+    #[oai(status = 200)]
+    Ok(Json<Documented<ListOf<schema::BuildData>>>),
+}
+
+/// `POST /api/v1.0/nodefilter`.
+#[derive(ApiResponse)]
+pub enum NodeNamesReply {
+    /// The names of the selected nodes, in design order.
+    #[oai(status = 200)]
+    Ok(Json<Documented<schema::NodeNames>>),
 }
 
 /// `GET /api/v1.0/health`.
@@ -70,7 +95,7 @@ pub enum ExtendedHealthReply {
 pub enum TaskCreated {
     /// The task, queued.
     #[oai(status = 201)]
-    Created(Json<Value>, #[oai(header = "Location")] String),
+    Created(Json<Documented<schema::Task>>, #[oai(header = "Location")] String),
 }
 
 /// `GET /api/v1.0/tasks`: one page of tasks.
@@ -79,7 +104,7 @@ pub enum TaskList {
     /// The tasks, oldest first. `X-Drydock-Next-Marker` is set when more
     /// tasks follow; pass it back as `marker`.
     #[oai(status = 200)]
-    Ok(JsonText, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
+    Ok(JsonText<ListOf<schema::Task>>, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
 }
 
 /// `DELETE /api/v1.0/tasks`.
@@ -98,10 +123,10 @@ pub enum PurgeReply {
 pub enum ValidationReply {
     /// The design passed: a Status document.
     #[oai(status = 200)]
-    Valid(Json<Value>),
+    Valid(Json<Documented<schema::ValidationStatus>>),
     /// The design failed: the same Status document with `code: 400`.
     #[oai(status = 400)]
-    Invalid(Json<Value>),
+    Invalid(Json<Documented<schema::ValidationStatus>>),
 }
 
 /// Body of `POST /api/v1.0/tasks` (documentation only).
@@ -278,8 +303,8 @@ impl DrydockApi {
 impl DrydockApi {
     /// API versions (no authentication).
     #[oai(path = "/versions", method = "get", tag = "ApiTags::Service")]
-    async fn versions(&self) -> JsonOk {
-        JsonOk::Ok(Json(json!({"v1.0": {"path": "/api/v1.0", "status": "stable"}})))
+    async fn versions(&self) -> VersionsReply {
+        VersionsReply::Ok(Json(Documented::new(json!({"v1.0": {"path": "/api/v1.0", "status": "stable"}}))))
     }
 
     /// Liveness: 204 when the state store answers, 503 otherwise. Writes
@@ -332,7 +357,7 @@ impl DrydockApi {
         let views: Vec<TaskView<'_>> =
             page.tasks.iter().zip(&messages).map(|(task, messages)| TaskView::new(task, messages, Zone::Naive)).collect();
         let text = serde_json::to_string(&views).map_err(|error| ApiError::Internal(error.to_string()))?;
-        Ok(TaskList::Ok(JsonText(text), page.next.as_ref().map(encode_marker)))
+        Ok(TaskList::Ok(JsonText::new(text), page.next.as_ref().map(encode_marker)))
     }
 
     /// Create a task and queue it for the orchestrator
@@ -385,7 +410,7 @@ impl DrydockApi {
             .await?;
         tracing::info!(task_id = %task.id, action = action.as_str(), user = context.user.as_deref().unwrap_or("-"), "task queued");
         let body = task_body(&task, &[], Zone::Aware);
-        Ok(TaskCreated::Created(Json(Value::Object(body)), format!("/api/v1.0/tasks/{}", task.id)))
+        Ok(TaskCreated::Created(Json(Documented::new(Value::Object(body))), format!("/api/v1.0/tasks/{}", task.id)))
     }
 
     /// Purge tasks older than `days` (default 90) (`physical_provisioner:delete_tasks`).
@@ -462,7 +487,7 @@ impl DrydockApi {
     /// Build data a task collected (`physical_provisioner:read_build_data`);
     /// 404 with an empty body when there is none.
     #[oai(path = "/api/v1.0/tasks/:task_id/builddata", method = "get", tag = "ApiTags::Tasks")]
-    async fn task_build_data(&self, context: poem::web::Data<&RequestContext>, task_id: Path<String>) -> ApiResult<JsonOk> {
+    async fn task_build_data(&self, context: poem::web::Data<&RequestContext>, task_id: Path<String>) -> ApiResult<BuildDataReply> {
         self.authorize(&context, "physical_provisioner:read_build_data")?;
         let empty = ApiError::Plain { status: poem::http::StatusCode::NOT_FOUND, text: None };
         let Ok(id) = task_id.0.parse::<TaskId>() else { return Err(empty) };
@@ -473,7 +498,7 @@ impl DrydockApi {
         if records.is_empty() {
             return Err(empty);
         }
-        Ok(JsonOk::Ok(Json(records.iter().map(build_data_body).collect())))
+        Ok(BuildDataReply::Ok(Json(Documented::new(records.iter().map(build_data_body).collect()))))
     }
 
     /// Machines known to the node provisioner (`physical_provisioner:read_data`).
@@ -497,20 +522,20 @@ impl DrydockApi {
         hostname: Path<String>,
         /// `true` (any case): newest record per generator.
         latest: Query<Option<String>>,
-    ) -> ApiResult<JsonOk> {
+    ) -> ApiResult<BuildDataReply> {
         self.authorize(&context, "physical_provisioner:read_build_data")?;
         let latest = latest.0.as_deref().is_some_and(|value| value.eq_ignore_ascii_case("true"));
         let records = self.state.store.build_data_for_node(&hostname.0, latest).await?;
         if records.is_empty() {
             return Err(ApiError::NotFound("No build data found".into()));
         }
-        Ok(JsonOk::Ok(Json(records.iter().map(build_data_body).collect())))
+        Ok(BuildDataReply::Ok(Json(Documented::new(records.iter().map(build_data_body).collect()))))
     }
 
     /// Names of the design's nodes a filter selects, in design order
     /// (`physical_provisioner:read_data`).
     #[oai(path = "/api/v1.0/nodefilter", method = "post", tag = "ApiTags::Nodes")]
-    async fn node_filter(&self, context: poem::web::Data<&RequestContext>, body: RawBody<NodeFilterRequest>) -> ApiResult<JsonOk> {
+    async fn node_filter(&self, context: poem::web::Data<&RequestContext>, body: RawBody<NodeFilterRequest>) -> ApiResult<NodeNamesReply> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         if body.is_empty() {
             return Err(ApiError::BadRequest("Missing input required value: design_ref".into()));
@@ -536,15 +561,15 @@ impl DrydockApi {
                 // The original answers an empty list when the design cannot be
                 // loaded (compat §1.3.11).
                 tracing::warn!(design_ref = %DesignRef(design_ref.clone()).redacted(), error = %error, "nodefilter: design not loaded");
-                return Ok(JsonOk::Ok(Json(json!([]))));
+                return Ok(NodeNamesReply::Ok(Json(Documented::new(json!([])))));
             }
         };
         let Some(site) = &evaluation.site else {
-            return Ok(JsonOk::Ok(Json(json!([]))));
+            return Ok(NodeNamesReply::Ok(Json(Documented::new(json!([])))));
         };
         let selected = site.select(filter.as_ref()).map_err(|error| ApiError::BadRequest(error.to_string()))?;
         let names: Vec<Value> = selected.into_iter().map(|index| Value::String(site.nodes()[index].name().to_owned())).collect();
-        Ok(JsonOk::Ok(Json(Value::Array(names))))
+        Ok(NodeNamesReply::Ok(Json(Documented::new(Value::Array(names)))))
     }
 
     /// Fetch, parse, compile and validate a design
@@ -582,7 +607,7 @@ impl DrydockApi {
                     error_count: 1,
                     messages: vec![ReportMessage::Finding(finding)],
                 };
-                return Ok(ValidationReply::Invalid(Json(report_body(&report))));
+                return Ok(ValidationReply::Invalid(Json(Documented::new(report_body(&report)))));
             }
             // A reference that names nothing is the client's mistake: 400
             // (upstream answers 500; Shipyard only reads `status`).
@@ -593,7 +618,7 @@ impl DrydockApi {
             )) => return Err(ApiError::BadRequest(error.to_string())),
             Err(error) => return Err(ApiError::InternalWithMessage(error.to_string())),
         };
-        let body = report_body(&evaluation.report);
-        Ok(if evaluation.report.is_success() { ValidationReply::Valid(Json(body)) } else { ValidationReply::Invalid(Json(body)) })
+        let body = Json(Documented::new(report_body(&evaluation.report)));
+        Ok(if evaluation.report.is_success() { ValidationReply::Valid(body) } else { ValidationReply::Invalid(body) })
     }
 }

@@ -88,19 +88,30 @@ impl<'a, T: Type> ApiExtractor<'a> for RawBody<T> {
 }
 
 /// A response body that is already JSON text (serialised straight from
-/// borrowed views, without a `Value` tree), documented as any JSON.
+/// borrowed views, without a `Value` tree), documented as `S`.
 #[derive(Debug)]
-pub struct JsonText(pub String);
+pub struct JsonText<S = super::schema::AnyJson>(pub String, pub PhantomData<S>);
 
-impl poem_openapi::payload::Payload for JsonText {
-    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
-
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-        <serde_json::Value as Type>::schema_ref()
+impl<S> JsonText<S> {
+    /// Wrap JSON text.
+    pub fn new(text: String) -> Self {
+        JsonText(text, PhantomData)
     }
 }
 
-impl poem::IntoResponse for JsonText {
+impl<S: super::schema::Shape> poem_openapi::payload::Payload for JsonText<S> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        S::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        S::register(registry);
+    }
+}
+
+impl<S: Send> poem::IntoResponse for JsonText<S> {
     fn into_response(self) -> poem::Response {
         poem::Response::builder().content_type("application/json; charset=utf-8").body(self.0)
     }

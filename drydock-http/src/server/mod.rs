@@ -16,6 +16,7 @@ pub mod designs;
 pub mod error;
 pub mod nodes;
 pub mod policy;
+pub mod schema;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;

@@ -1,0 +1,317 @@
+//! OpenAPI schemas for the response bodies the server writes as JSON values
+//! (`wire/`): the bodies stay exactly the original's (key order, Python
+//! timestamps, nulls), and [`Documented`] / [`crate::server::body::JsonText`]
+//! give the document their shape from the descriptions here. schemathesis
+//! checks every response it provokes against them (scripts/checks).
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ToJSON, Type};
+use serde_json::Value;
+
+/// The documented shape of a response body.
+pub trait Shape: Send + Sync + 'static {
+    /// The schema where the body appears (usually a reference).
+    fn schema_ref() -> MetaSchemaRef;
+    /// Registers the named schemas it refers to.
+    fn register(registry: &mut Registry);
+}
+
+/// Any JSON (no schema).
+pub struct AnyJson;
+
+impl Shape for AnyJson {
+    fn schema_ref() -> MetaSchemaRef {
+        <Value as Type>::schema_ref()
+    }
+    fn register(_: &mut Registry) {}
+}
+
+/// A JSON array of `S`.
+pub struct ListOf<S>(PhantomData<S>);
+
+impl<S: Shape> Shape for ListOf<S> {
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema { items: Some(Box::new(S::schema_ref())), ..MetaSchema::new("array") }))
+    }
+    fn register(registry: &mut Registry) {
+        S::register(registry);
+    }
+}
+
+/// A JSON value documented as `S`.
+pub struct Documented<S>(pub Value, PhantomData<S>);
+
+impl<S> Documented<S> {
+    /// Wrap a body.
+    pub fn new(value: Value) -> Self {
+        Documented(value, PhantomData)
+    }
+}
+
+impl<S: Shape> Type for Documented<S> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Value;
+    type RawElementValueType = Value;
+
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("documented")
+    }
+    fn schema_ref() -> MetaSchemaRef {
+        S::schema_ref()
+    }
+    fn register(registry: &mut Registry) {
+        S::register(registry);
+    }
+    fn as_raw_value(&self) -> Option<&Value> {
+        Some(&self.0)
+    }
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl<S: Shape> ToJSON for Documented<S> {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
+fn inline(schema: MetaSchema) -> MetaSchemaRef {
+    MetaSchemaRef::Inline(Box::new(schema))
+}
+
+fn string() -> MetaSchemaRef {
+    inline(MetaSchema::new("string"))
+}
+
+fn nullable_string() -> MetaSchemaRef {
+    inline(MetaSchema { nullable: true, ..MetaSchema::new("string") })
+}
+
+fn boolean() -> MetaSchemaRef {
+    inline(MetaSchema::new("boolean"))
+}
+
+fn integer() -> MetaSchemaRef {
+    inline(MetaSchema::new("integer"))
+}
+
+fn any() -> MetaSchemaRef {
+    inline(MetaSchema::ANY)
+}
+
+fn array(items: MetaSchemaRef) -> MetaSchemaRef {
+    inline(MetaSchema { items: Some(Box::new(items)), ..MetaSchema::new("array") })
+}
+
+/// An object whose listed properties are all present.
+fn object(description: &'static str, properties: Vec<(&'static str, MetaSchemaRef)>) -> MetaSchema {
+    MetaSchema {
+        description: Some(description),
+        required: properties.iter().map(|(name, _)| *name).collect(),
+        properties,
+        ..MetaSchema::new("object")
+    }
+}
+
+/// An object with `required` properties present and the others optional.
+fn object_with(description: &'static str, required: &[&'static str], properties: Vec<(&'static str, MetaSchemaRef)>) -> MetaSchema {
+    MetaSchema { description: Some(description), required: required.to_vec(), properties, ..MetaSchema::new("object") }
+}
+
+/// A shape registered under a name in `components/schemas`.
+macro_rules! named {
+    ($(#[$doc:meta])* $shape:ident, $name:literal, $schema:expr) => {
+        $(#[$doc])*
+        pub struct $shape;
+
+        impl Shape for $shape {
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Reference($name.into())
+            }
+            fn register(registry: &mut Registry) {
+                registry.create_schema::<$shape, _>($name.into(), $schema);
+            }
+        }
+    };
+}
+
+named!(
+    /// `GET /versions`.
+    Versions,
+    "Versions",
+    |registry| {
+        VersionEntry::register(registry);
+        object("The API versions this server offers.", vec![("v1.0", VersionEntry::schema_ref())])
+    }
+);
+
+named!(
+    /// One entry of [`Versions`].
+    VersionEntry,
+    "VersionEntry",
+    |_| object("Where a version lives and whether it is stable.", vec![("path", string()), ("status", string())])
+);
+
+named!(
+    /// A task status message (compat §2.4).
+    StatusMessage,
+    "StatusMessage",
+    |_| object(
+        "A status message of a task; `context` names the node (or the task) it is about; `extra` is a JSON object written as a string.",
+        vec![
+            ("message", string()),
+            ("error", boolean()),
+            ("context_type", string()),
+            ("context", string()),
+            ("ts", string()),
+            ("extra", string()),
+        ],
+    )
+);
+
+named!(
+    /// A task's result, a Status document (compat §2.3).
+    TaskResult,
+    "TaskResult",
+    |registry| {
+        StatusMessage::register(registry);
+        let link = object("A related link.", vec![("rel", string()), ("href", string())]);
+        let details = object(
+            "The messages recorded on the task.",
+            vec![("errorCount", integer()), ("messageList", array(StatusMessage::schema_ref()))],
+        );
+        object(
+            "A Status document: the task's result, the nodes it succeeded and failed on, and its messages.",
+            vec![
+                ("kind", string()),
+                ("apiVersion", string()),
+                ("metadata", inline(MetaSchema::new("object"))),
+                ("message", nullable_string()),
+                ("reason", nullable_string()),
+                ("status", string()),
+                ("successes", array(string())),
+                ("failures", array(string())),
+                ("links", array(inline(link))),
+                ("details", inline(details)),
+            ],
+        )
+    }
+);
+
+named!(
+    /// A task (compat §2.1).
+    Task,
+    "Task",
+    |registry| {
+        TaskResult::register(registry);
+        object(
+            "A task: timestamps are Python `str(datetime)` text (UTC, no zone).",
+            vec![
+                ("kind", string()),
+                ("apiVersion", string()),
+                ("task_id", string()),
+                ("action", string()),
+                ("parent_task_id", nullable_string()),
+                ("design_ref", nullable_string()),
+                ("status", string()),
+                ("result", TaskResult::schema_ref()),
+                ("node_filter", any()),
+                ("subtask_id_list", array(string())),
+                ("created", string()),
+                ("created_by", nullable_string()),
+                ("updated", nullable_string()),
+                ("terminated", nullable_string()),
+                ("terminated_by", nullable_string()),
+                ("terminate", boolean()),
+                ("retry", integer()),
+            ],
+        )
+    }
+);
+
+named!(
+    /// A build-data record (compat §1.3.8).
+    BuildData,
+    "BuildData",
+    |_| object(
+        "Data a task collected about a node (e.g. lshw output).",
+        vec![
+            ("node_name", string()),
+            ("task_id", string()),
+            ("collected_date", string()),
+            ("generator", string()),
+            ("data_format", string()),
+            ("data_element", string()),
+        ],
+    )
+);
+
+named!(
+    /// One message of a validation report: a finding or a plain message.
+    ValidationMessage,
+    "ValidationMessage",
+    |_| {
+        let document = object("A document a finding is about.", vec![("schema", string()), ("name", string())]);
+        object_with(
+            "A finding (`kind: ValidationMessage`, with `name`, `level`, `diagnostic`, `documents`) or a plain message \
+             (`context_type`, `context`, `extra`).",
+            &["message", "error", "ts"],
+            vec![
+                ("kind", string()),
+                ("name", string()),
+                ("message", string()),
+                ("error", boolean()),
+                ("level", string()),
+                ("diagnostic", nullable_string()),
+                ("ts", string()),
+                ("documents", array(inline(document))),
+                ("context_type", string()),
+                ("context", string()),
+                ("extra", any()),
+            ],
+        )
+    }
+);
+
+named!(
+    /// The validatedesign report, a Status document (compat §1.3.12).
+    ValidationStatus,
+    "ValidationStatus",
+    |registry| {
+        ValidationMessage::register(registry);
+        let details = object(
+            "The findings.",
+            vec![("errorCount", integer()), ("messageList", array(ValidationMessage::schema_ref()))],
+        );
+        object(
+            "A Status document with the design's findings; `code` is 200 or 400.",
+            vec![
+                ("kind", string()),
+                ("apiVersion", string()),
+                ("metadata", inline(MetaSchema::new("object"))),
+                ("message", nullable_string()),
+                ("reason", nullable_string()),
+                ("status", string()),
+                ("details", inline(details)),
+                ("code", integer()),
+            ],
+        )
+    }
+);
+
+/// A list of node names.
+pub type NodeNames = ListOf<Text>;
+
+/// A string.
+pub struct Text;
+
+impl Shape for Text {
+    fn schema_ref() -> MetaSchemaRef {
+        string()
+    }
+    fn register(_: &mut Registry) {}
+}
