@@ -19,6 +19,9 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use yaml_rust2::{Yaml, YamlLoader};
 
+/// `errno` for "text file busy".
+const ETXTBSY: i32 = 26;
+
 /// What a machine's boot does, parsed from its user data.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct BootPlan {
@@ -144,15 +147,30 @@ pub fn boot(root: &Path, hostname: &str, user_data: &str) -> Result<bool, BootEr
         let local = inside(&machine, program);
         let program = if program.starts_with('/') && local.exists() { local.display().to_string() } else { program.clone() };
         writeln!(output, "+ {}", argv.join(" "))?;
-        let status = Command::new(&program)
-            .args(args)
-            .current_dir(&machine)
-            .env("PATH", &path_env)
-            .env("DRYDOCK_BOOTACTION_ROOT", &machine)
-            .stdin(Stdio::null())
-            .stdout(output.try_clone()?)
-            .stderr(output.try_clone()?)
-            .status();
+        let run = || -> std::io::Result<std::process::ExitStatus> {
+            Command::new(&program)
+                .args(args)
+                .current_dir(&machine)
+                .env("PATH", &path_env)
+                .env("DRYDOCK_BOOTACTION_ROOT", &machine)
+                .stdin(Stdio::null())
+                .stdout(output.try_clone()?)
+                .stderr(output.try_clone()?)
+                .status()
+        };
+        // A script written a moment ago can be briefly "busy" (ETXTBSY):
+        // another thread's child, forked while the file was open for
+        // writing, holds that descriptor until it execs. Try again shortly.
+        let mut status = run();
+        for _ in 0..50 {
+            match &status {
+                Err(error) if error.raw_os_error() == Some(ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    status = run();
+                }
+                _ => break,
+            }
+        }
         let code = match status {
             Ok(status) => status.code().unwrap_or(-1),
             Err(error) => {
@@ -204,6 +222,27 @@ mod tests {
         assert_eq!(record["ok"], true);
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(machine.join("etc/key")).expect("key").permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_script_busy_for_a_moment_still_runs() {
+        // Another process holding the fresh script open for writing (as a
+        // child forked by another thread does until it execs) makes exec fail
+        // with ETXTBSY; the boot waits it out.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script_path = dir.path().join("n1/usr/local/bin/run");
+        std::fs::create_dir_all(script_path.parent().expect("parent")).expect("mkdir");
+        let holder = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&script_path).expect("hold the script");
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(holder);
+        });
+        let script = base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\nexit 0\n");
+        let user_data = format!(
+            "#cloud-config\nwrite_files:\n- path: /usr/local/bin/run\n  permissions: '0755'\n  encoding: b64\n  content: {script}\nruncmd:\n- [\"/usr/local/bin/run\"]\n"
+        );
+        assert!(boot(dir.path(), "n1", &user_data).expect("boots"), "the script ran once it was free");
+        release.join().expect("released");
     }
 
     #[test]

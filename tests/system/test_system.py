@@ -174,6 +174,8 @@ class Lab:
             "--token-file", str(self.tokens), "--maas-api-url", self.info["maas_url"], "--redfish-use-ssl", "false",
             "--bootaction-report-url", report_url, "--poll-interval", "500ms", "--leadership-claim-interval", f"{CLAIM_S}s",
             "--leader-grace-period", f"{GRACE_S}s", "--status-poll", "1s", "--power-poll", "500ms",
+            # A node that never reports fails the deployment within the test's wait.
+            "--bootaction-final-status-timeout", "2m",
         ]
         process = Process(name, argv, self.work, env={"MAAS_API_KEY": self.info["api_key"], "RUST_LOG": "info", "NO_COLOR": "1"})
         self.servers.append(process)
