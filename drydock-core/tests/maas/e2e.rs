@@ -158,3 +158,61 @@ async fn fifty_nodes_with_faults() {
     assert_eq!(exclusive.overlaps(), 0, "no machine was worked on by two calls at once");
     assert!(exclusive.calls.load(std::sync::atomic::Ordering::SeqCst) > 50 * 8);
 }
+
+/// A deploy_nodes resumed after its orchestrator died finds machines the
+/// first attempt left `Allocated` (acquired, not yet deployed) and
+/// `Deploying`: their configuration steps leave them as they are (MaaS only
+/// changes Ready machines) and every node ends deployed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_deployment_carries_on_with_allocated_and_deploying_machines() {
+    use drydock_core::drivers::maas::client::{MaasClient, Verb};
+    use drydock_core::drivers::maas::form::Form;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = generated_text(4, 1);
+    let path = dir.path().join("site.yaml");
+    std::fs::write(&path, &text).expect("write design");
+    let design = DesignRef(format!("file://{}", path.display()));
+    let site = site_from(&text, "gen_site");
+    let names: Vec<String> = site.nodes().iter().map(|node| node.name().to_owned()).collect();
+    let scenario = lab_scenario(&site, &LabOptions { enlisted: true, phase_ms: 1500, ..LabOptions::default() });
+    let lab = SimLab::start(serde_json::from_value(scenario).expect("scenario")).await.expect("lab");
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let config = OrchestratorConfig {
+        status_poll: Duration::from_millis(100),
+        deploy_node: Duration::from_secs(20),
+        bootaction_final_status: Duration::from_secs(20),
+        ..OrchestratorConfig::default()
+    };
+    let deps = Dependencies {
+        store: store.clone(),
+        source: Arc::new(DefaultSource::default()),
+        node_driver: Some(driver(&lab) as Arc<dyn NodeDriver>),
+        oob: OobRegistry::new(vec![]),
+        kubernetes: None,
+    };
+    let orchestrator = Orchestrator::new(deps, config);
+    assert_eq!(run(&orchestrator, &design, Action::PrepareSite).await.result.status, ActionResult::Success);
+
+    // What the first attempt left behind: one machine acquired, one installing.
+    let client = MaasClient::new(&lab.maas_url(), &drydock_core::ids::Secret::new(lab.api_key())).expect("client");
+    let allocated = lab.system_id_of(&names[0]).expect("machine");
+    let deploying = lab.system_id_of(&names[1]).expect("machine");
+    for sid in [&allocated, &deploying] {
+        client
+            .call("test", Verb::Post, "machines/", Some("allocate"), &[], &Form::new().with("system_id", sid.as_str()))
+            .await
+            .expect("allocate");
+    }
+    client.call("test", Verb::Post, &format!("machines/{deploying}/"), Some("deploy"), &[], &Form::new()).await.expect("deploy");
+    assert_eq!(lab.machine_status(&allocated).as_deref(), Some("Allocated"));
+    assert_eq!(lab.machine_status(&deploying).as_deref(), Some("Deploying"));
+
+    let reporter = report_boot_actions(store.clone(), names.clone());
+    let deploy = run(&orchestrator, &design, Action::DeployNodes).await;
+    reporter.abort();
+    assert_eq!(deploy.result.status, ActionResult::Success, "{:#?}", messages(&store, &deploy).await);
+    for name in &names {
+        assert_eq!(lab.machine_status(&lab.system_id_of(name).expect("machine")).as_deref(), Some("Deployed"), "{name}");
+    }
+}

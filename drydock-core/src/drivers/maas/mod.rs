@@ -90,6 +90,15 @@ fn plan_failed(operation: &'static str, target: &str, plan: &Plan) -> Option<Dri
     Some(DriverError::new(kind, operation, target, plan.problems.join("; ")))
 }
 
+/// A machine an interrupted deployment already acquired (`Allocated`) or
+/// is installing (`Deploying`): its configuration was applied before it was
+/// acquired and MaaS accepts changes only on a `Ready` machine, so the step
+/// leaves it as it is and the deployment carries on (upstream fails such
+/// nodes, "unknown status").
+fn past_configuration(operation: &str, machine: &MachineRef, status: &MachineStatus) {
+    tracing::info!(operation, node = %machine.hostname, system_id = %machine.id, ?status, "machine already past configuration; left as it is");
+}
+
 impl MaasDriver {
     /// A driver for the MaaS `config` names.
     pub fn new(config: MaasConfig) -> Result<MaasDriver, DriverError> {
@@ -335,6 +344,10 @@ impl NodeDriver for MaasDriver {
         let observed = self.machine(machine).await?;
         match observed.status() {
             MachineStatus::Deployed => return Ok(()),
+            status @ (MachineStatus::Allocated | MachineStatus::Deploying) => {
+                past_configuration("apply_node_networking", machine, &status);
+                return Ok(());
+            }
             MachineStatus::Ready => {}
             MachineStatus::Other(name) if name == "Broken" => {
                 return Err(wrong_status("apply_node_networking", &observed, "run ConfigureHardware before ConfigureNetwork"));
@@ -367,6 +380,10 @@ impl NodeDriver for MaasDriver {
         let observed = self.machine(machine).await?;
         match observed.status() {
             MachineStatus::Deployed => return Ok(()),
+            status @ (MachineStatus::Allocated | MachineStatus::Deploying) => {
+                past_configuration("apply_node_storage", machine, &status);
+                return Ok(());
+            }
             MachineStatus::Ready => {}
             _ => return Err(wrong_status("apply_node_storage", &observed, "storage can only be configured on a Ready machine")),
         }
@@ -393,7 +410,7 @@ impl NodeDriver for MaasDriver {
 
     async fn apply_platform(&self, _site: &EffectiveSite, node: &BaremetalNode, machine: &MachineRef) -> Result<(), DriverError> {
         let observed = self.machine(machine).await?;
-        if observed.status() == MachineStatus::Deployed {
+        if matches!(observed.status(), MachineStatus::Deployed | MachineStatus::Deploying) {
             return Ok(());
         }
         let kernel_tag = self.client.tag(&planners::platform::kernel_tag_name(node)).await?;
