@@ -31,7 +31,7 @@ import sys, time
 from drydock_client import AuthenticatedClient
 from drydock_client.api.nodes import get_api_v1_0_nodes
 from drydock_client.api.tasks import get_api_v1_0_tasks, get_api_v1_0_tasks_task_id, post_api_v1_0_tasks
-from drydock_client.models import Task, TaskCreateRequest
+from drydock_client.models import Node, Task, TaskCreateRequest
 
 url, token, design = sys.argv[1:4]
 client = AuthenticatedClient(base_url=url, token=token)
@@ -49,7 +49,7 @@ assert task["status"] == "complete" and task["result"]["status"] == "success", t
 tasks = get_api_v1_0_tasks.sync(client=client)
 assert all(isinstance(t, Task) for t in tasks) and any(t.task_id == task_id for t in tasks), tasks
 nodes = get_api_v1_0_nodes.sync(client=client)
-assert sorted(n["hostname"] for n in nodes) == sorted(
+assert all(isinstance(n, Node) for n in nodes) and sorted(n.hostname for n in nodes) == sorted(
     ["cp-r01-n01", "cp-r01-n02", "cp-r02-n01", "cmp-r01-n03", "cmp-r02-n02", "cmp-r02-n03"]), nodes
 print(f"generated client: task {task_id} complete/success, {len(tasks)} task(s), {len(nodes)} node(s) listed")
 PY

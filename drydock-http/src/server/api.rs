@@ -68,6 +68,14 @@ pub enum NodeNamesReply {
     Ok(Json<Documented<schema::NodeNames>>),
 }
 
+/// `GET /api/v1.0/nodes`.
+#[derive(ApiResponse)]
+pub enum NodesReply {
+    /// The machines.
+    #[oai(status = 200)]
+    Ok(Json<Documented<ListOf<schema::Node>>>),
+}
+
 /// `GET /api/v1.0/health`.
 #[derive(ApiResponse)]
 pub enum HealthReply {
@@ -84,10 +92,10 @@ pub enum HealthReply {
 pub enum ExtendedHealthReply {
     /// Healthy: a Status document.
     #[oai(status = 200)]
-    Healthy(Json<Value>),
+    Healthy(Json<Documented<schema::HealthStatus>>),
     /// Unhealthy: a Status document listing the failed checks.
     #[oai(status = 503)]
-    Unhealthy(Json<Value>),
+    Unhealthy(Json<Documented<schema::HealthStatus>>),
 }
 
 /// `POST /api/v1.0/tasks`.
@@ -328,7 +336,8 @@ impl DrydockApi {
             "details": {"errorCount": failures.len(), "messageList": failures},
             "code": if healthy { 200 } else { 503 },
         });
-        Ok(if healthy { ExtendedHealthReply::Healthy(Json(body)) } else { ExtendedHealthReply::Unhealthy(Json(body)) })
+        let body = Json(Documented::new(body));
+        Ok(if healthy { ExtendedHealthReply::Healthy(body) } else { ExtendedHealthReply::Unhealthy(body) })
     }
 
     /// Tasks, oldest first (`physical_provisioner:read_task`). Without
@@ -503,14 +512,14 @@ impl DrydockApi {
 
     /// Machines known to the node provisioner (`physical_provisioner:read_data`).
     #[oai(path = "/api/v1.0/nodes", method = "get", tag = "ApiTags::Nodes")]
-    async fn nodes(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<JsonOk> {
+    async fn nodes(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<NodesReply> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let Some(inventory) = &self.state.nodes else {
             return Err(ApiError::InternalWithMessage("No node driver is configured".into()));
         };
         let machines = inventory.machines().await.map_err(ApiError::Internal)?;
         let body = serde_json::to_value(machines).map_err(|error| ApiError::Internal(error.to_string()))?;
-        Ok(JsonOk::Ok(Json(body)))
+        Ok(NodesReply::Ok(Json(Documented::new(body))))
     }
 
     /// A node's build data (`physical_provisioner:read_build_data`); with

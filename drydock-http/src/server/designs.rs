@@ -20,15 +20,40 @@ use super::api::{ApiTags, JsonOk};
 use super::auth::RequestContext;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
+use super::schema::{self, Documented, ListOf};
 use crate::wire::task::{Zone, py_datetime};
 use crate::wire::validation::report_body;
 
-/// A design or part was created.
+/// A design was created.
 #[derive(ApiResponse)]
-pub enum Created {
+pub enum DesignCreated {
     /// Created.
     #[oai(status = 201)]
-    Created(Json<Value>, #[oai(header = "Location")] String),
+    Created(Json<Documented<schema::Design>>, #[oai(header = "Location")] String),
+}
+
+/// A part was added.
+#[derive(ApiResponse)]
+pub enum PartCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<Documented<schema::DesignPart>>, #[oai(header = "Location")] String),
+}
+
+/// A design.
+#[derive(ApiResponse)]
+pub enum DesignReply {
+    /// The design.
+    #[oai(status = 200)]
+    Ok(Json<Documented<schema::Design>>),
+}
+
+/// A design's parts.
+#[derive(ApiResponse)]
+pub enum PartsReply {
+    /// The parts, in the order added.
+    #[oai(status = 200)]
+    Ok(Json<Documented<ListOf<schema::DesignPart>>>),
 }
 
 /// `GET /designs`: one page of design ids.
@@ -142,7 +167,11 @@ impl DesignsApi {
     /// Create a design, empty or as a copy of `base_design_id`
     /// (`physical_provisioner:ingest_data`).
     #[oai(path = "/api/v1.0/designs", method = "post", tag = "ApiTags::Designs")]
-    async fn design_create(&self, context: poem::web::Data<&RequestContext>, body: RawBody<DesignCreateRequest>) -> ApiResult<Created> {
+    async fn design_create(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        body: RawBody<DesignCreateRequest>,
+    ) -> ApiResult<DesignCreated> {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
         let base = if body.is_empty() {
             None
@@ -166,7 +195,7 @@ impl DesignsApi {
             self.state.store.design_part_add(record.id, &part.source, &part.content).await?;
         }
         let record = self.state.store.design_get(record.id).await?;
-        Ok(Created::Created(Json(design_json(&record)), format!("/api/v1.0/designs/{}", record.id)))
+        Ok(DesignCreated::Created(Json(Documented::new(design_json(&record))), format!("/api/v1.0/designs/{}", record.id)))
     }
 
     /// A design: its parts as stored (`source=designed`, default) or its
@@ -179,7 +208,7 @@ impl DesignsApi {
         design_id: Path<String>,
         /// `designed` or `compiled`.
         source: Query<Option<String>>,
-    ) -> ApiResult<JsonOk> {
+    ) -> ApiResult<DesignReply> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let id = Self::design_id(&design_id.0)?;
         let record = self.record(id).await?;
@@ -215,18 +244,18 @@ impl DesignsApi {
             }
             other => return Err(ApiError::BadRequest(format!("Invalid source {other}: use designed or compiled"))),
         }
-        Ok(JsonOk::Ok(Json(body)))
+        Ok(DesignReply::Ok(Json(Documented::new(body))))
     }
 
     /// A design's parts in the order added (`physical_provisioner:ingest_data`,
     /// as upstream).
     #[oai(path = "/api/v1.0/designs/:design_id/parts", method = "get", tag = "ApiTags::Designs")]
-    async fn part_list(&self, context: poem::web::Data<&RequestContext>, design_id: Path<String>) -> ApiResult<JsonOk> {
+    async fn part_list(&self, context: poem::web::Data<&RequestContext>, design_id: Path<String>) -> ApiResult<PartsReply> {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
         let id = Self::design_id(&design_id.0)?;
         self.record(id).await?;
         let parts = self.state.store.design_parts(id).await?;
-        Ok(JsonOk::Ok(Json(parts.iter().map(part_json).collect())))
+        Ok(PartsReply::Ok(Json(Documented::new(parts.iter().map(part_json).collect()))))
     }
 
     /// Add a part: a YAML body with `?ingester=yaml`, or a JSON body
@@ -240,7 +269,7 @@ impl DesignsApi {
         /// `yaml` for a YAML body.
         ingester: Query<Option<String>>,
         body: RawBody<PartFromReference>,
-    ) -> ApiResult<Created> {
+    ) -> ApiResult<PartCreated> {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
         let id = Self::design_id(&design_id.0)?;
         self.record(id).await?;
@@ -265,7 +294,7 @@ impl DesignsApi {
         let text = std::str::from_utf8(&content).map_err(|_| ApiError::BadRequest("The part is not UTF-8".into()))?;
         super::convert::yaml_documents(text).map_err(|error| ApiError::BadRequest(format!("Invalid YAML: {error}")))?;
         let part = self.state.store.design_part_add(id, &source, &content).await?;
-        Ok(Created::Created(Json(part_json(&part)), format!("/api/v1.0/designs/{id}/parts")))
+        Ok(PartCreated::Created(Json(Documented::new(part_json(&part))), format!("/api/v1.0/designs/{id}/parts")))
     }
 
     /// The documents of one kind in a design (`physical_provisioner:read_data`).

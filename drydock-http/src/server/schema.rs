@@ -303,6 +303,81 @@ named!(
     }
 );
 
+named!(
+    /// A machine as `GET /nodes` lists it (compat §1.3.9).
+    Node,
+    "Node",
+    |_| object(
+        "A machine known to the node provisioner.",
+        vec![
+            ("hostname", string()),
+            ("memory", integer()),
+            ("cpu_count", integer()),
+            ("status_name", string()),
+            ("boot_mac", nullable_string()),
+            ("power_state", nullable_string()),
+            ("power_address", nullable_string()),
+            ("boot_ip", nullable_string()),
+        ],
+    )
+);
+
+named!(
+    /// `GET /health/extended`.
+    HealthStatus,
+    "HealthStatus",
+    |_| {
+        let message =
+            object("A failed check.", vec![("message", string()), ("error", boolean()), ("kind", string())]);
+        let details = object("The failed checks.", vec![("errorCount", integer()), ("messageList", array(inline(message)))]);
+        object(
+            "A Status document: `Success` with code 200, or `Failure` with code 503 and the failed checks.",
+            vec![
+                ("kind", string()),
+                ("apiVersion", string()),
+                ("metadata", inline(MetaSchema::new("object"))),
+                ("status", string()),
+                ("message", string()),
+                ("reason", string()),
+                ("details", inline(details)),
+                ("code", integer()),
+            ],
+        )
+    }
+);
+
+named!(
+    /// One part of a stored design.
+    DesignPart,
+    "DesignPart",
+    |_| object(
+        "A YAML stream added to a design, from a request body or a design reference.",
+        vec![("design_id", string()), ("sequence", integer()), ("source", string()), ("added", string()), ("bytes", integer())],
+    )
+);
+
+named!(
+    /// A stored design.
+    Design,
+    "Design",
+    |registry| {
+        DesignPart::register(registry);
+        ValidationStatus::register(registry);
+        object_with(
+            "A stored design: with `source=designed` its parts, with `source=compiled` its validation report and node names.",
+            &["id", "created", "part_count"],
+            vec![
+                ("id", string()),
+                ("created", string()),
+                ("part_count", integer()),
+                ("parts", array(DesignPart::schema_ref())),
+                ("validation", ValidationStatus::schema_ref()),
+                ("nodes", array(string())),
+            ],
+        )
+    }
+);
+
 /// A list of node names.
 pub type NodeNames = ListOf<Text>;
 
