@@ -94,8 +94,9 @@ impl RedfishDriver {
         let mut builder =
             reqwest::Client::builder().timeout(config.timeout).connect_timeout(config.timeout).danger_accept_invalid_certs(true);
         if let Some(proxy) = &config.proxy {
-            let proxy = reqwest::Proxy::all(proxy.as_str())
-                .map_err(|e| error(DriverErrorKind::Permanent, "redfish_client", "local", format!("bad BMC proxy URL: {e}")))?;
+            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| {
+                error(DriverErrorKind::Permanent, "redfish_client", "local", format!("bad BMC proxy URL: {}", e.without_url()))
+            })?;
             builder = builder.proxy(proxy);
         }
         let http = builder.build().map_err(|e| error(DriverErrorKind::Permanent, "redfish_client", "local", e.to_string()))?;

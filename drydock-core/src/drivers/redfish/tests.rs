@@ -63,8 +63,9 @@ async fn bmcs_behind_a_proxy_are_reached_at_their_design_address() {
     assert_eq!(driver.power_state(&at("10.99.0.2", "other")).await.expect("n2 is a different BMC"), PowerState::Off);
     let error = driver.power_state(&at("10.99.0.2", "s3cret")).await.expect_err("n1's password is wrong for n2");
     assert_eq!(error.kind(), DriverErrorKind::Auth, "{error}");
-    let bad = RedfishDriver::new(RedfishConfig { proxy: Some("::not a url".into()), ..RedfishConfig::default() }).expect_err("bad proxy");
-    assert!(bad.to_string().contains("bad BMC proxy URL"), "{bad}");
+    let bad = RedfishDriver::new(RedfishConfig { proxy: Some("::user:s3cret@not a url".into()), ..RedfishConfig::default() })
+        .expect_err("bad proxy");
+    assert!(bad.to_string().contains("bad BMC proxy URL") && !bad.to_string().contains("s3cret"), "{bad}");
 }
 
 #[tokio::test]
