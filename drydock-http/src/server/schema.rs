@@ -122,6 +122,21 @@ fn object_with(description: &'static str, required: &[&'static str], properties:
     MetaSchema { description: Some(description), required: required.to_vec(), properties, ..MetaSchema::new("object") }
 }
 
+/// The head every Status document shares (`kind`, `apiVersion`, `metadata`,
+/// `message`, `reason`, `status`), followed by `rest`.
+fn status_document(text: fn() -> MetaSchemaRef, rest: Vec<(&'static str, MetaSchemaRef)>) -> Vec<(&'static str, MetaSchemaRef)> {
+    let mut properties = vec![
+        ("kind", string()),
+        ("apiVersion", string()),
+        ("metadata", inline(MetaSchema::new("object"))),
+        ("message", text()),
+        ("reason", text()),
+        ("status", string()),
+    ];
+    properties.extend(rest);
+    properties
+}
+
 /// A shape registered under a name in `components/schemas`.
 macro_rules! named {
     ($(#[$doc:meta])* $shape:ident, $name:literal, $schema:expr) => {
@@ -186,18 +201,15 @@ named!(
         );
         object(
             "A Status document: the task's result, the nodes it succeeded and failed on, and its messages.",
-            vec![
-                ("kind", string()),
-                ("apiVersion", string()),
-                ("metadata", inline(MetaSchema::new("object"))),
-                ("message", nullable_string()),
-                ("reason", nullable_string()),
-                ("status", string()),
-                ("successes", array(string())),
-                ("failures", array(string())),
-                ("links", array(inline(link))),
-                ("details", inline(details)),
-            ],
+            status_document(
+                nullable_string,
+                vec![
+                    ("successes", array(string())),
+                    ("failures", array(string())),
+                    ("links", array(inline(link))),
+                    ("details", inline(details)),
+                ],
+            ),
         )
     }
 );
@@ -289,16 +301,7 @@ named!(
         );
         object(
             "A Status document with the design's findings; `code` is 200 or 400.",
-            vec![
-                ("kind", string()),
-                ("apiVersion", string()),
-                ("metadata", inline(MetaSchema::new("object"))),
-                ("message", nullable_string()),
-                ("reason", nullable_string()),
-                ("status", string()),
-                ("details", inline(details)),
-                ("code", integer()),
-            ],
+            status_document(nullable_string, vec![("details", inline(details)), ("code", integer())]),
         )
     }
 );
@@ -332,16 +335,7 @@ named!(
         let details = object("The failed checks.", vec![("errorCount", integer()), ("messageList", array(inline(message)))]);
         object(
             "A Status document: `Success` with code 200, or `Failure` with code 503 and the failed checks.",
-            vec![
-                ("kind", string()),
-                ("apiVersion", string()),
-                ("metadata", inline(MetaSchema::new("object"))),
-                ("status", string()),
-                ("message", string()),
-                ("reason", string()),
-                ("details", inline(details)),
-                ("code", integer()),
-            ],
+            status_document(string, vec![("details", inline(details)), ("code", integer())]),
         )
     }
 );
