@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::null_default;
+use super::{VlanRef, null_default};
 use crate::drivers::DriverError;
 use crate::drivers::maas::client::MaasClient;
 
@@ -22,7 +22,7 @@ pub struct Interface {
     pub mac_address: String,
     /// The VLAN it is connected to (`null` when disconnected).
     #[serde(default)]
-    pub vlan: Option<InterfaceVlan>,
+    pub vlan: Option<VlanRef>,
     /// Parent interface names.
     #[serde(default, deserialize_with = "null_default")]
     pub parents: Vec<String>,
@@ -32,19 +32,6 @@ pub struct Interface {
     /// The MTU in effect.
     #[serde(default)]
     pub effective_mtu: i64,
-}
-
-/// The VLAN an interface is on.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct InterfaceVlan {
-    /// VLAN id.
-    pub id: i64,
-    /// Tag.
-    #[serde(default)]
-    pub vid: i64,
-    /// Fabric id.
-    #[serde(default)]
-    pub fabric_id: i64,
 }
 
 /// A link of an interface to a subnet.

@@ -26,6 +26,20 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// The VLAN an interface or a subnet is on, as MaaS nests it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VlanRef {
+    /// VLAN id.
+    #[serde(default)]
+    pub id: i64,
+    /// Tag.
+    #[serde(default)]
+    pub vid: i64,
+    /// Fabric id.
+    #[serde(default)]
+    pub fabric_id: i64,
+}
+
 /// A nested object of which only the id matters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct IdRef {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{IdRef, null_default};
+use super::{IdRef, VlanRef, null_default};
 use crate::drivers::DriverError;
 use crate::drivers::maas::client::MaasClient;
 
@@ -20,27 +20,13 @@ pub struct Subnet {
     pub cidr: String,
     /// Its VLAN.
     #[serde(default)]
-    pub vlan: SubnetVlan,
+    pub vlan: VlanRef,
     /// Gateway.
     #[serde(default)]
     pub gateway_ip: Option<String>,
     /// DNS servers.
     #[serde(default, deserialize_with = "null_default")]
     pub dns_servers: Vec<String>,
-}
-
-/// The VLAN of a subnet.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SubnetVlan {
-    /// VLAN id.
-    #[serde(default)]
-    pub id: i64,
-    /// Tag.
-    #[serde(default)]
-    pub vid: i64,
-    /// Fabric id.
-    #[serde(default)]
-    pub fabric_id: i64,
 }
 
 /// An IP range.
