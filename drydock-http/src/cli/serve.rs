@@ -274,12 +274,8 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         Some(path) => Policy::from_file(path).map_err(|error| error.to_string())?,
         None => Policy::default(),
     };
-    if args.maas_api_url.is_some() != args.maas_api_key.is_some() {
-        return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into());
-    }
     let redfish = RedfishConfig { use_ssl: args.redfish_use_ssl, timeout: args.redfish_timeout, proxy: args.bmc_proxy.clone() };
     let redfish = RedfishDriver::new(redfish).map_err(|error| error.to_string())?;
-    let store = open_store(&args.store).await?;
     type Maas = (Option<Arc<dyn NodeDriver>>, Option<Arc<dyn NodeInventory>>);
     let (node_driver, inventory): Maas = match (&args.maas_api_url, &args.maas_api_key) {
         (Some(url), Some(key)) => {
@@ -290,6 +286,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         (None, None) => (None, None),
         _ => return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into()),
     };
+    let store = open_store(&args.store).await?;
     let source = Arc::new(DefaultSource::default());
     let ipmi = IpmiConfig { reply_timeout: args.ipmi_reply_timeout, ..IpmiConfig::default() };
     let oob = OobRegistry::new(vec![
