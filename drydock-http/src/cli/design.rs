@@ -183,6 +183,17 @@ pub async fn design(args: DesignArgs) -> ExitCode {
     result.unwrap_or_else(Failure::report)
 }
 
+/// Parts as a table.
+fn print_parts(parts: &Value) {
+    let rows: Vec<Vec<String>> = parts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|part| vec![cell(part, "sequence"), cell(part, "source"), cell(part, "bytes"), cell(part, "added")])
+        .collect();
+    print_table(&["Sequence", "Source", "Bytes", "Added"], &rows);
+}
+
 /// A design as text: id, creation, parts; for `compiled`, the validation
 /// status and the node names.
 fn print_design(design: &Value) {
@@ -201,11 +212,9 @@ fn print_design(design: &Value) {
         let names: Vec<&str> = nodes.iter().filter_map(Value::as_str).collect();
         println!("{:<10} {} ({})", "Nodes", names.len(), names.join(", "));
     }
-    if let Some(parts) = design.get("parts").and_then(Value::as_array) {
-        let rows: Vec<Vec<String>> =
-            parts.iter().map(|part| vec![cell(part, "sequence"), cell(part, "source"), cell(part, "bytes"), cell(part, "added")]).collect();
+    if let Some(parts) = design.get("parts") {
         println!();
-        print_table(&["Sequence", "Source", "Bytes", "Added"], &rows);
+        print_parts(parts);
     }
 }
 
@@ -214,18 +223,6 @@ pub async fn part(args: PartArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
         let client = Client::connect(&args.client).await?;
-        let print_parts = |parts: &Value| {
-            let rows: Vec<Vec<String>> = parts
-                .as_array()
-                .map(|parts| {
-                    parts
-                        .iter()
-                        .map(|part| vec![cell(part, "sequence"), cell(part, "source"), cell(part, "bytes"), cell(part, "added")])
-                        .collect()
-                })
-                .unwrap_or_default();
-            print_table(&["Sequence", "Source", "Bytes", "Added"], &rows);
-        };
         match args.command {
             PartCommand::Create { design_id, file } => {
                 let content = std::fs::read(&file).map_err(|error| Failure::Usage(format!("cannot read {}: {error}", file.display())))?;

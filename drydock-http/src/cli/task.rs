@@ -421,12 +421,7 @@ fn finish(task: &Value, format: ClientOutput) -> ExitCode {
 fn print_task(task: &Value, format: ClientOutput) {
     match format {
         ClientOutput::Table => {
-            let nodes = |key: &str| {
-                task.pointer(&format!("/result/{key}"))
-                    .and_then(Value::as_array)
-                    .map(|items| items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default()
-            };
+            let nodes = |key: &str| strings(task.pointer(&format!("/result/{key}"))).collect::<Vec<_>>().join(", ");
             let rows = [
                 ("Task ID", cell(task, "task_id")),
                 ("Action", cell(task, "action")),
