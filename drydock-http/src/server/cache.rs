@@ -122,6 +122,10 @@ impl DesignCache {
 /// How long the provisioner's image catalogue is reused.
 const CATALOGUE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a failed read is remembered, so a MaaS outage costs one slow
+/// request per this period rather than one per validation.
+const FAILURE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The node driver's images and kernels for validation (DD3001), read at
 /// most once per [`CATALOGUE_TTL`]; without a node driver validation runs
 /// offline (DD3001 warns), as the original does.
@@ -150,7 +154,7 @@ impl PlatformSource {
         };
         let mut cached = self.cached.lock().await;
         if let Some((at, catalog)) = cached.as_ref()
-            && at.elapsed() < CATALOGUE_TTL
+            && at.elapsed() < if matches!(catalog, PlatformCatalog::Available(_)) { CATALOGUE_TTL } else { FAILURE_TTL }
         {
             return ValidationOptions { platform: Some(catalog.clone()) };
         }
@@ -161,9 +165,40 @@ impl PlatformSource {
                 PlatformCatalog::ImagesUnavailable
             }
         };
-        if matches!(catalog, PlatformCatalog::Available(_)) {
-            *cached = Some((std::time::Instant::now(), catalog.clone()));
-        }
+        *cached = Some((std::time::Instant::now(), catalog.clone()));
         ValidationOptions { platform: Some(catalog) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
+    use drydock_core::validate::PlatformCatalog;
+
+    #[tokio::test]
+    async fn the_catalogue_is_read_once_per_period_and_a_failure_briefly_remembered() {
+        let scenario: drydock_sim::Scenario = serde_json::from_value(serde_json::json!({"images": ["jammy"]})).expect("scenario");
+        let lab = drydock_sim::SimLab::start(scenario).await.expect("lab");
+        let driver: Arc<dyn drydock_core::drivers::NodeDriver> =
+            Arc::new(MaasDriver::new(MaasConfig::new(lab.maas_url(), drydock_core::ids::Secret::new(lab.api_key()))).expect("driver"));
+        let reads = || lab.requests().iter().filter(|r| r.path.contains("boot-resources")).count();
+
+        let source = PlatformSource::new(Some(driver.clone()));
+        assert!(matches!(source.options().await.platform, Some(PlatformCatalog::Available(_))));
+        let after_first = reads();
+        assert!(after_first > 0);
+        assert!(matches!(source.options().await.platform, Some(PlatformCatalog::Available(_))));
+        assert_eq!(reads(), after_first, "the catalogue is reused");
+
+        // MaaS failing: the failure is remembered, not asked again at once.
+        let fault = serde_json::json!({"kind": "status", "status": 503, "path_regex": "boot-resources"});
+        lab.add_fault(serde_json::from_value(fault).expect("fault")).expect("fault");
+        let failing = PlatformSource::new(Some(driver));
+        assert_eq!(failing.options().await.platform, Some(PlatformCatalog::ImagesUnavailable));
+        let after_failure = reads();
+        assert_eq!(failing.options().await.platform, Some(PlatformCatalog::ImagesUnavailable));
+        assert_eq!(reads(), after_failure, "an outage costs one read per period");
+        assert_eq!(PlatformSource::new(None).options().await.platform, None, "no driver: offline");
     }
 }
