@@ -279,6 +279,16 @@ def test_a_design_is_created_validated_and_deployed_through_a_server_kill(lab):
         task = finished(drydock, drydock.create_task(lab.design_ref, action)["task_id"], 240)
         assert (task["status"], task["result"]["status"]) == ("complete", "success"), json.dumps(tree(drydock, task["task_id"]), indent=1)
 
+    # Commissioning collected build data, readable per node (and as the CLI's node builddata).
+    first = sorted(lab.machines())[0]
+    records = drydock.get_node_build_data(first)
+    assert records and all(record["node_name"] == first for record in records), records
+    builddata = subprocess.run(
+        [lab.exe, "node", "builddata", first, "-o", "json", "--url", f"http://127.0.0.1:{port}", "--token", TOKEN],
+        capture_output=True, text=True, check=False,
+    )
+    assert builddata.returncode == 0 and json.loads(builddata.stdout) == records, builddata.stderr
+
     # prepare_nodes set PXE and power-cycled every node through its real BMC.
     for bmc in lab.info["ipmi_sim"]:
         events = (pathlib.Path(bmc["state_dir"]) / "events.log").read_text()

@@ -284,13 +284,44 @@ pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, d
             if needs_commissioning && let Err(outcome) = provisioner(|_| driver.commission(&machine)).await {
                 return outcome;
             }
-            wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.configure_hardware, |status| match status {
-                MachineStatus::Ready => Verdict::Done,
-                other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
-            })
-            .await
+            let outcome =
+                wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.configure_hardware, |status| match status {
+                    MachineStatus::Ready => Verdict::Done,
+                    other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
+                })
+                .await;
+            collect_build_data(&orchestrator, &driver, &machine, &call).await;
+            outcome
         }
     })
+}
+
+/// After commissioning, whatever its outcome, the provisioner's details and
+/// script results become the node's build data (compat drivers §2.4.6). Not
+/// collecting them is logged; it does not fail the node.
+async fn collect_build_data(orchestrator: &Orchestrator, driver: &Arc<dyn NodeDriver>, machine: &MachineRef, call: &NodeCall) {
+    let items = match driver.build_data(machine).await {
+        Ok(items) => items,
+        Err(error) => {
+            tracing::warn!(node = %call.node, %error, "cannot collect build data");
+            return;
+        }
+    };
+    let collected_date = chrono::Utc::now();
+    for item in items {
+        let record = crate::task::records::BuildData {
+            node_name: call.node.clone(),
+            task_id: call.task,
+            collected_date,
+            generator: item.generator,
+            data_format: item.data_format,
+            data_element: item.data,
+        };
+        if let Err(error) = orchestrator.store().build_data_insert(&record).await {
+            tracing::warn!(node = %call.node, %error, "cannot store build data");
+            return;
+        }
+    }
 }
 
 /// Which configuration an apply step pushes.

@@ -112,6 +112,7 @@ async fn prepare_nodes_pxe_boots_enlists_and_commissions_new_nodes() {
         assert!(calls.contains(&format!("set_boot_device {node}")));
         assert!(calls.contains(&format!("power_action {node}")));
         assert!(calls.contains(&format!("commission {node}")));
+        assert!(calls.contains(&format!("build_data {node}")), "build data collected after commissioning");
     }
     assert!(!calls.contains(&"commission cp-r01-n01".to_string()), "already Ready");
     assert!(messages(&orchestrator, &task).await.contains(&"Node found in provisioner, skipping OOB management".to_string()));
