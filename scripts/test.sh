@@ -22,6 +22,15 @@ done
 
 export DRYDOCK_SHARED="${DRYDOCK_SHARED:-$(cd .. && pwd)/shared}"
 
+# A CI machine builds once: incremental caches would only take disk (GBs).
+# Its free disk is reported at each stage so a full disk is easy to see.
+disk() { :; }
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0
+    disk() { echo "disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free, target $(du -sh target 2>/dev/null | cut -f1)"; }
+fi
+disk
+
 echo "==> lint: cargo fmt, cargo clippy"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -32,11 +41,13 @@ remove_logs() { rm -rf "$log_dir"; }
 
 echo "==> cargo test"
 cargo test --workspace --locked 2>&1 | tee "$log_dir/cargo.log"
+disk
 
 for check in scripts/checks/*.sh; do
     [ -e "$check" ] || continue
     echo "==> check: $check"
     bash "$check" 2>&1 | tee "$log_dir/check-$(basename "$check").log"
+    disk
 done
 
 # One closing line for the whole run: cargo's "test result: ok. N passed; M
