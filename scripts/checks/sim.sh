@@ -14,7 +14,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "python-libmaas==0.6.8" "sushy==5.14.0" "pytest>=7"
 
-cargo build -p drydock-sim --bin drydock-sim
+# The same build as the other checks (one feature set, no second compile).
+cargo build --quiet -p drydock-http --bin drydock -p drydock-sim --bin drydock-sim
 
 export DRYDOCK_SIM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/drydock-sim"
 status=0
