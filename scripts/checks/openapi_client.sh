@@ -31,7 +31,7 @@ import sys, time
 from drydock_client import AuthenticatedClient
 from drydock_client.api.nodes import get_api_v1_0_nodes
 from drydock_client.api.tasks import get_api_v1_0_tasks, get_api_v1_0_tasks_task_id, post_api_v1_0_tasks
-from drydock_client.models import Node, Task, TaskCreateRequest
+from drydock_client.models import Node, Task, TaskCreateRequest, TaskDetailType0, TaskDetailType1
 
 url, token, design = sys.argv[1:4]
 client = AuthenticatedClient(base_url=url, token=token)
@@ -42,10 +42,14 @@ task_id = created.task_id
 deadline = time.time() + 60
 while True:
     task = get_api_v1_0_tasks_task_id.sync(client=client, task_id=task_id)
-    if task["status"] in ("complete", "terminated") or time.time() > deadline:
+    assert isinstance(task, TaskDetailType0), task
+    if task.status in ("complete", "terminated") or time.time() > deadline:
         break
     time.sleep(0.2)
-assert task["status"] == "complete" and task["result"]["status"] == "success", task
+assert task.status == "complete" and task.result.status == "success", task
+tree = get_api_v1_0_tasks_task_id.sync(client=client, task_id=task_id, layers="-1", subtaskerrors="true")
+assert isinstance(tree, TaskDetailType1) and tree.init_task_id == task_id, tree
+assert isinstance(tree[task_id], Task) and tree[task_id].action == "validate_design", tree
 tasks = get_api_v1_0_tasks.sync(client=client)
 assert all(isinstance(t, Task) for t in tasks) and any(t.task_id == task_id for t in tasks), tasks
 nodes = get_api_v1_0_nodes.sync(client=client)

@@ -3,7 +3,7 @@
 //! filter and design validation. Each handler checks its policy rule first,
 //! then answers with the original's bodies and status codes.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use drydock_core::ids::{DesignRef, TaskId};
@@ -34,14 +34,6 @@ pub enum ApiTags {
     Nodes,
     /// Designs: validation and the designs API.
     Designs,
-}
-
-/// A JSON answer with status 200.
-#[derive(ApiResponse)]
-pub enum JsonOk {
-    /// Success.
-    #[oai(status = 200)]
-    Ok(Json<Value>),
 }
 
 /// `GET /api/v1.0/versions`.
@@ -96,6 +88,14 @@ pub enum ExtendedHealthReply {
     /// Unhealthy: a Status document listing the failed checks.
     #[oai(status = 503)]
     Unhealthy(Json<Documented<schema::HealthStatus>>),
+}
+
+/// `GET /api/v1.0/tasks/{id}`.
+#[derive(ApiResponse)]
+pub enum TaskReply {
+    /// The task, or with `layers` the task tree by id.
+    #[oai(status = 200)]
+    Ok(Json<Documented<schema::TaskDetail>>),
 }
 
 /// `POST /api/v1.0/tasks`.
@@ -287,10 +287,11 @@ impl DrydockApi {
                 continue;
             }
             let fresh: Vec<TaskId> = task.subtasks.iter().copied().filter(|id| seen.insert(*id)).collect();
-            let children = self.state.store.task_get_many(&fresh).await?;
+            let mut children: HashMap<TaskId, Task> =
+                self.state.store.task_get_many(&fresh).await?.into_iter().map(|child| (child.id, child)).collect();
             for id in fresh {
-                match children.iter().find(|child| child.id == id) {
-                    Some(child) => queue.push_back((child.clone(), depth + 1)),
+                match children.remove(&id) {
+                    Some(child) => queue.push_back((child, depth + 1)),
                     None if depth < depth_limit => {
                         layered.insert(id.to_string(), Value::Null);
                     }
@@ -460,7 +461,7 @@ impl DrydockApi {
         subtaskerrors: Query<Option<String>>,
         /// 0: the task; N: descendants down to depth N keyed by id; -1: all.
         layers: Query<Option<String>>,
-    ) -> ApiResult<JsonOk> {
+    ) -> ApiResult<TaskReply> {
         self.authorize(&context, "physical_provisioner:read_task")?;
         let builddata = parse_bool("builddata", builddata.0.as_deref())?;
         let subtaskerrors = parse_bool("subtaskerrors", subtaskerrors.0.as_deref())?;
@@ -481,7 +482,7 @@ impl DrydockApi {
                 let (_, errors) = self.task_tree(&task, 1, false, true).await?;
                 body.insert("subtask_errors".into(), Value::Object(errors));
             }
-            return Ok(JsonOk::Ok(Json(Value::Object(body))));
+            return Ok(TaskReply::Ok(Json(Documented::new(Value::Object(body)))));
         }
         let (layered, errors) = self.task_tree(&task, layers, builddata, subtaskerrors).await?;
         let mut body = Map::new();
@@ -490,7 +491,7 @@ impl DrydockApi {
         if subtaskerrors {
             body.insert("subtask_errors".into(), Value::Object(errors));
         }
-        Ok(JsonOk::Ok(Json(Value::Object(body))))
+        Ok(TaskReply::Ok(Json(Documented::new(Value::Object(body)))))
     }
 
     /// Build data a task collected (`physical_provisioner:read_build_data`);

@@ -3,6 +3,8 @@
 //! content may change behind the reference) but ingested, compiled and
 //! validated only once per distinct content and catalogue. Evaluation runs
 //! on a blocking thread so large designs do not stall the server's workers.
+//! [`DocumentCache`] keeps a stored design's parsed documents (parts are
+//! only ever appended, so a design id and part count name one content);
 //! [`PlatformSource`] keeps the node driver's catalogue for a short while.
 
 use std::collections::VecDeque;
@@ -13,13 +15,52 @@ use drydock_core::ingest::Ingester;
 use drydock_core::ingest::source::SourceBytes;
 use drydock_core::validate::{Evaluation, ValidationOptions, evaluate};
 
-/// One cached evaluation.
+/// At most `capacity` values, the most recently used last (a handful of
+/// designs: a linear scan is the simple, fast choice).
+struct Recent<K, V> {
+    capacity: usize,
+    entries: Mutex<VecDeque<(K, V)>>,
+}
+
+impl<K, V: Clone> Recent<K, V> {
+    fn new(capacity: usize) -> Self {
+        Recent { capacity: capacity.max(1), entries: Mutex::new(VecDeque::new()) }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, VecDeque<(K, V)>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value of the first key `matches` accepts, now the most recent.
+    fn get(&self, matches: impl Fn(&K) -> bool) -> Option<V> {
+        let mut entries = self.entries();
+        let position = entries.iter().position(|(key, _)| matches(key))?;
+        let entry = entries.remove(position)?;
+        let value = entry.1.clone();
+        entries.push_back(entry);
+        Some(value)
+    }
+
+    /// Keep `value`, dropping the least recently used beyond capacity.
+    fn put(&self, key: K, value: V) {
+        let mut entries = self.entries();
+        if entries.len() >= self.capacity {
+            entries.pop_front();
+        }
+        entries.push_back((key, value));
+    }
+
+    fn len(&self) -> usize {
+        self.entries().len()
+    }
+}
+
+/// What a cached evaluation was made from.
 struct Entry {
     design_ref: String,
     hash: u64,
     options: ValidationOptions,
     content: Arc<Vec<u8>>,
-    evaluation: Arc<Evaluation>,
 }
 
 /// Why a design could not be evaluated at all.
@@ -35,13 +76,12 @@ pub enum EvaluateError {
 
 /// A bounded cache of evaluations, most recent last.
 pub struct DesignCache {
-    capacity: usize,
-    entries: Mutex<VecDeque<Entry>>,
+    entries: Recent<Entry, Arc<Evaluation>>,
 }
 
 impl std::fmt::Debug for DesignCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DesignCache").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("DesignCache").field("capacity", &self.entries.capacity).finish_non_exhaustive()
     }
 }
 
@@ -54,21 +94,16 @@ fn content_hash(content: &[u8]) -> u64 {
 impl DesignCache {
     /// A cache of at most `capacity` designs.
     pub fn new(capacity: usize) -> DesignCache {
-        DesignCache { capacity: capacity.max(1), entries: Mutex::new(VecDeque::new()) }
+        DesignCache { entries: Recent::new(capacity) }
     }
 
     fn lookup(&self, design_ref: &str, hash: u64, content: &[u8], options: &ValidationOptions) -> Option<Arc<Evaluation>> {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let position = entries.iter().position(|entry| {
+        self.entries.get(|entry| {
             entry.hash == hash
                 && entry.design_ref == design_ref
                 && entry.content.as_slice() == content
                 && entry.options.platform == options.platform
-        })?;
-        let entry = entries.remove(position)?;
-        let evaluation = entry.evaluation.clone();
-        entries.push_back(entry);
-        Some(evaluation)
+        })
     }
 
     /// The evaluation of `fetched` (read from `design_ref`) with `options`,
@@ -100,22 +135,71 @@ impl DesignCache {
         .map_err(|error| EvaluateError::Worker(error.to_string()))?
         .map_err(|error| EvaluateError::Ingest(error.to_string()))?;
         let evaluation = Arc::new(evaluation);
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= self.capacity {
-            entries.pop_front();
-        }
-        entries.push_back(Entry { design_ref: design_ref.to_owned(), hash, options: kept, content, evaluation: evaluation.clone() });
+        self.entries.put(Entry { design_ref: design_ref.to_owned(), hash, options: kept, content }, evaluation.clone());
         Ok(evaluation)
     }
 
     /// How many designs are cached.
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+        self.entries.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// One document of a stored design: its kind (from `schema`, or `kind`),
+/// its `metadata.name` and the document itself.
+#[derive(Debug)]
+pub struct StoredDocument {
+    /// `BaremetalNode`, `Network`, …
+    pub kind: String,
+    /// `metadata.name` (empty when absent).
+    pub name: String,
+    /// The document as JSON.
+    pub document: serde_json::Value,
+}
+
+/// The parsed documents of recently read stored designs, by design id and
+/// part count.
+pub struct DocumentCache {
+    entries: Recent<(drydock_core::ids::TaskId, usize), Arc<Vec<StoredDocument>>>,
+}
+
+impl std::fmt::Debug for DocumentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentCache").field("capacity", &self.entries.capacity).finish_non_exhaustive()
+    }
+}
+
+impl DocumentCache {
+    /// A cache of at most `capacity` designs.
+    pub fn new(capacity: usize) -> DocumentCache {
+        DocumentCache { entries: Recent::new(capacity) }
+    }
+
+    /// The documents of design `id` with `part_count` parts, if cached.
+    pub fn cached(&self, id: drydock_core::ids::TaskId, part_count: usize) -> Option<Arc<Vec<StoredDocument>>> {
+        self.entries.get(|key| *key == (id, part_count))
+    }
+
+    /// Parse the documents of design `id` with `part_count` parts on a
+    /// blocking thread, and keep them.
+    pub async fn parse(
+        &self,
+        id: drydock_core::ids::TaskId,
+        part_count: usize,
+        parse: impl FnOnce() -> Result<Vec<StoredDocument>, String> + Send + 'static,
+    ) -> Result<Arc<Vec<StoredDocument>>, EvaluateError> {
+        let documents = tokio::task::spawn_blocking(parse)
+            .await
+            .map_err(|error| EvaluateError::Worker(error.to_string()))?
+            .map_err(EvaluateError::Ingest)?;
+        let documents = Arc::new(documents);
+        self.entries.put((id, part_count), documents.clone());
+        Ok(documents)
     }
 }
 

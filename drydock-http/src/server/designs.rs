@@ -16,9 +16,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::api::{ApiTags, JsonOk};
+use super::api::ApiTags;
 use super::auth::RequestContext;
 use super::body::RawBody;
+use super::cache::{EvaluateError, StoredDocument};
 use super::error::{ApiError, ApiResult};
 use super::schema::{self, Documented, ListOf};
 use crate::wire::task::{Zone, py_datetime};
@@ -95,23 +96,39 @@ fn part_json(part: &DesignPart) -> Value {
 }
 
 /// Every YAML document of the design's parts, with its kind and name.
-fn documents(parts: &[DesignPart]) -> Result<Vec<(String, String, Value)>, String> {
+fn documents(parts: &[DesignPart]) -> Result<Vec<StoredDocument>, String> {
     let mut out = Vec::new();
     for part in parts {
         let text = std::str::from_utf8(&part.content).map_err(|_| format!("part {} is not UTF-8", part.sequence))?;
         let docs = super::convert::yaml_documents(text).map_err(|error| format!("part {}: {error}", part.sequence))?;
-        for json in docs {
-            let kind = match json.get("schema").and_then(Value::as_str) {
+        for document in docs {
+            let kind = match document.get("schema").and_then(Value::as_str) {
                 Some(schema) => schema.split('/').nth(1).unwrap_or(schema).to_owned(),
-                None => json.get("kind").and_then(Value::as_str).unwrap_or("").to_owned(),
+                None => document.get("kind").and_then(Value::as_str).unwrap_or("").to_owned(),
             };
-            let name = json.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
+            let name = document.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
             if !kind.is_empty() {
-                out.push((kind, name, json));
+                out.push(StoredDocument { kind, name, document });
             }
         }
     }
     Ok(out)
+}
+
+/// `GET /designs/{id}/parts/{kind}`.
+#[derive(ApiResponse)]
+pub enum DocumentsReply {
+    /// The design's documents of that kind.
+    #[oai(status = 200)]
+    Ok(Json<Documented<ListOf<schema::DesignDocument>>>),
+}
+
+/// `GET /designs/{id}/parts/{kind}/{name}`.
+#[derive(ApiResponse)]
+pub enum DocumentReply {
+    /// The document.
+    #[oai(status = 200)]
+    Ok(Json<Documented<schema::DesignDocument>>),
 }
 
 /// The designs API.
@@ -134,6 +151,21 @@ impl DesignsApi {
             Err(error) if error.kind() == StoreErrorKind::NotFound => Err(ApiError::NotFound(format!("Design {id} not found"))),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The design's documents, parsed once per design and part count.
+    async fn documents(&self, id: TaskId) -> ApiResult<Arc<Vec<StoredDocument>>> {
+        let record = self.record(id).await?;
+        if let Some(hit) = self.state.documents.cached(id, record.part_count) {
+            return Ok(hit);
+        }
+        let parts = self.state.store.design_parts(id).await?;
+        // Another replica may have added parts since the record was read.
+        let part_count = parts.len();
+        self.state.documents.parse(id, part_count, move || documents(&parts)).await.map_err(|error| match error {
+            EvaluateError::Ingest(text) => ApiError::BadRequest(text),
+            EvaluateError::Worker(text) => ApiError::Internal(text),
+        })
     }
 }
 
@@ -299,18 +331,21 @@ impl DesignsApi {
 
     /// The documents of one kind in a design (`physical_provisioner:read_data`).
     #[oai(path = "/api/v1.0/designs/:design_id/parts/:kind", method = "get", tag = "ApiTags::Designs")]
-    async fn part_kind(&self, context: poem::web::Data<&RequestContext>, design_id: Path<String>, kind: Path<String>) -> ApiResult<JsonOk> {
+    async fn part_kind(
+        &self,
+        context: poem::web::Data<&RequestContext>,
+        design_id: Path<String>,
+        kind: Path<String>,
+    ) -> ApiResult<DocumentsReply> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let id = Self::design_id(&design_id.0)?;
-        self.record(id).await?;
-        let parts = self.state.store.design_parts(id).await?;
-        let docs = documents(&parts).map_err(ApiError::BadRequest)?;
+        let docs = self.documents(id).await?;
         let selected: Vec<Value> =
-            docs.into_iter().filter(|(doc_kind, _, _)| doc_kind.eq_ignore_ascii_case(&kind.0)).map(|(_, _, doc)| doc).collect();
+            docs.iter().filter(|doc| doc.kind.eq_ignore_ascii_case(&kind.0)).map(|doc| doc.document.clone()).collect();
         if selected.is_empty() {
             return Err(ApiError::NotFound(format!("Kind {} unknown", kind.0)));
         }
-        Ok(JsonOk::Ok(Json(Value::Array(selected))))
+        Ok(DocumentsReply::Ok(Json(Documented::new(Value::Array(selected)))))
     }
 
     /// One document of a design (`physical_provisioner:read_data`).
@@ -321,15 +356,13 @@ impl DesignsApi {
         design_id: Path<String>,
         kind: Path<String>,
         name: Path<String>,
-    ) -> ApiResult<JsonOk> {
+    ) -> ApiResult<DocumentReply> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let id = Self::design_id(&design_id.0)?;
-        self.record(id).await?;
-        let parts = self.state.store.design_parts(id).await?;
-        let docs = documents(&parts).map_err(ApiError::BadRequest)?;
-        docs.into_iter()
-            .find(|(doc_kind, doc_name, _)| doc_kind.eq_ignore_ascii_case(&kind.0) && *doc_name == name.0)
-            .map(|(_, _, doc)| JsonOk::Ok(Json(doc)))
+        let docs = self.documents(id).await?;
+        docs.iter()
+            .find(|doc| doc.kind.eq_ignore_ascii_case(&kind.0) && doc.name == name.0)
+            .map(|doc| DocumentReply::Ok(Json(Documented::new(doc.document.clone()))))
             .ok_or_else(|| ApiError::NotFound(format!("{} {} not found in design {id}", kind.0, name.0)))
     }
 }

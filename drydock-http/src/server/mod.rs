@@ -114,6 +114,8 @@ pub struct AppState {
     pub source: Arc<dyn DesignSource>,
     /// Evaluated designs.
     pub designs: DesignCache,
+    /// Stored designs' parsed documents.
+    pub documents: cache::DocumentCache,
     /// The provisioner's image catalogue for validation.
     pub platform: cache::PlatformSource,
     /// The machine listing behind `GET /nodes`, when a provisioner is configured.
@@ -148,6 +150,7 @@ impl AppState {
             orchestrator,
             source,
             designs: DesignCache::new(config.design_cache),
+            documents: cache::DocumentCache::new(config.design_cache),
             platform: cache::PlatformSource::new(node_driver),
             nodes: None,
             auth,

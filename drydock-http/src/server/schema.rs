@@ -214,34 +214,96 @@ named!(
     }
 );
 
+/// The properties of a task body, all present (compat §2.1).
+fn task_properties() -> Vec<(&'static str, MetaSchemaRef)> {
+    vec![
+        ("kind", string()),
+        ("apiVersion", string()),
+        ("task_id", string()),
+        ("action", string()),
+        ("parent_task_id", nullable_string()),
+        ("design_ref", nullable_string()),
+        ("status", string()),
+        ("result", TaskResult::schema_ref()),
+        ("node_filter", any()),
+        ("subtask_id_list", array(string())),
+        ("created", string()),
+        ("created_by", nullable_string()),
+        ("updated", nullable_string()),
+        ("terminated", nullable_string()),
+        ("terminated_by", nullable_string()),
+        ("terminate", boolean()),
+        ("retry", integer()),
+    ]
+}
+
 named!(
     /// A task (compat §2.1).
     Task,
     "Task",
     |registry| {
         TaskResult::register(registry);
-        object(
-            "A task: timestamps are Python `str(datetime)` text (UTC, no zone).",
-            vec![
-                ("kind", string()),
-                ("apiVersion", string()),
-                ("task_id", string()),
-                ("action", string()),
-                ("parent_task_id", nullable_string()),
-                ("design_ref", nullable_string()),
-                ("status", string()),
-                ("result", TaskResult::schema_ref()),
-                ("node_filter", any()),
-                ("subtask_id_list", array(string())),
-                ("created", string()),
-                ("created_by", nullable_string()),
-                ("updated", nullable_string()),
-                ("terminated", nullable_string()),
-                ("terminated_by", nullable_string()),
-                ("terminate", boolean()),
-                ("retry", integer()),
-            ],
-        )
+        object("A task: timestamps are Python `str(datetime)` text (UTC, no zone).", task_properties())
+    }
+);
+
+named!(
+    /// `GET /tasks/{id}`: the task, or with `layers` the task and its
+    /// descendants by id (compat §1.3.4).
+    TaskDetail,
+    "TaskDetail",
+    |registry| {
+        Task::register(registry);
+        BuildData::register(registry);
+        SubtaskErrors::register(registry);
+        let mut task = task_properties();
+        let required: Vec<&'static str> = task.iter().map(|(name, _)| *name).collect();
+        task.extend([("build_data", array(BuildData::schema_ref())), ("subtask_errors", SubtaskErrors::schema_ref())]);
+        let task = object_with("The task; with `builddata` its build data, with `subtaskerrors` its descendants' errors.", &required, task);
+        // With `builddata` each task also has its `build_data`; a descendant
+        // no longer stored is null.
+        let layer = MetaSchema { nullable: true, all_of: vec![Task::schema_ref()], ..MetaSchema::ANY };
+        let layers = MetaSchema {
+            additional_properties: Some(Box::new(inline(layer))),
+            ..object_with(
+                "With `layers` (N > 0, or -1 for all): the task and its descendants down to that depth, by task id.",
+                &["init_task_id"],
+                vec![("init_task_id", string()), ("subtask_errors", SubtaskErrors::schema_ref())],
+            )
+        };
+        MetaSchema {
+            description: Some("A task, or with `layers` the task tree by id."),
+            any_of: vec![inline(task), inline(layers)],
+            ..MetaSchema::ANY
+        }
+    }
+);
+
+named!(
+    /// `subtask_errors` of a task read.
+    SubtaskErrors,
+    "SubtaskErrors",
+    |registry| {
+        SubtaskError::register(registry);
+        MetaSchema {
+            description: Some("With `subtaskerrors`: every descendant whose messages include an error, by task id."),
+            additional_properties: Some(Box::new(SubtaskError::schema_ref())),
+            ..MetaSchema::new("object")
+        }
+    }
+);
+
+named!(
+    /// A descendant's result in `subtask_errors`.
+    SubtaskError,
+    "SubtaskError",
+    |registry| {
+        TaskResult::register(registry);
+        MetaSchema {
+            description: Some("A descendant task's result (it has errors) and its id."),
+            all_of: vec![TaskResult::schema_ref(), inline(object("The descendant.", vec![("task_id", string())]))],
+            ..MetaSchema::new("object")
+        }
     }
 );
 
@@ -370,6 +432,25 @@ named!(
             ],
         )
     }
+);
+
+named!(
+    /// One document of a stored design, as it was written.
+    DesignDocument,
+    "DesignDocument",
+    |_| object_with(
+        "A design document as written: Deckhand form (`schema`, `metadata`, `data`) or the legacy form (`apiVersion`, `kind`, \
+         `metadata`, `spec`).",
+        &[],
+        vec![
+            ("schema", string()),
+            ("apiVersion", string()),
+            ("kind", string()),
+            ("metadata", inline(MetaSchema::new("object"))),
+            ("data", any()),
+            ("spec", any()),
+        ],
+    )
 );
 
 /// A list of node names.

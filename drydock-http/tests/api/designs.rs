@@ -4,6 +4,7 @@
 use poem::http::Method;
 use serde_json::json;
 
+use crate::conformance::assert_documented;
 use crate::support::{Call, admin, normalise, site_ref, site_text};
 
 #[tokio::test]
@@ -43,11 +44,13 @@ async fn getting_started_flow() {
     assert_eq!(compiled["nodes"].as_array().map(Vec::len), Some(6));
 
     let nodes = server.get(&format!("/api/v1.0/designs/{id}/parts/BaremetalNode")).await.json();
+    assert_documented("get", "/api/v1.0/designs/{design_id}/parts/{kind}", 200, &nodes);
     let nodes = nodes.as_array().expect("documents");
     assert_eq!(nodes.len(), 6);
     let name = nodes[0]["metadata"]["name"].as_str().expect("name").to_owned();
     let one = server.get(&format!("/api/v1.0/designs/{id}/parts/baremetalnode/{name}")).await;
     assert_eq!(one.status, 200);
+    assert_documented("get", "/api/v1.0/designs/{design_id}/parts/{kind}/{name}", 200, &one.json());
     assert_eq!(one.json()["metadata"]["name"], json!(name));
     server.get(&format!("/api/v1.0/designs/{id}/parts/Nothing")).await.assert_envelope(404, "Kind Nothing unknown");
     server
@@ -124,4 +127,25 @@ async fn designs_are_listed_a_page_at_a_time() {
     assert_eq!(rest.header("x-drydock-next-marker"), None);
     server.get("/api/v1.0/designs?limit=0").await.assert_envelope(400, "limit must be a positive integer");
     server.get("/api/v1.0/designs?marker=nope").await.assert_envelope(400, "Invalid marker");
+}
+
+#[tokio::test]
+async fn documents_read_back_follow_parts_added_later() {
+    let server = admin();
+    let id = server.post("/api/v1.0/designs", &json!({})).await.json()["id"].as_str().expect("id").to_owned();
+    let parts = format!("/api/v1.0/designs/{id}/parts?ingester=yaml");
+    let region = "schema: drydock/Region/v1\nmetadata:\n  schema: metadata/Document/v1\n  name: first\ndata: {}\n";
+    assert_eq!(server.send(Call::new(Method::POST, &parts).body(region.as_bytes().to_vec())).await.status, 201);
+    let names = |reply: serde_json::Value| -> Vec<String> {
+        reply.as_array().expect("documents").iter().map(|doc| doc["metadata"]["name"].as_str().expect("name").to_owned()).collect()
+    };
+    let kind = format!("/api/v1.0/designs/{id}/parts/Region");
+    assert_eq!(names(server.get(&kind).await.json()), ["first"]);
+    assert_eq!(names(server.get(&kind).await.json()), ["first"], "read again (from the parsed documents)");
+
+    // A part added after the documents were read is seen at once.
+    let second = region.replace("first", "second");
+    assert_eq!(server.send(Call::new(Method::POST, &parts).body(second.into_bytes())).await.status, 201);
+    assert_eq!(names(server.get(&kind).await.json()), ["first", "second"]);
+    assert_eq!(server.get(&format!("{kind}/second")).await.status, 200);
 }

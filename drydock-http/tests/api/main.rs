@@ -4,6 +4,7 @@
 
 mod auth;
 mod binary;
+mod conformance;
 mod designs;
 mod hostile;
 mod nodes;

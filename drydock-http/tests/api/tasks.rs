@@ -6,6 +6,7 @@ use drydock_core::task::{Action, TaskStatus};
 use poem::http::Method;
 use serde_json::json;
 
+use crate::conformance::assert_documented;
 use crate::support::{Call, Normaliser, admin, build_data, message, normalise, site_ref, stored_task};
 
 #[tokio::test]
@@ -116,6 +117,8 @@ async fn list_caps_the_page_size() {
     assert!(capped.header("x-drydock-next-marker").is_some());
 }
 
+const TASK: &str = "/api/v1.0/tasks/{task_id}";
+
 /// root → (a, b); a → c (c has an error message); b → d (missing).
 async fn tree(server: &crate::support::Harness) -> [String; 4] {
     let store = server.store().clone();
@@ -157,6 +160,7 @@ async fn show_one_task_plain_and_with_extras() {
     let plain = server.get(&format!("/api/v1.0/tasks/{root}")).await;
     assert_eq!(plain.status, 200);
     let body = plain.json();
+    assert_documented("get", TASK, 200, &body);
     assert!(body.get("build_data").is_none() && body.get("subtask_errors").is_none());
     let mut names = Normaliser::default();
     for id in [&root, &a, &b, &c] {
@@ -167,6 +171,7 @@ async fn show_one_task_plain_and_with_extras() {
     let extras = server.get(&format!("/api/v1.0/tasks/{root}?builddata=True&subtaskerrors=yes")).await;
     assert_eq!(extras.status, 200);
     let body = extras.json();
+    assert_documented("get", TASK, 200, &body);
     assert_eq!(body["build_data"].as_array().map(Vec::len), Some(1), "only this task's records");
     assert_eq!(body["build_data"][0]["generator"], "lshw");
     let errors = body["subtask_errors"].as_object().expect("subtask_errors");
@@ -190,6 +195,7 @@ async fn show_layers() {
     let server = admin();
     let [root, a, b, c] = tree(&server).await;
     let two = server.get(&format!("/api/v1.0/tasks/{root}?layers=2")).await.json();
+    assert_documented("get", TASK, 200, &two);
     let mut keys: Vec<&String> = two.as_object().expect("map").keys().collect();
     keys.sort();
     let mut want = vec!["init_task_id", &root, &a, &b];
@@ -199,6 +205,7 @@ async fn show_layers() {
     assert!(two.get("subtask_errors").is_none());
 
     let all = server.get(&format!("/api/v1.0/tasks/{root}?layers=-1&subtaskerrors=true&builddata=true")).await.json();
+    assert_documented("get", TASK, 200, &all);
     assert!(all.get(&c).is_some(), "layers=-1 reaches the grandchild");
     assert_eq!(all[&c]["build_data"][0]["generator"], "lldp");
     assert_eq!(all["subtask_errors"].as_object().map(|map| map.len()), Some(1));
@@ -210,6 +217,7 @@ async fn show_layers() {
 
     // subtaskerrors collects at every depth even when layers is smaller.
     let one = server.get(&format!("/api/v1.0/tasks/{root}?layers=1&subtaskerrors=t")).await.json();
+    assert_documented("get", TASK, 200, &one);
     assert_eq!(one.as_object().map(|map| map.len()), Some(3), "init_task_id, the task, subtask_errors");
     assert!(one["subtask_errors"].get(&c).is_some());
     // Negative values other than -1 behave like 1; non-integers like 0.
@@ -228,6 +236,7 @@ async fn layers_show_missing_children_as_null() {
     store.task_add_subtask(root.id, child.id).await.expect("child");
     store.task_purge(chrono::Utc::now() - chrono::Duration::days(50)).await.expect("purge the child only");
     let body = server.get(&format!("/api/v1.0/tasks/{}?layers=2", root.id)).await.json();
+    assert_documented("get", TASK, 200, &body);
     assert_eq!(body.get(child.id.to_string()), Some(&serde_json::Value::Null), "{body}");
     assert!(body.get(root.id.to_string()).is_some_and(|task| task.is_object()));
 }
