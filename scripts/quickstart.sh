@@ -14,7 +14,8 @@
 #
 # Everything lives in a temporary directory and every process it starts is
 # stopped on exit (KEEP=1 keeps the directory for a look afterwards).
-# DRYDOCK_PROFILE=debug runs debug builds instead of release ones.
+# It runs debug builds (the quickest to compile on a fresh machine, and the
+# ones the tests use); DRYDOCK_PROFILE=release runs optimised ones.
 # Usage: scripts/quickstart.sh [design.yaml]   (its nodes' BMCs must be
 # `oob.type: redfish`, as in examples/site.yaml: the simulator's BMCs speak Redfish)
 set -euo pipefail
@@ -25,8 +26,7 @@ DESIGN=${1:-examples/site.yaml}
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$ROOT/||g; s|$BIN/||g" >&2; "$@"; }
 
-# DRYDOCK_PROFILE=debug uses debug builds (CI has them already).
-PROFILE=${DRYDOCK_PROFILE:-release}
+PROFILE=${DRYDOCK_PROFILE:-debug}
 say "Building drydock and drydock-sim ($PROFILE)"
 cargo build --profile "${PROFILE/debug/dev}" --quiet -p drydock-http -p drydock-sim --bins
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
