@@ -112,8 +112,9 @@ pub struct ServeArgs {
     /// Task listing: largest page size.
     #[arg(long, default_value_t = 10_000)]
     pub max_page: usize,
-    /// How many evaluated designs (by reference and content) are kept; a
-    /// 10,000-node design holds on the order of 100 MiB.
+    /// How many designs are kept parsed: evaluated designs (by reference and
+    /// content), and stored designs' documents; a 10,000-node design holds
+    /// on the order of 100 MiB.
     #[arg(long, default_value_t = 4)]
     pub design_cache: usize,
     /// MaaS API URL (enables the MaaS node driver).

@@ -78,7 +78,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Task listing page sizes.
     pub paging: Paging,
-    /// How many evaluated designs are cached.
+    /// How many evaluated designs, and how many stored designs' documents,
+    /// are cached.
     pub design_cache: usize,
 }
 
