@@ -33,6 +33,7 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi, Tags, param::Path};
 use serde_json::Value;
 
+use super::schema::{self, Documented};
 use crate::wire::bootaction::{error_body, introspection, parse_report, status_row};
 
 /// The header nodes authenticate with.
@@ -109,7 +110,7 @@ pub enum AssetResponse {
 pub enum IntrospectionResponse {
     /// The node's effective configuration.
     #[oai(status = 200)]
-    Ok(Json<Value>),
+    Ok(Json<Documented<schema::NodeIntrospection>>),
     /// Malformed request.
     #[oai(status = 400)]
     BadRequest(Json<Value>),
@@ -133,7 +134,7 @@ pub enum IntrospectionResponse {
 pub enum StatusResponse {
     /// The updated status row (without its key).
     #[oai(status = 200)]
-    Ok(Json<Value>),
+    Ok(Json<Documented<schema::BootActionStatus>>),
     /// The body is not a valid report.
     #[oai(status = 400)]
     BadRequest(Json<Value>),
@@ -467,7 +468,7 @@ impl BootActionApi {
         }
         .await;
         match result {
-            Ok(body) => IntrospectionResponse::Ok(Json(body)),
+            Ok(body) => IntrospectionResponse::Ok(Json(Documented::new(body))),
             Err(failure) => failure.into(),
         }
     }
@@ -479,7 +480,7 @@ impl BootActionApi {
     #[oai(path = "/api/v1.0/bootactions/:action_id", method = "post")]
     async fn status(&self, request: &Request, action_id: Path<String>, body: ReportBody) -> StatusResponse {
         match self.report(request, &action_id, body).await {
-            Ok(row) => StatusResponse::Ok(Json(row)),
+            Ok(row) => StatusResponse::Ok(Json(Documented::new(row))),
             Err(failure) => failure.into(),
         }
     }

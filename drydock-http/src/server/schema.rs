@@ -453,6 +453,72 @@ named!(
     )
 );
 
+named!(
+    /// A boot action's status row, as `POST /bootactions/{action_id}`
+    /// answers (compat §1.3.14; never the key).
+    BootActionStatus,
+    "BootActionStatus",
+    |_| object(
+        "A boot action of a node and its status: `incomplete` until the node reports `success` or `failure`.",
+        vec![
+            ("node_name", string()),
+            ("action_id", string()),
+            ("action_name", string()),
+            ("task_id", string()),
+            ("action_status", string()),
+        ],
+    )
+);
+
+fn object_map() -> MetaSchemaRef {
+    inline(MetaSchema::new("object"))
+}
+
+fn list_of_objects() -> MetaSchemaRef {
+    array(object_map())
+}
+
+named!(
+    /// What a deployed node sees of itself (a Rust addition, docs/compat.md).
+    NodeIntrospection,
+    "NodeIntrospection",
+    |_| {
+        let storage = object(
+            "Physical devices with their partitions, and volume groups with their logical volumes.",
+            vec![("physical_devices", list_of_objects()), ("volume_groups", list_of_objects())],
+        );
+        let platform =
+            object("Image, kernel and kernel parameters.", vec![("image", nullable_string()), ("kernel", nullable_string()), ("kernel_params", object_map())]);
+        let metadata = object(
+            "Tags, owner data, rack, PXE MAC and hardware profile.",
+            vec![
+                ("tags", array(string())),
+                ("owner_data", object_map()),
+                ("rack", nullable_string()),
+                ("boot_mac", nullable_string()),
+                ("hardware_profile", nullable_string()),
+            ],
+        );
+        object(
+            "The node's effective configuration as deployed by `task_id` from `design_ref` (credentials redacted).",
+            vec![
+                ("hostname", string()),
+                ("domain", string()),
+                ("fqdn", string()),
+                ("task_id", string()),
+                ("design_ref", string()),
+                ("primary_network", nullable_string()),
+                ("interfaces", list_of_objects()),
+                ("addresses", list_of_objects()),
+                ("routes", list_of_objects()),
+                ("storage", inline(storage)),
+                ("platform", inline(platform)),
+                ("metadata", inline(metadata)),
+            ],
+        )
+    }
+);
+
 /// A list of node names.
 pub type NodeNames = ListOf<Text>;
 

@@ -11,6 +11,7 @@ use drydock_core::store::StateStore;
 use drydock_core::task::ActionResult;
 use serde_json::json;
 
+use crate::conformance::assert_documented;
 use crate::support::{Answer, Deployed, FULLSITE, MemorySource, client, deploy, members, store};
 
 struct Fixture {
@@ -173,6 +174,7 @@ async fn status_reports_follow_the_state_machine_and_reach_the_deploy_task() {
     assert_eq!(first.status, 200);
     assert_eq!(first.header("content-type"), Some("application/json; charset=utf-8"));
     let body = first.json();
+    assert_documented("post", "/api/v1.0/bootactions/{action_id}", 200, &body);
     assert_eq!(
         body,
         json!({"node_name": "compute01", "action_id": id.to_string(), "action_name": "helloworld",
@@ -185,6 +187,7 @@ async fn status_reports_follow_the_state_machine_and_reach_the_deploy_task() {
     let done = r#"{"status": "Success", "details": [{"message": "Bootaction execution successful.", "error": false}]}"#;
     let last = post(&fixture, &id.to_string(), Some(&key), JSON, done).await;
     assert_eq!(last.status, 200);
+    assert_documented("post", "/api/v1.0/bootactions/{action_id}", 200, &last.json());
     assert_eq!(last.json()["action_status"], "success");
     let row = fixture.store.bootaction_status_get(id).await.expect("row");
     assert_eq!(row.action_status, ActionResult::Success);
@@ -282,6 +285,7 @@ async fn introspection_shows_the_effective_node_without_its_key() {
     assert_eq!(answer.status, 200);
     assert!(!String::from_utf8_lossy(&answer.body).contains(&key));
     let mut body = answer.json();
+    assert_documented("get", "/api/v1.0/bootactions/nodes/{hostname}/introspection", 200, &body);
     assert_eq!(body["task_id"], fixture.compute01.task.id.to_string());
     body["task_id"] = json!("[task id]");
     assert!(body["addresses"].as_array().expect("addresses").iter().any(|a| a["network"] == "mgmt" && a["address"] == "172.16.1.21"));

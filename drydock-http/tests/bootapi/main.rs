@@ -2,5 +2,7 @@
 //! cloud-init agent against a live server on loopback.
 
 mod agent;
+#[path = "../api/conformance.rs"]
+mod conformance;
 mod endpoints;
 mod support;
