@@ -75,8 +75,8 @@ impl Failure {
         Failure::new(500, "500 Internal Server Error", Some(error.to_string()))
     }
 
-    fn body(&self) -> Json<Value> {
-        Json(error_body(&self.title, self.description.as_deref()))
+    fn body(&self) -> Json<Documented<schema::FrameworkError>> {
+        Json(Documented::new(error_body(&self.title, self.description.as_deref())))
     }
 }
 
@@ -89,19 +89,19 @@ pub enum AssetResponse {
     Tarball(Binary<Vec<u8>>, #[oai(header = "Content-Disposition")] String),
     /// Malformed request.
     #[oai(status = 400)]
-    BadRequest(Json<Value>),
+    BadRequest(Json<Documented<schema::FrameworkError>>),
     /// No `X-Bootaction-Key`.
     #[oai(status = 401)]
-    Unauthorized(Json<Value>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(Json<Documented<schema::FrameworkError>>, #[oai(header = "WWW-Authenticate")] String),
     /// The key does not match the node's current key.
     #[oai(status = 403)]
-    Forbidden(Json<Value>),
+    Forbidden(Json<Documented<schema::FrameworkError>>),
     /// No boot-action context for the node.
     #[oai(status = 404)]
-    NotFound(Json<Value>),
+    NotFound(Json<Documented<schema::FrameworkError>>),
     /// The design could not be loaded or an asset could not be rendered.
     #[oai(status = 500)]
-    Internal(Json<Value>),
+    Internal(Json<Documented<schema::FrameworkError>>),
 }
 
 /// Answers of the introspection endpoint.
@@ -113,19 +113,19 @@ pub enum IntrospectionResponse {
     Ok(Json<Documented<schema::NodeIntrospection>>),
     /// Malformed request.
     #[oai(status = 400)]
-    BadRequest(Json<Value>),
+    BadRequest(Json<Documented<schema::FrameworkError>>),
     /// No `X-Bootaction-Key`.
     #[oai(status = 401)]
-    Unauthorized(Json<Value>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(Json<Documented<schema::FrameworkError>>, #[oai(header = "WWW-Authenticate")] String),
     /// The key does not match the node's current key.
     #[oai(status = 403)]
-    Forbidden(Json<Value>),
+    Forbidden(Json<Documented<schema::FrameworkError>>),
     /// No boot-action context for the node.
     #[oai(status = 404)]
-    NotFound(Json<Value>),
+    NotFound(Json<Documented<schema::FrameworkError>>),
     /// The design could not be loaded.
     #[oai(status = 500)]
-    Internal(Json<Value>),
+    Internal(Json<Documented<schema::FrameworkError>>),
 }
 
 /// Answers of the status endpoint.
@@ -137,22 +137,22 @@ pub enum StatusResponse {
     Ok(Json<Documented<schema::BootActionStatus>>),
     /// The body is not a valid report.
     #[oai(status = 400)]
-    BadRequest(Json<Value>),
+    BadRequest(Json<Documented<schema::FrameworkError>>),
     /// No `X-Bootaction-Key`.
     #[oai(status = 401)]
-    Unauthorized(Json<Value>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(Json<Documented<schema::FrameworkError>>, #[oai(header = "WWW-Authenticate")] String),
     /// The key does not match the action's key.
     #[oai(status = 403)]
-    Forbidden(Json<Value>),
+    Forbidden(Json<Documented<schema::FrameworkError>>),
     /// No such boot action.
     #[oai(status = 404)]
-    NotFound(Json<Value>),
+    NotFound(Json<Documented<schema::FrameworkError>>),
     /// The action already has a final status.
     #[oai(status = 409)]
-    Conflict(Json<Value>),
+    Conflict(Json<Documented<schema::FrameworkError>>),
     /// The state store failed.
     #[oai(status = 500)]
-    Internal(Json<Value>),
+    Internal(Json<Documented<schema::FrameworkError>>),
 }
 
 macro_rules! from_failure {

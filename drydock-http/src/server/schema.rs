@@ -470,6 +470,17 @@ named!(
     )
 );
 
+named!(
+    /// The framework's error body (format B: boot-action API, router errors).
+    FrameworkError,
+    "FrameworkError",
+    |_| object_with(
+        "An error in the framework's form (format B): a `title` such as `404 Not Found` and, mostly, a `description`.",
+        &["title"],
+        vec![("title", string()), ("description", string())],
+    )
+);
+
 fn object_map() -> MetaSchemaRef {
     inline(MetaSchema::new("object"))
 }

@@ -195,6 +195,7 @@ async fn status_reports_follow_the_state_machine_and_reach_the_deploy_task() {
     let conflict = post(&fixture, &id.to_string(), Some(&key), JSON, done).await;
     assert_eq!(conflict.status, 409, "final after a status");
     let mut conflict_body = conflict.json();
+    assert_documented("post", "/api/v1.0/bootactions/{action_id}", 409, &conflict_body);
     assert_eq!(conflict_body["description"], format!("Action {id} status finalized, not available for update."));
     conflict_body["description"] = json!("Action [id] status finalized, not available for update.");
     insta::assert_json_snapshot!("status_conflict", conflict_body);
@@ -291,9 +292,16 @@ async fn introspection_shows_the_effective_node_without_its_key() {
     assert!(body["addresses"].as_array().expect("addresses").iter().any(|a| a["network"] == "mgmt" && a["address"] == "172.16.1.21"));
     insta::assert_json_snapshot!("introspection_compute01", body);
 
-    assert_eq!(get(&fixture, "/api/v1.0/bootactions/nodes/nosuchnode/introspection", Some(&key)).await.status, 404);
-    assert_eq!(get(&fixture, path, None).await.status, 401);
-    assert_eq!(get(&fixture, path, Some(&fixture.compute02.key.to_hex())).await.status, 403);
+    let template = "/api/v1.0/bootactions/nodes/{hostname}/introspection";
+    let unknown = get(&fixture, "/api/v1.0/bootactions/nodes/nosuchnode/introspection", Some(&key)).await;
+    assert_eq!(unknown.status, 404);
+    assert_documented("get", template, 404, &unknown.json());
+    let anonymous = get(&fixture, path, None).await;
+    assert_eq!(anonymous.status, 401);
+    assert_documented("get", template, 401, &anonymous.json());
+    let wrong = get(&fixture, path, Some(&fixture.compute02.key.to_hex())).await;
+    assert_eq!(wrong.status, 403);
+    assert_documented("get", template, 403, &wrong.json());
 }
 
 #[tokio::test]
