@@ -99,3 +99,39 @@ async fn deckhand_fullsite_calls() {
 async fn generated_site_calls() {
     insta::assert_snapshot!("gen_site_3_nodes", walk(&generated(3, 1)).await);
 }
+
+/// Static tags are created once per driver: later nodes only apply them;
+/// a tag deleted behind the driver is created again when next needed.
+#[tokio::test]
+async fn static_tags_are_created_once_and_again_after_a_deletion() {
+    let site = generated(3, 1);
+    let lab: SimLab = lab(&site, true, "explicit").await;
+    let driver = driver(&lab);
+    let nodes = site.nodes();
+    let created = |lab: &SimLab| -> Vec<String> {
+        lab.requests()
+            .iter()
+            .filter(|r| r.service == "maas" && r.method == "POST" && r.path.ends_with("/tags/"))
+            .filter_map(|r| r.form.get("name").and_then(|names| names.first()).cloned())
+            .collect()
+    };
+    let mut applied = Vec::new();
+    for node in nodes {
+        let machine = driver.identify(&site, node).await.expect("identify").expect("enlisted");
+        lab.clear_requests();
+        if let Err(error) = driver.apply_platform(&site, node, &machine).await {
+            panic!("{}: {error}\n{}", node.name(), log_with_forms(&lab).join("\n"));
+        }
+        let tags = driver.client().machine(&machine.id).await.expect("machine").tag_names;
+        assert!(node.config.tags.iter().all(|tag| tags.contains(tag)), "{}: {tags:?}", node.name());
+        applied.push((node.name().to_owned(), created(&lab)));
+        if applied.len() == 2 {
+            // Deleted behind the driver's back, before the third node.
+            driver.client().call("test", Verb::Delete, "tags/synthetic/", None, &[], &Form::new()).await.expect("delete");
+        }
+    }
+    assert!(nodes.iter().all(|node| node.config.tags.iter().any(|tag| tag == "synthetic")), "every generated node has it");
+    assert!(applied[0].1.iter().any(|tag| tag == "synthetic"), "created for the first node: {applied:?}");
+    assert!(!applied[1].1.iter().any(|tag| tag == "synthetic"), "only applied for the second: {applied:?}");
+    assert!(applied[2].1.iter().any(|tag| tag == "synthetic"), "created again after the deletion: {applied:?}");
+}

@@ -13,7 +13,7 @@ pub mod plan;
 pub mod planners;
 pub mod resources;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,10 @@ pub struct MaasDriver {
     power_addresses: Mutex<Option<(Instant, HashMap<String, String>)>>,
     /// Serialises power-parameter updates (as the original does).
     power_update: Mutex<()>,
+    /// Static tags this driver has seen exist, so each node's platform step
+    /// applies them without asking MaaS to create them again (forgotten
+    /// when MaaS says one is gone).
+    known_tags: std::sync::Mutex<HashSet<String>>,
 }
 
 fn plan_failed(operation: &'static str, target: &str, plan: &Plan) -> Option<DriverError> {
@@ -103,7 +107,13 @@ impl MaasDriver {
     /// A driver for the MaaS `config` names.
     pub fn new(config: MaasConfig) -> Result<MaasDriver, DriverError> {
         let client = MaasClient::with_timeouts(&config.url, &config.api_key, config.connect_timeout, config.read_timeout)?;
-        Ok(MaasDriver { config, client, power_addresses: Mutex::new(None), power_update: Mutex::new(()) })
+        Ok(MaasDriver {
+            config,
+            client,
+            power_addresses: Mutex::new(None),
+            power_update: Mutex::new(()),
+            known_tags: std::sync::Mutex::new(HashSet::new()),
+        })
     }
 
     /// The client, for tools and tests.
@@ -182,6 +192,10 @@ impl MaasDriver {
             self.client.call("identify_node", client::Verb::Put, &format!("machines/{sid}/"), None, &[], &form).await?;
         }
         Ok(())
+    }
+
+    fn known_tags(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.known_tags.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn machine(&self, machine: &MachineRef) -> Result<Machine, DriverError> {
@@ -409,13 +423,28 @@ impl NodeDriver for MaasDriver {
     }
 
     async fn apply_platform(&self, _site: &EffectiveSite, node: &BaremetalNode, machine: &MachineRef) -> Result<(), DriverError> {
-        let observed = self.machine(machine).await?;
-        if matches!(observed.status(), MachineStatus::Deployed | MachineStatus::Deploying) {
-            return Ok(());
+        let mut known = self.known_tags().clone();
+        loop {
+            let observed = self.machine(machine).await?;
+            if matches!(observed.status(), MachineStatus::Deployed | MachineStatus::Deploying) {
+                return Ok(());
+            }
+            let kernel_tag = self.client.tag(&planners::platform::kernel_tag_name(node)).await?;
+            let plan = planners::platform::plan(node, &observed, kernel_tag.as_ref(), &known);
+            match self.apply("apply_node_platform", node.name(), &plan).await {
+                Ok(_) => {
+                    self.known_tags().extend(node.config.tags.iter().cloned());
+                    return Ok(());
+                }
+                // A tag known to exist was deleted behind the driver: observe
+                // and plan again, creating every tag this time.
+                Err(error) if error.kind() == DriverErrorKind::NotFound && node.config.tags.iter().any(|tag| known.contains(tag)) => {
+                    self.known_tags().clear();
+                    known.clear();
+                }
+                Err(error) => return Err(error),
+            }
         }
-        let kernel_tag = self.client.tag(&planners::platform::kernel_tag_name(node)).await?;
-        let plan = planners::platform::plan(node, &observed, kernel_tag.as_ref());
-        self.apply("apply_node_platform", node.name(), &plan).await.map(drop)
     }
 
     async fn deploy(&self, machine: &MachineRef, request: &DeployRequest) -> Result<(), DriverError> {

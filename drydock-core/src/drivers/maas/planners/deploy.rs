@@ -1,5 +1,6 @@
-//! `deploy_node`: allocate, owner data, the boot-action key tag, then deploy
-//! with the cloud-init user data (compat: drivers spec §2.4.11).
+//! `deploy_node`: allocate, owner data (one request), the boot-action key
+//! tag, then deploy with the cloud-init user data (compat: drivers spec
+//! §2.4.11).
 
 use base64::Engine;
 
@@ -23,10 +24,16 @@ pub fn plan(machine: &Machine, request: &DeployRequest) -> Plan {
             return plan;
         }
     }
+    // One request for every changed key (MaaS takes each field as a key;
+    // the original sent one request per key).
+    let mut annotations = Call::post(format!("machines/{sid}/"), Some("set_workload_annotations"));
     for (key, value) in &request.owner_data {
         if machine.owner_data.get(key) != Some(value) {
-            plan.push(Call::post(format!("machines/{sid}/"), Some("set_workload_annotations")).field(key, value.as_str()));
+            annotations = annotations.field(key, value.as_str());
         }
+    }
+    if !annotations.form.is_empty() {
+        plan.push(annotations);
     }
     let prefix = format!("{}__baid__", machine.hostname);
     let wanted = request.bootaction_key.as_ref().map(|key| format!("{prefix}{key}"));

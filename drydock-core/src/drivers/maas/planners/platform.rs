@@ -1,6 +1,8 @@
 //! `apply_node_platform`: the node's kernel parameters as the `<node>_kp`
 //! tag's `kernel_opts`, and its static tags (compat: drivers spec §2.4.10).
 
+use std::collections::HashSet;
+
 use super::Plan;
 use crate::compile::hardware::kernel_command_line;
 use crate::drivers::maas::plan::Call;
@@ -15,10 +17,11 @@ pub fn kernel_tag_name(node: &BaremetalNode) -> String {
 
 /// Plan the node's platform tags against the machine's own tag list and
 /// its kernel-parameter tag as MaaS has it (`None` when absent). Static
-/// tags the machine lacks are created ("already exists" is fine: another
-/// node may create the same tag at the same moment) and applied. Reading
-/// single tags, never the whole list, keeps this O(1) per node.
-pub fn plan(node: &BaremetalNode, machine: &Machine, kernel_tag: Option<&Tag>) -> Plan {
+/// tags the machine lacks are applied, and created first unless `existing`
+/// (tags seen to exist) names them ("already exists" is fine: another node
+/// may create the same tag at the same moment). Reading single tags, never
+/// the whole list, keeps this O(1) per node.
+pub fn plan(node: &BaremetalNode, machine: &Machine, kernel_tag: Option<&Tag>, existing: &HashSet<String>) -> Plan {
     let mut plan = Plan::default();
     let sid = &machine.system_id;
     let has = |name: &str| machine.tag_names.iter().any(|tag| tag == name);
@@ -45,7 +48,9 @@ pub fn plan(node: &BaremetalNode, machine: &Machine, kernel_tag: Option<&Tag>) -
     }
     for tag in &node.config.tags {
         if !has(tag) {
-            plan.push(Call::post("tags/", None).field("name", tag.as_str()).exists_ok());
+            if !existing.contains(tag) {
+                plan.push(Call::post("tags/", None).field("name", tag.as_str()).exists_ok());
+            }
             apply(&mut plan, tag, true);
         }
     }

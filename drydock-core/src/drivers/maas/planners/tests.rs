@@ -1,13 +1,15 @@
 //! The planners on their own: hand-made MaaS states against the example
 //! site, checking the decisions the request-log snapshots cannot isolate.
 
+use std::collections::HashSet;
+
 use serde_json::json;
 
 use super::network::{NetworkState, plan as network_plan};
-use super::{deploy, platform, storage};
+use super::{Plan, deploy, platform, storage};
 use crate::compile::{EffectiveSite, compile};
 use crate::drivers::DeployRequest;
-use crate::drivers::maas::plan::Val;
+use crate::drivers::maas::plan::{Call, Val};
 use crate::drivers::maas::resources::machines::Machine;
 use crate::drivers::maas::resources::storage::{BlockDevice, VolumeGroup};
 use crate::drivers::maas::resources::tags::Tag;
@@ -142,10 +144,35 @@ fn platform_replaces_a_changed_kernel_tag_and_skips_what_is_in_place() {
     let mut tags: Vec<&str> = node.config.tags.iter().map(String::as_str).collect();
     tags.push(&kp);
     let same = Tag { name: kp.clone(), kernel_opts: Some(line) };
-    assert!(platform::plan(node, &machine("Ready", &tags), Some(&same)).calls.is_empty(), "nothing to do");
+    let none = HashSet::new();
+    assert!(platform::plan(node, &machine("Ready", &tags), Some(&same), &none).calls.is_empty(), "nothing to do");
     let stale = Tag { name: kp.clone(), kernel_opts: Some("quiet".into()) };
-    let changed = lines(&platform::plan(node, &machine("Ready", &tags), Some(&stale)));
+    let changed = lines(&platform::plan(node, &machine("Ready", &tags), Some(&stale), &none));
     assert_eq!(changed, [format!("DELETE tags/{kp}/"), "POST tags/".into(), format!("POST tags/{kp}/?op=update_nodes")]);
+}
+
+#[test]
+fn platform_creates_only_the_static_tags_not_known_to_exist() {
+    let site = site();
+    let node = &site.nodes()[0];
+    let kp = platform::kernel_tag_name(node);
+    let line = crate::compile::hardware::kernel_command_line(&node.config.kernel_params).expect("params");
+    let same = Tag { name: kp.clone(), kernel_opts: Some(line) };
+    let bare = machine("Ready", &[&kp]);
+    let static_tags = &node.config.tags;
+    assert!(static_tags.len() >= 2, "the test site's node has static tags");
+    let creates = |plan: &Plan| {
+        plan.calls.iter().filter(|call| call.path == "tags/").filter_map(|call| call.literal("name").map(str::to_owned)).collect::<Vec<_>>()
+    };
+    let applies = |plan: &Plan| plan.calls.iter().filter(|call| call.op == Some("update_nodes")).count();
+
+    let unknown = platform::plan(node, &bare, Some(&same), &HashSet::new());
+    assert_eq!(&creates(&unknown), static_tags);
+    assert_eq!(applies(&unknown), static_tags.len());
+    let first_known: HashSet<String> = static_tags.iter().take(1).cloned().collect();
+    let partly = platform::plan(node, &bare, Some(&same), &first_known);
+    assert_eq!(creates(&partly), static_tags[1..].to_vec(), "a known tag is applied without creating it");
+    assert_eq!(applies(&partly), static_tags.len());
 }
 
 #[test]
@@ -170,6 +197,12 @@ fn deploy_allocates_ready_machines_and_swaps_the_key_tag() {
         ],
         "owner data already in place is not sent again"
     );
+    assert_eq!((ready.calls[1].literal("role"), ready.calls[1].literal("site")), (Some("compute"), None), "only the changed key");
+    let fresh = Machine { owner_data: Default::default(), ..machine("Ready", &[]) };
+    let both = deploy::plan(&fresh, &request);
+    let annotations: Vec<&Call> = both.calls.iter().filter(|call| call.op == Some("set_workload_annotations")).collect();
+    assert_eq!(annotations.len(), 1, "every key in one request");
+    assert_eq!((annotations[0].literal("site"), annotations[0].literal("role")), (Some("synth7"), Some("compute")));
     let deploy = ready.calls.last().expect("deploy");
     assert_eq!(deploy.literal("user_data"), Some("I2Nsb3VkLWNvbmZpZwo="), "base64 of the cloud-config");
     assert_eq!(deploy.literal("hwe_kernel"), None);
