@@ -135,3 +135,29 @@ async fn static_tags_are_created_once_and_again_after_a_deletion() {
     assert!(!applied[1].1.iter().any(|tag| tag == "synthetic"), "only applied for the second: {applied:?}");
     assert!(applied[2].1.iter().any(|tag| tag == "synthetic"), "created again after the deletion: {applied:?}");
 }
+
+/// Storage uses the kernel names networking has just read from the
+/// machine's lshw; on its own, it reads lshw itself.
+#[tokio::test]
+async fn storage_reuses_the_lshw_networking_just_read() {
+    let site = fullsite();
+    let lab: SimLab = lab(&site, true, "explicit").await;
+    let driver = driver(&lab);
+    driver.ensure_network_template(&site).await.expect("create_network_template");
+    let node = &site.nodes()[0];
+    let machine = driver.identify(&site, node).await.expect("identify_node").expect("enlisted");
+    driver.commission(&machine).await.expect("commission");
+    while lab.step_machine(&machine.id) {}
+    let lshw_reads = |lab: &SimLab| lab.requests().iter().filter(|r| r.op.as_deref() == Some("details")).count();
+
+    lab.clear_requests();
+    driver.apply_storage(&site, node, &machine).await.expect("storage alone");
+    assert_eq!(lshw_reads(&lab), 1, "storage on its own reads lshw");
+    lab.clear_requests();
+    driver.apply_networking(&site, node, &machine).await.expect("networking");
+    driver.apply_storage(&site, node, &machine).await.expect("storage after networking");
+    assert_eq!(lshw_reads(&lab), 1, "one read serves networking and storage");
+    lab.clear_requests();
+    driver.apply_storage(&site, node, &machine).await.expect("storage again");
+    assert_eq!(lshw_reads(&lab), 1, "the names are used once");
+}

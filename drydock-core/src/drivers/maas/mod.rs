@@ -69,6 +69,14 @@ impl MaasConfig {
 const POWER_ADDRESS_TTL: Duration = Duration::from_secs(5);
 /// How long "no machine has this BMC address" is believed.
 const POWER_ADDRESS_MISS_TTL: Duration = Duration::from_secs(1);
+/// How long the kernel names `apply_node_networking` read from a machine's
+/// lshw stay good for the `apply_node_storage` that follows. Far shorter
+/// than any commissioning, the only thing that changes lshw, and a machine
+/// is configured only when `Ready`.
+const KERNEL_NAMES_TTL: Duration = Duration::from_secs(60);
+
+/// Hardware alias → kernel name (`eno1`, `sda`) of one machine.
+type KernelNames = IndexMap<String, String>;
 
 /// The MaaS driver.
 #[derive(Debug)]
@@ -84,6 +92,9 @@ pub struct MaasDriver {
     /// applies them without asking MaaS to create them again (forgotten
     /// when MaaS says one is gone).
     known_tags: std::sync::Mutex<HashSet<String>>,
+    /// Kernel names of a machine's hardware aliases, left by networking for
+    /// the storage step after it (one lshw read per deployment, not two).
+    recent_names: std::sync::Mutex<HashMap<String, (Instant, KernelNames)>>,
 }
 
 fn plan_failed(operation: &'static str, target: &str, plan: &Plan) -> Option<DriverError> {
@@ -113,6 +124,7 @@ impl MaasDriver {
             power_addresses: Mutex::new(None),
             power_update: Mutex::new(()),
             known_tags: std::sync::Mutex::new(HashSet::new()),
+            recent_names: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -153,12 +165,7 @@ impl MaasDriver {
 
     /// Kernel names of the node's hardware aliases, from the machine's lshw
     /// (read only when the node's profile has aliases).
-    async fn kernel_names(
-        &self,
-        site: &EffectiveSite,
-        node: &BaremetalNode,
-        system_id: &str,
-    ) -> Result<IndexMap<String, String>, DriverError> {
+    async fn kernel_names(&self, site: &EffectiveSite, node: &BaremetalNode, system_id: &str) -> Result<KernelNames, DriverError> {
         let Some(profile) = node.config.hardware_profile.as_deref().and_then(|name| site.design.hardware_profile(name)) else {
             return Ok(IndexMap::new());
         };
@@ -168,6 +175,10 @@ impl MaasDriver {
         let lshw = self.client.lshw(system_id).await?;
         logical_names(profile, lshw.as_deref())
             .map_err(|e| DriverError::new(DriverErrorKind::Permanent, "kernel_names", node.name(), e.to_string()))
+    }
+
+    fn recent_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, KernelNames)>> {
+        self.recent_names.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Rename a machine found by BMC address or MAC to the node's name and
@@ -347,6 +358,8 @@ impl NodeDriver for MaasDriver {
     }
 
     async fn commission(&self, machine: &MachineRef) -> Result<(), DriverError> {
+        // Commissioning reads the hardware again.
+        self.recent_names().remove(&machine.id);
         let form = Form::new().with("enable_ssh", "0").with("skip_bmc_config", if self.config.skip_bmc_config { "1" } else { "0" });
         self.client
             .call("configure_hardware", client::Verb::Post, &format!("machines/{}/", machine.id), Some("commission"), &[], &form)
@@ -380,6 +393,7 @@ impl NodeDriver for MaasDriver {
             )
             .await?;
         let names = self.kernel_names(site, node, sid).await?;
+        self.recent_names().insert(sid.clone(), (Instant::now(), names.clone()));
         let state = planners::node_network::NodeNetworkState {
             system_id: sid.clone(),
             interfaces: self.client.interfaces(sid).await?,
@@ -402,7 +416,11 @@ impl NodeDriver for MaasDriver {
             _ => return Err(wrong_status("apply_node_storage", &observed, "storage can only be configured on a Ready machine")),
         }
         let sid = &machine.id;
-        let names = self.kernel_names(site, node, sid).await?;
+        let recent = self.recent_names().remove(sid).filter(|(read, _)| read.elapsed() < KERNEL_NAMES_TTL);
+        let names = match recent {
+            Some((_, names)) => names,
+            None => self.kernel_names(site, node, sid).await?,
+        };
         let client = &self.client;
         let layout = planners::storage::plan_reset_and_layout(
             node,
