@@ -5,14 +5,14 @@
 //! panic, per operation and node, for tests, benchmarks and examples.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{
     BootDevice, ChangeSummary, CollectedData, DeployRequest, DriverError, DriverErrorKind, ErasePolicy, KubernetesDriver, MachineRef,
-    MachineStatus, NodeDriver, OobDriver, OobTarget, PowerAction, PowerState,
+    MachineStatus, NodeDriver, OobDriver, OobTarget, PowerAction, PowerState, lock,
 };
 use crate::compile::EffectiveSite;
 use crate::model::{BaremetalNode, StringMap};
@@ -47,13 +47,6 @@ pub struct FakeWorld {
     pub call_count: std::sync::atomic::AtomicUsize,
     /// The user data of each node's last deployment request.
     pub user_data: Mutex<HashMap<String, String>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 impl FakeWorld {

@@ -19,7 +19,7 @@ pub mod manual;
 pub mod redfish;
 pub mod types;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -156,6 +156,13 @@ pub fn oob_target(node: &BaremetalNode) -> Result<OobTarget, DriverError> {
         credential: crate::ids::Secret::new(parameters.get("credential").cloned().unwrap_or_default()),
         parameters: parameters.iter().filter(|(key, _)| *key != "credential").map(|(k, v)| (k.clone(), v.clone())).collect(),
     })
+}
+
+/// Lock a driver's small in-memory state, carrying on after a panic in
+/// another holder (the state stays usable: every update is one insert or
+/// clear).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -90,7 +90,7 @@ impl<'a, T: Type> ApiExtractor<'a> for RawBody<T> {
 /// A response body that is already JSON text (serialised straight from
 /// borrowed views, without a `Value` tree), documented as `S`.
 #[derive(Debug)]
-pub struct JsonText<S = super::schema::AnyJson>(pub String, pub PhantomData<S>);
+pub struct JsonText<S>(pub String, pub PhantomData<S>);
 
 impl<S> JsonText<S> {
     /// Wrap JSON text.

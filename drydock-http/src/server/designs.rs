@@ -57,6 +57,22 @@ pub enum PartsReply {
     Ok(Json<Documented<ListOf<schema::DesignPart>>>),
 }
 
+/// `GET /designs/{id}/parts/{kind}`.
+#[derive(ApiResponse)]
+pub enum DocumentsReply {
+    /// The design's documents of that kind.
+    #[oai(status = 200)]
+    Ok(Json<Documented<ListOf<schema::DesignDocument>>>),
+}
+
+/// `GET /designs/{id}/parts/{kind}/{name}`.
+#[derive(ApiResponse)]
+pub enum DocumentReply {
+    /// The document.
+    #[oai(status = 200)]
+    Ok(Json<Documented<schema::DesignDocument>>),
+}
+
 /// `GET /designs`: one page of design ids.
 #[derive(ApiResponse)]
 pub enum DesignList {
@@ -113,22 +129,6 @@ fn documents(parts: &[DesignPart]) -> Result<Vec<StoredDocument>, String> {
         }
     }
     Ok(out)
-}
-
-/// `GET /designs/{id}/parts/{kind}`.
-#[derive(ApiResponse)]
-pub enum DocumentsReply {
-    /// The design's documents of that kind.
-    #[oai(status = 200)]
-    Ok(Json<Documented<ListOf<schema::DesignDocument>>>),
-}
-
-/// `GET /designs/{id}/parts/{kind}/{name}`.
-#[derive(ApiResponse)]
-pub enum DocumentReply {
-    /// The document.
-    #[oai(status = 200)]
-    Ok(Json<Documented<schema::DesignDocument>>),
 }
 
 /// The designs API.

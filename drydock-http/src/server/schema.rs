@@ -19,16 +19,6 @@ pub trait Shape: Send + Sync + 'static {
     fn register(registry: &mut Registry);
 }
 
-/// Any JSON (no schema).
-pub struct AnyJson;
-
-impl Shape for AnyJson {
-    fn schema_ref() -> MetaSchemaRef {
-        <Value as Type>::schema_ref()
-    }
-    fn register(_: &mut Registry) {}
-}
-
 /// A JSON array of `S`.
 pub struct ListOf<S>(PhantomData<S>);
 
@@ -99,6 +89,11 @@ fn integer() -> MetaSchemaRef {
     inline(MetaSchema::new("integer"))
 }
 
+/// An object of any properties.
+fn object_map() -> MetaSchemaRef {
+    inline(MetaSchema::new("object"))
+}
+
 fn any() -> MetaSchemaRef {
     inline(MetaSchema::ANY)
 }
@@ -128,7 +123,7 @@ fn status_document(text: fn() -> MetaSchemaRef, rest: Vec<(&'static str, MetaSch
     let mut properties = vec![
         ("kind", string()),
         ("apiVersion", string()),
-        ("metadata", inline(MetaSchema::new("object"))),
+        ("metadata", object_map()),
         ("message", text()),
         ("reason", text()),
         ("status", string()),
@@ -446,7 +441,7 @@ named!(
             ("schema", string()),
             ("apiVersion", string()),
             ("kind", string()),
-            ("metadata", inline(MetaSchema::new("object"))),
+            ("metadata", object_map()),
             ("data", any()),
             ("spec", any()),
         ],
@@ -480,10 +475,6 @@ named!(
         vec![("title", string()), ("description", string())],
     )
 );
-
-fn object_map() -> MetaSchemaRef {
-    inline(MetaSchema::new("object"))
-}
 
 fn list_of_objects() -> MetaSchemaRef {
     array(object_map())

@@ -26,7 +26,7 @@ use self::form::{Form, flag};
 use self::planners::Plan;
 use self::resources::machines::Machine;
 use super::{
-    ChangeSummary, CollectedData, DeployRequest, DriverError, DriverErrorKind, ErasePolicy, MachineRef, MachineStatus, NodeDriver,
+    ChangeSummary, CollectedData, DeployRequest, DriverError, DriverErrorKind, ErasePolicy, MachineRef, MachineStatus, NodeDriver, lock,
     oob_target,
 };
 use crate::compile::EffectiveSite;
@@ -177,10 +177,6 @@ impl MaasDriver {
             .map_err(|e| DriverError::new(DriverErrorKind::Permanent, "kernel_names", node.name(), e.to_string()))
     }
 
-    fn recent_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, KernelNames)>> {
-        self.recent_names.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Rename a machine found by BMC address or MAC to the node's name and
     /// domain; optionally write the node's BMC parameters.
     async fn claim(&self, site: &EffectiveSite, node: &BaremetalNode, machine: &Machine) -> Result<(), DriverError> {
@@ -203,10 +199,6 @@ impl MaasDriver {
             self.client.call("identify_node", client::Verb::Put, &format!("machines/{sid}/"), None, &[], &form).await?;
         }
         Ok(())
-    }
-
-    fn known_tags(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.known_tags.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn machine(&self, machine: &MachineRef) -> Result<Machine, DriverError> {
@@ -359,7 +351,7 @@ impl NodeDriver for MaasDriver {
 
     async fn commission(&self, machine: &MachineRef) -> Result<(), DriverError> {
         // Commissioning reads the hardware again.
-        self.recent_names().remove(&machine.id);
+        lock(&self.recent_names).remove(&machine.id);
         let form = Form::new().with("enable_ssh", "0").with("skip_bmc_config", if self.config.skip_bmc_config { "1" } else { "0" });
         self.client
             .call("configure_hardware", client::Verb::Post, &format!("machines/{}/", machine.id), Some("commission"), &[], &form)
@@ -393,7 +385,7 @@ impl NodeDriver for MaasDriver {
             )
             .await?;
         let names = self.kernel_names(site, node, sid).await?;
-        self.recent_names().insert(sid.clone(), (Instant::now(), names.clone()));
+        lock(&self.recent_names).insert(sid.clone(), (Instant::now(), names.clone()));
         let state = planners::node_network::NodeNetworkState {
             system_id: sid.clone(),
             interfaces: self.client.interfaces(sid).await?,
@@ -416,7 +408,7 @@ impl NodeDriver for MaasDriver {
             _ => return Err(wrong_status("apply_node_storage", &observed, "storage can only be configured on a Ready machine")),
         }
         let sid = &machine.id;
-        let recent = self.recent_names().remove(sid).filter(|(read, _)| read.elapsed() < KERNEL_NAMES_TTL);
+        let recent = lock(&self.recent_names).remove(sid).filter(|(read, _)| read.elapsed() < KERNEL_NAMES_TTL);
         let names = match recent {
             Some((_, names)) => names,
             None => self.kernel_names(site, node, sid).await?,
@@ -441,7 +433,7 @@ impl NodeDriver for MaasDriver {
     }
 
     async fn apply_platform(&self, _site: &EffectiveSite, node: &BaremetalNode, machine: &MachineRef) -> Result<(), DriverError> {
-        let mut known = self.known_tags().clone();
+        let mut known = lock(&self.known_tags).clone();
         loop {
             let observed = self.machine(machine).await?;
             if matches!(observed.status(), MachineStatus::Deployed | MachineStatus::Deploying) {
@@ -451,13 +443,13 @@ impl NodeDriver for MaasDriver {
             let plan = planners::platform::plan(node, &observed, kernel_tag.as_ref(), &known);
             match self.apply("apply_node_platform", node.name(), &plan).await {
                 Ok(_) => {
-                    self.known_tags().extend(node.config.tags.iter().cloned());
+                    lock(&self.known_tags).extend(node.config.tags.iter().cloned());
                     return Ok(());
                 }
                 // A tag known to exist was deleted behind the driver: observe
                 // and plan again, creating every tag this time.
                 Err(error) if error.kind() == DriverErrorKind::NotFound && node.config.tags.iter().any(|tag| known.contains(tag)) => {
-                    self.known_tags().clear();
+                    lock(&self.known_tags).clear();
                     known.clear();
                 }
                 Err(error) => return Err(error),
