@@ -9,10 +9,15 @@
 //! markers and parsed on several threads; any error re-parses the whole stream
 //! in one piece so the reported error is the one a sequential parse gives.
 //!
-//! Limits guard against hostile input: document size, nesting depth and
-//! alias expansion ("billion laughs") are all bounded.
+//! Limits guard against hostile input: document size and nesting depth are
+//! bounded per document; the nodes built and the nodes added by alias
+//! expansion ("billion laughs") are budgeted per stream, across every
+//! document and every parsing thread, so a stream of many small bombs fails
+//! as early as one big one. Characters PyYAML refuses (NUL and other control
+//! characters) are refused before parsing, as PyYAML's reader does.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::TScalarStyle;
@@ -26,14 +31,81 @@ pub struct YamlLimits {
     pub max_document_bytes: usize,
     /// Deepest nesting of maps and sequences.
     pub max_depth: usize,
-    /// Most nodes that alias expansion may add to one document.
+    /// Most nodes that alias expansion may add to a whole stream.
     pub max_alias_nodes: usize,
+    /// Most nodes (scalars, sequences and mappings, aliases expanded) a
+    /// whole stream may build.
+    pub max_nodes: usize,
 }
 
 impl Default for YamlLimits {
     fn default() -> Self {
-        YamlLimits { max_document_bytes: 32 << 20, max_depth: 256, max_alias_nodes: 1_000_000 }
+        YamlLimits { max_document_bytes: 32 << 20, max_depth: 256, max_alias_nodes: 1_000_000, max_nodes: 10_000_000 }
     }
+}
+
+/// The per-stream node budgets, shared by every thread parsing the stream.
+struct Budget<'l> {
+    limits: &'l YamlLimits,
+    nodes: AtomicUsize,
+    alias_nodes: AtomicUsize,
+}
+
+/// Nodes a builder counts locally before charging the shared budget (keeps
+/// parallel parsing off one contended counter).
+const BUDGET_BATCH: usize = 4096;
+
+impl<'l> Budget<'l> {
+    fn new(limits: &'l YamlLimits) -> Self {
+        Budget { limits, nodes: AtomicUsize::new(0), alias_nodes: AtomicUsize::new(0) }
+    }
+
+    /// Charge `nodes` built nodes; an error once the stream is over budget.
+    fn charge_nodes(&self, nodes: usize) -> Result<(), String> {
+        let total = self.nodes.fetch_add(nodes, Ordering::Relaxed).saturating_add(nodes);
+        if total > self.limits.max_nodes {
+            return Err(format!("the stream builds more than the limit of {} nodes", self.limits.max_nodes));
+        }
+        Ok(())
+    }
+
+    /// Charge `nodes` added by expanding an alias.
+    fn charge_alias(&self, nodes: usize) -> Result<(), String> {
+        let total = self.alias_nodes.fetch_add(nodes, Ordering::Relaxed).saturating_add(nodes);
+        if total > self.limits.max_alias_nodes {
+            return Err(format!(
+                "alias expansion exceeds the limit of {} nodes for the whole stream (possible YAML bomb)",
+                self.limits.max_alias_nodes
+            ));
+        }
+        self.charge_nodes(nodes)
+    }
+}
+
+/// Refuse the characters PyYAML's reader refuses (everything outside
+/// `#x9 #xA #xD #x20-#x7E #x85 #xA0-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF`),
+/// with its message and the character's line and column.
+fn check_printable(text: &str) -> Result<(), YamlError> {
+    let bytes = text.as_bytes();
+    let bad = bytes.iter().enumerate().position(|(index, &byte)| match byte {
+        b'\t' | b'\n' | b'\r' => false,
+        0..0x20 | 0x7F => true,
+        // C1 controls (U+0080-U+009F) except NEL (U+0085).
+        0xC2 => matches!(bytes.get(index + 1), Some(&next) if (0x80..0xA0).contains(&next) && next != 0x85),
+        // U+FFFE and U+FFFF.
+        0xEF => bytes.get(index + 1) == Some(&0xBF) && matches!(bytes.get(index + 2), Some(0xBE | 0xBF)),
+        _ => false,
+    });
+    let Some(offset) = bad else { return Ok(()) };
+    let character = text[offset..].chars().next().unwrap_or('\0');
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) as u32 + 1;
+    Err(YamlError {
+        message: format!("unacceptable character #x{:04x}: special characters are not allowed", u32::from(character)),
+        line,
+        column,
+    })
 }
 
 /// One document of a stream.
@@ -66,16 +138,17 @@ pub fn parse_stream(text: &str, limits: &YamlLimits) -> Result<Vec<YamlDocument>
 /// worker threads for large streams; results come back in stream order. This
 /// keeps only one document's value tree alive per thread.
 pub fn parse_stream_map<T: Send>(text: &str, limits: &YamlLimits, map: &(dyn Fn(YamlDocument) -> T + Sync)) -> Result<Vec<T>, YamlError> {
+    check_printable(text)?;
     let chunks = split_documents(text);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
     if chunks.len() < 2 || threads < 2 || text.len() < 256 * 1024 {
-        return parse_chunk(text, 0, limits, map);
+        return parse_chunk(text, 0, &Budget::new(limits), map);
     }
-    match parse_chunks_parallel(text, &chunks, threads, limits, map) {
+    match parse_chunks_parallel(text, &chunks, threads, &Budget::new(limits), map) {
         Some(results) => Ok(results),
         // Some chunk failed: parse sequentially so the error is exactly the
-        // one a single pass over the stream reports.
-        None => parse_chunk(text, 0, limits, map),
+        // one a single pass over the stream reports (with a fresh budget).
+        None => parse_chunk(text, 0, &Budget::new(limits), map),
     }
 }
 
@@ -125,7 +198,7 @@ fn parse_chunks_parallel<T: Send>(
     text: &str,
     chunks: &[Chunk],
     threads: usize,
-    limits: &YamlLimits,
+    budget: &Budget<'_>,
     map: &(dyn Fn(YamlDocument) -> T + Sync),
 ) -> Option<Vec<T>> {
     // Contiguous groups of roughly equal byte size, one per thread.
@@ -152,7 +225,7 @@ fn parse_chunks_parallel<T: Send>(
                     let mut documents = Vec::new();
                     for chunk in group.iter() {
                         let slice = &text[chunk.start..chunk.end];
-                        let parsed = parse_chunk(slice, chunk.first_line - 1, limits, map).ok()?;
+                        let parsed = parse_chunk(slice, chunk.first_line - 1, budget, map).ok()?;
                         documents.extend(parsed);
                     }
                     Some(documents)
@@ -172,10 +245,11 @@ fn parse_chunks_parallel<T: Send>(
 fn parse_chunk<T>(
     text: &str,
     line_offset: u32,
-    limits: &YamlLimits,
+    budget: &Budget<'_>,
     map: &(dyn Fn(YamlDocument) -> T + Sync),
 ) -> Result<Vec<T>, YamlError> {
-    let mut builder = Builder::new(line_offset, limits);
+    let limits = budget.limits;
+    let mut builder = Builder::new(line_offset, budget);
     let mut results = Vec::new();
     let mut parser = Parser::new_from_str(text);
     let mut document_start_index = 0usize;
@@ -188,7 +262,10 @@ fn parse_chunk<T>(
         let line = (marker.line() as u32).saturating_add(line_offset);
         let column = marker.col() as u32 + 1;
         match event {
-            Event::StreamEnd => break,
+            Event::StreamEnd => {
+                builder.flush_budget(line, column)?;
+                break;
+            }
             Event::DocumentStart => {
                 document_start_index = marker.index();
                 builder.start_document(line);
@@ -217,12 +294,14 @@ enum Frame {
 
 struct Builder<'l> {
     limits: &'l YamlLimits,
+    budget: &'l Budget<'l>,
     line_offset: u32,
     document_line: u32,
     stack: Vec<Frame>,
     root: Option<Value>,
     anchors: HashMap<usize, (Value, usize)>,
-    alias_nodes: usize,
+    /// Nodes built since the shared budget was last charged.
+    uncharged: usize,
 }
 
 /// Maps larger than this get a hash index for duplicate-key detection, so a
@@ -233,15 +312,16 @@ const MAP_INDEX_THRESHOLD: usize = 32;
 const MERGE_KEY: &str = "\u{0}<<merge>>";
 
 impl<'l> Builder<'l> {
-    fn new(line_offset: u32, limits: &'l YamlLimits) -> Self {
+    fn new(line_offset: u32, budget: &'l Budget<'l>) -> Self {
         Builder {
-            limits,
+            limits: budget.limits,
+            budget,
             line_offset,
             document_line: line_offset + 1,
             stack: Vec::new(),
             root: None,
             anchors: HashMap::new(),
-            alias_nodes: 0,
+            uncharged: 0,
         }
     }
 
@@ -250,7 +330,23 @@ impl<'l> Builder<'l> {
         self.stack.clear();
         self.root = None;
         self.anchors.clear();
-        self.alias_nodes = 0;
+    }
+
+    /// Count one built node, charging the shared budget every
+    /// [`BUDGET_BATCH`] nodes.
+    fn count_node(&mut self, line: u32, column: u32) -> Result<(), YamlError> {
+        self.uncharged += 1;
+        if self.uncharged >= BUDGET_BATCH { self.flush_budget(line, column) } else { Ok(()) }
+    }
+
+    fn flush_budget(&mut self, line: u32, column: u32) -> Result<(), YamlError> {
+        let nodes = std::mem::take(&mut self.uncharged);
+        let document_line = self.document_line;
+        self.budget.charge_nodes(nodes).map_err(|message| YamlError {
+            message: format!("{message} (in the document at line {document_line})"),
+            line,
+            column,
+        })
     }
 
     fn end_document(&mut self) -> YamlDocument {
@@ -263,6 +359,7 @@ impl<'l> Builder<'l> {
         let error = |message: String| YamlError { message, line, column };
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count_node(line, column)?;
                 let is_plain = style == TScalarStyle::Plain;
                 // An empty plain key is only produced for `: value` (an
                 // implicit empty key), which YAML 1.1 and PyYAML reject.
@@ -281,11 +378,13 @@ impl<'l> Builder<'l> {
                 self.push_value(value, anchor, 1, line, column)
             }
             Event::SequenceStart(anchor, _tag) => {
+                self.count_node(line, column)?;
                 self.check_depth(line, column)?;
                 self.stack.push(Frame::Seq { seq: Seq { line, items: Vec::new() }, anchor });
                 Ok(())
             }
             Event::MappingStart(anchor, _tag) => {
+                self.count_node(line, column)?;
                 self.check_depth(line, column)?;
                 self.stack.push(Frame::Map {
                     map: Map { line, entries: Vec::new() },
@@ -298,7 +397,7 @@ impl<'l> Builder<'l> {
             }
             Event::SequenceEnd => match self.stack.pop() {
                 Some(Frame::Seq { seq, anchor }) => {
-                    let nodes = if anchor > 0 { count_nodes(&Value::Seq(seq.clone())) } else { 0 };
+                    let nodes = if anchor > 0 { 1 + seq.items.iter().map(count_nodes).sum::<usize>() } else { 0 };
                     self.push_value(Value::Seq(seq), anchor, nodes, line, column)
                 }
                 _ => Err(error("unbalanced sequence end".into())),
@@ -316,13 +415,10 @@ impl<'l> Builder<'l> {
                 let Some((value, nodes)) = self.anchors.get(&id) else {
                     return Err(error("found undefined alias".into()));
                 };
-                self.alias_nodes += *nodes;
-                if self.alias_nodes > self.limits.max_alias_nodes {
-                    return Err(error(format!(
-                        "alias expansion exceeds the limit of {} nodes (possible YAML bomb)",
-                        self.limits.max_alias_nodes
-                    )));
-                }
+                let document_line = self.document_line;
+                self.budget
+                    .charge_alias(*nodes)
+                    .map_err(|message| error(format!("{message} (in the document at line {document_line})")))?;
                 let value = value.clone();
                 self.push_value(value, 0, 0, line, column)
             }
@@ -821,8 +917,65 @@ mod tests {
         }
         let limits = YamlLimits::default();
         let parallel = parse_stream(&text, &limits).expect("parallel");
-        let sequential = parse_chunk(&text, 0, &limits, &|document| document).expect("sequential");
+        let sequential = parse_chunk(&text, 0, &Budget::new(&limits), &|document| document).expect("sequential");
         assert_eq!(parallel.len(), 4000);
         assert_eq!(parallel, sequential);
+    }
+
+    /// One small alias bomb per document: each stays under the old
+    /// per-document limit, the stream as a whole is refused.
+    fn bomb_stream(documents: usize, pad_bytes: usize) -> String {
+        let mut text = String::new();
+        for document in 0..documents {
+            text.push_str(&format!("---\nname: doc{document}\npad: '{}'\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n", "p".repeat(pad_bytes)));
+            for level in 1..5 {
+                let prev = level - 1;
+                let refs = vec![format!("*a{prev}"); 10].join(", ");
+                text.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn alias_budget_counts_across_the_stream() {
+        // ~123k alias-expanded nodes per document: fine alone, not 40 times.
+        let one = bomb_stream(1, 0);
+        parse_stream(&one, &YamlLimits::default()).expect("one document is within the budget");
+        let many = bomb_stream(40, 0);
+        let error = parse_stream(&many, &YamlLimits::default()).expect_err("the stream is over budget");
+        assert!(error.message.contains("whole stream"), "{error}");
+        // The same through the parallel path (a stream over 256 KiB).
+        let big = bomb_stream(40, 8 * 1024);
+        assert!(big.len() > 256 * 1024);
+        let error = parse_stream(&big, &YamlLimits::default()).expect_err("parallel: over budget");
+        assert!(error.message.contains("whole stream"), "{error}");
+    }
+
+    #[test]
+    fn node_budget_counts_across_the_stream() {
+        let limits = YamlLimits { max_nodes: 10_000, ..YamlLimits::default() };
+        let text: String = (0..100).map(|index| format!("---\nitems{index}: [{}]\n", vec!["1"; 150].join(", "))).collect();
+        let error = parse_stream(&text, &limits).expect_err("over the node budget");
+        assert!(error.message.contains("10000 nodes"), "{error}");
+        parse_stream(&text, &YamlLimits::default()).expect("within the default budget");
+    }
+
+    #[test]
+    fn characters_pyyaml_refuses_are_refused() {
+        for (text, code) in [
+            ("a: b\nc: x\u{0}y\n", "#x0000"),
+            ("a: \u{7}\n", "#x0007"),
+            ("a: \u{7f}\n", "#x007f"),
+            ("a: \u{85}ok\u{9f}\n", "#x009f"),
+            ("a: \u{fffe}\n", "#xfffe"),
+        ] {
+            let error = parse_stream(text, &YamlLimits::default()).expect_err(text);
+            assert!(error.message.starts_with(&format!("unacceptable character {code}: special characters are not allowed")), "{error}");
+        }
+        let error = parse_stream("a: b\nc: x\u{0}y\n", &YamlLimits::default()).expect_err("nul");
+        assert_eq!((error.line, error.column), (2, 5));
+        // Tabs, CR/LF, NEL, BOM and characters beyond the BMP are fine.
+        parse_stream("\u{feff}a: \"t\tb\"\r\nb: \u{85}x \u{1F600} \u{e9}\n", &YamlLimits::default()).expect("printable");
     }
 }
