@@ -9,6 +9,7 @@
 
 pub mod envelope;
 pub mod map;
+pub mod policy;
 pub mod schema;
 pub mod source;
 pub mod value;

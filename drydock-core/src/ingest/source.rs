@@ -4,14 +4,26 @@
 //! token when a token provider is configured). This is the only I/O of the
 //! design path.
 //!
+//! Every read is bounded while it happens: files must be regular files
+//! (checked before opening, opened without blocking and re-checked on the
+//! handle) and are read to at most the limit plus one byte; HTTP bodies are
+//! streamed chunk by chunk and abandoned past the limit, under connect,
+//! idle-read and total deadlines ([`SourceTimeouts`]). The
+//! [`ReferencePolicy`] decides which files and hosts may be read, on the
+//! canonical path and on the addresses a name resolves to, for every
+//! redirect hop.
+//!
 //! Each call makes one attempt; retries belong to the caller's retry policy,
 //! which can ask [`SourceError::is_transient`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::io::AsyncReadExt;
 
+pub use super::policy::{HostRule, HostRuleError, ReferencePolicy, Refusal};
 use crate::ids::DesignRef;
 
 /// Why a design reference could not be read.
@@ -37,7 +49,8 @@ pub enum SourceError {
         /// The HTTP status.
         status: u16,
     },
-    /// Could not reach or read the source; worth retrying.
+    /// Could not reach or read the source; worth retrying. The only
+    /// transient variant.
     #[error("could not read design {reference}: {detail}")]
     Unreachable {
         /// The reference (credentials redacted).
@@ -52,6 +65,23 @@ pub enum SourceError {
         reference: String,
         /// The limit.
         limit: usize,
+    },
+    /// The path names something other than a regular file.
+    #[error("design {reference} is not a regular file: it is a {kind}")]
+    NotARegularFile {
+        /// The reference as given.
+        reference: String,
+        /// What it is: `FIFO`, `directory`, `character device`,
+        /// `block device`, `socket` or `special file`.
+        kind: &'static str,
+    },
+    /// The [`ReferencePolicy`] refused the reference (or a redirect hop).
+    #[error("design {reference} refused: {rule}")]
+    Refused {
+        /// The reference (credentials redacted; a path as the user gave it).
+        reference: String,
+        /// The rule that refused it.
+        rule: Refusal,
     },
 }
 
@@ -85,20 +115,61 @@ pub trait DesignSource: Send + Sync {
     async fn fetch(&self, reference: &DesignRef) -> Result<SourceBytes, SourceError>;
 }
 
+/// How long a fetch may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceTimeouts {
+    /// Establishing a connection (default 16 s, compat §1.2).
+    pub connect: Duration,
+    /// Waiting for the next bytes of the answer, headers or body: a source
+    /// that goes quiet this long is abandoned (default 300 s, compat §1.2).
+    pub read: Duration,
+    /// The whole fetch, file or HTTP, including redirects and the body
+    /// (default 300 s): a source that keeps dribbling cannot hold a fetch
+    /// open for ever, and the server's request timeout (600 s by default)
+    /// answers after the source's error, not before it.
+    pub total: Duration,
+}
+
+impl Default for SourceTimeouts {
+    fn default() -> Self {
+        SourceTimeouts { connect: Duration::from_secs(16), read: Duration::from_secs(300), total: Duration::from_secs(300) }
+    }
+}
+
+/// Redirects followed per fetch; each hop is checked by the policy.
+pub const MAX_REDIRECTS: usize = 5;
+
 /// The standard resolver for every supported scheme.
+///
+/// `DefaultSource::default()` reads any file and any host (the local CLI
+/// and the Python module); a server sets `policy` to
+/// [`ReferencePolicy::server`].
 #[derive(Clone, Default)]
 pub struct DefaultSource {
     /// Largest design accepted, in bytes (default 512 MiB).
     pub max_bytes: Option<usize>,
     /// Keystone tokens for `deckhand+`/`promenade+` references.
     pub tokens: Option<Arc<dyn TokenProvider>>,
-    /// Connect and read timeouts (defaults 16 s and 300 s, compat §1.2).
-    pub timeouts: Option<(std::time::Duration, std::time::Duration)>,
+    /// Connect, idle-read and total deadlines.
+    pub timeouts: SourceTimeouts,
+    /// Which files and hosts may be read.
+    pub policy: ReferencePolicy,
+}
+
+impl DefaultSource {
+    /// A source governed by `policy`, with default limits and timeouts.
+    pub fn with_policy(policy: ReferencePolicy) -> Self {
+        DefaultSource { policy, ..DefaultSource::default() }
+    }
 }
 
 impl std::fmt::Debug for DefaultSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DefaultSource").field("max_bytes", &self.max_bytes).finish_non_exhaustive()
+        f.debug_struct("DefaultSource")
+            .field("max_bytes", &self.max_bytes)
+            .field("timeouts", &self.timeouts)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,55 +213,293 @@ pub fn scheme_of(reference: &str) -> Result<Scheme, SourceError> {
 impl DesignSource for DefaultSource {
     async fn fetch(&self, reference: &DesignRef) -> Result<SourceBytes, SourceError> {
         let limit = self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
-        match scheme_of(reference.as_str())? {
-            Scheme::File(path) => read_file(path, reference, limit).await,
-            #[cfg(feature = "remote-sources")]
-            Scheme::Http(url) => self.fetch_http(&url, reference, limit, false).await,
-            #[cfg(feature = "remote-sources")]
-            Scheme::KeystoneHttp(url) => self.fetch_http(&url, reference, limit, true).await,
-            #[cfg(not(feature = "remote-sources"))]
-            Scheme::Http(_) | Scheme::KeystoneHttp(_) => {
-                Err(SourceError::UnsupportedScheme { scheme: "http (built without remote-sources)".into() })
+        let total = self.timeouts.total;
+        let scheme = scheme_of(reference.as_str())?;
+        let fetch = async {
+            match scheme {
+                Scheme::File(path) => read_file(path, reference, limit, &self.policy).await,
+                #[cfg(feature = "remote-sources")]
+                Scheme::Http(url) => self.fetch_http(&url, reference, limit, false).await,
+                #[cfg(feature = "remote-sources")]
+                Scheme::KeystoneHttp(url) => self.fetch_http(&url, reference, limit, true).await,
+                #[cfg(not(feature = "remote-sources"))]
+                Scheme::Http(_) | Scheme::KeystoneHttp(_) => {
+                    Err(SourceError::UnsupportedScheme { scheme: "http (built without remote-sources)".into() })
+                }
             }
+        };
+        match tokio::time::timeout(total, fetch).await {
+            Ok(result) => result,
+            Err(_) => Err(SourceError::Unreachable {
+                reference: reference.to_string(),
+                detail: format!("timed out after {} (total deadline)", seconds(total)),
+            }),
         }
     }
 }
 
-async fn read_file(path: PathBuf, reference: &DesignRef, limit: usize) -> Result<SourceBytes, SourceError> {
-    let name = path.display().to_string();
-    // A path that cannot name a file (a NUL byte, too long, through a file)
-    // names nothing, like a missing one: the caller's mistake, not an outage.
-    let metadata = tokio::fs::metadata(&path).await.map_err(|error| match error.kind() {
+/// `1.5s`, `300s`.
+fn seconds(duration: Duration) -> String {
+    format!("{}s", duration.as_secs_f64())
+}
+
+/// An I/O error opening or inspecting a file. A path that cannot name a
+/// file (a NUL byte, too long, through a file) names nothing, like a
+/// missing one: the caller's mistake, not an outage.
+fn file_error(error: &std::io::Error, reference: &DesignRef) -> SourceError {
+    match error.kind() {
         std::io::ErrorKind::NotFound
         | std::io::ErrorKind::InvalidInput
         | std::io::ErrorKind::InvalidFilename
         | std::io::ErrorKind::NotADirectory => SourceError::NotFound { reference: reference.to_string() },
+        // io::Error's text names the error, never the path.
         _ => SourceError::Unreachable { reference: reference.to_string(), detail: error.to_string() },
-    })?;
-    if metadata.len() > limit as u64 {
+    }
+}
+
+/// What a non-regular file is, for [`SourceError::NotARegularFile`].
+fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        return None;
+    }
+    if file_type.is_dir() {
+        return Some("directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("FIFO");
+        }
+        if file_type.is_char_device() {
+            return Some("character device");
+        }
+        if file_type.is_block_device() {
+            return Some("block device");
+        }
+        if file_type.is_socket() {
+            return Some("socket");
+        }
+    }
+    Some("special file")
+}
+
+/// The same file: device and inode on Unix.
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// Where to open `path`: itself when files are unrestricted, else its
+/// canonical form once the policy has checked it.
+async fn permitted_path(path: &Path, reference: &DesignRef, policy: &ReferencePolicy) -> Result<PathBuf, SourceError> {
+    let Some(roots) = &policy.roots else {
+        return Ok(path.to_path_buf());
+    };
+    let refused = |rule| SourceError::Refused { reference: reference.to_string(), rule };
+    if roots.is_empty() {
+        return Err(refused(Refusal::NoFileRoots));
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut canonical_roots = Vec::with_capacity(roots.len());
+    for root in roots {
+        if let Ok(canonical) = tokio::fs::canonicalize(root).await {
+            canonical_roots.push(canonical);
+        }
+    }
+    match tokio::fs::canonicalize(path).await {
+        Ok(canonical) => {
+            policy.check_file(path, &cwd, Some(&canonical), &canonical_roots).map_err(refused)?;
+            Ok(canonical)
+        }
+        Err(error) => {
+            // Refuse before saying "not found", so nothing outside the
+            // roots can be probed for existence.
+            policy.check_file(path, &cwd, None, &canonical_roots).map_err(refused)?;
+            Err(file_error(&error, reference))
+        }
+    }
+}
+
+async fn read_file(path: PathBuf, reference: &DesignRef, limit: usize, policy: &ReferencePolicy) -> Result<SourceBytes, SourceError> {
+    let name = path.display().to_string();
+    let target = permitted_path(&path, reference, policy).await?;
+    let not_regular = |kind| SourceError::NotARegularFile { reference: reference.to_string(), kind };
+    // Look before opening: opening a FIFO waits for a writer, a device
+    // may never end.
+    let before = tokio::fs::metadata(&target).await.map_err(|error| file_error(&error, reference))?;
+    if let Some(kind) = special_kind(before.file_type()) {
+        return Err(not_regular(kind));
+    }
+    if before.len() > limit as u64 {
         return Err(SourceError::TooLarge { reference: reference.to_string(), limit });
     }
-    if metadata.is_dir() {
-        return Err(SourceError::NotFound { reference: reference.to_string() });
+    let mut options = tokio::fs::OpenOptions::new();
+    options.read(true);
+    // Never block in open (the path may have become a FIFO since the
+    // look), never adopt a terminal, and never follow a symlink planted
+    // in place of a checked canonical path.
+    #[cfg(unix)]
+    options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | if policy.roots.is_some() { libc::O_NOFOLLOW } else { 0 });
+    let file = options.open(&target).await.map_err(|error| file_error(&error, reference))?;
+    let opened = file.metadata().await.map_err(|error| file_error(&error, reference))?;
+    if let Some(kind) = special_kind(opened.file_type()) {
+        return Err(not_regular(kind));
     }
-    let bytes = tokio::fs::read(&path)
+    if !same_file(&before, &opened) {
+        return Err(SourceError::Unreachable {
+            reference: reference.to_string(),
+            detail: "the file was replaced while it was being opened".into(),
+        });
+    }
+    // The size may grow after the look: read at most one byte past the limit.
+    let expected = usize::try_from(opened.len()).unwrap_or(limit).min(limit);
+    let mut bytes = Vec::with_capacity(expected.saturating_add(1));
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
         .await
         .map_err(|error| SourceError::Unreachable { reference: reference.to_string(), detail: error.to_string() })?;
+    if bytes.len() > limit {
+        return Err(SourceError::TooLarge { reference: reference.to_string(), limit });
+    }
     Ok(SourceBytes { bytes, name })
+}
+
+/// The refusal recorded by the resolver or the redirect policy of one fetch
+/// (reqwest wraps their errors; this keeps the typed rule).
+#[cfg(feature = "remote-sources")]
+#[derive(Clone, Default)]
+struct RefusalSlot(Arc<std::sync::Mutex<Option<Refusal>>>);
+
+#[cfg(feature = "remote-sources")]
+impl RefusalSlot {
+    fn record(&self, refusal: Refusal) -> Refusal {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(refusal.clone());
+        }
+        refusal
+    }
+
+    fn take(&self) -> Option<Refusal> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// Resolves names with tokio and refuses those the policy denies by their
+/// addresses (DNS rebinding: what is checked is what is connected to).
+#[cfg(feature = "remote-sources")]
+struct PolicyResolver {
+    policy: Arc<ReferencePolicy>,
+    refused: RefusalSlot,
+}
+
+#[cfg(feature = "remote-sources")]
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        let refused = self.refused.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            policy.check_host(&host).map_err(|refusal| refused.record(refusal))?;
+            let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ips: Vec<std::net::IpAddr> = addresses.iter().map(std::net::SocketAddr::ip).collect();
+            policy.check_resolved(&host, &ips).map_err(|refusal| refused.record(refusal))?;
+            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// Scheme, host and port: what a redirect must keep for a token to follow.
+#[cfg(feature = "remote-sources")]
+fn origin(url: &reqwest::Url) -> (String, Option<String>, Option<u16>) {
+    (url.scheme().to_owned(), url.host_str().map(str::to_owned), url.port_or_known_default())
+}
+
+/// What went wrong with a request, in words, without the URL or an address.
+#[cfg(feature = "remote-sources")]
+fn describe(error: &reqwest::Error, timeouts: &SourceTimeouts) -> String {
+    use std::error::Error as _;
+    let mut io_kind = None;
+    let mut chain = Vec::new();
+    let mut cursor: Option<&(dyn std::error::Error + 'static)> = error.source();
+    while let Some(cause) = cursor {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+        }
+        let text = cause.to_string();
+        if !chain.contains(&text) {
+            chain.push(text);
+        }
+        cursor = cause.source();
+    }
+    if error.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        return if error.is_connect() {
+            format!("connect timed out after {}", seconds(timeouts.connect))
+        } else {
+            format!("no data for {} (read deadline)", seconds(timeouts.read))
+        };
+    }
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".into(),
+        Some(std::io::ErrorKind::ConnectionReset) => "connection reset by the source".into(),
+        Some(std::io::ErrorKind::ConnectionAborted) => "connection aborted".into(),
+        _ if chain.is_empty() => error.to_string(),
+        _ => chain.join(": "),
+    }
 }
 
 #[cfg(feature = "remote-sources")]
 impl DefaultSource {
     async fn fetch_http(&self, url: &str, reference: &DesignRef, limit: usize, keystone: bool) -> Result<SourceBytes, SourceError> {
         let redacted = reference.to_string();
-        let (connect, read) = self.timeouts.unwrap_or((std::time::Duration::from_secs(16), std::time::Duration::from_secs(300)));
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect)
-            .timeout(read)
-            .build()
-            .map_err(|error| SourceError::Unreachable { reference: redacted.clone(), detail: error.to_string() })?;
-        let mut parsed = reqwest::Url::parse(url)
-            .map_err(|error| SourceError::Unreachable { reference: redacted.clone(), detail: format!("invalid URL: {error}") })?;
+        let refused = |rule| SourceError::Refused { reference: redacted.clone(), rule };
+        let unreachable = |detail: String| SourceError::Unreachable { reference: redacted.clone(), detail };
+        let mut parsed = reqwest::Url::parse(url).map_err(|error| unreachable(format!("invalid URL: {error}")))?;
+        // The first hop's host, before anything is resolved or contacted.
+        let host = parsed.host_str().ok_or_else(|| unreachable("invalid URL: no host".into()))?;
+        self.policy.check_host(host).map_err(refused)?;
+
+        let policy = Arc::new(self.policy.clone());
+        let slot = RefusalSlot::default();
+        let token = match (&self.tokens, keystone) {
+            (Some(tokens), true) => Some(tokens.token().await?),
+            _ => None,
+        };
+        let redirects = {
+            let policy = policy.clone();
+            let slot = slot.clone();
+            let first = origin(&parsed);
+            let carries_token = token.is_some();
+            reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    return attempt.error(slot.record(Refusal::TooManyRedirects { max: MAX_REDIRECTS }));
+                }
+                let next = attempt.url();
+                if let Err(refusal) = policy.check_host(next.host_str().unwrap_or_default()) {
+                    return attempt.error(slot.record(refusal));
+                }
+                if carries_token && origin(next) != first {
+                    return attempt.error(slot.record(Refusal::TokenRedirect));
+                }
+                attempt.follow()
+            })
+        };
+        let mut builder =
+            reqwest::Client::builder().connect_timeout(self.timeouts.connect).read_timeout(self.timeouts.read).redirect(redirects);
+        if policy.restricts_hosts() {
+            // Resolve here so the checked addresses are the connected ones;
+            // a proxy would resolve (and connect) out of our sight.
+            builder = builder.no_proxy().dns_resolver(PolicyResolver { policy: policy.clone(), refused: slot.clone() });
+        }
+        let client = builder.build().map_err(|error| unreachable(describe(&error, &self.timeouts)))?;
+
         let user = parsed.username().to_owned();
         let password = parsed.password().map(str::to_owned);
         let _ = parsed.set_username("");
@@ -199,14 +508,18 @@ impl DefaultSource {
         if !user.is_empty() {
             request = request.basic_auth(user, password);
         }
-        if keystone && let Some(tokens) = &self.tokens {
-            let token = tokens.token().await?;
+        if let Some(token) = &token {
             request = request.header("X-Auth-Token", token.expose());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| SourceError::Unreachable { reference: redacted.clone(), detail: error.without_url().to_string() })?;
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Err(match slot.take() {
+                    Some(rule) => refused(rule),
+                    None => unreachable(describe(&error, &self.timeouts)),
+                });
+            }
+        };
         let status = response.status().as_u16();
         // compat §1.2: plain http returns the body whatever the status; the
         // keystone schemes treat >= 400 as an error. We report 401/403/404
@@ -214,25 +527,24 @@ impl DefaultSource {
         match status {
             401 | 403 => return Err(SourceError::Unauthorized { reference: redacted, status }),
             404 => return Err(SourceError::NotFound { reference: redacted }),
-            500.. => {
-                return Err(SourceError::Unreachable { reference: redacted, detail: format!("HTTP {status}") });
-            }
-            400.. if keystone => {
-                return Err(SourceError::Unreachable { reference: redacted, detail: format!("HTTP {status}") });
-            }
+            500.. => return Err(unreachable(format!("the source answered HTTP {status}"))),
+            400.. if keystone => return Err(unreachable(format!("the source answered HTTP {status}"))),
             _ => {}
         }
-        if response.content_length().is_some_and(|length| length > limit as u64) {
-            return Err(SourceError::TooLarge { reference: redacted, limit });
+        let too_large = || SourceError::TooLarge { reference: redacted.clone(), limit };
+        let declared = response.content_length().unwrap_or(0);
+        if declared > limit as u64 {
+            return Err(too_large());
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| SourceError::Unreachable { reference: redacted.clone(), detail: error.without_url().to_string() })?;
-        if bytes.len() > limit {
-            return Err(SourceError::TooLarge { reference: redacted, limit });
+        // Stream: a body with no (or a false) length stops at the limit.
+        let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(limit));
+        while let Some(chunk) = response.chunk().await.map_err(|error| unreachable(describe(&error, &self.timeouts)))? {
+            if bytes.len().saturating_add(chunk.len()) > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        Ok(SourceBytes { bytes: bytes.to_vec(), name: redacted })
+        Ok(SourceBytes { bytes, name: redacted })
     }
 }
 
