@@ -1,6 +1,7 @@
 //! The behaviour every [`StateStore`] must show, as one suite run against
 //! each implementation: every method, paging, concurrent claims (exactly one
-//! winner), lease expiry and takeover, guarded updates that lose, purge.
+//! winner), lease expiry and takeover, guarded updates that lose, purge
+//! (which never deletes unfinished work), the writability probe.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub(crate) async fn run_all(store: Arc<dyn StateStore>) {
     boot_actions(store.as_ref()).await;
     leadership(store.as_ref()).await;
     purge(store.as_ref()).await;
+    writable(store.as_ref()).await;
 }
 
 fn task(action: Action) -> Task {
@@ -347,24 +349,91 @@ async fn leadership(store: &dyn StateStore) {
 }
 
 async fn purge(store: &dyn StateStore) {
-    let mut old = task(Action::Noop);
-    old.created = micros(Utc::now()) - chrono::Duration::days(100);
-    let old = store.task_create(&old).await.expect("old");
+    let long_ago = micros(Utc::now()) - chrono::Duration::days(100);
+    let aged = |action: Action, status: TaskStatus, parent: Option<&Task>| {
+        let mut next = match parent {
+            Some(parent) => parent.child(action),
+            None => task(action),
+        };
+        next.status = status;
+        next.created = long_ago;
+        next
+    };
+    let old = store.task_create(&aged(Action::Noop, TaskStatus::Complete, None)).await.expect("old");
     let mut orphan = old.child(Action::DeployNode);
+    orphan.status = TaskStatus::Complete;
     orphan.created = micros(Utc::now());
     let orphan = store.task_create(&orphan).await.expect("orphan-to-be");
     store.result_message_add(old.id, &StatusMessage::task_wide("old", false)).await.expect("message");
-    let recent = store.task_create(&task(Action::Noop)).await.expect("recent");
+    let mut recent = task(Action::Noop);
+    recent.status = TaskStatus::Complete;
+    let recent = store.task_create(&recent).await.expect("recent");
     store.result_message_add(recent.id, &StatusMessage::task_wide("recent", false)).await.expect("message");
 
+    // However old, unfinished work stays: the task itself, its ancestors
+    // (finished or not) and its descendants (finished or not).
+    let mut kept = Vec::new();
+    for status in [TaskStatus::Requested, TaskStatus::Queued, TaskStatus::Running, TaskStatus::Terminating] {
+        let unfinished = store.task_create(&aged(Action::DeployNodes, status, None)).await.expect("unfinished");
+        store.result_message_add(unfinished.id, &StatusMessage::task_wide("working", false)).await.expect("message");
+        kept.push(unfinished.id);
+    }
+    let running_root = store.task_create(&aged(Action::DeployNodes, TaskStatus::Running, None)).await.expect("running root");
+    let finished_child = store.task_create(&aged(Action::DeployNode, TaskStatus::Complete, Some(&running_root))).await.expect("child");
+    let finished_grandchild =
+        store.task_create(&aged(Action::DeployNode, TaskStatus::Terminated, Some(&finished_child))).await.expect("grandchild");
+    let finished_root = store.task_create(&aged(Action::PrepareNodes, TaskStatus::Complete, None)).await.expect("finished root");
+    let finished_middle =
+        store.task_create(&aged(Action::IdentifyNode, TaskStatus::Complete, Some(&finished_root))).await.expect("finished middle");
+    let mut running_leaf = finished_middle.child(Action::IdentifyNode);
+    running_leaf.status = TaskStatus::Running;
+    let running_leaf = store.task_create(&running_leaf).await.expect("running leaf");
+    let mut lost = task(Action::DeployNode);
+    lost.parent = Some(TaskId::generate());
+    lost.status = TaskStatus::Running;
+    let lost = store.task_create(&lost).await.expect("running orphan");
+    kept.extend([
+        running_root.id,
+        finished_child.id,
+        finished_grandchild.id,
+        finished_root.id,
+        finished_middle.id,
+        running_leaf.id,
+        lost.id,
+        recent.id,
+    ]);
+    let mut finished_lost = task(Action::DeployNode);
+    finished_lost.parent = Some(TaskId::generate());
+    finished_lost.status = TaskStatus::Complete;
+    let finished_lost = store.task_create(&finished_lost).await.expect("finished orphan");
+
     let report = store.task_purge(Utc::now() - chrono::Duration::days(90)).await.expect("purge");
-    assert!(report.tasks >= 2, "{report:?}");
+    assert!(report.tasks >= 3, "{report:?}");
     assert!(report.messages >= 1, "{report:?}");
     assert_eq!(store.task_get(old.id).await.expect_err("gone").kind(), StoreErrorKind::NotFound);
     assert_eq!(store.task_get(orphan.id).await.expect_err("orphan gone").kind(), StoreErrorKind::NotFound);
+    assert_eq!(store.task_get(finished_lost.id).await.expect_err("finished orphan gone").kind(), StoreErrorKind::NotFound);
     assert!(store.result_messages(old.id).await.expect("messages").is_empty());
     assert_eq!(store.result_messages(recent.id).await.expect("kept").len(), 1);
-    store.task_get(recent.id).await.expect("recent kept");
+    let survivors = store.task_get_many(&kept).await.expect("survivors");
+    let missing: Vec<TaskId> = kept.iter().copied().filter(|id| !survivors.iter().any(|task| task.id == *id)).collect();
+    assert!(missing.is_empty(), "purged unfinished work or its relatives: {missing:?}");
+    assert_eq!(store.result_messages(kept[0]).await.expect("messages kept").len(), 1);
+
+    // Everything else finished: a purge with a cutoff in the future leaves
+    // only unfinished work and its relatives.
+    let report = store.task_purge(Utc::now() + chrono::Duration::days(3650)).await.expect("purge everything");
+    assert!(report.tasks > 0, "{report:?}");
+    let survivors = store.task_get_many(&kept).await.expect("survivors");
+    let recent_gone = !survivors.iter().any(|task| task.id == recent.id);
+    assert!(recent_gone, "a finished task goes once it is old enough");
+    assert_eq!(survivors.len(), kept.len() - 1, "only unfinished work and its relatives remain");
+}
+
+async fn writable(store: &dyn StateStore) {
+    store.check_writable().await.expect("writable");
+    store.check_writable().await.expect("writable again (the probe is rewritten, not added)");
+    store.ping().await.expect("ping");
 }
 
 #[tokio::test]

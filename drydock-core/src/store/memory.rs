@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard, apply_update,
-    latest_per_generator,
+    LeaderLease, ParentFilter, PurgeCandidate, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard,
+    apply_update, latest_per_generator, purge_plan,
 };
 use crate::ids::{BootActionId, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -245,22 +245,14 @@ impl StateStore for MemoryStore {
 
     async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport> {
         let mut state = self.lock()?;
-        let old: Vec<TaskId> = state.tasks.values().filter(|task| task.created < cutoff).map(|task| task.id).collect();
-        let mut report = PurgeReport::default();
-        for id in &old {
-            if let Some(task) = state.tasks.remove(id) {
-                state.order.remove(&(task.created, task.id));
-                report.tasks += 1;
-            }
-        }
-        let orphans: Vec<TaskId> = state
+        let candidates: Vec<PurgeCandidate> = state
             .tasks
             .values()
-            .filter(|task| task.parent.is_some_and(|parent| !state.tasks.contains_key(&parent)))
-            .map(|task| task.id)
+            .map(|task| PurgeCandidate { id: task.id, parent: task.parent, status: task.status, created: task.created })
             .collect();
-        for id in &orphans {
-            if let Some(task) = state.tasks.remove(id) {
+        let mut report = PurgeReport::default();
+        for id in purge_plan(&candidates, cutoff) {
+            if let Some(task) = state.tasks.remove(&id) {
                 state.order.remove(&(task.created, task.id));
                 report.tasks += 1;
             }

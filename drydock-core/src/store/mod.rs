@@ -36,6 +36,9 @@ pub enum StoreErrorKind {
     Unavailable,
     /// The store's data or schema is unusable; retrying will not help.
     Corrupt,
+    /// The store's disk or quota is full (ENOSPC, EDQUOT, PostgreSQL
+    /// `disk_full`); writes work again once space is freed, without a restart.
+    Full,
 }
 
 /// A store error.
@@ -65,6 +68,12 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// No space left for a write.
+    #[error("state store full: {detail}")]
+    Full {
+        /// What ran out of space.
+        detail: String,
+    },
 }
 
 impl StoreError {
@@ -75,12 +84,14 @@ impl StoreError {
             StoreError::Conflict { .. } => StoreErrorKind::Conflict,
             StoreError::Unavailable { .. } => StoreErrorKind::Unavailable,
             StoreError::Corrupt { .. } => StoreErrorKind::Corrupt,
+            StoreError::Full { .. } => StoreErrorKind::Full,
         }
     }
 
-    /// Whether retrying may succeed.
+    /// Whether retrying may succeed: after an outage, or once space is
+    /// freed. Never for `Corrupt`, `Conflict` or `NotFound`.
     pub fn is_transient(&self) -> bool {
-        self.kind() == StoreErrorKind::Unavailable
+        matches!(self.kind(), StoreErrorKind::Unavailable | StoreErrorKind::Full)
     }
 
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
@@ -195,6 +206,13 @@ pub trait StateStore: Send + Sync {
     async fn now(&self) -> StoreResult<DateTime<Utc>>;
     /// A cheap liveness check that writes nothing.
     async fn ping(&self) -> StoreResult<()>;
+    /// Whether a write can be made durable right now: a tiny real write (a
+    /// probe key or row) in its own transaction, for the extended health
+    /// check. A full disk answers `Full`. Stores with nothing durable to
+    /// write to (the default, and the memory store) only [`ping`](Self::ping).
+    async fn check_writable(&self) -> StoreResult<()> {
+        self.ping().await
+    }
 
     // Designs (the designs API).
     /// Create an empty design.
@@ -237,7 +255,10 @@ pub trait StateStore: Send + Sync {
     /// termination.
     async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()>;
     /// Delete tasks created before `cutoff`, then orphaned children (one
-    /// level), then messages of deleted tasks (compat §4.8).
+    /// level), then messages of deleted tasks (compat §4.8) — but never a
+    /// task that has not finished (`complete` or `terminated`), nor an
+    /// ancestor or a descendant of one (`purge_plan`), so a purge cannot
+    /// pull a task tree from under the orchestrator.
     async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport>;
 
     // Status messages.
@@ -304,9 +325,90 @@ pub(crate) fn apply_update(stored: &mut Task, update: &Task, guard: UpdateGuard,
     Ok(())
 }
 
+/// What a purge needs to know of one stored task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PurgeCandidate {
+    /// The task.
+    pub(crate) id: TaskId,
+    /// Its parent, which may no longer exist.
+    pub(crate) parent: Option<TaskId>,
+    /// Its status.
+    pub(crate) status: TaskStatus,
+    /// Its creation time.
+    pub(crate) created: DateTime<Utc>,
+}
+
+/// The tasks a purge at `cutoff` deletes (shared by the memory and redb
+/// stores; the PostgreSQL store says the same in SQL): tasks created before
+/// `cutoff`, then the children (one level) whose parent is gone or goes now,
+/// as the original does (compat §4.8) — except that a task which has not
+/// finished, every ancestor of one and every descendant of one are kept,
+/// however old: a purge never deletes work in progress or orphans it.
+pub(crate) fn purge_plan(tasks: &[PurgeCandidate], cutoff: DateTime<Utc>) -> Vec<TaskId> {
+    use std::collections::{HashMap, HashSet};
+    let by_id: HashMap<TaskId, &PurgeCandidate> = tasks.iter().map(|task| (task.id, task)).collect();
+    let mut children: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
+    for task in tasks {
+        if let Some(parent) = task.parent {
+            children.entry(parent).or_default().push(task.id);
+        }
+    }
+    // Each walk stops at a task an earlier walk in the same direction has
+    // reached, so protection is linear in the tasks (and ends on cycles).
+    let mut up: HashSet<TaskId> = HashSet::new();
+    let mut down: HashSet<TaskId> = HashSet::new();
+    for task in tasks.iter().filter(|task| !task.status.is_finished()) {
+        let mut parent = task.parent;
+        while let Some(id) = parent {
+            if !by_id.contains_key(&id) || !up.insert(id) {
+                break;
+            }
+            parent = by_id.get(&id).and_then(|ancestor| ancestor.parent);
+        }
+        let mut pending = vec![task.id];
+        while let Some(id) = pending.pop() {
+            if down.insert(id) {
+                pending.extend(children.get(&id).into_iter().flatten().copied());
+            }
+        }
+    }
+    let kept = |id: &TaskId| up.contains(id) || down.contains(id);
+    let old: HashSet<TaskId> = tasks.iter().filter(|task| task.created < cutoff && !kept(&task.id)).map(|task| task.id).collect();
+    let orphans = tasks.iter().filter(|task| {
+        !old.contains(&task.id)
+            && !kept(&task.id)
+            && task.parent.is_some_and(|parent| old.contains(&parent) || !by_id.contains_key(&parent))
+    });
+    let mut plan: Vec<TaskId> = old.iter().copied().collect();
+    plan.extend(orphans.map(|task| task.id));
+    plan
+}
+
 /// The newest record per generator, ordered by generator (compat §4.2).
 pub(crate) fn latest_per_generator(mut records: Vec<BuildData>) -> Vec<BuildData> {
     records.sort_by(|a, b| a.generator.cmp(&b.generator).then(b.collected_date.cmp(&a.collected_date)));
     records.dedup_by(|later, first| later.generator == first.generator);
     records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(status: TaskStatus, parent: Option<TaskId>, age_days: i64) -> PurgeCandidate {
+        PurgeCandidate { id: TaskId::generate(), parent, status, created: Utc::now() - chrono::Duration::days(age_days) }
+    }
+
+    #[test]
+    fn purge_plans_end_on_parent_cycles_and_keep_unfinished_work() {
+        // a ⇄ b (a cycle the parent links should never form, but may), c a
+        // finished child of b, all old; b is running.
+        let mut a = candidate(TaskStatus::Complete, None, 100);
+        let b = candidate(TaskStatus::Running, Some(a.id), 100);
+        a.parent = Some(b.id);
+        let c = candidate(TaskStatus::Complete, Some(b.id), 100);
+        let lone = candidate(TaskStatus::Complete, None, 100);
+        let plan = purge_plan(&[a, b, c, lone], Utc::now() - chrono::Duration::days(90));
+        assert_eq!(plan, [lone.id]);
+    }
 }

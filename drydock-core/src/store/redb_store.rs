@@ -6,18 +6,31 @@
 //! redb is synchronous: every method runs one transaction on the blocking
 //! pool. Write transactions are serialised by redb, which is what makes
 //! `task_claim_next` and the guarded updates atomic.
+//!
+//! Failing loudly and recovering: a store is created only where no file
+//! exists; an existing file has every page checked at open and is refused,
+//! naming it and what to do, when it is damaged beyond redb's repair (also
+//! offline: [`RedbStore::check`], `drydock store check`). After an I/O error
+//! redb fails every later transaction until the file is reopened, so the
+//! store reopens it: a full disk is `Full` while it lasts and writes
+//! succeed again once space is freed. A panic inside redb (damaged data) is
+//! contained as `Corrupt`, never a retry, and stops writes.
 
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery, UpdateGuard,
-    apply_update, latest_per_generator,
+    LeaderLease, ParentFilter, PurgeCandidate, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery,
+    UpdateGuard, apply_update, latest_per_generator, purge_plan,
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -46,33 +59,173 @@ const LEADER: TableDefinition<&str, Bytes> = TableDefinition::new("active_instan
 /// The redb store.
 #[derive(Clone)]
 pub struct RedbStore {
-    db: Arc<Database>,
-    path: PathBuf,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbStore").field("path", &self.path).finish()
+        f.debug_struct("RedbStore").field("path", &self.shared.path).finish()
+    }
+}
+
+/// The open database and what is known about it. Every operation holds the
+/// lock shared for its whole transaction; a reopen holds it exclusively, so
+/// the old handle is closed (and its file lock released) before the new one
+/// opens, and no transaction of the old handle is still running.
+struct Shared {
+    path: PathBuf,
+    slot: RwLock<Slot>,
+}
+
+struct Slot {
+    /// `None` after a reopen that failed; the next operation tries again.
+    db: Option<Database>,
+    /// Counts reopens, so that workers failing together reopen once.
+    epoch: u64,
+    /// Set when redb found the file corrupt (or panicked reading it) while
+    /// serving: from then on writes are refused and the health checks fail.
+    corrupt: Option<String>,
+}
+
+/// What an operation does, for what a store found corrupt still allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// A read: still attempted on a store found corrupt (what is readable
+    /// can be rescued through the API).
+    Read,
+    /// A write (the writability probe included): refused on a store found
+    /// corrupt.
+    Write,
+}
+
+/// How the last redb error seen on this thread affects the handle (set by
+/// [`classify`], read by [`Shared::run`] right after the transaction, on the
+/// same blocking-pool thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// An I/O error: redb fails every later transaction of this handle
+    /// (`PreviousIo`) until it is reopened.
+    Io,
+    /// redb found the file corrupt.
+    Corrupted,
+}
+
+thread_local! {
+    static FAULT: Cell<Option<Fault>> = const { Cell::new(None) };
+}
+
+/// What the integrity check found when a file was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    /// The file did not exist; a new store was created.
+    Created,
+    /// Every page's checksum verified.
+    Clean,
+    /// redb found damage it could repair (typically by going back to the
+    /// previous commit, which loses the last transaction, or by rebuilding
+    /// its allocator state); the file is consistent again.
+    Repaired,
+}
+
+/// What `drydock store check` reports of a sound store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// What the integrity check found.
+    pub integrity: Integrity,
+    /// The store's schema version.
+    pub schema_version: u64,
+    /// Tasks (every one decoded).
+    pub tasks: u64,
+    /// Task status messages.
+    pub messages: u64,
+    /// Stored designs.
+    pub designs: u64,
+    /// Build-data records.
+    pub build_data: u64,
+    /// Boot-action instances.
+    pub boot_actions: u64,
+}
+
+/// Whether an I/O error means "no space left" (ENOSPC) or "over quota" (EDQUOT).
+fn is_full(io: &std::io::Error) -> bool {
+    matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+        || (cfg!(target_os = "linux") && matches!(io.raw_os_error(), Some(28 | 122)))
+}
+
+fn note(fault: Fault) {
+    FAULT.with(|cell| cell.set(Some(fault)));
+}
+
+/// The error for a file redb cannot read as a sound database, with what to do.
+fn corrupt(path: &Path, what: impl std::fmt::Display) -> StoreError {
+    let file = path.display();
+    StoreError::Corrupt {
+        detail: format!(
+            "database file {file} is corrupt ({what}); restore it from a backup while Drydock is stopped \
+             (`drydock store check {file}` tells whether a file is sound)"
+        ),
     }
 }
 
 fn classify(path: &Path, error: impl Into<redb::Error>) -> StoreError {
     let error = error.into();
     let file = path.display();
+    let io = match &error {
+        redb::Error::Io(io) => Some(io),
+        redb::Error::Backend(inner) => inner.downcast_ref::<std::io::Error>(),
+        _ => None,
+    };
+    if let Some(io) = io {
+        note(Fault::Io);
+        if is_full(io) {
+            return StoreError::Full {
+                detail: format!("no space left for database file {file} ({io}); writes succeed again once space is freed"),
+            };
+        }
+        if io.kind() == std::io::ErrorKind::InvalidData {
+            return StoreError::Corrupt { detail: format!("database file {file} is not a usable redb file: {io}") };
+        }
+        return StoreError::Unavailable { detail: format!("I/O error on {file}: {io}") };
+    }
     match error {
         redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
             StoreError::Unavailable { detail: format!("database file {file} is in use by another process") }
         }
-        redb::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-            StoreError::Corrupt { detail: format!("database file {file} is not a usable redb file: {io}") }
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed | redb::Error::LockPoisoned(_) => {
+            note(Fault::Io);
+            StoreError::Unavailable { detail: format!("database file {file} needs reopening after an earlier I/O error: {error}") }
         }
-        redb::Error::Io(io) => StoreError::Unavailable { detail: format!("I/O error on {file}: {io}") },
-        redb::Error::Corrupted(detail) => StoreError::Corrupt { detail: format!("database file {file} is corrupt: {detail}") },
+        redb::Error::Corrupted(detail) => {
+            note(Fault::Corrupted);
+            corrupt(path, detail)
+        }
         redb::Error::UpgradeRequired(version) => {
             StoreError::Corrupt { detail: format!("database file {file} uses redb file format {version}, which needs an upgrade") }
         }
         other => StoreError::Corrupt { detail: format!("database file {file}: {other}") },
     }
+}
+
+/// Map a redb error inside a transaction.
+macro_rules! r {
+    ($path:expr, $expr:expr) => {
+        $expr.map_err(|e| classify($path, e))?
+    };
+}
+
+/// The text of a caught panic.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Run redb code that may panic on a corrupt file; a panic becomes `Corrupt`.
+fn contain<T>(path: &Path, work: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(work))
+        .unwrap_or_else(|payload| Err(corrupt(path, format_args!("redb panicked reading it: {}", panic_text(payload.as_ref())))))
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> StoreResult<T> {
@@ -292,60 +445,65 @@ impl BootActionRecord {
 }
 
 impl RedbStore {
-    /// Open (or create) the store at `path`. Fails clearly when the file is
-    /// corrupt, locked by another process, or written by a newer Drydock.
+    /// Open the store at `path`, or create it when nothing exists there.
+    /// An existing file is checked first (every page's checksum, which may
+    /// repair it — logged as a warning) and refused clearly when it is not a
+    /// regular file, is empty, is not a sound redb file, is not a Drydock
+    /// store, is locked by another process, or was written by a newer
+    /// Drydock. Nothing that exists is ever replaced by a new store.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).map_err(|error| classify(&path, error))?;
-        let store = RedbStore { db: Arc::new(db), path };
-        store.migrate()?;
-        Ok(store)
+        let (db, integrity) = open_database(&path, true)?;
+        if integrity == Integrity::Repaired {
+            tracing::warn!(
+                file = %path.display(),
+                "the integrity check found damage in the database file and repaired it; the most recent writes may be lost"
+            );
+        }
+        contain(&path, || migrate(&db, &path))?;
+        Ok(RedbStore { shared: Arc::new(Shared { path, slot: RwLock::new(Slot { db: Some(db), epoch: 0, corrupt: None }) }) })
     }
 
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
-    fn migrate(&self) -> StoreResult<()> {
-        let txn = self.db.begin_write().map_err(|e| classify(&self.path, e))?;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| classify(&self.path, e))?;
-            let version = meta.get("schema_version").map_err(|e| classify(&self.path, e))?.map(|v| v.value());
-            match version {
-                Some(version) if version > SCHEMA_VERSION => {
-                    return Err(StoreError::Corrupt {
-                        detail: format!(
-                            "database file {} is at schema version {version}, newer than this Drydock understands ({SCHEMA_VERSION}); upgrade Drydock",
-                            self.path.display()
-                        ),
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    meta.insert("schema_version", SCHEMA_VERSION).map_err(|e| classify(&self.path, e))?;
-                }
+    /// Check the store at `path` without serving it (`drydock store check`):
+    /// the integrity of every page (repairing what redb can), the schema
+    /// version, and every task record. The file must exist; a store in use
+    /// by a running server is `Unavailable`.
+    pub fn check(path: impl AsRef<Path>) -> StoreResult<CheckReport> {
+        let path = path.as_ref();
+        let (db, integrity) = open_database(path, false)?;
+        contain(path, || {
+            let txn = db.begin_read().map_err(|e| classify(path, e))?;
+            let schema_version = match drydock_version(&txn, path)? {
+                Some(version) if version > SCHEMA_VERSION => return Err(newer_schema(path, version)),
+                Some(version) => version,
+                None => return Err(StoreError::Corrupt { detail: format!("database file {} holds no Drydock store", path.display()) }),
+            };
+            let mut tasks = 0;
+            for entry in r!(path, r!(path, txn.open_table(TASKS)).iter()) {
+                let (_, value) = r!(path, entry);
+                decode::<TaskRecord>(value.value(), "task")?.into_task()?;
+                tasks += 1;
             }
-        }
-        for result in [
-            txn.open_table(TASKS).map(drop),
-            txn.open_table(TASK_ORDER).map(drop),
-            txn.open_table(TASK_STATUS).map(drop),
-            txn.open_table(TASK_PARENT).map(drop),
-            txn.open_table(MESSAGES).map(drop),
-            txn.open_table(BUILD_DATA).map(drop),
-            txn.open_table(BUILD_BY_NODE).map(drop),
-            txn.open_table(BUILD_BY_TASK).map(drop),
-            txn.open_table(BA_CONTEXT).map(drop),
-            txn.open_table(BA_STATUS).map(drop),
-            txn.open_table(BA_BY_NODE).map(drop),
-            txn.open_table(DESIGNS).map(drop),
-            txn.open_table(DESIGN_PARTS).map(drop),
-            txn.open_table(LEADER).map(drop),
-        ] {
-            result.map_err(|e| classify(&self.path, e))?;
-        }
-        txn.commit().map_err(|e| classify(&self.path, e))
+            let count = |table: TableDefinition<Bytes, Bytes>| -> StoreResult<u64> {
+                let table = r!(path, txn.open_table(table));
+                Ok(r!(path, ReadableTableMetadata::len(&table)))
+            };
+            let build_data = r!(path, ReadableTableMetadata::len(&r!(path, txn.open_table(BUILD_DATA))));
+            Ok(CheckReport {
+                integrity,
+                schema_version,
+                tasks,
+                messages: count(MESSAGES)?,
+                designs: count(DESIGNS)?,
+                build_data,
+                boot_actions: count(BA_STATUS)?,
+            })
+        })
     }
 
     /// Run `work` in a write transaction on the blocking pool; commit if it succeeds.
@@ -353,16 +511,17 @@ impl RedbStore {
         &self,
         work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let db = self.db.clone();
-        let path = self.path.clone();
+        let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(|e| classify(&path, e))?;
-            let value = work(&txn, &path)?;
-            txn.commit().map_err(|e| classify(&path, e))?;
-            Ok(value)
+            shared.run(Access::Write, |db, path| {
+                let txn = db.begin_write().map_err(|e| classify(path, e))?;
+                let value = work(&txn, path)?;
+                txn.commit().map_err(|e| classify(path, e))?;
+                Ok(value)
+            })
         })
         .await
-        .map_err(|error| StoreError::Unavailable { detail: format!("store worker failed: {error}") })?
+        .map_err(|error| worker_failed(&self.shared.path, error))?
     }
 
     /// Run `work` in a read transaction on the blocking pool.
@@ -370,22 +529,267 @@ impl RedbStore {
         &self,
         work: impl FnOnce(&ReadTransaction, &Path) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let db = self.db.clone();
-        let path = self.path.clone();
+        let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read().map_err(|e| classify(&path, e))?;
-            work(&txn, &path)
+            shared.run(Access::Read, |db, path| {
+                let txn = db.begin_read().map_err(|e| classify(path, e))?;
+                work(&txn, path)
+            })
         })
         .await
-        .map_err(|error| StoreError::Unavailable { detail: format!("store worker failed: {error}") })?
+        .map_err(|error| worker_failed(&self.shared.path, error))?
     }
 }
 
-/// Map a redb error inside a transaction.
-macro_rules! r {
-    ($path:expr, $expr:expr) => {
-        $expr.map_err(|e| classify($path, e))?
+/// A blocking-pool job that did not finish: the runtime is shutting down
+/// (retrying elsewhere may work), or a panic escaped [`Shared::run`].
+fn worker_failed(path: &Path, error: tokio::task::JoinError) -> StoreError {
+    if error.is_panic() {
+        corrupt(path, format_args!("a store worker panicked: {error}"))
+    } else {
+        StoreError::Unavailable { detail: format!("store worker for {} did not finish: {error}", path.display()) }
+    }
+}
+
+impl Shared {
+    fn read_slot(&self) -> RwLockReadGuard<'_, Slot> {
+        // The slot is only ever replaced whole, so a poisoned lock holds a usable value.
+        self.slot.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Run one transaction against the open database (reopening it first if
+    /// an earlier reopen failed). A panic inside redb becomes `Corrupt` and
+    /// marks the store corrupt; an I/O error (a full disk included) reopens
+    /// the database, which redb requires before it accepts another
+    /// transaction, so the store recovers without a restart.
+    fn run<T>(&self, access: Access, work: impl FnOnce(&Database, &Path) -> StoreResult<T>) -> StoreResult<T> {
+        if self.read_slot().db.is_none() {
+            self.reopen(None)?;
+        }
+        let slot = self.read_slot();
+        if access == Access::Write
+            && let Some(detail) = &slot.corrupt
+        {
+            return Err(StoreError::Corrupt { detail: detail.clone() });
+        }
+        let Some(db) = slot.db.as_ref() else {
+            return Err(StoreError::Unavailable { detail: format!("database file {} is being reopened", self.path.display()) });
+        };
+        let epoch = slot.epoch;
+        FAULT.with(|cell| cell.set(None));
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| work(db, &self.path)));
+        let fault = FAULT.with(Cell::take);
+        drop(slot);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                let error = corrupt(&self.path, format_args!("redb panicked reading it: {}", panic_text(payload.as_ref())));
+                self.mark_corrupt(&error);
+                return Err(error);
+            }
+        };
+        // A record that does not decode is reported but not fatal (no fault).
+        match (&outcome, fault) {
+            (Err(error), Some(Fault::Corrupted)) => self.mark_corrupt(error),
+            (Err(error), Some(Fault::Io)) => {
+                tracing::warn!(file = %self.path.display(), error = %error, "state store I/O error; reopening the database");
+                if let Err(reopen) = self.reopen(Some(epoch)) {
+                    tracing::error!(file = %self.path.display(), error = %reopen, "cannot reopen the database; the next operation tries again");
+                }
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    fn mark_corrupt(&self, error: &StoreError) {
+        let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.corrupt.is_none() {
+            tracing::error!(
+                file = %self.path.display(),
+                error = %error,
+                "the database file is corrupt: refusing writes from now on; stop Drydock and restore the file from a backup"
+            );
+            slot.corrupt = Some(match error {
+                StoreError::Corrupt { detail } => detail.clone(),
+                other => other.to_string(),
+            });
+        }
+    }
+
+    /// Close the database and open it again, unless another worker already
+    /// did since `failed` (the epoch the caller's transaction ran in; `None`:
+    /// only when no database is open).
+    fn reopen(&self, failed: Option<u64>) -> StoreResult<()> {
+        let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
+        match failed {
+            Some(epoch) if slot.epoch != epoch => return Ok(()),
+            None if slot.db.is_some() => return Ok(()),
+            _ => {}
+        }
+        slot.epoch += 1;
+        if let Some(old) = slot.db.take()
+            && let Err(error) = old.close()
+        {
+            tracing::debug!(file = %self.path.display(), error = %error, "closing the failed database handle");
+        }
+        let db = contain(&self.path, || Database::builder().open(&self.path).map_err(|e| classify(&self.path, e)))?;
+        tracing::info!(file = %self.path.display(), "database reopened");
+        slot.db = Some(db);
+        Ok(())
+    }
+}
+
+/// How much room the writability check wants next to the store: a few
+/// ordinary commits' worth.
+const HEADROOM: usize = 256 * 1024;
+
+/// Whether the file system holding the store has [`HEADROOM`] bytes free:
+/// write that much to a probe file beside it, then remove it. Only a full
+/// disk or quota counts; a probe file that cannot be made for another
+/// reason (a read-only directory with a writable store file) proves nothing
+/// and is ignored.
+fn headroom(path: &Path) -> StoreResult<()> {
+    use std::io::Write;
+    let mut name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+    name.push(".writable-probe");
+    let probe = path.with_file_name(name);
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        let chunk = [0u8; 16 * 1024];
+        for _ in 0..HEADROOM / chunk.len() {
+            file.write_all(&chunk)?;
+        }
+        file.sync_data()
+    });
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Err(error) if is_full(&error) => Err(StoreError::Full {
+            detail: format!("less than {} KiB left beside database file {} ({error})", HEADROOM / 1024, path.display()),
+        }),
+        Err(error) => {
+            tracing::debug!(file = %probe.display(), error = %error, "cannot write the free-space probe; not counted");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Open an existing store file, or (with `create`) create one where nothing
+/// exists. Only a path that does not exist is created: an empty file, a
+/// directory, a FIFO or garbage is refused, never initialised over.
+fn open_database(path: &Path, create: bool) -> StoreResult<(Database, Integrity)> {
+    let file = path.display();
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
+            let new = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path).map_err(|e| classify(path, e))?;
+            let backend = redb::backends::FileBackend::new(new).map_err(|e| classify(path, e))?;
+            let db = Database::builder().create_with_backend(backend).map_err(|e| classify(path, e))?;
+            return Ok((db, Integrity::Created));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreError::Unavailable { detail: format!("database file {file} does not exist") });
+        }
+        Err(error) => return Err(StoreError::Unavailable { detail: format!("cannot read database file {file}: {error}") }),
     };
+    if !metadata.is_file() {
+        let what = if metadata.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(StoreError::Corrupt {
+            detail: format!("{file} is {what}, not a Drydock store; point the store at a redb file, or at a path that does not exist yet"),
+        });
+    }
+    if metadata.len() == 0 {
+        return Err(StoreError::Corrupt {
+            detail: format!(
+                "database file {file} is empty (0 bytes), not a Drydock store: if it held one, restore it from a backup; \
+                 to start an empty store, delete the file"
+            ),
+        });
+    }
+    let plain = std::panic::catch_unwind(AssertUnwindSafe(|| Database::builder().open(path)));
+    match plain {
+        Ok(Ok(mut db)) => {
+            let integrity = contain(path, || match db.check_integrity() {
+                Ok(true) => Ok(Integrity::Clean),
+                Ok(false) => Ok(Integrity::Repaired),
+                Err(error) => Err(classify(path, error)),
+            })?;
+            Ok((db, integrity))
+        }
+        // A plain open trusts the file and may fail, or panic, on damage an
+        // open that checks every page can still repair.
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(_)))) | Err(_) => {
+            let checked =
+                contain(path, || Database::builder().set_check_integrity_on_open(true).open(path).map_err(|e| classify(path, e)))?;
+            Ok((checked, Integrity::Repaired))
+        }
+        Ok(Err(error)) => Err(classify(path, error)),
+    }
+}
+
+/// The schema version a Drydock store records, `None` when the file holds
+/// no Drydock store.
+fn drydock_version(txn: &ReadTransaction, path: &Path) -> StoreResult<Option<u64>> {
+    match txn.open_table(META) {
+        Ok(meta) => Ok(r!(path, meta.get("schema_version")).map(|value| value.value())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(error) => Err(classify(path, error)),
+    }
+}
+
+fn newer_schema(path: &Path, version: u64) -> StoreError {
+    StoreError::Corrupt {
+        detail: format!(
+            "database file {} is at schema version {version}, newer than this Drydock understands ({SCHEMA_VERSION}); upgrade Drydock",
+            path.display()
+        ),
+    }
+}
+
+/// Create the tables a new store needs; refuse a file at a newer schema, or
+/// a redb file that holds something other than a Drydock store.
+fn migrate(db: &Database, path: &Path) -> StoreResult<()> {
+    let txn = db.begin_write().map_err(|e| classify(path, e))?;
+    {
+        let tables: Vec<String> = r!(path, txn.list_tables()).map(|table| table.name().to_owned()).collect();
+        let mut meta = r!(path, txn.open_table(META));
+        let version = r!(path, meta.get("schema_version")).map(|v| v.value());
+        match version {
+            Some(version) if version > SCHEMA_VERSION => return Err(newer_schema(path, version)),
+            Some(_) => {}
+            None if tables.is_empty() => {
+                r!(path, meta.insert("schema_version", SCHEMA_VERSION));
+            }
+            None => {
+                return Err(StoreError::Corrupt {
+                    detail: format!(
+                        "database file {} is a redb file with tables ({}) but no Drydock store in it; point the store elsewhere",
+                        path.display(),
+                        tables.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    for result in [
+        txn.open_table(TASKS).map(drop),
+        txn.open_table(TASK_ORDER).map(drop),
+        txn.open_table(TASK_STATUS).map(drop),
+        txn.open_table(TASK_PARENT).map(drop),
+        txn.open_table(MESSAGES).map(drop),
+        txn.open_table(BUILD_DATA).map(drop),
+        txn.open_table(BUILD_BY_NODE).map(drop),
+        txn.open_table(BUILD_BY_TASK).map(drop),
+        txn.open_table(BA_CONTEXT).map(drop),
+        txn.open_table(BA_STATUS).map(drop),
+        txn.open_table(BA_BY_NODE).map(drop),
+        txn.open_table(DESIGNS).map(drop),
+        txn.open_table(DESIGN_PARTS).map(drop),
+        txn.open_table(LEADER).map(drop),
+    ] {
+        result.map_err(|e| classify(path, e))?;
+    }
+    txn.commit().map_err(|e| classify(path, e))
 }
 
 fn get_task<T: ReadableTable<Bytes, Bytes>>(tasks: &T, path: &Path, id: TaskId) -> StoreResult<Option<Task>> {
@@ -460,7 +864,25 @@ impl StateStore for RedbStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        let corrupt = self.shared.read_slot().corrupt.clone();
+        if let Some(detail) = corrupt {
+            return Err(StoreError::Corrupt { detail });
+        }
         self.read(|txn, path| r!(path, txn.open_table(META)).get("schema_version").map(drop).map_err(|e| classify(path, e))).await
+    }
+
+    async fn check_writable(&self) -> StoreResult<()> {
+        // redb reuses pages freed by earlier commits, so a small commit can
+        // succeed on a full disk: first make sure the file system has room
+        // for the store to grow, then commit one small key.
+        let path = self.shared.path.clone();
+        tokio::task::spawn_blocking(move || headroom(&path)).await.map_err(|error| worker_failed(&self.shared.path, error))??;
+        let stamp = u64::try_from(Utc::now().timestamp_micros()).unwrap_or_default();
+        self.write(move |txn, path| {
+            r!(path, r!(path, txn.open_table(META)).insert("writable_probe", stamp));
+            Ok(())
+        })
+        .await
     }
 
     async fn design_create(&self) -> StoreResult<DesignRecord> {
@@ -768,41 +1190,21 @@ impl StateStore for RedbStore {
     async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport> {
         self.write(move |txn, path| {
             let mut report = PurgeReport::default();
-            let old: Vec<TaskId> = {
-                let order = r!(path, txn.open_table(TASK_ORDER));
-                let end = time_key(cutoff);
-                let mut ids = Vec::new();
-                for entry in r!(path, order.range(..end.as_slice())) {
-                    let (_, id) = r!(path, entry);
-                    ids.push(TaskId::from_bytes(
-                        id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?,
-                    ));
-                }
-                ids
-            };
-            for id in old {
-                let found = get_task(&r!(path, txn.open_table(TASKS)), path, id)?;
-                if let Some(task) = found {
-                    report.messages += delete_task(txn, path, &task)?;
-                    report.tasks += 1;
-                }
-            }
-            // Orphans: children whose parent no longer exists (one level).
-            let orphans: Vec<Task> = {
+            let doomed: Vec<Task> = {
                 let tasks = r!(path, txn.open_table(TASKS));
-                let mut orphans = Vec::new();
+                let mut stored = std::collections::HashMap::new();
                 for entry in r!(path, tasks.iter()) {
                     let (_, value) = r!(path, entry);
                     let task = decode::<TaskRecord>(value.value(), "task")?.into_task()?;
-                    if let Some(parent) = task.parent
-                        && r!(path, tasks.get(parent.to_bytes().as_slice())).is_none()
-                    {
-                        orphans.push(task);
-                    }
+                    stored.insert(task.id, task);
                 }
-                orphans
+                let candidates: Vec<PurgeCandidate> = stored
+                    .values()
+                    .map(|task| PurgeCandidate { id: task.id, parent: task.parent, status: task.status, created: task.created })
+                    .collect();
+                purge_plan(&candidates, cutoff).into_iter().filter_map(|id| stored.remove(&id)).collect()
             };
-            for task in orphans {
+            for task in doomed {
                 report.messages += delete_task(txn, path, &task)?;
                 report.tasks += 1;
             }
@@ -1109,6 +1511,9 @@ mod durability_tests {
             }
             child.kill().expect("SIGKILL");
             child.wait().expect("reap");
+            // Crash recovery is not damage: the check at open calls it clean.
+            let report = RedbStore::check(&path).expect("checks after SIGKILL");
+            assert_eq!(report.integrity, Integrity::Clean, "round {round}");
             let store = RedbStore::open(&path).expect("reopens cleanly after SIGKILL");
             let found = store.task_get_many(&acked).await.expect("read back");
             assert_eq!(found.len(), acked.len(), "round {round}: every acknowledged task is there");
@@ -1116,6 +1521,31 @@ mod durability_tests {
                 assert_eq!(store.result_messages(*id).await.expect("messages").len(), 1);
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_redb_is_corrupt_not_a_retry_and_stops_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RedbStore::open(dir.path().join("drydock.redb")).expect("open");
+        let task = store.task_create(&Task::new(Action::Noop, None)).await.expect("create");
+        // What redb does on some damaged pages: panic on the blocking pool.
+        let shared = store.shared.clone();
+        let error = tokio::task::spawn_blocking(move || {
+            shared.run(Access::Read, |_, _| -> StoreResult<()> { panic!("called `Option::unwrap()` on a `None` value") })
+        })
+        .await
+        .expect("the panic is contained in the worker")
+        .expect_err("a panic is an error");
+        assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error}");
+        assert!(!error.is_transient());
+        assert!(error.to_string().contains("drydock.redb") && error.to_string().contains("restore"), "{error}");
+        // From now on writes are refused and the health checks fail; what
+        // still reads can be rescued.
+        let write = store.task_create(&Task::new(Action::Noop, None)).await.expect_err("writes refused");
+        assert_eq!(write.kind(), StoreErrorKind::Corrupt, "{write}");
+        assert_eq!(store.ping().await.expect_err("unhealthy").kind(), StoreErrorKind::Corrupt);
+        assert_eq!(store.check_writable().await.expect_err("unwritable").kind(), StoreErrorKind::Corrupt);
+        assert_eq!(store.task_get(task.id).await.expect("reads go on").id, task.id);
     }
 
     #[test]
@@ -1143,7 +1573,8 @@ mod durability_tests {
         assert_eq!(error.kind(), StoreErrorKind::Unavailable);
         assert!(error.to_string().contains("in use by another process"), "{error}");
         {
-            let txn = store.db.begin_write().expect("txn");
+            let slot = store.shared.read_slot();
+            let txn = slot.db.as_ref().expect("open").begin_write().expect("txn");
             txn.open_table(META).expect("meta").insert("schema_version", SCHEMA_VERSION + 1).expect("bump");
             txn.commit().expect("commit");
         }

@@ -6,8 +6,10 @@
 //! adds what this implementation needs, all additive: a generation column for
 //! guarded updates, the recommended indexes, wider text columns (the
 //! original's length limits made saves fail, §4.1 quirks), and the designs
-//! tables. Applied versions are recorded in `drydock_schema_migrations`; a
-//! database at a newer version than this code knows is refused.
+//! tables. Version 5 adds `drydock_probe`, the one-row table the
+//! writability health check writes to. Applied versions are recorded in
+//! `drydock_schema_migrations`; a database at a newer version than this code
+//! knows is refused.
 
 /// One migration.
 pub(super) struct Migration {
@@ -17,7 +19,7 @@ pub(super) struct Migration {
 }
 
 /// The newest version this code knows.
-pub(super) const LATEST: i32 = 4;
+pub(super) const LATEST: i32 = 5;
 
 /// The original's Alembic head revision.
 pub(super) const ALEMBIC_HEAD: &str = "4713e7ebca9";
@@ -132,6 +134,16 @@ CREATE TABLE IF NOT EXISTS drydock_design_parts (
     content bytea NOT NULL,
     added timestamp NOT NULL,
     PRIMARY KEY (design_id, sequence)
+);
+"#,
+    },
+    Migration {
+        version: 5,
+        description: "drydock-rs: probe table for the writability health check",
+        sql: r#"
+CREATE TABLE IF NOT EXISTS drydock_probe (
+    name text PRIMARY KEY,
+    written timestamp NOT NULL
 );
 "#,
     },

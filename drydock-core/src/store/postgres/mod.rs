@@ -56,12 +56,16 @@ impl Default for PostgresOptions {
 }
 
 /// Map a driver error: connection problems are transient, unique
-/// violations are conflicts, authentication and the rest are permanent.
+/// violations are conflicts, a full disk is `Full` (transient: writes work
+/// again once space is freed), authentication and the rest are permanent.
 fn classify(target: &str, error: tokio_postgres::Error) -> StoreError {
     if let Some(db) = error.as_db_error() {
         let code = db.code();
         if *code == SqlState::UNIQUE_VIOLATION {
             return StoreError::conflict(db.message().to_owned());
+        }
+        if *code == SqlState::DISK_FULL {
+            return StoreError::Full { detail: format!("PostgreSQL at {target} has no space left: {}", db.message()) };
         }
         if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
             return StoreError::Corrupt { detail: format!("PostgreSQL at {target} refused the credentials: {}", db.message()) };
@@ -407,6 +411,20 @@ impl StateStore for PostgresStore {
         self.now().await.map(drop)
     }
 
+    async fn check_writable(&self) -> StoreResult<()> {
+        // One row, rewritten in its own transaction: fails as the next write would.
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO drydock_probe (name, written) VALUES ('writable', timezone('UTC', now())) \
+                 ON CONFLICT (name) DO UPDATE SET written = excluded.written",
+                &[],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     async fn design_create(&self) -> StoreResult<DesignRecord> {
         let client = self.client().await?;
         let id = TaskId::generate();
@@ -701,11 +719,36 @@ impl StateStore for PostgresStore {
     async fn task_purge(&self, cutoff: DateTime<Utc>) -> StoreResult<PurgeReport> {
         let mut client = self.client().await?;
         let txn = client.transaction().await.map_err(|e| self.err(e))?;
-        let old = txn.execute("DELETE FROM tasks WHERE created < $1", &[&naive(cutoff)]).await.map_err(|e| self.err(e))?;
-        let orphans = txn
+        // compat §4.8 steps 1 and 2 in one statement (old tasks, then their
+        // orphaned children one level down), keeping every unfinished task,
+        // its ancestors and its descendants (`purge_plan`, in SQL). A NULL
+        // status reads as `requested`: unfinished.
+        let tasks = txn
             .execute(
-                "DELETE FROM tasks t WHERE t.parent_task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = t.parent_task_id)",
-                &[],
+                "WITH RECURSIVE
+                 unfinished AS (
+                     SELECT task_id, parent_task_id FROM tasks
+                     WHERE status IS NULL OR status NOT IN ('complete', 'terminated')),
+                 ancestors (task_id, parent_task_id) AS (
+                     SELECT t.task_id, t.parent_task_id FROM tasks t JOIN unfinished u ON t.task_id = u.parent_task_id
+                     UNION
+                     SELECT t.task_id, t.parent_task_id FROM tasks t JOIN ancestors a ON t.task_id = a.parent_task_id),
+                 descendants (task_id) AS (
+                     SELECT task_id FROM unfinished
+                     UNION
+                     SELECT t.task_id FROM tasks t JOIN descendants d ON t.parent_task_id = d.task_id),
+                 kept AS (SELECT task_id FROM ancestors UNION SELECT task_id FROM descendants),
+                 old AS (
+                     SELECT t.task_id FROM tasks t
+                     WHERE t.created < $1 AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.task_id = t.task_id)),
+                 orphans AS (
+                     SELECT t.task_id FROM tasks t
+                     WHERE t.parent_task_id IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.task_id = t.task_id)
+                       AND (EXISTS (SELECT 1 FROM old o WHERE o.task_id = t.parent_task_id)
+                            OR NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = t.parent_task_id)))
+                 DELETE FROM tasks WHERE task_id IN (SELECT task_id FROM old UNION SELECT task_id FROM orphans)",
+                &[&naive(cutoff)],
             )
             .await
             .map_err(|e| self.err(e))?;
@@ -715,7 +758,7 @@ impl StateStore for PostgresStore {
             .await
             .map_err(|e| self.err(e))?;
         txn.commit().await.map_err(|e| self.err(e))?;
-        Ok(PurgeReport { tasks: (old + orphans) as usize, messages: messages as usize })
+        Ok(PurgeReport { tasks: tasks as usize, messages: messages as usize })
     }
 
     async fn result_message_add(&self, task: TaskId, message: &StatusMessage) -> StoreResult<()> {

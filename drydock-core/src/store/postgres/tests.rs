@@ -1,6 +1,7 @@
 //! PostgreSQL store tests against a real server: the conformance suite, an
 //! outage (server stopped and started mid-run), bad URLs and passwords, a
-//! database at a newer schema, and a database the original created.
+//! database at a newer schema, a database the original created, and a full
+//! disk (SQLSTATE 53100 is `Full`) with the writability probe.
 //!
 //! They need `DRYDOCK_TEST_PG` (scripts/setup/postgres.sh starts a server
 //! and sets it); without it they are skipped, except under `CI=true`,
@@ -179,5 +180,30 @@ async fn a_database_the_original_created_is_recognised() {
     let page = store.task_list(&crate::store::TaskQuery::default()).await.expect("list");
     assert_eq!(page.tasks.len(), 1);
     assert_eq!(page.tasks[0].status, crate::task::TaskStatus::Complete);
+    database.finish().await;
+}
+
+#[tokio::test]
+async fn a_full_disk_is_full_and_the_probe_writes_one_row() {
+    let Some(admin) = server_url() else { return };
+    let _shared = SERVER.read().await;
+    let database = TestDatabase::create(&admin).await;
+    let store = PostgresStore::connect(&database.url, PostgresOptions::default()).await.expect("connect");
+    // What PostgreSQL answers when it cannot extend a file (SQLSTATE 53100).
+    let client = store.client().await.expect("client");
+    let error = client
+        .batch_execute("DO $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$")
+        .await
+        .expect_err("disk_full");
+    let error = store.err(error);
+    assert_eq!(error.kind(), StoreErrorKind::Full, "{error}");
+    assert!(error.is_transient(), "{error}");
+    assert!(error.to_string().contains("No space left"), "{error}");
+    for _ in 0..3 {
+        store.check_writable().await.expect("writable");
+    }
+    let rows: i64 = client.query_one("SELECT count(*) FROM drydock_probe", &[]).await.expect("count").get(0);
+    assert_eq!(rows, 1, "the probe rewrites one row");
+    drop(client);
     database.finish().await;
 }
