@@ -33,8 +33,9 @@ impl Orchestrator {
         let cancel = self.track(task.id);
         let outcome = match task.action {
             Action::Noop => self.noop(&task).await,
-            Action::ValidateDesign => self.validate_design(&task).await,
-            Action::VerifySite => self.verify_site(&task).await,
+            // Read-only actions run under the generic deadline as a whole.
+            Action::ValidateDesign => self.within_deadline(&task, self.validate_design(&task)).await,
+            Action::VerifySite => self.within_deadline(&task, self.verify_site(&task)).await,
             Action::PrepareSite => self.prepare_site(&task).await,
             Action::VerifyNodes => self.verify_nodes(&task).await,
             Action::PrepareNodes => self.prepare_nodes(&task).await,
@@ -107,6 +108,16 @@ impl Orchestrator {
         self.message(task.id, StatusMessage::task_wide(text, false)).await?;
         self.succeed(task.id).await?;
         Ok(())
+    }
+
+    /// Run `action` for `task` within [`OrchestratorConfig::drydock_timeout`].
+    ///
+    /// [`OrchestratorConfig::drydock_timeout`]: super::OrchestratorConfig::drydock_timeout
+    async fn within_deadline(&self, task: &Task, action: impl std::future::Future<Output = ActionResultOf>) -> ActionResultOf {
+        let deadline = self.config.drydock_timeout;
+        tokio::time::timeout(deadline, action)
+            .await
+            .map_err(|_| OrchestratorError::Deadline { what: format!("action {}", task.action), after: deadline })?
     }
 
     async fn noop(&self, task: &Task) -> ActionResultOf {

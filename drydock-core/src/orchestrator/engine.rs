@@ -32,8 +32,13 @@ pub struct OrchestratorConfig {
     pub leadership_claim_interval: Duration,
     /// A leader is considered dead after this long without a heartbeat.
     pub leader_grace_period: Duration,
-    /// Generic step deadline (OOB steps, existence checks).
+    /// Generic step deadline (OOB steps, existence checks), and the
+    /// deadline of the read-only actions (validate_design, verify_site) as
+    /// a whole.
     pub drydock_timeout: Duration,
+    /// Deadline for loading a task's design (fetch with its retries, parse,
+    /// compile, validate).
+    pub design_load: Duration,
     /// Deadline for finding a node in the provisioner.
     pub identify_node: Duration,
     /// Deadline for commissioning.
@@ -61,6 +66,7 @@ impl Default for OrchestratorConfig {
             leadership_claim_interval: Duration::from_secs(30),
             leader_grace_period: Duration::from_secs(300),
             drydock_timeout: Duration::from_secs(5 * 60),
+            design_load: Duration::from_secs(5 * 60),
             identify_node: Duration::from_secs(10 * 60),
             configure_hardware: Duration::from_secs(30 * 60),
             deploy_node: Duration::from_secs(45 * 60),
@@ -121,6 +127,14 @@ pub enum OrchestratorError {
     /// A driver failed on a site-wide step.
     #[error("driver error")]
     Driver(#[from] DriverError),
+    /// Work did not finish within its deadline.
+    #[error("{what} did not finish within {}s", after.as_secs())]
+    Deadline {
+        /// What ran out of time.
+        what: String,
+        /// The deadline.
+        after: Duration,
+    },
 }
 
 /// The orchestrator. One per process; only the leader runs tasks.
@@ -310,10 +324,20 @@ impl Orchestrator {
 
     // ---- designs ----
 
-    /// Fetch, parse, compile and validate the task's design.
+    /// Fetch, parse, compile and validate the task's design, within
+    /// [`OrchestratorConfig::design_load`]; parsing and validation run on the
+    /// blocking pool.
     pub(super) async fn load_design(&self, task: &Task) -> Result<LoadedDesign, OrchestratorError> {
         let design_ref = task.design_ref.clone().ok_or(OrchestratorError::NoDesign)?;
+        let deadline = self.config.design_load;
+        tokio::time::timeout(deadline, self.load_design_unbounded(&design_ref))
+            .await
+            .map_err(|_| OrchestratorError::Deadline { what: format!("loading design {design_ref}"), after: deadline })?
+    }
+
+    async fn load_design_unbounded(&self, design_ref: &crate::ids::DesignRef) -> Result<LoadedDesign, OrchestratorError> {
         let source = self.deps.source.clone();
+        let design_error = |detail: String| OrchestratorError::Design { design_ref: design_ref.to_string(), detail };
         let fetched = retry(
             &RetryPolicy::DESIGN_FETCH,
             &CancellationToken::new(),
@@ -325,10 +349,7 @@ impl Orchestrator {
             },
         )
         .await
-        .map_err(|error| OrchestratorError::Design { design_ref: design_ref.to_string(), detail: error.to_string() })?;
-        let ingested = Ingester::new()
-            .ingest_bytes(&fetched.bytes, Some(&fetched.name))
-            .map_err(|error| OrchestratorError::Design { design_ref: design_ref.to_string(), detail: error.to_string() })?;
+        .map_err(|error| design_error(error.to_string()))?;
         let platform = match &self.deps.node_driver {
             Some(driver) => Some(match driver.images().await {
                 Ok(images) => crate::validate::PlatformCatalog::Available(images),
@@ -336,7 +357,13 @@ impl Orchestrator {
             }),
             None => None,
         };
-        let evaluation = evaluate(ingested, &ValidationOptions { platform });
+        let evaluation = tokio::task::spawn_blocking(move || {
+            let ingested = Ingester::new().ingest_bytes(&fetched.bytes, Some(&fetched.name))?;
+            Ok::<_, crate::ingest::IngestError>(evaluate(ingested, &ValidationOptions { platform }))
+        })
+        .await
+        .map_err(|error| design_error(format!("design evaluation failed: {error}")))?
+        .map_err(|error| design_error(error.to_string()))?;
         Ok(LoadedDesign { site: evaluation.site, report: evaluation.report })
     }
 
