@@ -13,7 +13,9 @@ cargo build --quiet --release --locked -p drydock-http --bin drydock
 bin="$target/release/drydock"
 port="${DRYDOCK_BENCH_PORT:-19400}"
 base="http://127.0.0.1:$port"
-RUST_LOG=warn "$bin" serve --auth noauth --listen "127.0.0.1:$port" --store memory --no-orchestrator >/dev/null 2>&1 &
+work="$target/bench-sites"
+mkdir -p "$work"
+RUST_LOG=warn "$bin" serve --auth noauth --listen "127.0.0.1:$port" --store memory --no-orchestrator --design-root "$work" >/dev/null 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -21,8 +23,6 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-work="$target/bench-sites"
-mkdir -p "$work"
 site="$work/site-10000-250-42.yaml"
 [ -s "$site" ] || python3 "$shared/tools/gen_site.py" --nodes 10000 --racks 250 --seed 42 --out "$site" >/dev/null 2>&1
 small="$work/site-10-2-42.yaml"

@@ -67,6 +67,7 @@ PORT=$(free_port)
 export DD_URL="http://127.0.0.1:$PORT"
 MAAS_API_KEY=$MAAS_KEY RUST_LOG=${RUST_LOG:-warn,drydock_core::orchestrator=info} "$BIN/drydock" serve \
     --listen "127.0.0.1:$PORT" --store "redb:$WORK/drydock.redb" --auth noauth \
+    --design-root "$(dirname "$ROOT/$DESIGN")" \
     --maas-api-url "$MAAS_URL" --redfish-use-ssl false --bmc-proxy "$SIM" \
     --bootaction-report-url "$DD_URL/api/v1.0/bootactions/" \
     --poll-interval 1s --status-poll 1s --power-poll 250ms > "$WORK/server.log" 2>&1 &

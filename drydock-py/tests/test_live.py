@@ -67,7 +67,7 @@ def server(tmp_path_factory):
     port = free_port()
     process = subprocess.Popen(
         [exe, "serve", "--listen", f"127.0.0.1:{port}", "--store", "memory", "--auth", "token", "--token-file", str(tokens),
-         "--maas-api-url", info["maas_url"]],
+         "--maas-api-url", info["maas_url"], "--design-root", str(ROOT / "examples")],
         env={**os.environ, "MAAS_API_KEY": info["api_key"]},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -38,7 +38,7 @@ live_server_start() {
     printf '[[token]]\ntoken = "%s"\nuser = "checks"\nroles = ["admin"]\n' "$LIVE_TOKEN" > "$LIVE_DIR/tokens.toml"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     MAAS_API_KEY="$maas_key" "$BIN/drydock" serve --listen "127.0.0.1:$port" --store memory --auth token \
-        --token-file "$LIVE_DIR/tokens.toml" --maas-api-url "$maas_url" "$@" > "$LIVE_DIR/serve.log" 2>&1 &
+        --token-file "$LIVE_DIR/tokens.toml" --maas-api-url "$maas_url" --design-root "$PWD/examples" "$@" > "$LIVE_DIR/serve.log" 2>&1 &
     live_pids+=($!)
     live_wait_port "$port"
     LIVE_URL="http://127.0.0.1:$port"

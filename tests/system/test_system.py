@@ -172,6 +172,7 @@ class Lab:
         argv = [
             self.exe, "serve", "--listen", f"127.0.0.1:{port}", "--store", self.pg_url, "--auth", "token",
             "--token-file", str(self.tokens), "--maas-api-url", self.info["maas_url"], "--redfish-use-ssl", "false",
+            "--design-root", str(self.work),
             "--bootaction-report-url", report_url, "--poll-interval", "500ms", "--leadership-claim-interval", f"{CLAIM_S}s",
             "--leader-grace-period", f"{GRACE_S}s", "--status-poll", "1s", "--power-poll", "500ms",
             # A node that never reports fails the deployment within the test's wait.

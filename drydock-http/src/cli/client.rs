@@ -297,18 +297,33 @@ pub fn status_error(status: u16, text: &str) -> String {
     }
 }
 
-/// A design reference for the server: a local path becomes an absolute
-/// `file://` URL (it must exist); URLs pass through.
-pub fn design_ref(reference: &str) -> Result<String, Failure> {
-    if reference.contains("://") {
-        return Ok(reference.to_owned());
-    }
+/// A local design's bytes: it must be a readable file.
+fn read_local_design(reference: &str) -> Result<Vec<u8>, Failure> {
     let path = std::path::Path::new(reference);
-    let absolute = std::fs::canonicalize(path).map_err(|_| Failure::Usage(format!("design {reference} not found")))?;
-    if !absolute.is_file() {
+    let metadata = std::fs::metadata(path).map_err(|_| Failure::Usage(format!("design {reference} not found")))?;
+    if !metadata.is_file() {
         return Err(Failure::Usage(format!("design {reference} is not a file")));
     }
-    Ok(format!("file://{}", absolute.display()))
+    std::fs::read(path).map_err(|error| Failure::Usage(format!("cannot read design {reference}: {error}")))
+}
+
+impl Client {
+    /// A design reference the server can read: a URL passes through; a
+    /// local file is uploaded through the designs API (a new design with
+    /// the file as its one part) and named as the stored design,
+    /// `design://ID`, so the server never reads the client's file system.
+    pub async fn design_ref(&self, reference: &str) -> Result<String, Failure> {
+        if reference.contains("://") {
+            return Ok(reference.to_owned());
+        }
+        let content = read_local_design(reference)?;
+        let design = self.json(reqwest::Method::POST, "designs", None).await?;
+        let id = design.get("id").and_then(Value::as_str).ok_or_else(|| Failure::Request("the created design has no id".into()))?;
+        self.post_yaml(&format!("designs/{id}/parts"), &[("ingester", "yaml".into())], content)
+            .await
+            .map_err(|(Failure::Request(message) | Failure::Usage(message))| Failure::Request(format!("design {reference}: {message}")))?;
+        Ok(format!("design://{id}"))
+    }
 }
 
 /// Print a JSON value as JSON or YAML.

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{Client, ClientArgs, ClientOutput, Failure, cell, design_ref, print_table, print_value};
+use super::client::{Client, ClientArgs, ClientOutput, Failure, cell, print_table, print_value};
 use super::task::encode;
 
 /// Arguments of `drydock validatedesign`.
@@ -17,7 +17,7 @@ pub struct ValidateDesignArgs {
     /// Server and output options.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// The design: a path (sent as an absolute file:// URL) or a URL the server can read.
+    /// The design: a local file (uploaded through the designs API) or a URL the server can read.
     pub design_ref: String,
 }
 
@@ -103,7 +103,7 @@ pub async fn validate(args: ValidateDesignArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
         let client = Client::connect(&args.client).await?;
-        let href = design_ref(&args.design_ref)?;
+        let href = client.design_ref(&args.design_ref).await?;
         let (status, text) = client.call(Method::POST, "validatedesign", Some(&json!({"href": href}))).await?;
         let report: Value = match serde_json::from_str::<Value>(&text) {
             Ok(body)

@@ -11,6 +11,7 @@ pub mod node;
 pub mod oslo;
 pub mod output;
 pub mod serve;
+pub mod store;
 pub mod task;
 pub mod validate;
 
@@ -50,6 +51,9 @@ pub enum Command {
     /// Simulated labs for trying Drydock without hardware.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// The embedded store file (`drydock store check PATH`).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Parse the command line; for `serve --config FILE`, the file's options
@@ -96,10 +100,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match cli.command {
             Command::Validate(args) => validate::run(args).await,
             Command::Lab(command) => lab::run(command).await,
+            Command::Store(command) => store::run(command),
             Command::Serve(args) => serve::run(*args).await,
             Command::Config(command) => config::run(command),
             Command::Validatedesign(args) => design::validate(args).await,
@@ -108,5 +113,13 @@ pub fn main() -> ExitCode {
             Command::Design(args) => design::design(args).await,
             Command::Part(args) => design::part(args).await,
         }
-    })
+    });
+    // Work stuck in blocking I/O (a hung file system, a BMC library call)
+    // must not keep the process alive once the command is done: it gets a
+    // moment to finish, then the process exits regardless.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
+    code
 }
+
+/// How long blocking work may run on after a command has finished.
+const RUNTIME_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);

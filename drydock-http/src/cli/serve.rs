@@ -15,7 +15,8 @@ use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
 use drydock_core::drivers::redfish::{RedfishConfig, RedfishDriver};
 use drydock_core::drivers::{NodeDriver, OobRegistry};
 use drydock_core::ids::Secret;
-use drydock_core::ingest::source::DefaultSource;
+use drydock_core::ingest::policy::{HostRule, ReferencePolicy};
+use drydock_core::ingest::source::{DefaultSource, DesignSource};
 use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig};
 use drydock_core::store::StateStore;
 use drydock_core::store::memory::MemoryStore;
@@ -25,6 +26,7 @@ use crate::server::api::NodeInventory;
 use crate::server::auth::{AuthMode, KeystoneValidator, ServiceCredentials, TokenTable};
 use crate::server::nodes::MaasInventory;
 use crate::server::policy::Policy;
+use crate::server::sources::StoredDesignSource;
 use crate::server::{AppState, Paging, ServerConfig};
 
 /// Authentication modes.
@@ -100,9 +102,31 @@ pub struct ServeArgs {
     /// Policy file (YAML `"rule": "expression"`) overriding the defaults.
     #[arg(long, env = "DRYDOCK_POLICY_FILE")]
     pub policy_file: Option<PathBuf>,
-    /// Largest request body in bytes.
+    /// Largest request body in bytes (413 beyond; counted while reading).
     #[arg(long, default_value_t = 32 << 20)]
     pub body_limit: usize,
+    /// Bytes all request bodies being read or held may take together (503
+    /// with Retry-After beyond).
+    #[arg(long, default_value_t = 256 << 20)]
+    pub body_budget: usize,
+    /// Longest a client may take to send a request body (408 beyond).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// Longest a client may take to send a request's headers; also how long
+    /// a kept-alive connection may sit idle.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Connections served at once (more wait to be accepted).
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Designs parsed and validated at once (default: the number of CPUs);
+    /// more wait their turn, so memory stays bounded.
+    #[arg(long)]
+    pub design_workers: Option<usize>,
+    /// On SIGTERM, how long requests in progress and running steps get
+    /// before the process exits (tasks left running resume on the next start).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
     /// Request timeout in seconds.
     #[arg(long, default_value_t = 600)]
     pub request_timeout: u64,
@@ -117,6 +141,25 @@ pub struct ServeArgs {
     /// on the order of 100 MiB.
     #[arg(long, default_value_t = 4)]
     pub design_cache: usize,
+    /// A directory whose files may be named as design references (`file://`
+    /// or a path; repeatable). Without one the server reads no local files:
+    /// clients upload designs through the designs API (`drydock task create
+    /// -d FILE` does so).
+    #[arg(long = "design-root", value_name = "DIR")]
+    pub design_roots: Vec<PathBuf>,
+    /// Largest design a reference may yield, in bytes (counted while
+    /// reading; the reference is refused beyond).
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_design_bytes: usize,
+    /// Hosts that design references may name (a name, an address or a CIDR
+    /// range; repeatable). Without one, any host not denied.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Hosts that design references may never name, also when a name
+    /// resolves to them (repeatable). Link-local and cloud metadata
+    /// addresses are always denied.
+    #[arg(long = "deny-host", value_name = "HOST")]
+    pub deny_hosts: Vec<String>,
     /// MaaS API URL (enables the MaaS node driver).
     #[arg(long, env = "MAAS_API_URL")]
     pub maas_api_url: Option<String>,
@@ -164,9 +207,13 @@ pub struct ServeArgs {
     /// How often a BMC is polled until a power change holds.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub power_poll: Duration,
-    /// Deadline of generic steps (OOB operations, existence checks).
+    /// Deadline of generic steps (OOB operations, existence checks) and of
+    /// the read-only actions (validate_design, verify_site) as a whole.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub drydock_timeout: Duration,
+    /// Deadline for loading a task's design (fetch, parse, validate).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub design_load_timeout: Duration,
     /// Deadline for finding a node in the provisioner (PXE boot to enlisted).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub identify_node_timeout: Duration,
@@ -267,6 +314,20 @@ fn auth_mode(args: &ServeArgs) -> Result<AuthMode, String> {
     }
 }
 
+/// The server's design-reference policy from `--design-root`,
+/// `--allow-host` and `--deny-host`.
+fn reference_policy(args: &ServeArgs) -> Result<ReferencePolicy, String> {
+    let hosts = |flag: &str, values: &[String]| {
+        values.iter().map(|value| value.parse::<HostRule>().map_err(|error| format!("--{flag}: {error}"))).collect::<Result<Vec<_>, _>>()
+    };
+    for root in &args.design_roots {
+        if !root.is_dir() {
+            return Err(format!("--design-root {} is not a directory", root.display()));
+        }
+    }
+    Ok(ReferencePolicy::server(args.design_roots.clone(), hosts("allow-host", &args.allow_hosts)?, hosts("deny-host", &args.deny_hosts)?))
+}
+
 async fn build(args: &ServeArgs) -> Result<AppState, String> {
     // Configuration mistakes first: nothing is opened or created for a
     // command line that cannot work.
@@ -287,8 +348,11 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         (None, None) => (None, None),
         _ => return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into()),
     };
+    let references = reference_policy(args)?;
     let store = open_store(&args.store).await?;
-    let source = Arc::new(DefaultSource::default());
+    let files_and_hosts: Arc<dyn DesignSource> =
+        Arc::new(DefaultSource { max_bytes: Some(args.max_design_bytes), ..DefaultSource::with_policy(references) });
+    let source: Arc<dyn DesignSource> = Arc::new(StoredDesignSource::new(store.clone(), files_and_hosts));
     let ipmi = IpmiConfig { reply_timeout: args.ipmi_reply_timeout, ..IpmiConfig::default() };
     let oob = OobRegistry::new(vec![
         Arc::new(IpmiDriver::new(ipmi)),
@@ -301,6 +365,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         leadership_claim_interval: args.leadership_claim_interval,
         leader_grace_period: args.leader_grace_period,
         drydock_timeout: args.drydock_timeout,
+        design_load: args.design_load_timeout,
         identify_node: args.identify_node_timeout,
         configure_hardware: args.configure_hardware_timeout,
         deploy_node: args.deploy_node_timeout,
@@ -312,8 +377,15 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         ..OrchestratorConfig::default()
     };
     let orchestrator = Orchestrator::new(deps, config);
+    let defaults = ServerConfig::default();
     let config = ServerConfig {
         body_limit: args.body_limit,
+        body_budget: args.body_budget.max(args.body_limit),
+        body_timeout: args.body_timeout,
+        design_workers: args.design_workers.unwrap_or(defaults.design_workers).max(1),
+        max_connections: args.max_connections.max(1),
+        header_timeout: args.header_timeout,
+        shutdown_grace: args.shutdown_grace,
         request_timeout: Duration::from_secs(args.request_timeout),
         paging: Paging { default_page: args.default_page.max(1), max_page: args.max_page.max(1) },
         design_cache: args.design_cache,

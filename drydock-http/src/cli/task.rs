@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{Client, ClientArgs, ClientOutput, Failure, cell, design_ref, print_table, print_value};
+use super::client::{Client, ClientArgs, ClientOutput, Failure, cell, print_table, print_value};
 
 /// `drydock task ...`.
 #[derive(Debug, Args)]
@@ -41,7 +41,7 @@ pub enum TaskCommand {
 /// Arguments of `task create`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// The design: a path (sent as an absolute file:// URL) or a URL the server can read.
+    /// The design: a local file (uploaded through the designs API) or a URL the server can read.
     #[arg(long, short = 'd')]
     pub design_ref: String,
     /// The action, e.g. verify_site, prepare_nodes, deploy_nodes.
@@ -190,7 +190,7 @@ async fn create_task(client: &Client, args: CreateArgs, format: ClientOutput) ->
     if !(args.poll_interval.is_finite() && args.poll_interval > 0.0) {
         return Err(Failure::Usage("--poll-interval must be a positive number of seconds".into()));
     }
-    let design = design_ref(&args.design_ref)?;
+    let design = client.design_ref(&args.design_ref).await?;
     let filter = node_filter(&args.node_names, &args.rack_names, &args.node_tags);
     if !args.node_names.is_empty() {
         check_node_names(client, &design, &args.node_names).await?;

@@ -327,7 +327,29 @@ impl DrydockApi {
     #[oai(path = "/api/v1.0/health/extended", method = "get", tag = "ApiTags::Service")]
     async fn health_extended(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<ExtendedHealthReply> {
         self.authorize(&context, "physical_provisioner:health_data")?;
-        let failures = self.health_checks().await;
+        // The store must answer and, since a store that answers may still
+        // be unable to keep a write (a full disk), take a probe write.
+        let failure = |message: &str| vec![json!({"message": message, "error": true, "kind": "SimpleMessage"})];
+        let failures = match self.state.store.ping().await {
+            Err(error) => {
+                tracing::error!(error = %error, "health check: the state store does not answer");
+                failure(match error.kind() {
+                    StoreErrorKind::Corrupt => "State store corrupt: writes refused",
+                    _ => "Unable to connect to database",
+                })
+            }
+            Ok(()) => match self.state.store.check_writable().await {
+                Ok(()) => Vec::new(),
+                Err(error) => {
+                    tracing::error!(error = %error, "health check: the state store cannot be written");
+                    failure(match error.kind() {
+                        StoreErrorKind::Full => "State store full: no space left for writes",
+                        StoreErrorKind::Corrupt => "State store corrupt: writes refused",
+                        _ => "State store not writable",
+                    })
+                }
+            },
+        };
         let healthy = failures.is_empty();
         let body = json!({
             "kind": "Status", "apiVersion": "v1.0", "metadata": {},
@@ -375,6 +397,7 @@ impl DrydockApi {
     #[oai(path = "/api/v1.0/tasks", method = "post", tag = "ApiTags::Tasks")]
     async fn task_create(&self, context: poem::web::Data<&RequestContext>, body: RawBody<TaskCreateRequest>) -> ApiResult<TaskCreated> {
         self.authorize(&context, "physical_provisioner:create_task")?;
+        let body = body.read().await?;
         if !body.is_json() {
             return Err(ApiError::BadRequest("Content-Type must be application/json".into()));
         }
@@ -423,11 +446,27 @@ impl DrydockApi {
         Ok(TaskCreated::Created(Json(Documented::new(Value::Object(body))), format!("/api/v1.0/tasks/{}", task.id)))
     }
 
-    /// Purge tasks older than `days` (default 90) (`physical_provisioner:delete_tasks`).
+    /// Purge finished tasks older than `days` (default 90; a whole number
+    /// from 0 to 36500) (`physical_provisioner:delete_tasks`). A task that
+    /// has not finished, its ancestors and its descendants are never purged.
     #[oai(path = "/api/v1.0/tasks", method = "delete", tag = "ApiTags::Tasks")]
     async fn task_purge(&self, context: poem::web::Data<&RequestContext>, days: Query<Option<String>>) -> ApiResult<PurgeReply> {
         self.authorize(&context, "physical_provisioner:delete_tasks")?;
-        let days = days.0.as_deref().and_then(|text| text.trim().parse::<i64>().ok()).unwrap_or(90);
+        const MAX_DAYS: i64 = 36_500;
+        let invalid = || {
+            ApiError::BadRequest(format!("Invalid value for query parameter days: expected a whole number of days from 0 to {MAX_DAYS}"))
+        };
+        // Missing, empty or `None` (what the original client sends when no
+        // value is given) mean 90; anything else that is not a whole number
+        // of days in range is refused (upstream purged with 90, or with a
+        // negative value everything; docs/compat.md).
+        let days = match days.0.as_deref().map(str::trim) {
+            None | Some("" | "None") => 90,
+            Some(text) => match text.parse::<i64>() {
+                Ok(days @ 0..=MAX_DAYS) => days,
+                _ => return Err(invalid()),
+            },
+        };
         let now = match self.state.store.now().await {
             Ok(now) => now,
             Err(error) => {
@@ -435,12 +474,14 @@ impl DrydockApi {
                 return Ok(PurgeReply::Failed);
             }
         };
-        let cutoff = chrono::Duration::try_days(days).and_then(|span| now.checked_sub_signed(span)).unwrap_or(now);
+        let cutoff = chrono::Duration::try_days(days).and_then(|span| now.checked_sub_signed(span)).ok_or_else(invalid)?;
         match self.state.store.task_purge(cutoff).await {
             Ok(report) => {
                 tracing::info!(days, tasks = report.tasks, messages = report.messages, "tasks purged");
                 Ok(PurgeReply::Purged(PlainText("Tables purged successfully.".into())))
             }
+            // Out of space, as every write: 507 rather than the original's 404.
+            Err(error) if error.kind() == StoreErrorKind::Full => Err(error.into()),
             Err(error) => {
                 tracing::error!(error = %error, "task purge failed");
                 Ok(PurgeReply::Failed)
@@ -547,6 +588,7 @@ impl DrydockApi {
     #[oai(path = "/api/v1.0/nodefilter", method = "post", tag = "ApiTags::Nodes")]
     async fn node_filter(&self, context: poem::web::Data<&RequestContext>, body: RawBody<NodeFilterRequest>) -> ApiResult<NodeNamesReply> {
         self.authorize(&context, "physical_provisioner:read_data")?;
+        let body = body.read().await?;
         if body.is_empty() {
             return Err(ApiError::BadRequest("Missing input required value: design_ref".into()));
         }
@@ -592,6 +634,7 @@ impl DrydockApi {
         body: RawBody<ValidateDesignRequest>,
     ) -> ApiResult<ValidationReply> {
         self.authorize(&context, "physical_provisioner:validate_site_design")?;
+        let body = body.read().await?;
         if body.is_empty() {
             return Err(ApiError::BadRequest("Request body must not be empty for validation.".into()));
         }
@@ -619,13 +662,12 @@ impl DrydockApi {
                 };
                 return Ok(ValidationReply::Invalid(Json(Documented::new(report_body(&report)))));
             }
-            // A reference that names nothing is the client's mistake: 400
-            // (upstream answers 500; Shipyard only reads `status`).
-            Err(super::DesignLoadError::Fetch(
-                error @ (drydock_core::ingest::source::SourceError::NotFound { .. }
-                | drydock_core::ingest::source::SourceError::UnsupportedScheme { .. }
-                | drydock_core::ingest::source::SourceError::TooLarge { .. }),
-            )) => return Err(ApiError::BadRequest(error.to_string())),
+            // A reference the source answered for (not found, unauthorised,
+            // refused by the policy, not a regular file, too large, bad
+            // scheme) is the client's mistake: 400 naming that answer
+            // (upstream answers 500; Shipyard only reads `status`). Only an
+            // unreachable source (transient) is the server's 500.
+            Err(super::DesignLoadError::Fetch(error)) if !error.is_transient() => return Err(ApiError::BadRequest(error.to_string())),
             Err(error) => return Err(ApiError::InternalWithMessage(error.to_string())),
         };
         let body = Json(Documented::new(report_body(&evaluation.report)));

@@ -6,10 +6,15 @@
 //! [`DocumentCache`] keeps a stored design's parsed documents (parts are
 //! only ever appended, so a design id and part count name one content);
 //! [`PlatformSource`] keeps the node driver's catalogue for a short while.
+//! All of this CPU work goes through [`DesignWorkers`]: at most a few
+//! designs are parsed at once, so memory stays bounded however many
+//! requests arrive together.
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
 
 use drydock_core::ingest::Ingester;
 use drydock_core::ingest::source::SourceBytes;
@@ -55,6 +60,31 @@ impl<K, V: Clone> Recent<K, V> {
     }
 }
 
+/// Runs CPU-heavy design work (parsing, compiling, validating) on the
+/// blocking pool, at most a fixed number at once; the rest wait their turn.
+#[derive(Debug, Clone)]
+pub struct DesignWorkers {
+    permits: Arc<Semaphore>,
+}
+
+impl DesignWorkers {
+    /// At most `workers` (at least one) jobs at once.
+    pub fn new(workers: usize) -> Self {
+        DesignWorkers { permits: Arc::new(Semaphore::new(workers.max(1))) }
+    }
+
+    /// Run `work` on a blocking thread once a worker is free.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, EvaluateError> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|error| EvaluateError::Worker(error.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|error| EvaluateError::Worker(error.to_string()))
+    }
+}
+
 /// What a cached evaluation was made from.
 struct Entry {
     design_ref: String,
@@ -77,6 +107,7 @@ pub enum EvaluateError {
 /// A bounded cache of evaluations, most recent last.
 pub struct DesignCache {
     entries: Recent<Entry, Arc<Evaluation>>,
+    workers: DesignWorkers,
 }
 
 impl std::fmt::Debug for DesignCache {
@@ -92,9 +123,9 @@ fn content_hash(content: &[u8]) -> u64 {
 }
 
 impl DesignCache {
-    /// A cache of at most `capacity` designs.
-    pub fn new(capacity: usize) -> DesignCache {
-        DesignCache { entries: Recent::new(capacity) }
+    /// A cache of at most `capacity` designs, evaluated by `workers`.
+    pub fn new(capacity: usize, workers: DesignWorkers) -> DesignCache {
+        DesignCache { entries: Recent::new(capacity), workers }
     }
 
     fn lookup(&self, design_ref: &str, hash: u64, content: &[u8], options: &ValidationOptions) -> Option<Arc<Evaluation>> {
@@ -123,17 +154,18 @@ impl DesignCache {
         let kept = options.clone();
         let input = content.clone();
         let name = fetched.name;
-        let evaluation = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let ingested = Ingester::new().ingest_bytes(&input, Some(&name));
-            let ingest_ms = started.elapsed().as_millis() as u64;
-            let evaluation = ingested.map(|ingested| evaluate(ingested, &options));
-            tracing::debug!(ingest_ms, evaluate_ms = started.elapsed().as_millis() as u64 - ingest_ms, "design evaluated");
-            evaluation
-        })
-        .await
-        .map_err(|error| EvaluateError::Worker(error.to_string()))?
-        .map_err(|error| EvaluateError::Ingest(error.to_string()))?;
+        let evaluation = self
+            .workers
+            .run(move || {
+                let started = std::time::Instant::now();
+                let ingested = Ingester::new().ingest_bytes(&input, Some(&name));
+                let ingest_ms = started.elapsed().as_millis() as u64;
+                let evaluation = ingested.map(|ingested| evaluate(ingested, &options));
+                tracing::debug!(ingest_ms, evaluate_ms = started.elapsed().as_millis() as u64 - ingest_ms, "design evaluated");
+                evaluation
+            })
+            .await?
+            .map_err(|error| EvaluateError::Ingest(error.to_string()))?;
         let evaluation = Arc::new(evaluation);
         self.entries.put(Entry { design_ref: design_ref.to_owned(), hash, options: kept, content }, evaluation.clone());
         Ok(evaluation)
@@ -166,6 +198,7 @@ pub struct StoredDocument {
 /// part count.
 pub struct DocumentCache {
     entries: Recent<(drydock_core::ids::TaskId, usize), Arc<Vec<StoredDocument>>>,
+    workers: DesignWorkers,
 }
 
 impl std::fmt::Debug for DocumentCache {
@@ -175,9 +208,9 @@ impl std::fmt::Debug for DocumentCache {
 }
 
 impl DocumentCache {
-    /// A cache of at most `capacity` designs.
-    pub fn new(capacity: usize) -> DocumentCache {
-        DocumentCache { entries: Recent::new(capacity) }
+    /// A cache of at most `capacity` designs, parsed by `workers`.
+    pub fn new(capacity: usize, workers: DesignWorkers) -> DocumentCache {
+        DocumentCache { entries: Recent::new(capacity), workers }
     }
 
     /// The documents of design `id` with `part_count` parts, if cached.
@@ -193,10 +226,7 @@ impl DocumentCache {
         part_count: usize,
         parse: impl FnOnce() -> Result<Vec<StoredDocument>, String> + Send + 'static,
     ) -> Result<Arc<Vec<StoredDocument>>, EvaluateError> {
-        let documents = tokio::task::spawn_blocking(parse)
-            .await
-            .map_err(|error| EvaluateError::Worker(error.to_string()))?
-            .map_err(EvaluateError::Ingest)?;
+        let documents = self.workers.run(parse).await?.map_err(EvaluateError::Ingest)?;
         let documents = Arc::new(documents);
         self.entries.put((id, part_count), documents.clone());
         Ok(documents)

@@ -205,6 +205,7 @@ impl DesignsApi {
         body: RawBody<DesignCreateRequest>,
     ) -> ApiResult<DesignCreated> {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
+        let body = body.read().await?;
         let base = if body.is_empty() {
             None
         } else {
@@ -251,15 +252,8 @@ impl DesignsApi {
                 body["parts"] = parts.iter().map(part_json).collect();
             }
             "compiled" => {
-                let mut content = Vec::new();
-                for part in &parts {
-                    content.extend_from_slice(&part.content);
-                    if !content.ends_with(b"\n") {
-                        content.push(b'\n');
-                    }
-                    content.extend_from_slice(b"---\n");
-                }
-                let reference = format!("design:{id}");
+                let content = super::sources::stream_of(&parts);
+                let reference = format!("{}{id}", super::sources::STORED_SCHEME);
                 let fetched = SourceBytes { bytes: content, name: reference.clone() };
                 let evaluation = self
                     .state
@@ -305,6 +299,7 @@ impl DesignsApi {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
         let id = Self::design_id(&design_id.0)?;
         self.record(id).await?;
+        let body = body.read().await?;
         if body.is_empty() {
             return Err(ApiError::BadRequest("Empty body not supported".into()));
         }
@@ -319,12 +314,24 @@ impl DesignsApi {
         } else {
             match ingester.0.as_deref() {
                 None => return Err(ApiError::BadRequest("POST requires parameter 'ingester'".into())),
-                Some("yaml") => ("request body".to_owned(), body.bytes.clone()),
+                Some("yaml") => ("request body".to_owned(), body.bytes),
                 Some(other) => return Err(ApiError::BadRequest(format!("Unknown ingester {other}"))),
             }
         };
-        let text = std::str::from_utf8(&content).map_err(|_| ApiError::BadRequest("The part is not UTF-8".into()))?;
-        super::convert::yaml_documents(text).map_err(|error| ApiError::BadRequest(format!("Invalid YAML: {error}")))?;
+        // Parsed once before storing, within the design path's budgets and
+        // off the async runtime: a part that is not YAML, or that would
+        // expand past the budgets, is refused and nothing is stored.
+        let content = Arc::new(content);
+        let parsed = content.clone();
+        self.state
+            .workers
+            .run(move || {
+                let text = std::str::from_utf8(&parsed).map_err(|_| "The part is not UTF-8".to_owned())?;
+                super::convert::yaml_documents(text).map(drop).map_err(|error| format!("Invalid YAML: {error}"))
+            })
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))?
+            .map_err(ApiError::BadRequest)?;
         let part = self.state.store.design_part_add(id, &source, &content).await?;
         Ok(PartCreated::Created(Json(Documented::new(part_json(&part))), format!("/api/v1.0/designs/{id}/parts")))
     }

@@ -1,7 +1,8 @@
 //! The server's one error type, [`ApiError`], and the only place core errors
 //! become status codes and the three body formats of the original (compat:
 //! api spec §1.1): A `{"type","message","retry"}`, B `{"title"[,
-//! "description"]}`, C plain text or empty.
+//! "description"]}`, C plain text or empty. A store out of space answers
+//! 507 format A with `retry: true` (not in the original; docs/compat.md).
 
 use drydock_core::store::{StoreError, StoreErrorKind};
 use poem::http::StatusCode;
@@ -34,6 +35,13 @@ pub enum ApiError {
     /// `retry: true`).
     #[error("Request timed out")]
     Timeout,
+    /// The server's budget for request bodies in flight is spent (503,
+    /// format A, `retry: true`, with `Retry-After`).
+    #[error("Server busy: too many request bodies in flight")]
+    Busy,
+    /// The client took too long to send the body (408, format A).
+    #[error("Request body not received in time")]
+    BodyTimeout,
     /// The store failed; the detail is logged, never sent.
     #[error("state store error")]
     Store(#[from] StoreError),
@@ -102,10 +110,13 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Store(error) => match error.kind() {
                 StoreErrorKind::NotFound => StatusCode::NOT_FOUND,
                 StoreErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                // No space left for the write: 507, worth retrying once space is freed.
+                StoreErrorKind::Full => StatusCode::INSUFFICIENT_STORAGE,
                 StoreErrorKind::Conflict | StoreErrorKind::Corrupt => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Internal(_) | ApiError::InternalWithMessage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -117,9 +128,17 @@ impl ResponseError for ApiError {
         self.log();
         let status = self.status();
         match self {
+            ApiError::Store(error) if error.kind() == StoreErrorKind::Full => {
+                envelope(status, "State store full: no space left for writes", true)
+            }
             ApiError::Store(error) if error.is_transient() => envelope(status, "State store unavailable", true),
             ApiError::Store(_) | ApiError::Internal(_) => envelope(status, "Unknown error", false),
             ApiError::Timeout => envelope(status, "Request timed out", true),
+            ApiError::Busy => {
+                let mut response = envelope(status, &self.to_string(), true);
+                response.headers_mut().insert("retry-after", poem::http::HeaderValue::from_static(BUSY_RETRY_AFTER));
+                response
+            }
             ApiError::Framework { title, .. } => json_response(status, &json!({"title": title})),
             ApiError::Plain { text, .. } => match text {
                 Some(text) => Response::builder().status(status).content_type("text/plain; charset=utf-8").body(*text),
@@ -129,6 +148,9 @@ impl ResponseError for ApiError {
         }
     }
 }
+
+/// Seconds a client is asked to wait when the server is busy.
+const BUSY_RETRY_AFTER: &str = "1";
 
 /// The error envelope's schema name in the OpenAPI document.
 const ERROR_SCHEMA: &str = "ErrorEnvelope";
@@ -159,6 +181,7 @@ impl poem_openapi::ApiResponse for ApiError {
                 error(413, "Request body too large"),
                 error(500, "Unknown error"),
                 error(503, "Store unavailable or request timed out (retry: true)"),
+                error(507, "Store full: no space left for writes (retry: true)"),
             ],
         }
     }

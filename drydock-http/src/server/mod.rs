@@ -14,9 +14,11 @@ pub mod cache;
 pub mod convert;
 pub mod designs;
 pub mod error;
+pub mod listener;
 pub mod nodes;
 pub mod policy;
 pub mod schema;
+pub mod sources;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -31,14 +33,13 @@ use drydock_core::validate::Evaluation;
 use futures::FutureExt;
 use poem::error::ResponseError;
 use poem::http::{HeaderValue, Method, StatusCode, Uri};
-use poem::listener::TcpListener;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 use tokio_util::sync::CancellationToken;
 
 use self::api::{DrydockApi, NodeInventory};
 use self::auth::{AuthMode, RequestContext};
-use self::body::BodyLimit;
+use self::body::{BodyBudget, BodyPolicy};
 use self::cache::{DesignCache, EvaluateError};
 use self::designs::DesignsApi;
 use self::error::{ApiError, envelope};
@@ -73,6 +74,21 @@ impl Paging {
 pub struct ServerConfig {
     /// Largest request body in bytes (413 beyond).
     pub body_limit: usize,
+    /// Bytes all request bodies being read or held may take together (503
+    /// with `Retry-After` beyond).
+    pub body_budget: usize,
+    /// Designs evaluated (parsed, compiled, validated) at once; more wait.
+    pub design_workers: usize,
+    /// Open connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers, and the
+    /// longest a connection may sit idle between requests.
+    pub header_timeout: Duration,
+    /// Longest a client may take to send a request's body.
+    pub body_timeout: Duration,
+    /// On shutdown, how long requests in progress and the orchestrator get
+    /// to finish.
+    pub shutdown_grace: Duration,
     /// Longest a request may run (503 `retry: true` beyond); the original
     /// allows 600 s because validation fetches whole designs.
     pub request_timeout: Duration,
@@ -87,6 +103,12 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             body_limit: 32 << 20,
+            body_budget: 256 << 20,
+            design_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
             request_timeout: Duration::from_secs(600),
             paging: Paging { default_page: 10_000, max_page: 10_000 },
             design_cache: 4,
@@ -127,6 +149,10 @@ pub struct AppState {
     pub policy: Policy,
     /// Limits.
     pub config: ServerConfig,
+    /// The bytes request bodies in flight may take together.
+    pub body_budget: BodyBudget,
+    /// Where design parsing and evaluation run, a few at a time.
+    pub workers: cache::DesignWorkers,
 }
 
 impl std::fmt::Debug for AppState {
@@ -146,12 +172,15 @@ impl AppState {
         config: ServerConfig,
     ) -> AppState {
         let node_driver = orchestrator.node_driver();
+        let workers = cache::DesignWorkers::new(config.design_workers);
         AppState {
             store: orchestrator.store().clone(),
             orchestrator,
             source,
-            designs: DesignCache::new(config.design_cache),
-            documents: cache::DocumentCache::new(config.design_cache),
+            designs: DesignCache::new(config.design_cache, workers.clone()),
+            documents: cache::DocumentCache::new(config.design_cache, workers.clone()),
+            body_budget: BodyBudget::new(config.body_budget),
+            workers,
             platform: cache::PlatformSource::new(node_driver),
             nodes: None,
             auth,
@@ -296,7 +325,11 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
         };
         context = state.auth.authenticate(req.headers(), source).await;
         req.extensions_mut().insert(context.clone());
-        req.extensions_mut().insert(BodyLimit(state.config.body_limit));
+        req.extensions_mut().insert(BodyPolicy {
+            limit: state.config.body_limit,
+            budget: state.body_budget.clone(),
+            timeout: state.config.body_timeout,
+        });
         let call = AssertUnwindSafe(next.call(req)).catch_unwind();
         match tokio::time::timeout(state.config.request_timeout, call).await {
             Err(_) => ApiError::Timeout.as_response(),
@@ -402,8 +435,12 @@ pub fn document_state() -> AppState {
 }
 
 /// Serve on `address` until Ctrl-C/SIGTERM; with `orchestrate`, run the
-/// orchestrator's leader loop in the same process.
+/// orchestrator's leader loop in the same process. Shutdown is bounded:
+/// requests in progress and the orchestrator get
+/// [`ServerConfig::shutdown_grace`] to finish; tasks still running then are
+/// left `running` in the store and resumed by the next server.
 pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
     let shutdown = CancellationToken::new();
     let orchestrator = state.orchestrator.clone();
     let loop_shutdown = shutdown.clone();
@@ -415,8 +452,9 @@ pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool)
             tracing::error!(error = %error, "the orchestrator loop stopped");
         }
     });
-    tracing::info!(%address, "serving /api/v1.0");
-    let signal = async {
+    tracing::info!(address = %listener.local_addr()?, "serving /api/v1.0");
+    let signalled = shutdown.clone();
+    let signal = async move {
         let terminate = async {
             #[cfg(unix)]
             if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -430,12 +468,22 @@ pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool)
             () = terminate => {}
         }
         tracing::info!("shutting down");
+        signalled.cancel();
     };
-    let result =
-        poem::Server::new(TcpListener::bind(address)).run_with_graceful_shutdown(app(state), signal, Some(Duration::from_secs(30))).await;
+    let limits = listener::ConnectionLimits {
+        max_connections: state.config.max_connections,
+        header_timeout: state.config.header_timeout,
+        shutdown_grace: state.config.shutdown_grace,
+    };
+    let grace = state.config.shutdown_grace;
+    let result = listener::run(listener, app(state), limits, signal).await;
     shutdown.cancel();
-    if leader.await.is_err() {
-        tracing::error!("the orchestrator loop panicked");
+    match tokio::time::timeout(grace, leader).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => tracing::error!("the orchestrator loop panicked"),
+        Err(_) => {
+            tracing::warn!("the orchestrator did not stop within the shutdown grace period; its running tasks resume on the next start")
+        }
     }
     result
 }

@@ -1,12 +1,19 @@
-//! Versions, health, routing edge cases, request ids, Swagger UI.
+//! Versions, health (a store that is down, a store that is full), routing
+//! edge cases, request ids, Swagger UI.
 
 use std::sync::Arc;
 
-use drydock_core::store::TaskQuery;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use drydock_core::ids::{BootActionId, TaskId};
+use drydock_core::store::memory::MemoryStore;
+use drydock_core::store::{LeaderLease, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard};
+use drydock_core::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
+use drydock_core::task::{Action, ActionResult, StatusMessage, Task};
 use poem::http::Method;
 use serde_json::json;
 
-use crate::support::{Call, DownStore, Setup, admin, harness};
+use crate::support::{Call, DownStore, Setup, admin, harness, site_ref};
 
 #[tokio::test]
 async fn versions_is_exact_and_carries_a_request_id() {
@@ -48,6 +55,145 @@ async fn extended_health_when_healthy() {
     let reply = admin().get("/api/v1.0/health/extended").await;
     assert_eq!(reply.status, 200);
     insta::assert_json_snapshot!("health_extended_ok", reply.json());
+}
+
+/// A store whose disk is full: it answers reads, and every write (the
+/// writability probe included) fails with `Full`, as the redb store does on
+/// ENOSPC (drydock-core/tests/store_faults).
+struct FullStore(MemoryStore);
+
+fn full<T>() -> StoreResult<T> {
+    Err(StoreError::Full { detail: "no space left for database file /var/lib/drydock/state.redb".into() })
+}
+
+#[async_trait]
+impl StateStore for FullStore {
+    async fn now(&self) -> StoreResult<DateTime<Utc>> {
+        self.0.now().await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.0.ping().await
+    }
+    async fn check_writable(&self) -> StoreResult<()> {
+        full()
+    }
+    async fn design_create(&self) -> StoreResult<DesignRecord> {
+        full()
+    }
+    async fn design_get(&self, id: TaskId) -> StoreResult<DesignRecord> {
+        self.0.design_get(id).await
+    }
+    async fn design_part_add(&self, _: TaskId, _: &str, _: &[u8]) -> StoreResult<DesignPart> {
+        full()
+    }
+    async fn design_parts(&self, id: TaskId) -> StoreResult<Vec<DesignPart>> {
+        self.0.design_parts(id).await
+    }
+    async fn design_list(&self, after: Option<TaskId>, limit: usize) -> StoreResult<Vec<DesignRecord>> {
+        self.0.design_list(after, limit).await
+    }
+    async fn task_create(&self, _: &Task) -> StoreResult<Task> {
+        full()
+    }
+    async fn task_import(&self, _: &[Task]) -> StoreResult<()> {
+        full()
+    }
+    async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
+        self.0.task_get(id).await
+    }
+    async fn task_get_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>> {
+        self.0.task_get_many(ids).await
+    }
+    async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
+        self.0.task_list(query).await
+    }
+    async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>> {
+        self.0.task_children(id).await
+    }
+    async fn task_update(&self, _: &Task, _: UpdateGuard) -> StoreResult<Task> {
+        full()
+    }
+    async fn task_add_subtask(&self, _: TaskId, _: TaskId) -> StoreResult<()> {
+        full()
+    }
+    async fn task_claim_next(&self, _: &[Action]) -> StoreResult<Option<Task>> {
+        full()
+    }
+    async fn task_mark_terminate(&self, _: TaskId, _: &str, _: bool) -> StoreResult<()> {
+        full()
+    }
+    async fn task_purge(&self, _: DateTime<Utc>) -> StoreResult<PurgeReport> {
+        full()
+    }
+    async fn result_message_add(&self, _: TaskId, _: &StatusMessage) -> StoreResult<()> {
+        full()
+    }
+    async fn result_messages(&self, task: TaskId) -> StoreResult<Vec<StatusMessage>> {
+        self.0.result_messages(task).await
+    }
+    async fn build_data_insert(&self, _: &BuildData) -> StoreResult<()> {
+        full()
+    }
+    async fn build_data_for_node(&self, node: &str, latest: bool) -> StoreResult<Vec<BuildData>> {
+        self.0.build_data_for_node(node, latest).await
+    }
+    async fn build_data_for_task(&self, task: TaskId) -> StoreResult<Vec<BuildData>> {
+        self.0.build_data_for_task(task).await
+    }
+    async fn bootaction_context_upsert(&self, _: &BootActionContext) -> StoreResult<()> {
+        full()
+    }
+    async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>> {
+        self.0.bootaction_context(node).await
+    }
+    async fn bootaction_status_insert(&self, _: &BootActionStatus) -> StoreResult<()> {
+        full()
+    }
+    async fn bootaction_status_get(&self, action_id: BootActionId) -> StoreResult<BootActionStatus> {
+        self.0.bootaction_status_get(action_id).await
+    }
+    async fn bootaction_status_for_node(&self, node: &str) -> StoreResult<Vec<BootActionStatus>> {
+        self.0.bootaction_status_for_node(node).await
+    }
+    async fn bootaction_status_update(&self, _: BootActionId, _: ActionResult) -> StoreResult<BootActionStatus> {
+        full()
+    }
+    async fn leader_claim(&self, _: uuid::Uuid, _: std::time::Duration) -> StoreResult<bool> {
+        full()
+    }
+    async fn leader_renew(&self, _: uuid::Uuid) -> StoreResult<bool> {
+        full()
+    }
+    async fn leader_release(&self, _: uuid::Uuid) -> StoreResult<()> {
+        full()
+    }
+    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
+        self.0.leader_current().await
+    }
+}
+
+#[tokio::test]
+async fn a_full_store_is_507_with_retry_and_fails_the_extended_health_check() {
+    let server = harness(Setup { store: Arc::new(FullStore(MemoryStore::new())), ..Setup::default() });
+    let created = server.post("/api/v1.0/tasks", &json!({"action": "verify_site", "design_ref": site_ref()})).await;
+    assert_eq!(created.status, 507, "{}", created.body);
+    assert_eq!(created.json(), json!({"type": "error", "message": "State store full: no space left for writes", "retry": true}));
+    assert!(!created.body.contains("/var/lib"), "internal detail leaked: {}", created.body);
+    let purge = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=1")).await;
+    assert_eq!(purge.status, 507, "a purge that cannot write says why: {}", purge.body);
+    // Reads still work, and plain /health (liveness: the store answers) stays 204.
+    assert_eq!(server.get("/api/v1.0/tasks").await.status, 200);
+    assert_eq!(server.get("/api/v1.0/health").await.status, 204);
+    let extended = server.get("/api/v1.0/health/extended").await;
+    assert_eq!(extended.status, 503, "{}", extended.body);
+    let body = extended.json();
+    assert_eq!(body["status"], "Failure");
+    assert_eq!(body["code"], 503);
+    assert_eq!(body["details"]["errorCount"], 1);
+    assert_eq!(
+        body["details"]["messageList"],
+        json!([{"message": "State store full: no space left for writes", "error": true, "kind": "SimpleMessage"}])
+    );
 }
 
 #[tokio::test]
@@ -112,4 +258,65 @@ async fn swagger_ui_and_document_are_served() {
     let document = document.json();
     assert_eq!(document["info"]["title"], "Drydock");
     assert!(document["paths"].get("/api/v1.0/tasks/{task_id}").is_some());
+}
+
+/// A store file whose page holding one task's record has a byte inverted
+/// (found by that record's text), beside the sound original.
+async fn damaged_store(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use drydock_core::store::redb_store::RedbStore;
+    let sound = dir.join("sound.redb");
+    let marker = "MARKER-the-record-in-the-damaged-page";
+    {
+        let store = RedbStore::open(&sound).expect("create");
+        for index in 0..60 {
+            let mut task = Task::new(Action::Noop, None);
+            task.result.message = Some(if index == 20 { marker.to_owned() } else { format!("task {index}") });
+            store.task_create(&task).await.expect("task");
+        }
+    }
+    let mut bytes = std::fs::read(&sound).expect("read");
+    let at = bytes.windows(marker.len()).position(|window| window == marker.as_bytes()).expect("the record is in the file");
+    bytes[at + marker.len() / 2] ^= 0xff;
+    let damaged = dir.join("damaged.redb");
+    std::fs::write(&damaged, bytes).expect("write");
+    (sound, damaged)
+}
+
+#[tokio::test]
+async fn a_damaged_store_is_refused_by_serve_and_store_check_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sound, damaged) = damaged_store(dir.path()).await;
+    let drydock = || std::process::Command::new(env!("CARGO_BIN_EXE_drydock"));
+
+    let output = drydock().args(["store", "check"]).arg(&sound).env("NO_COLOR", "1").output().expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("ok: ") && stdout.contains("60 tasks"), "{stdout}");
+
+    let output = drydock().args(["store", "check"]).arg(&damaged).env("NO_COLOR", "1").output().expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("corrupt: ") && stdout.contains("damaged.redb") && stdout.contains("restore"), "{stdout}");
+
+    let output = drydock().args(["store", "check", "-o", "json"]).arg(format!("redb:{}", damaged.display())).output().expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(body["status"], "corrupt");
+
+    let output = drydock().args(["store", "check"]).arg(dir.path().join("missing.redb")).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2), "cannot open: {}", String::from_utf8_lossy(&output.stderr));
+
+    // The server refuses to start on it, saying what to do, and leaves it alone.
+    let before = std::fs::read(&damaged).expect("read");
+    let output = drydock()
+        .args(["serve", "--auth", "noauth", "--no-orchestrator", "--listen", "127.0.0.1:0", "--store"])
+        .arg(format!("redb:{}", damaged.display()))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("drydock serve on a damaged store: {stderr}");
+    assert!(!output.status.success(), "a damaged store is not served: {stderr}");
+    assert!(stderr.contains("damaged.redb") && stderr.contains("drydock store check"), "{stderr}");
+    assert_eq!(std::fs::read(&damaged).expect("read"), before, "the damaged file is left as it was");
 }

@@ -1,8 +1,11 @@
 //! Task endpoints: create, list with paging, show with build data, sub-task
-//! errors and layers, task build data, retention purge.
+//! errors and layers, task build data, retention purge (never of unfinished
+//! work; `days` must be a whole number of days from 0 to 36500).
 
-use drydock_core::store::TaskQuery;
-use drydock_core::task::{Action, TaskStatus};
+use std::sync::Arc;
+
+use drydock_core::store::{StateStore, TaskQuery, UpdateGuard};
+use drydock_core::task::{Action, Task, TaskStatus};
 use poem::http::Method;
 use serde_json::json;
 
@@ -231,8 +234,8 @@ async fn show_layers() {
 async fn layers_show_missing_children_as_null() {
     let server = admin();
     let store = server.store().clone();
-    let root = stored_task(&store, Action::DeployNodes, 0).await;
-    let child = stored_task(&store, Action::DeployNode, 100).await;
+    let root = finished_task(&store, Action::DeployNodes, 0).await;
+    let child = finished_task(&store, Action::DeployNode, 100).await;
     store.task_add_subtask(root.id, child.id).await.expect("child");
     store.task_purge(chrono::Utc::now() - chrono::Duration::days(50)).await.expect("purge the child only");
     let body = server.get(&format!("/api/v1.0/tasks/{}?layers=2", root.id)).await.json();
@@ -270,19 +273,71 @@ async fn task_build_data() {
     insta::assert_json_snapshot!("task_build_data", normalise(&reply.json()));
 }
 
+/// A stored task that has finished (`complete`), created `age_days` ago.
+async fn finished_task(store: &Arc<dyn StateStore>, action: Action, age_days: i64) -> Task {
+    let mut task = stored_task(store, action, age_days).await;
+    task.status = TaskStatus::Complete;
+    store.task_update(&task, UpdateGuard::Unconditional).await.expect("finished")
+}
+
 #[tokio::test]
 async fn purge_removes_old_tasks() {
     let server = admin();
-    let old = stored_task(server.store(), Action::VerifySite, 100).await;
-    let recent = stored_task(server.store(), Action::VerifySite, 10).await;
-    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=nonsense")).await;
+    let old = finished_task(server.store(), Action::VerifySite, 100).await;
+    let recent = finished_task(server.store(), Action::VerifySite, 10).await;
+    // No value, and the original client's `days=None`, mean 90 days.
+    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=None")).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, "Tables purged successfully.");
     assert!(server.store().task_get(old.id).await.is_err(), "older than the default 90 days");
     assert!(server.store().task_get(recent.id).await.is_ok());
+    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks")).await;
+    assert_eq!(reply.status, 200);
+    assert!(server.store().task_get(recent.id).await.is_ok());
     let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=5")).await;
     assert_eq!(reply.status, 200);
     assert!(server.store().task_get(recent.id).await.is_err());
+}
+
+#[tokio::test]
+async fn purge_refuses_days_that_are_not_a_sane_whole_number() {
+    let server = admin();
+    let old = finished_task(server.store(), Action::VerifySite, 100).await;
+    let running = stored_task(server.store(), Action::DeployNodes, 0).await;
+    for days in ["-1", "abc", "99999999999", "36501", "1.5", "-99999999999", "9223372036854775807", "1e3"] {
+        let reply = server.send(Call::new(Method::DELETE, &format!("/api/v1.0/tasks?days={days}"))).await;
+        reply.assert_envelope(400, "Invalid value for query parameter days: expected a whole number of days from 0 to 36500");
+    }
+    assert!(server.store().task_get(old.id).await.is_ok(), "a refused purge deletes nothing");
+    assert!(server.store().task_get(running.id).await.is_ok());
+    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=36500")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_purge_never_deletes_unfinished_tasks_or_their_relatives() {
+    let server = admin();
+    let store = server.store().clone();
+    let mut running = stored_task(&store, Action::DeployNodes, 400).await;
+    running.status = TaskStatus::Running;
+    let running = store.task_update(&running, UpdateGuard::Unconditional).await.expect("running");
+    let mut queued = stored_task(&store, Action::PrepareSite, 400).await;
+    queued.status = TaskStatus::Queued;
+    let queued = store.task_update(&queued, UpdateGuard::Unconditional).await.expect("queued");
+    let finished_child = finished_task(&store, Action::DeployNode, 400).await;
+    store.task_add_subtask(running.id, finished_child.id).await.expect("child of the running task");
+    let finished = finished_task(&store, Action::VerifySite, 400).await;
+    // `days=0`: everything finished, however recent.
+    let reply = server.send(Call::new(Method::DELETE, "/api/v1.0/tasks?days=0")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(store.task_get(finished.id).await.is_err(), "finished and old: purged");
+    for (id, what) in [(running.id, "running"), (queued.id, "queued"), (finished_child.id, "child of a running task")] {
+        let task = store.task_get(id).await.unwrap_or_else(|error| panic!("the {what} task survives a purge: {error}"));
+        assert_eq!(task.id, id);
+    }
+    let body = server.get(&format!("/api/v1.0/tasks/{}", running.id)).await;
+    assert_eq!(body.status, 200);
+    assert_eq!(body.json()["status"], "running");
 }
 
 #[tokio::test]
