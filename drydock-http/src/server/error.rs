@@ -178,9 +178,13 @@ impl poem_openapi::ApiResponse for ApiError {
                     content: vec![],
                     headers: vec![],
                 },
+                error(408, "The request body was not received in time"),
                 error(413, "Request body too large"),
                 error(500, "Unknown error"),
-                error(503, "Store unavailable or request timed out (retry: true)"),
+                error(
+                    503,
+                    "Store unavailable, request timed out, or the server's body budget is spent (retry: true; Retry-After when busy)",
+                ),
                 error(507, "Store full: no space left for writes (retry: true)"),
             ],
         }

@@ -199,22 +199,11 @@ fn sigterm_stops_the_server_while_io_is_stuck() {
     let mut server = Server::start(&["--shutdown-grace", "2s"]);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let task_id = runtime.block_on(async {
-        let client = server.client();
-        let created = client
-            .post(server.at("/api/v1.0/tasks"))
-            .header("X-Auth-Token", TOKEN)
-            .json(&serde_json::json!({"action": "validate_design", "design_ref": design}))
-            .send()
-            .await
-            .expect("task");
+        let created = server.create_task("validate_design", &design).await;
         assert_eq!(created.status().as_u16(), 201);
         let task: serde_json::Value = created.json().await.expect("task JSON");
-        let stuck = client
-            .post(server.at("/api/v1.0/validatedesign"))
-            .header("X-Auth-Token", TOKEN)
-            .json(&serde_json::json!({"href": design}))
-            .send();
-        let _ = tokio::time::timeout(Duration::from_secs(3), stuck).await;
+        let href = serde_json::json!({"href": design});
+        let _ = tokio::time::timeout(Duration::from_secs(3), server.post_json("/api/v1.0/validatedesign", &href)).await;
         task["task_id"].as_str().expect("task id").to_owned()
     });
     let took = server.terminate(Duration::from_secs(10));
@@ -228,24 +217,7 @@ fn sigterm_stops_the_server_while_io_is_stuck() {
     drop(server);
     let restarted = Server::start_in(dir, &["--store", &store], &["--leader-grace-period", "1s"]);
     runtime.block_on(async {
-        let client = restarted.client();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let task: serde_json::Value = client
-                .get(restarted.at(&format!("/api/v1.0/tasks/{task_id}")))
-                .header("X-Auth-Token", TOKEN)
-                .send()
-                .await
-                .expect("task")
-                .json()
-                .await
-                .expect("task JSON");
-            if task["status"] == "complete" {
-                assert_eq!(task["result"]["status"], "failure", "{task}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "the task did not finish after the restart: {task}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let task = restarted.wait_for_task(&task_id, "complete").await;
+        assert_eq!(task["result"]["status"], "failure", "{task}");
     });
 }

@@ -16,14 +16,7 @@ const SECRET: &str = "kubeconfig-token-3b9f0d";
 
 async fn validate(server: &Server, href: &str) -> (u16, String, Duration) {
     let started = Instant::now();
-    let reply = server
-        .client()
-        .post(server.at("/api/v1.0/validatedesign"))
-        .header("X-Auth-Token", TOKEN)
-        .json(&json!({"href": href}))
-        .send()
-        .await
-        .expect("validatedesign");
+    let reply = server.post_json("/api/v1.0/validatedesign", &json!({"href": href})).await;
     let status = reply.status().as_u16();
     (status, reply.text().await.expect("body"), started.elapsed())
 }
@@ -83,18 +76,9 @@ async fn file_references_follow_the_policy() {
 
     // A queued task on /dev/zero fails cleanly, and the server restarts on
     // the same store without trouble (no crash loop).
-    let task: Value = client
-        .post(server.at("/api/v1.0/tasks"))
-        .header("X-Auth-Token", TOKEN)
-        .json(&json!({"action": "validate_design", "design_ref": "file:///dev/zero"}))
-        .send()
-        .await
-        .expect("task")
-        .json()
-        .await
-        .expect("task JSON");
+    let task: Value = server.create_task("validate_design", "file:///dev/zero").await.json().await.expect("task JSON");
     let task_id = task["task_id"].as_str().expect("task id").to_owned();
-    let finished = wait_for_task(&server, &task_id).await;
+    let finished = server.wait_for_task(&task_id, "complete").await;
     assert_eq!(finished["result"]["status"], "failure", "{finished}");
     assert!(finished.to_string().contains("character device"), "{finished}");
     server.assert_healthy("file references").await;
@@ -109,28 +93,6 @@ async fn file_references_follow_the_policy() {
     let (status, body, _) = validate(&restarted, &format!("file://{}/site.yaml", root.display())).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("file references are not allowed"), "{body}");
-}
-
-/// Wait until a task is complete; its body.
-async fn wait_for_task(server: &Server, task_id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let task: Value = server
-            .client()
-            .get(server.at(&format!("/api/v1.0/tasks/{task_id}")))
-            .header("X-Auth-Token", TOKEN)
-            .send()
-            .await
-            .expect("task")
-            .json()
-            .await
-            .expect("task JSON");
-        if task["status"] == "complete" {
-            return task;
-        }
-        assert!(Instant::now() < deadline, "task {task_id} did not finish: {task}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A loopback HTTP server answering every request with `respond`.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::{Server, TOKEN};
 
@@ -43,14 +43,7 @@ impl Drop for Tmpfs {
 }
 
 async fn create_task(server: &Server, design_ref: &str) -> reqwest::Response {
-    server
-        .client()
-        .post(server.at("/api/v1.0/tasks"))
-        .header("X-Auth-Token", TOKEN)
-        .json(&json!({"action": "validate_design", "design_ref": design_ref}))
-        .send()
-        .await
-        .expect("create a task")
+    server.create_task("validate_design", design_ref).await
 }
 
 /// 8: while the disk is full, writes are 507 (`retry: true`) and extended
@@ -168,28 +161,13 @@ async fn purges_refuse_absurd_days_and_keep_running_tasks() {
     let server = Server::start(&[]);
     let client = server.client();
     for days in ["-1", "abc", "1e3", "99999999999", "-99999999999"] {
-        let reply = client.delete(server.at(&format!("/api/v1.0/tasks?days={days}"))).header("X-Auth-Token", TOKEN).send().await.expect("purge");
+        let reply =
+            client.delete(server.at(&format!("/api/v1.0/tasks?days={days}"))).header("X-Auth-Token", TOKEN).send().await.expect("purge");
         assert_eq!(reply.status().as_u16(), 400, "days={days}");
     }
     let task: Value = create_task(&server, &stalled).await.json().await.expect("task");
     let id = task["task_id"].as_str().expect("id").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let task: Value = client
-            .get(server.at(&format!("/api/v1.0/tasks/{id}")))
-            .header("X-Auth-Token", TOKEN)
-            .send()
-            .await
-            .expect("task")
-            .json()
-            .await
-            .expect("json");
-        if task["status"] == "running" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the task did not start: {task}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server.wait_for_task(&id, "running").await;
     let purge = client.delete(server.at("/api/v1.0/tasks?days=0")).header("X-Auth-Token", TOKEN).send().await.expect("purge");
     assert_eq!(purge.status().as_u16(), 200);
     let still = client.get(server.at(&format!("/api/v1.0/tasks/{id}"))).header("X-Auth-Token", TOKEN).send().await.expect("task");

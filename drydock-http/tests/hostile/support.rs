@@ -170,6 +170,35 @@ impl Server {
         format!("{}{path}", self.url)
     }
 
+    /// GET `path` as the admin; the JSON body.
+    pub(crate) async fn get_json(&self, path: &str) -> serde_json::Value {
+        let reply = self.client().get(self.at(path)).header("X-Auth-Token", TOKEN).send().await.expect("GET");
+        reply.json().await.unwrap_or_else(|error| panic!("GET {path}: not JSON: {error}"))
+    }
+
+    /// POST `body` to `path` as the admin.
+    pub(crate) async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client().post(self.at(path)).header("X-Auth-Token", TOKEN).json(body).send().await.expect("POST")
+    }
+
+    /// Create a task as the admin (the reply, whatever its status).
+    pub(crate) async fn create_task(&self, action: &str, design_ref: &str) -> reqwest::Response {
+        self.post_json("/api/v1.0/tasks", &serde_json::json!({"action": action, "design_ref": design_ref})).await
+    }
+
+    /// Poll task `id` until its status is `status` (within 60 s); the task.
+    pub(crate) async fn wait_for_task(&self, id: &str, status: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let task = self.get_json(&format!("/api/v1.0/tasks/{id}")).await;
+            if task["status"] == status {
+                return task;
+            }
+            assert!(Instant::now() < deadline, "task {id} never reached {status}: {task}");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
     /// Panic unless the process runs, answers `/health` with 204 and an
     /// authenticated task listing with 200, with resident memory under
     /// [`RSS_CEILING`].

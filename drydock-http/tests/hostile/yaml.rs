@@ -23,16 +23,7 @@ fn bomb_stream() -> String {
 }
 
 async fn new_design(server: &Server) -> String {
-    let created: serde_json::Value = server
-        .client()
-        .post(server.at("/api/v1.0/designs"))
-        .header("X-Auth-Token", TOKEN)
-        .send()
-        .await
-        .expect("design")
-        .json()
-        .await
-        .expect("design JSON");
+    let created: serde_json::Value = server.post_json("/api/v1.0/designs", &serde_json::json!({})).await.json().await.expect("design JSON");
     created["id"].as_str().expect("id").to_owned()
 }
 
