@@ -307,22 +307,51 @@ fn read_local_design(reference: &str) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|error| Failure::Usage(format!("cannot read design {reference}: {error}")))
 }
 
+/// A design as the server will read it.
+#[derive(Debug)]
+pub enum Resolved {
+    /// A reference to send.
+    Ready(String),
+    /// A local file the server refused to store (not YAML, over its
+    /// budgets), with the server's reason.
+    Refused(String),
+}
+
 impl Client {
     /// A design reference the server can read: a URL passes through; a
     /// local file is uploaded through the designs API (a new design with
     /// the file as its one part) and named as the stored design,
     /// `design://ID`, so the server never reads the client's file system.
-    pub async fn design_ref(&self, reference: &str) -> Result<String, Failure> {
+    pub async fn resolve_design(&self, reference: &str) -> Result<Resolved, Failure> {
         if reference.contains("://") {
-            return Ok(reference.to_owned());
+            return Ok(Resolved::Ready(reference.to_owned()));
         }
         let content = read_local_design(reference)?;
         let design = self.json(reqwest::Method::POST, "designs", None).await?;
         let id = design.get("id").and_then(Value::as_str).ok_or_else(|| Failure::Request("the created design has no id".into()))?;
-        self.post_yaml(&format!("designs/{id}/parts"), &[("ingester", "yaml".into())], content)
-            .await
-            .map_err(|(Failure::Request(message) | Failure::Usage(message))| Failure::Request(format!("design {reference}: {message}")))?;
-        Ok(format!("design://{id}"))
+        let request = self
+            .request(reqwest::Method::POST, &format!("designs/{id}/parts"))
+            .query(&[("ingester", "yaml")])
+            .header("Content-Type", "application/x-yaml")
+            .body(content);
+        match self.send(request).await? {
+            (200..300, _) => Ok(Resolved::Ready(format!("design://{id}"))),
+            (400, text) => Ok(Resolved::Refused(
+                serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|body| body.get("message").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or(text),
+            )),
+            (status, text) => Err(Failure::Request(format!("design {reference}: {}", status_error(status, &text)))),
+        }
+    }
+
+    /// [`Client::resolve_design`], a refused file being an error.
+    pub async fn design_ref(&self, reference: &str) -> Result<String, Failure> {
+        match self.resolve_design(reference).await? {
+            Resolved::Ready(design_ref) => Ok(design_ref),
+            Resolved::Refused(reason) => Err(Failure::Request(format!("design {reference} was refused by the server: {reason}"))),
+        }
     }
 }
 

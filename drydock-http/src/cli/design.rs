@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{Client, ClientArgs, ClientOutput, Failure, cell, print_table, print_value};
+use super::client::{Client, ClientArgs, ClientOutput, Failure, Resolved, cell, print_table, print_value};
 use super::task::encode;
 
 /// Arguments of `drydock validatedesign`.
@@ -103,7 +103,13 @@ pub async fn validate(args: ValidateDesignArgs) -> ExitCode {
     let format = args.client.output;
     let result = async {
         let client = Client::connect(&args.client).await?;
-        let href = client.design_ref(&args.design_ref).await?;
+        let href = match client.resolve_design(&args.design_ref).await? {
+            Resolved::Ready(href) => href,
+            Resolved::Refused(reason) => {
+                eprintln!("{}: site design {} failed validation: {reason}", super::output::Style::stderr().error("error"), args.design_ref);
+                return Ok(ExitCode::from(1));
+            }
+        };
         let (status, text) = client.call(Method::POST, "validatedesign", Some(&json!({"href": href}))).await?;
         let report: Value = match serde_json::from_str::<Value>(&text) {
             Ok(body)

@@ -171,7 +171,9 @@ fn node_filters_keep_tags_and_reject_unknown_nodes() {
 fn a_failed_task_makes_block_exit_non_zero() {
     let server = start();
     let broken = tempfile::NamedTempFile::new().expect("file");
-    std::fs::write(broken.path(), "schema: drydock/Region/v1\nmetadata: {name: x\n").expect("write");
+    // Valid YAML, an invalid design: the task runs and fails.
+    std::fs::write(broken.path(), "schema: drydock/Region/v1\nmetadata: {name: x, schema: metadata/Document/v1}\ndata: 42\n")
+        .expect("write");
     let output = server.run(&[
         "task",
         "create",
@@ -189,6 +191,10 @@ fn a_failed_task_makes_block_exit_non_zero() {
     let task: Value = serde_json::from_slice(&output.stdout).expect("final task");
     assert_ne!(task["result"]["status"], "success");
     assert!(text(&output.stderr).contains("ended with result"), "{}", text(&output.stderr));
+    // A local file that is not YAML is refused when it is uploaded.
+    std::fs::write(broken.path(), "schema: drydock/Region/v1\nmetadata: {name: x\n").expect("write");
+    let output = server.run(&["task", "create", "-d", &broken.path().display().to_string(), "-a", "validate_design"]);
+    assert_fails(&output, 1, "was refused by the server: Invalid YAML");
 }
 
 #[test]
