@@ -3,6 +3,9 @@
 # store, noauth, API only) with wrk, beside the original's figures
 # (shared/spec/baseline.md: uWSGI, wrk -t2 -c4 -d10s on loopback), and the
 # time of POST /api/v1.0/validatedesign for a 10,000-node generated site.
+# Then the task list under load on the default store (redb): 100 queued
+# tasks with wrk -c32, 1,100 with -c64, with the server's resident memory
+# (issue 17), beside the figures before the list was read in one store call.
 # Usage: benches/http.sh   (needs wrk: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +20,8 @@ work="$target/bench-sites"
 mkdir -p "$work"
 RUST_LOG=warn "$bin" serve --auth noauth --listen "127.0.0.1:$port" --store memory --no-orchestrator --design-root "$work" >/dev/null 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
+redb_server=""
+trap 'kill "$server" $redb_server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
     curl -s -o /dev/null "$base/api/v1.0/health" && break
     sleep 0.1
@@ -30,9 +34,8 @@ small="$work/site-10-2-42.yaml"
 site=$(realpath "$site")
 small=$(realpath "$small")
 
-rate() { # url [wrk args...] → "req/s p50 p99"
-    local url=$1; shift
-    wrk -t2 -c4 -d10s --latency "$@" "$url" | awk '
+rate() { # url [connections] → "req/s p50 p99"
+    wrk -t2 -c"${2:-4}" -d10s --latency "$1" | awk '
         /Requests\/sec/ {rps=$2}
         $1=="50%" {p50=$2}
         $1=="99%" {p99=$2}
@@ -65,3 +68,32 @@ read -r code cold < <(validate)
 [ "$code" = 200 ] || { echo "http.sh: validatedesign answered $code" >&2; head -c 600 /tmp/drydock-bench-validate.json >&2; exit 1; }
 read -r _ warm < <(validate)
 printf '%-34s %10s %9s %9s   %s\n' "POST validatedesign, 10,000 nodes" "" "${cold}s" "" "18.9 s (target <= 0.5 s); same content again: ${warm}s"
+
+# The task list on redb under concurrent load (issue 17: one store read per
+# page, no per-task round trips; memory bounded while many clients read).
+redb_port=$((port + 1))
+redb_base="http://127.0.0.1:$redb_port"
+redb_file="$work/http-bench.redb"
+rm -f "$redb_file"
+RUST_LOG=warn "$bin" serve --auth noauth --listen "127.0.0.1:$redb_port" --store "redb:$redb_file" --no-orchestrator >/dev/null 2>&1 &
+redb_server=$!
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$redb_base/api/v1.0/health" && break
+    sleep 0.1
+done
+queue() { # count: add that many queued validate_design tasks
+    for _ in $(seq 1 "$1"); do
+        curl -s -o /dev/null -X POST -H 'content-type: application/json' \
+            -d '{"action":"validate_design","design_ref":"design://00000000-0000-0000-0000-000000000000"}' "$redb_base/api/v1.0/tasks"
+    done
+}
+mib() { awk -v key="$1:" '$1 == key {printf "%d", $2 / 1024}' "/proc/$redb_server/status"; }
+printf '\n%-34s %10s %9s %9s %8s %8s   %s\n' "task list, redb store" "req/s" p50 p99 "RSS MiB" "peak" "before issue 17 item 4 (req/s, p99, RSS)"
+queue 100
+read -r rps p50 p99 < <(rate "$redb_base/api/v1.0/tasks" 32)
+printf '%-34s %10s %9s %9s %8s %8s   %s\n' "GET /tasks, 100 tasks, -c32" "$rps" "$p50" "$p99" "$(mib VmRSS)" "$(mib VmHWM)" \
+    "~370, 195ms, 1,090 MiB (target >= 5,000 req/s)"
+queue 1000
+read -r rps p50 p99 < <(rate "$redb_base/api/v1.0/tasks" 64)
+printf '%-34s %10s %9s %9s %8s %8s   %s\n' "GET /tasks, 1,100 tasks, -c64" "$rps" "$p50" "$p99" "$(mib VmRSS)" "$(mib VmHWM)" \
+    "~30, 2s (wrk timeouts), 1,590 MiB (target p99 <= 100ms, RSS <= 200 MiB)"

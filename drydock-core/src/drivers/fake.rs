@@ -1,8 +1,9 @@
 //! In-process fake drivers (compat: api spec §3.3.3 asks for reference test
 //! doubles): a fake node provisioner whose machines enlist when their fake
 //! BMC powers on with PXE set, then commission, deploy and release through
-//! status sequences. Every call can be slowed down or made to fail, hang or
-//! panic, per operation and node, for tests, benchmarks and examples.
+//! status sequences. Every call can be slowed down or made to fail (always
+//! or once), hang or panic, per operation and node, for tests, benchmarks
+//! and examples.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,9 @@ pub enum Fault {
     Hang,
     /// Panic (a driver defect).
     Panic,
+    /// Return a permanent error once, then behave normally (the fault is
+    /// removed when it fires): a failure a retry gets past.
+    ErrorOnce,
 }
 
 /// The shared state of a fake lab.
@@ -93,12 +97,18 @@ impl FakeWorld {
             lock(&self.calls).push(format!("{operation} {node}"));
         }
         let fault = {
-            let faults = lock(&self.faults);
-            faults.get(&(operation.to_owned(), Some(node.to_owned()))).or_else(|| faults.get(&(operation.to_owned(), None))).copied()
+            let mut faults = lock(&self.faults);
+            let specific = (operation.to_owned(), Some(node.to_owned()));
+            let key = if faults.contains_key(&specific) { specific } else { (operation.to_owned(), None) };
+            let fault = faults.get(&key).copied();
+            if fault == Some(Fault::ErrorOnce) {
+                faults.remove(&key);
+            }
+            fault
         };
         match fault {
             None => Ok(()),
-            Some(Fault::Error) => Err(DriverError::new(DriverErrorKind::Permanent, operation, node, "injected failure")),
+            Some(Fault::Error | Fault::ErrorOnce) => Err(DriverError::new(DriverErrorKind::Permanent, operation, node, "injected failure")),
             Some(Fault::Hang) => {
                 std::future::pending::<()>().await;
                 Ok(())

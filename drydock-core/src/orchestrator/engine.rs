@@ -26,8 +26,12 @@ use crate::validate::{DesignReport, ReportMessage, ValidationOptions, evaluate};
 /// Timing and limits (compat: api spec §3.5 for the defaults).
 #[derive(Debug, Clone)]
 pub struct OrchestratorConfig {
-    /// Orchestrator poll and leader heartbeat.
+    /// Leader heartbeat, and how often the leader looks for tasks queued by
+    /// other processes and for termination requests (tasks submitted through
+    /// this `Orchestrator` wake it at once).
     pub poll_interval: Duration,
+    /// Top-level tasks running at once (at least 1; docs/scheduling.md).
+    pub max_concurrent_tasks: usize,
     /// How often a non-leader tries to claim leadership.
     pub leadership_claim_interval: Duration,
     /// A leader is considered dead after this long without a heartbeat.
@@ -63,6 +67,7 @@ impl Default for OrchestratorConfig {
     fn default() -> Self {
         OrchestratorConfig {
             poll_interval: Duration::from_secs(10),
+            max_concurrent_tasks: 16,
             leadership_claim_interval: Duration::from_secs(30),
             leader_grace_period: Duration::from_secs(300),
             drydock_timeout: Duration::from_secs(5 * 60),
@@ -147,6 +152,8 @@ pub struct Orchestrator {
     pub instance: uuid::Uuid,
     /// Cancellation of the tasks executing here, by top-level task.
     pub(super) cancellations: Arc<std::sync::Mutex<HashMap<TaskId, CancellationToken>>>,
+    /// Wakes the leader loop: a task was queued through this orchestrator.
+    pub(super) wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -165,7 +172,14 @@ impl Orchestrator {
     /// An orchestrator over `deps`.
     pub fn new(deps: Dependencies, config: OrchestratorConfig) -> Self {
         let fanout = Fanout::new(config.limits);
-        Orchestrator { deps, config: Arc::new(config), fanout, instance: uuid::Uuid::new_v4(), cancellations: Arc::default() }
+        Orchestrator {
+            deps,
+            config: Arc::new(config),
+            fanout,
+            instance: uuid::Uuid::new_v4(),
+            cancellations: Arc::default(),
+            wake: Arc::default(),
+        }
     }
 
     /// The store.
@@ -196,6 +210,8 @@ impl Orchestrator {
 
     /// [`Orchestrator::submit`], recording the client's request context (who
     /// asked, with which roles and markers; never credentials) on the task.
+    /// The leader loop of this process is woken at once; other processes
+    /// sharing the store see the task at their next poll.
     pub async fn submit_with_context(
         &self,
         action: Action,
@@ -211,7 +227,9 @@ impl Orchestrator {
         let created = self.deps.store.task_create(&task).await?;
         let mut queued = created.clone();
         queued.status = TaskStatus::Queued;
-        self.deps.store.task_update(&queued, UpdateGuard::Generation(created.generation)).await
+        let queued = self.deps.store.task_update(&queued, UpdateGuard::Generation(created.generation)).await?;
+        self.wake.notify_one();
+        Ok(queued)
     }
 
     /// The cancellation token of the executing task `id` or of the top-level
@@ -328,14 +346,20 @@ impl Orchestrator {
     /// [`OrchestratorConfig::design_load`]; parsing and validation run on the
     /// blocking pool.
     pub(super) async fn load_design(&self, task: &Task) -> Result<LoadedDesign, OrchestratorError> {
+        self.load_design_with(task, true).await
+    }
+
+    /// [`Orchestrator::load_design`]; without `platform`, the node driver's
+    /// image catalogue is not asked for (the scheduler only needs the nodes).
+    pub(super) async fn load_design_with(&self, task: &Task, platform: bool) -> Result<LoadedDesign, OrchestratorError> {
         let design_ref = task.design_ref.clone().ok_or(OrchestratorError::NoDesign)?;
         let deadline = self.config.design_load;
-        tokio::time::timeout(deadline, self.load_design_unbounded(&design_ref))
+        tokio::time::timeout(deadline, self.load_design_unbounded(&design_ref, platform))
             .await
             .map_err(|_| OrchestratorError::Deadline { what: format!("loading design {design_ref}"), after: deadline })?
     }
 
-    async fn load_design_unbounded(&self, design_ref: &crate::ids::DesignRef) -> Result<LoadedDesign, OrchestratorError> {
+    async fn load_design_unbounded(&self, design_ref: &crate::ids::DesignRef, platform: bool) -> Result<LoadedDesign, OrchestratorError> {
         let source = self.deps.source.clone();
         let design_error = |detail: String| OrchestratorError::Design { design_ref: design_ref.to_string(), detail };
         let fetched = retry(
@@ -350,7 +374,7 @@ impl Orchestrator {
         )
         .await
         .map_err(|error| design_error(error.to_string()))?;
-        let platform = match &self.deps.node_driver {
+        let platform = match self.deps.node_driver.as_ref().filter(|_| platform) {
             Some(driver) => Some(match driver.images().await {
                 Ok(images) => crate::validate::PlatformCatalog::Available(images),
                 Err(_) => crate::validate::PlatformCatalog::ImagesUnavailable,

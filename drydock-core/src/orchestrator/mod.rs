@@ -7,18 +7,23 @@
 //! [`engine`] holds the `Orchestrator` (dependencies, configuration, design
 //! loading, the site-wide and per-node step runners that write the task
 //! tree), [`steps`] the per-node steps built from driver primitives,
-//! [`actions`] the actions in the original's order, and [`leader`] the loop
-//! that claims the store's lease and runs queued tasks.
+//! [`actions`] the actions in the original's order, [`scheduler`] the pure
+//! rules for which queued tasks may run side by side, and [`leader`] the
+//! loop that claims the store's lease and runs queued tasks concurrently
+//! under those rules.
 
 mod actions;
 pub mod engine;
 pub mod fanout;
 pub mod leader;
 pub mod retry;
+pub mod scheduler;
 mod steps;
 pub mod wait;
 
 pub use engine::{Dependencies, Orchestrator, OrchestratorConfig, OrchestratorError};
 
+#[cfg(test)]
+mod scheduling_tests;
 #[cfg(test)]
 mod tests;

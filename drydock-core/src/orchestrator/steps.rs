@@ -409,6 +409,11 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
 /// boot-action agent that fetches its assets and reports back. Returns
 /// the user data and the key in hex, or `None` when no boot action targets
 /// the node.
+///
+/// The context and the records are written in one store call that also
+/// drops the records an earlier attempt of this deployment (a retry under
+/// the same task) wrote: only the attempt whose user data reaches the node
+/// is waited for by `bootaction_report`.
 async fn boot_action_user_data(
     orchestrator: &Orchestrator,
     site: &EffectiveSite,
@@ -419,31 +424,23 @@ async fn boot_action_user_data(
     if actions.is_empty() {
         return Ok(None);
     }
-    let store = orchestrator.store();
     let key = IdentityKey::generate();
-    let store_error = |error: crate::store::StoreError| failed(format!("cannot record boot actions: {error}"));
-    store
-        .bootaction_context_upsert(&BootActionContext { node_name: call.node.clone(), task_id: call.task, identity_key: *key.as_bytes() })
-        .await
-        .map_err(store_error)?;
     let mut identities: IndexMap<String, ActionIdentity> = IndexMap::new();
     let mut reported = Vec::new();
+    let mut records = Vec::with_capacity(actions.len());
     for action in actions {
         let action_id = BootActionId::generate();
         if action.signaling {
             reported.push(ReportedAction { action_id, name: action.meta.name().to_owned() });
         }
-        store
-            .bootaction_status_insert(&BootActionStatus {
-                node_name: call.node.clone(),
-                action_id,
-                action_name: action.meta.name().to_owned(),
-                task_id: call.task,
-                identity_key: *key.as_bytes(),
-                action_status: if action.signaling { ActionResult::Incomplete } else { ActionResult::Unreported },
-            })
-            .await
-            .map_err(store_error)?;
+        records.push(BootActionStatus {
+            node_name: call.node.clone(),
+            action_id,
+            action_name: action.meta.name().to_owned(),
+            task_id: call.task,
+            identity_key: *key.as_bytes(),
+            action_status: if action.signaling { ActionResult::Incomplete } else { ActionResult::Unreported },
+        });
         identities.insert(
             action.meta.name().to_owned(),
             ActionIdentity {
@@ -454,6 +451,12 @@ async fn boot_action_user_data(
             },
         );
     }
+    let context = BootActionContext { node_name: call.node.clone(), task_id: call.task, identity_key: *key.as_bytes() };
+    orchestrator
+        .store()
+        .bootaction_begin(&context, &records)
+        .await
+        .map_err(|error| failed(format!("cannot record boot actions: {error}")))?;
     let identity = identities.values().next().cloned().ok_or_else(|| failed("no boot action identity"))?;
     let packages = node_packages(site, position, &identity, orchestrator.deps.source.as_ref())
         .await

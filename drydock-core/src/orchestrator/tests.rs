@@ -438,3 +438,104 @@ async fn a_killed_orchestrator_process_is_resumed_by_the_next() {
         .expect("list");
     assert!(running.tasks.is_empty(), "{:?}", running.tasks.iter().map(|t| t.action).collect::<Vec<_>>());
 }
+
+/// The boot-action ids the agent in `user_data` reports on (the `post`
+/// lines of the script delivered base64-encoded in `write_files`).
+fn reported_action_ids(user_data: &str) -> Vec<crate::ids::BootActionId> {
+    use base64::Engine;
+    user_data
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("content: "))
+        .filter_map(|content| base64::engine::general_purpose::STANDARD.decode(content.trim()).ok())
+        .filter_map(|bytes| String::from_utf8(bytes).ok())
+        .filter(|script| script.starts_with("#!/bin/sh"))
+        .flat_map(|script| {
+            script
+                .lines()
+                .filter_map(|line| line.trim_start().strip_prefix("post '"))
+                .filter_map(|rest| rest.split('\'').next().and_then(|id| id.parse().ok()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// What deployed nodes do: run the agent of the user data they were last
+/// deployed with, which reports that deployment's boot actions (and only
+/// those) as `status`, repeatedly.
+fn report_as_the_nodes(world: Arc<FakeWorld>, store: Arc<dyn StateStore>, status: ActionResult) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let deployed: Vec<String> = world.user_data.lock().expect("lock").values().cloned().collect();
+            for user_data in deployed {
+                for id in reported_action_ids(&user_data) {
+                    // Already final (409) or unknown (404): as the agent, ignored.
+                    let _ = store.bootaction_status_update(id, status).await;
+                }
+            }
+        }
+    })
+}
+
+/// Issue 17, item 6: the first deployment attempt of a node fails after its
+/// boot-action records and user data were made; the retry deploys it with
+/// new ones. The node reports the boot actions of the user data it got, and
+/// `bootaction_report` ends at once with success: the first attempt's
+/// records, which nothing will ever report, were replaced, not left
+/// `incomplete` for the report to wait on until its deadline.
+#[tokio::test(start_paused = true)]
+async fn a_retried_deployment_waits_only_for_the_boot_actions_it_delivered() {
+    let world = FakeWorld::new();
+    for node in NODES {
+        world.enlist(node, MachineStatus::Ready);
+    }
+    let node = "cp-r01-n01";
+    world.inject("deploy", Some(node), Fault::ErrorOnce);
+    let config = OrchestratorConfig {
+        bootaction_final_status: Duration::from_secs(10 * 60),
+        poll_interval: Duration::from_secs(1),
+        status_poll: Duration::from_secs(1),
+        ..OrchestratorConfig::default()
+    };
+    let deps = Dependencies {
+        store: Arc::new(MemoryStore::new()),
+        source: Arc::new(DefaultSource::default()),
+        node_driver: Some(Arc::new(FakeNodeDriver(world.clone()))),
+        oob: OobRegistry::new(vec![Arc::new(FakeOobDriver(world.clone()))]),
+        kubernetes: Some(Arc::new(FakeKubernetesDriver(world.clone()))),
+    };
+    let orchestrator = Orchestrator::new(deps, config.clone());
+    let store = orchestrator.store().clone();
+    let reporter = report_as_the_nodes(world.clone(), store.clone(), ActionResult::Success);
+    let started = tokio::time::Instant::now();
+    let task = run(&orchestrator, Action::DeployNodes).await;
+    let took = started.elapsed();
+    reporter.abort();
+
+    let deploys = world.calls().iter().filter(|call| *call == &format!("deploy {node}")).count();
+    assert_eq!(deploys, 2, "the first attempt failed after its user data was made, the retry deployed");
+    assert!(took < config.bootaction_final_status, "the report did not wait for its deadline: {took:?}");
+    assert_eq!(task.result.status, ActionResult::Success, "{:?}", task.result);
+    assert!(task.result.successes.contains(&node.to_string()) && task.result.failures.is_empty(), "{:?}", task.result);
+
+    let children = store.task_get_many(&task.subtasks).await.expect("children");
+    let report = children.iter().find(|child| child.action == Action::BootactionReport).expect("bootaction_report");
+    assert_eq!(report.result.status, ActionResult::Success, "{:?}", report.result);
+    let texts = messages(&orchestrator, report).await;
+    assert!(!texts.iter().any(|text| text.contains("timed out")), "{texts:?}");
+    assert!(texts.iter().any(|text| text.ends_with("completed with status success")), "{texts:?}");
+
+    // Only the delivered attempt's records are left, all reported.
+    let delivered = reported_action_ids(world.user_data.lock().expect("lock").get(node).expect("user data"));
+    assert!(!delivered.is_empty(), "the example site has signalling boot actions on {node}");
+    let context = store.bootaction_context(node).await.expect("context").expect("some");
+    let rows: Vec<_> =
+        store.bootaction_status_for_node(node).await.expect("rows").into_iter().filter(|row| row.task_id == context.task_id).collect();
+    assert!(rows.iter().all(|row| row.identity_key == context.identity_key), "one attempt's records: {rows:?}");
+    assert!(rows.iter().all(|row| row.action_status != ActionResult::Incomplete), "{rows:?}");
+    let mut signalling: Vec<_> = rows.iter().filter(|row| row.action_status == ActionResult::Success).map(|row| row.action_id).collect();
+    let mut delivered = delivered;
+    signalling.sort();
+    delivered.sort();
+    assert_eq!(signalling, delivered);
+}

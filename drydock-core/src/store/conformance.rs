@@ -1,14 +1,16 @@
 //! The behaviour every [`StateStore`] must show, as one suite run against
-//! each implementation: every method, paging, concurrent claims (exactly one
-//! winner), lease expiry and takeover, guarded updates that lose, purge
-//! (which never deletes unfinished work), the writability probe.
+//! each implementation: every method, paging (with and without messages),
+//! concurrent claims (exactly one winner), lease expiry and takeover,
+//! guarded updates that lose, a deployment attempt's boot actions replacing
+//! the previous attempt's (all or nothing), purge (which never deletes
+//! unfinished work), the writability probe.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{ParentFilter, StateStore, StoreErrorKind, TaskQuery, UpdateGuard};
+use super::{ParentFilter, StateStore, StoreErrorKind, TaskQuery, TaskWithMessages, UpdateGuard};
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData};
 use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus};
@@ -23,8 +25,10 @@ pub(crate) async fn run_all(store: Arc<dyn StateStore>) {
     import(store.as_ref()).await;
     concurrent_claims(store.clone()).await;
     messages(store.as_ref()).await;
+    tasks_with_messages(store.as_ref()).await;
     build_data(store.as_ref()).await;
     boot_actions(store.as_ref()).await;
+    boot_action_attempts(store.as_ref()).await;
     leadership(store.as_ref()).await;
     purge(store.as_ref()).await;
     writable(store.as_ref()).await;
@@ -262,6 +266,63 @@ async fn messages(store: &dyn StateStore) {
     assert!(store.result_messages(TaskId::generate()).await.expect("none").is_empty());
 }
 
+async fn tasks_with_messages(store: &dyn StateStore) {
+    let parent = store.task_create(&task(Action::DeployNodes)).await.expect("parent");
+    let base = micros(Utc::now()) + chrono::Duration::days(3);
+    let mut ids = Vec::new();
+    for index in 0..7 {
+        let mut child = parent.child(Action::DeployNode);
+        child.created = base + chrono::Duration::milliseconds(index);
+        let child = store.task_create(&child).await.expect("child");
+        // 0, 1, 2, 0, 1, 2, 0 messages, interleaved between tasks.
+        for number in 0..index % 3 {
+            let mut message = StatusMessage::node(&format!("n{index}"), format!("task {index} message {number}"), number == 1);
+            message.extra.insert("number".into(), serde_json::json!(number));
+            store.result_message_add(child.id, &message).await.expect("message");
+        }
+        ids.push(child.id);
+    }
+    // Each page equals task_list's page with result_messages of each task.
+    let mut query = TaskQuery { parent: ParentFilter::Of(parent.id), limit: 3, ..TaskQuery::default() };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.task_list_with_messages(&query).await.expect("page with messages");
+        let plain = store.task_list(&query).await.expect("page");
+        assert_eq!(page.next, plain.next);
+        assert_eq!(page.tasks.iter().map(|entry| &entry.task).collect::<Vec<_>>(), plain.tasks.iter().collect::<Vec<_>>());
+        for entry in &page.tasks {
+            assert_eq!(entry.messages, store.result_messages(entry.task.id).await.expect("messages"), "task {}", entry.task.id);
+        }
+        seen.extend(page.tasks.into_iter().map(|entry| (entry.task.id, entry.messages.len())));
+        match page.next {
+            Some(cursor) => query.after = Some(cursor),
+            None => break,
+        }
+    }
+    let expected: Vec<(TaskId, usize)> = ids.iter().enumerate().map(|(index, id)| (*id, index % 3)).collect();
+    assert_eq!(seen, expected, "every task once, oldest first, with its own messages");
+    let two = store
+        .task_list_with_messages(&TaskQuery { parent: ParentFilter::Of(parent.id), limit: 100, ..TaskQuery::default() })
+        .await
+        .expect("whole listing");
+    let texts: Vec<&str> = two.tasks[2].messages.iter().map(|message| message.message.as_str()).collect();
+    assert_eq!(texts, ["task 2 message 0", "task 2 message 1"], "insertion order");
+    assert!(two.tasks[2].messages[1].error && !two.tasks[2].messages[0].error);
+    assert_eq!(two.tasks[2].messages[1].extra.get("number"), Some(&serde_json::json!(1)));
+    assert_eq!(two.tasks[2].messages[1].context, "n2");
+    assert!(two.next.is_none());
+
+    // By id: in the order asked, the missing left out.
+    let asked = [ids[5], TaskId::generate(), ids[0], ids[1]];
+    let many = store.task_get_many_with_messages(&asked).await.expect("many with messages");
+    let summary: Vec<(TaskId, usize)> = many.iter().map(|entry| (entry.task.id, entry.messages.len())).collect();
+    assert_eq!(summary, [(ids[5], 2), (ids[0], 0), (ids[1], 1)]);
+    let TaskWithMessages { task: fifth, messages } = &many[0];
+    assert_eq!(fifth, &store.task_get(ids[5]).await.expect("task"));
+    assert_eq!(messages, &store.result_messages(ids[5]).await.expect("messages"));
+    assert!(store.task_get_many_with_messages(&[]).await.expect("none asked").is_empty());
+}
+
 async fn build_data(store: &dyn StateStore) {
     let collector = TaskId::generate();
     let now = micros(Utc::now());
@@ -325,6 +386,84 @@ async fn boot_actions(store: &dyn StateStore) {
     let silent_report = store.bootaction_status_update(silent.action_id, ActionResult::Success).await.expect_err("unreported is final");
     assert_eq!(silent_report.kind(), StoreErrorKind::Conflict);
     assert_eq!(store.bootaction_status_get(BootActionId::generate()).await.expect_err("missing").kind(), StoreErrorKind::NotFound);
+}
+
+async fn boot_action_attempts(store: &dyn StateStore) {
+    let deploy = TaskId::generate();
+    let context = |key: u8| BootActionContext { node_name: "n7".into(), task_id: deploy, identity_key: [key; 32] };
+    let row = |node: &str, task: TaskId, name: &str, key: u8, status: ActionResult| BootActionStatus {
+        node_name: node.into(),
+        action_id: BootActionId::generate(),
+        action_name: name.into(),
+        task_id: task,
+        identity_key: [key; 32],
+        action_status: status,
+    };
+    let ids = |rows: &[BootActionStatus]| -> Vec<BootActionId> {
+        let mut ids: Vec<BootActionId> = rows.iter().map(|row| row.action_id).collect();
+        ids.sort();
+        ids
+    };
+    // An earlier deployment of n7 (another task), and n8 under the same task: both stay.
+    let earlier_task = TaskId::generate();
+    let history = row("n7", earlier_task, "hello", 1, ActionResult::Success);
+    store.bootaction_status_insert(&history).await.expect("history");
+    let neighbour = row("n8", deploy, "hello", 2, ActionResult::Incomplete);
+    store
+        .bootaction_begin(
+            &BootActionContext { node_name: "n8".into(), task_id: deploy, identity_key: [2; 32] },
+            std::slice::from_ref(&neighbour),
+        )
+        .await
+        .expect("n8 begins");
+
+    let first = [row("n7", deploy, "hello", 3, ActionResult::Incomplete), row("n7", deploy, "quiet", 3, ActionResult::Unreported)];
+    store.bootaction_begin(&context(3), &first).await.expect("first attempt");
+    assert_eq!(store.bootaction_context("n7").await.expect("context"), Some(context(3)));
+    let rows = store.bootaction_status_for_node("n7").await.expect("rows");
+    assert_eq!(ids(&rows), ids(&[history.clone(), first[0].clone(), first[1].clone()]));
+    assert_eq!(store.bootaction_status_get(first[0].action_id).await.expect("row"), first[0]);
+
+    // The retry replaces the first attempt's instances; nothing else moves.
+    let second = [row("n7", deploy, "hello", 4, ActionResult::Incomplete), row("n7", deploy, "quiet", 4, ActionResult::Unreported)];
+    store.bootaction_begin(&context(4), &second).await.expect("second attempt");
+    assert_eq!(store.bootaction_context("n7").await.expect("context"), Some(context(4)));
+    let rows = store.bootaction_status_for_node("n7").await.expect("rows");
+    assert_eq!(ids(&rows), ids(&[history.clone(), second[0].clone(), second[1].clone()]));
+    assert!(rows.iter().all(|row| row.task_id == earlier_task || row.identity_key == [4; 32]));
+    for gone in &first {
+        assert_eq!(store.bootaction_status_get(gone.action_id).await.expect_err("replaced").kind(), StoreErrorKind::NotFound);
+    }
+    assert_eq!(store.bootaction_status_get(history.action_id).await.expect("kept"), history);
+    assert_eq!(store.bootaction_status_for_node("n8").await.expect("n8"), std::slice::from_ref(&neighbour));
+    let reported = store.bootaction_status_update(second[0].action_id, ActionResult::Success).await.expect("report");
+    assert_eq!(reported.action_status, ActionResult::Success);
+
+    // Refused attempts change nothing: a row of another node, an id given
+    // twice, an id that exists elsewhere.
+    let refusals = [
+        vec![row("n7", deploy, "hello", 5, ActionResult::Incomplete), row("n8", deploy, "hello", 5, ActionResult::Incomplete)],
+        vec![row("n7", TaskId::generate(), "hello", 5, ActionResult::Incomplete)],
+        {
+            let twice = row("n7", deploy, "hello", 5, ActionResult::Incomplete);
+            vec![twice.clone(), twice]
+        },
+        vec![row("n7", deploy, "hello", 5, ActionResult::Incomplete), BootActionStatus { node_name: "n7".into(), ..neighbour.clone() }],
+    ];
+    for (case, rows) in refusals.iter().enumerate() {
+        let error = store.bootaction_begin(&context(5), rows).await.expect_err("refused");
+        assert_eq!(error.kind(), StoreErrorKind::Conflict, "case {case}: {error}");
+        assert_eq!(store.bootaction_context("n7").await.expect("context"), Some(context(4)), "case {case}");
+        let rows = store.bootaction_status_for_node("n7").await.expect("rows");
+        assert_eq!(ids(&rows), ids(&[history.clone(), second[0].clone(), second[1].clone()]), "case {case}");
+        assert_eq!(store.bootaction_status_get(second[0].action_id).await.expect("row").action_status, ActionResult::Success);
+        assert_eq!(store.bootaction_status_for_node("n8").await.expect("n8"), std::slice::from_ref(&neighbour), "case {case}");
+    }
+
+    // A node no boot action targets any more: the context moves on, no rows.
+    store.bootaction_begin(&context(6), &[]).await.expect("empty attempt");
+    assert_eq!(store.bootaction_context("n7").await.expect("context"), Some(context(6)));
+    assert_eq!(ids(&store.bootaction_status_for_node("n7").await.expect("rows")), ids(std::slice::from_ref(&history)));
 }
 
 async fn leadership(store: &dyn StateStore) {

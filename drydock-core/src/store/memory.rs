@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    LeaderLease, ParentFilter, PurgeCandidate, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard,
-    apply_update, latest_per_generator, purge_plan,
+    LeaderLease, ParentFilter, PurgeCandidate, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, TaskWithMessages,
+    UpdateGuard, apply_update, check_bootaction_begin, latest_per_generator, purge_plan,
 };
 use crate::ids::{BootActionId, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -54,6 +54,36 @@ impl MemoryStore {
     }
 }
 
+impl State {
+    /// One page of the listing (`task_list`'s work, under the lock).
+    fn page(&self, query: &TaskQuery) -> TaskPage<&Task> {
+        let limit = query.limit.max(1);
+        let start = match query.after {
+            Some(cursor) => std::ops::Bound::Excluded((cursor.created, cursor.id)),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut tasks = Vec::new();
+        let mut more = false;
+        for (_, id) in self.order.range((start, std::ops::Bound::Unbounded)) {
+            let Some(task) = self.tasks.get(id) else { continue };
+            if !query.matches(task) {
+                continue;
+            }
+            if tasks.len() == limit {
+                more = true;
+                break;
+            }
+            tasks.push(task);
+        }
+        let next = if more { tasks.last().map(|task| super::TaskCursor { created: task.created, id: task.id }) } else { None };
+        TaskPage { tasks, next }
+    }
+
+    fn with_messages(&self, task: &Task) -> TaskWithMessages {
+        TaskWithMessages { task: task.clone(), messages: self.messages.get(&task.id).cloned().unwrap_or_default() }
+    }
+}
+
 fn task_not_found(id: TaskId) -> StoreError {
     StoreError::not_found(format!("task {id}"))
 }
@@ -66,6 +96,10 @@ impl StateStore for MemoryStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.lock().map(|_| ())
+    }
+
+    fn exclusive(&self) -> bool {
+        true
     }
 
     async fn design_create(&self) -> StoreResult<DesignRecord> {
@@ -149,26 +183,19 @@ impl StateStore for MemoryStore {
 
     async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
         let state = self.lock()?;
-        let limit = query.limit.max(1);
-        let start = match query.after {
-            Some(cursor) => std::ops::Bound::Excluded((cursor.created, cursor.id)),
-            None => std::ops::Bound::Unbounded,
-        };
-        let mut tasks = Vec::new();
-        let mut more = false;
-        for (_, id) in state.order.range((start, std::ops::Bound::Unbounded)) {
-            let Some(task) = state.tasks.get(id) else { continue };
-            if !query.matches(task) {
-                continue;
-            }
-            if tasks.len() == limit {
-                more = true;
-                break;
-            }
-            tasks.push(task.clone());
-        }
-        let next = if more { tasks.last().map(|task| super::TaskCursor { created: task.created, id: task.id }) } else { None };
-        Ok(TaskPage { tasks, next })
+        let page = state.page(query);
+        Ok(TaskPage { tasks: page.tasks.into_iter().cloned().collect(), next: page.next })
+    }
+
+    async fn task_list_with_messages(&self, query: &TaskQuery) -> StoreResult<TaskPage<TaskWithMessages>> {
+        let state = self.lock()?;
+        let page = state.page(query);
+        Ok(TaskPage { tasks: page.tasks.into_iter().map(|task| state.with_messages(task)).collect(), next: page.next })
+    }
+
+    async fn task_get_many_with_messages(&self, ids: &[TaskId]) -> StoreResult<Vec<TaskWithMessages>> {
+        let state = self.lock()?;
+        Ok(ids.iter().filter_map(|id| state.tasks.get(id)).map(|task| state.with_messages(task)).collect())
     }
 
     async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>> {
@@ -297,6 +324,38 @@ impl StateStore for MemoryStore {
 
     async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>> {
         Ok(self.lock()?.contexts.get(node).cloned())
+    }
+
+    async fn bootaction_begin(&self, context: &BootActionContext, statuses: &[BootActionStatus]) -> StoreResult<()> {
+        check_bootaction_begin(context, statuses)?;
+        let mut state = self.lock()?;
+        let state = &mut *state;
+        let node = context.node_name.as_str();
+        let earlier: Vec<BootActionId> = state
+            .statuses_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter(|id| state.statuses.get(id).is_some_and(|row| row.task_id == context.task_id))
+            .copied()
+            .collect();
+        // Checked before anything changes, so a refusal leaves no trace.
+        if let Some(taken) =
+            statuses.iter().find(|status| state.statuses.contains_key(&status.action_id) && !earlier.contains(&status.action_id))
+        {
+            return Err(StoreError::conflict(format!("boot action {} already exists", taken.action_id)));
+        }
+        for id in &earlier {
+            state.statuses.remove(id);
+        }
+        let by_node = state.statuses_by_node.entry(node.to_owned()).or_default();
+        by_node.retain(|id| !earlier.contains(id));
+        for status in statuses {
+            state.statuses.insert(status.action_id, status.clone());
+            by_node.push(status.action_id);
+        }
+        state.contexts.insert(node.to_owned(), context.clone());
+        Ok(())
     }
 
     async fn bootaction_status_insert(&self, status: &BootActionStatus) -> StoreResult<()> {

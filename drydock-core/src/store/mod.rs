@@ -161,13 +161,23 @@ impl TaskQuery {
     }
 }
 
-/// One page of tasks.
+/// One page of tasks (or of [`TaskWithMessages`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskPage {
+pub struct TaskPage<T = Task> {
     /// The tasks, oldest first.
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<T>,
     /// Cursor for the next page, when there may be more.
     pub next: Option<TaskCursor>,
+}
+
+/// A task with its status messages (insertion order), as the task reads of
+/// the API show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskWithMessages {
+    /// The task.
+    pub task: Task,
+    /// Its messages, oldest first.
+    pub messages: Vec<StatusMessage>,
 }
 
 /// What a task update must find to succeed.
@@ -213,6 +223,13 @@ pub trait StateStore: Send + Sync {
     async fn check_writable(&self) -> StoreResult<()> {
         self.ping().await
     }
+    /// Whether no other process can be using this store while this one has
+    /// it open (redb by its file lock; memory): a leader lease held by an
+    /// instance not alive in this process is then a dead process's, taken
+    /// over at once. Shared stores (PostgreSQL) answer false, the default.
+    fn exclusive(&self) -> bool {
+        false
+    }
 
     // Designs (the designs API).
     /// Create an empty design.
@@ -239,6 +256,31 @@ pub trait StateStore: Send + Sync {
     async fn task_get_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>>;
     /// List tasks, oldest first, one page at a time.
     async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage>;
+    /// [`task_list`](Self::task_list) with each task's messages, read
+    /// together (one read transaction, or a bounded number of queries —
+    /// never one per task). The default reads the messages task by task;
+    /// every store of this crate overrides it.
+    async fn task_list_with_messages(&self, query: &TaskQuery) -> StoreResult<TaskPage<TaskWithMessages>> {
+        let page = self.task_list(query).await?;
+        let mut tasks = Vec::with_capacity(page.tasks.len());
+        for task in page.tasks {
+            let messages = self.result_messages(task.id).await?;
+            tasks.push(TaskWithMessages { task, messages });
+        }
+        Ok(TaskPage { tasks, next: page.next })
+    }
+    /// [`task_get_many`](Self::task_get_many) with each task's messages,
+    /// read together as [`task_list_with_messages`](Self::task_list_with_messages)
+    /// does (the default, likewise, task by task).
+    async fn task_get_many_with_messages(&self, ids: &[TaskId]) -> StoreResult<Vec<TaskWithMessages>> {
+        let found = self.task_get_many(ids).await?;
+        let mut tasks = Vec::with_capacity(found.len());
+        for task in found {
+            let messages = self.result_messages(task.id).await?;
+            tasks.push(TaskWithMessages { task, messages });
+        }
+        Ok(tasks)
+    }
     /// Every task whose parent is `id`, oldest first.
     async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>>;
     /// Write the task's status, result, retry, node filter and `updated`
@@ -280,6 +322,17 @@ pub trait StateStore: Send + Sync {
     async fn bootaction_context_upsert(&self, context: &BootActionContext) -> StoreResult<()>;
     /// A node's boot-action context.
     async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>>;
+    /// Begin a deployment attempt's boot actions, atomically: create or
+    /// replace the node's context (`context.node_name`) and replace that
+    /// node's instances recorded under `context.task_id` (those of an
+    /// earlier attempt of the same task) with `statuses`. Instances of other
+    /// tasks are kept. Every status must name the context's node and task
+    /// (`Conflict` otherwise, as for an action id that exists elsewhere).
+    /// There is no safe default; a store that does not override it refuses.
+    async fn bootaction_begin(&self, context: &BootActionContext, statuses: &[BootActionStatus]) -> StoreResult<()> {
+        let _ = (context, statuses);
+        Err(StoreError::Corrupt { detail: "this state store cannot record boot actions atomically (bootaction_begin)".into() })
+    }
     /// Record a boot-action instance.
     async fn bootaction_status_insert(&self, status: &BootActionStatus) -> StoreResult<()>;
     /// Read a boot-action instance.
@@ -382,6 +435,25 @@ pub(crate) fn purge_plan(tasks: &[PurgeCandidate], cutoff: DateTime<Utc>) -> Vec
     let mut plan: Vec<TaskId> = old.iter().copied().collect();
     plan.extend(orphans.map(|task| task.id));
     plan
+}
+
+/// Refuse boot-action instances that do not belong to `context` (its node
+/// and task), or that repeat an action id (shared by the stores'
+/// `bootaction_begin`).
+pub(crate) fn check_bootaction_begin(context: &BootActionContext, statuses: &[BootActionStatus]) -> StoreResult<()> {
+    let mut ids = std::collections::HashSet::with_capacity(statuses.len());
+    for status in statuses {
+        if status.node_name != context.node_name || status.task_id != context.task_id {
+            return Err(StoreError::conflict(format!(
+                "boot action {} is for node {} and task {}, not node {} and task {}",
+                status.action_id, status.node_name, status.task_id, context.node_name, context.task_id
+            )));
+        }
+        if !ids.insert(status.action_id) {
+            return Err(StoreError::conflict(format!("boot action {} is given twice", status.action_id)));
+        }
+    }
+    Ok(())
 }
 
 /// The newest record per generator, ordered by generator (compat §4.2).

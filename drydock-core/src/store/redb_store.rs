@@ -4,8 +4,10 @@
 //! parent so listing, claiming and children are range scans, not full scans.
 //!
 //! redb is synchronous: every method runs one transaction on the blocking
-//! pool. Write transactions are serialised by redb, which is what makes
-//! `task_claim_next` and the guarded updates atomic.
+//! pool, at most a few reads and a few writes at a time (the rest wait
+//! without a thread, so many concurrent requests do not grow the pool and
+//! its memory). Write transactions are serialised by redb, which is what
+//! makes `task_claim_next` and the guarded updates atomic.
 //!
 //! Failing loudly and recovering: a store is created only where no file
 //! exists; an existing file has every page checked at open and is refused,
@@ -30,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     LeaderLease, ParentFilter, PurgeCandidate, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery,
-    UpdateGuard, apply_update, latest_per_generator, purge_plan,
+    TaskWithMessages, UpdateGuard, apply_update, check_bootaction_begin, latest_per_generator, purge_plan,
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -75,6 +77,19 @@ impl std::fmt::Debug for RedbStore {
 struct Shared {
     path: PathBuf,
     slot: RwLock<Slot>,
+    /// Read transactions running at once on the blocking pool.
+    readers: Arc<tokio::sync::Semaphore>,
+    /// Write transactions queued on the blocking pool (redb runs one at a
+    /// time; the rest wait here, not on a blocked thread each).
+    writers: Arc<tokio::sync::Semaphore>,
+}
+
+/// Transactions of one kind on the blocking pool at once: enough to keep
+/// every core busy, few enough that many concurrent requests do not each
+/// get a thread (and an allocator heap) of their own, which is what kept
+/// server memory growing under load.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(4, |cores| cores.get() * 2).clamp(4, 32)
 }
 
 struct Slot {
@@ -461,7 +476,14 @@ impl RedbStore {
             );
         }
         contain(&path, || migrate(&db, &path))?;
-        Ok(RedbStore { shared: Arc::new(Shared { path, slot: RwLock::new(Slot { db: Some(db), epoch: 0, corrupt: None }) }) })
+        Ok(RedbStore {
+            shared: Arc::new(Shared {
+                path,
+                slot: RwLock::new(Slot { db: Some(db), epoch: 0, corrupt: None }),
+                readers: Arc::new(tokio::sync::Semaphore::new(workers())),
+                writers: Arc::new(tokio::sync::Semaphore::new(workers())),
+            }),
+        })
     }
 
     /// The file this store lives in.
@@ -506,13 +528,24 @@ impl RedbStore {
         })
     }
 
+    /// A turn on the blocking pool; it is held by the job (not by the
+    /// awaiting caller), so a cancelled request does not free it early.
+    async fn permit(&self, kind: &Arc<tokio::sync::Semaphore>) -> StoreResult<tokio::sync::OwnedSemaphorePermit> {
+        kind.clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable { detail: format!("store workers for {} are shut down", self.shared.path.display()) })
+    }
+
     /// Run `work` in a write transaction on the blocking pool; commit if it succeeds.
     async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let shared = self.shared.clone();
+        let permit = self.permit(&self.shared.writers).await?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             shared.run(Access::Write, |db, path| {
                 let txn = db.begin_write().map_err(|e| classify(path, e))?;
                 let value = work(&txn, path)?;
@@ -530,7 +563,9 @@ impl RedbStore {
         work: impl FnOnce(&ReadTransaction, &Path) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let shared = self.shared.clone();
+        let permit = self.permit(&self.shared.readers).await?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             shared.run(Access::Read, |db, path| {
                 let txn = db.begin_read().map_err(|e| classify(path, e))?;
                 work(&txn, path)
@@ -799,6 +834,65 @@ fn get_task<T: ReadableTable<Bytes, Bytes>>(tasks: &T, path: &Path, id: TaskId) 
     }
 }
 
+/// One page of the task listing, through the narrowest index.
+fn list_page(txn: &ReadTransaction, path: &Path, query: &TaskQuery) -> StoreResult<TaskPage> {
+    let tasks = r!(path, txn.open_table(TASKS));
+    // Pick the narrowest index; every index value is a task id.
+    let (table, prefix) = match (query.status, query.parent) {
+        (_, ParentFilter::Of(parent)) => (TASK_PARENT, parent.to_bytes().to_vec()),
+        (Some(status), _) => (TASK_STATUS, vec![status_byte(status)]),
+        _ => (TASK_ORDER, Vec::new()),
+    };
+    let index = r!(path, txn.open_table(table));
+    let start = match query.after {
+        Some(cursor) => {
+            let mut key = prefixed(&prefix, &order_key(cursor.created, cursor.id));
+            key.push(0);
+            key
+        }
+        None => prefix.clone(),
+    };
+    let end = prefix_end(&prefix);
+    let limit = query.limit.max(1);
+    let mut out = Vec::new();
+    let mut more = false;
+    for entry in r!(path, index.range(start.as_slice()..end.as_slice())) {
+        let (_, id) = r!(path, entry);
+        let id = TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
+        let Some(task) = get_task(&tasks, path, id)? else { continue };
+        if !query.matches(&task) {
+            continue;
+        }
+        if out.len() == limit {
+            more = true;
+            break;
+        }
+        out.push(task);
+    }
+    let next = if more { out.last().map(|task| TaskCursor { created: task.created, id: task.id }) } else { None };
+    Ok(TaskPage { tasks: out, next })
+}
+
+/// A task's messages in insertion order (their keys are the task id and a
+/// global sequence number).
+fn messages_of<T: ReadableTable<Bytes, Bytes>>(messages: &T, path: &Path, task: TaskId) -> StoreResult<Vec<StatusMessage>> {
+    let prefix = task.to_bytes();
+    let mut out = Vec::new();
+    for entry in r!(path, messages.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
+        let (_, value) = r!(path, entry);
+        let record: MessageRecord = decode(value.value(), "message")?;
+        out.push(StatusMessage {
+            message: record.message,
+            error: record.error,
+            context_type: record.context_type,
+            context: record.context,
+            timestamp: record.timestamp,
+            extra: record.extra,
+        });
+    }
+    Ok(out)
+}
+
 fn put_task(txn: &WriteTransaction, path: &Path, task: &Task, previous: Option<&Task>) -> StoreResult<()> {
     let mut tasks = r!(path, txn.open_table(TASKS));
     r!(path, tasks.insert(task.id.to_bytes().as_slice(), encode(&TaskRecord::from_task(task))?.as_slice()));
@@ -861,6 +955,10 @@ fn next_counter(txn: &WriteTransaction, path: &Path, name: &str) -> StoreResult<
 impl StateStore for RedbStore {
     async fn now(&self) -> StoreResult<DateTime<Utc>> {
         Ok(Utc::now())
+    }
+
+    fn exclusive(&self) -> bool {
+        true
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -1032,42 +1130,36 @@ impl StateStore for RedbStore {
 
     async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
         let query = query.clone();
+        self.read(move |txn, path| list_page(txn, path, &query)).await
+    }
+
+    async fn task_list_with_messages(&self, query: &TaskQuery) -> StoreResult<TaskPage<TaskWithMessages>> {
+        let query = query.clone();
+        self.read(move |txn, path| {
+            let page = list_page(txn, path, &query)?;
+            let messages = r!(path, txn.open_table(MESSAGES));
+            let tasks = page
+                .tasks
+                .into_iter()
+                .map(|task| Ok(TaskWithMessages { messages: messages_of(&messages, path, task.id)?, task }))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(TaskPage { tasks, next: page.next })
+        })
+        .await
+    }
+
+    async fn task_get_many_with_messages(&self, ids: &[TaskId]) -> StoreResult<Vec<TaskWithMessages>> {
+        let ids = ids.to_vec();
         self.read(move |txn, path| {
             let tasks = r!(path, txn.open_table(TASKS));
-            // Pick the narrowest index; every index value is a task id.
-            let (table, prefix) = match (query.status, query.parent) {
-                (_, ParentFilter::Of(parent)) => (TASK_PARENT, parent.to_bytes().to_vec()),
-                (Some(status), _) => (TASK_STATUS, vec![status_byte(status)]),
-                _ => (TASK_ORDER, Vec::new()),
-            };
-            let index = r!(path, txn.open_table(table));
-            let start = match query.after {
-                Some(cursor) => {
-                    let mut key = prefixed(&prefix, &order_key(cursor.created, cursor.id));
-                    key.push(0);
-                    key
+            let messages = r!(path, txn.open_table(MESSAGES));
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(task) = get_task(&tasks, path, id)? {
+                    out.push(TaskWithMessages { messages: messages_of(&messages, path, id)?, task });
                 }
-                None => prefix.clone(),
-            };
-            let end = prefix_end(&prefix);
-            let limit = query.limit.max(1);
-            let mut out = Vec::new();
-            let mut more = false;
-            for entry in r!(path, index.range(start.as_slice()..end.as_slice())) {
-                let (_, id) = r!(path, entry);
-                let id = TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
-                let Some(task) = get_task(&tasks, path, id)? else { continue };
-                if !query.matches(&task) {
-                    continue;
-                }
-                if out.len() == limit {
-                    more = true;
-                    break;
-                }
-                out.push(task);
             }
-            let next = if more { out.last().map(|task| TaskCursor { created: task.created, id: task.id }) } else { None };
-            Ok(TaskPage { tasks: out, next })
+            Ok(out)
         })
         .await
     }
@@ -1232,25 +1324,7 @@ impl StateStore for RedbStore {
     }
 
     async fn result_messages(&self, task: TaskId) -> StoreResult<Vec<StatusMessage>> {
-        self.read(move |txn, path| {
-            let messages = r!(path, txn.open_table(MESSAGES));
-            let prefix = task.to_bytes();
-            let mut out = Vec::new();
-            for entry in r!(path, messages.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
-                let (_, value) = r!(path, entry);
-                let record: MessageRecord = decode(value.value(), "message")?;
-                out.push(StatusMessage {
-                    message: record.message,
-                    error: record.error,
-                    context_type: record.context_type,
-                    context: record.context,
-                    timestamp: record.timestamp,
-                    extra: record.extra,
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.read(move |txn, path| messages_of(&r!(path, txn.open_table(MESSAGES)), path, task)).await
     }
 
     async fn build_data_insert(&self, record: &BuildData) -> StoreResult<()> {
@@ -1293,6 +1367,47 @@ impl StateStore for RedbStore {
         let node = context.node_name.clone();
         self.write(move |txn, path| {
             r!(path, r!(path, txn.open_table(BA_CONTEXT)).insert(node.as_str(), row.as_slice()));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bootaction_begin(&self, context: &BootActionContext, statuses: &[BootActionStatus]) -> StoreResult<()> {
+        check_bootaction_begin(context, statuses)?;
+        let context_row = encode(&ContextRecord { task_id: context.task_id.0, identity_key: hex::encode(context.identity_key) })?;
+        let rows: Vec<([u8; 16], Vec<u8>)> = statuses
+            .iter()
+            .map(|status| Ok((status.action_id.0.to_bytes(), encode(&BootActionRecord::from_status(status))?)))
+            .collect::<StoreResult<_>>()?;
+        let node = context.node_name.clone();
+        let task = context.task_id;
+        self.write(move |txn, path| {
+            let prefix = node_key(&node, &[]);
+            let mut index = r!(path, txn.open_table(BA_BY_NODE));
+            let mut table = r!(path, txn.open_table(BA_STATUS));
+            // This task's instances for the node: an earlier attempt's.
+            let mut earlier: Vec<Vec<u8>> = Vec::new();
+            for entry in r!(path, index.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
+                let (_, id) = r!(path, entry);
+                if let Some(value) = r!(path, table.get(id.value()))
+                    && decode::<BootActionRecord>(value.value(), "boot action")?.task_id == task.0
+                {
+                    earlier.push(id.value().to_vec());
+                }
+            }
+            for id in &earlier {
+                r!(path, table.remove(id.as_slice()));
+                r!(path, index.remove(node_key(&node, id).as_slice()));
+            }
+            for (id, row) in &rows {
+                if r!(path, table.get(id.as_slice())).is_some() {
+                    // The transaction is dropped uncommitted: nothing changes.
+                    return Err(StoreError::conflict(format!("boot action {} already exists", ulid::Ulid::from_bytes(*id))));
+                }
+                r!(path, table.insert(id.as_slice(), row.as_slice()));
+                r!(path, index.insert(node_key(&node, id).as_slice(), id.as_slice()));
+            }
+            r!(path, r!(path, txn.open_table(BA_CONTEXT)).insert(node.as_str(), context_row.as_slice()));
             Ok(())
         })
         .await

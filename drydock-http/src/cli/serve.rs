@@ -191,9 +191,15 @@ pub struct ServeArgs {
     /// How long to wait for each IPMI reply.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub ipmi_reply_timeout: Duration,
-    /// Orchestrator poll interval and leader heartbeat.
+    /// Orchestrator poll interval and leader heartbeat: how often the leader
+    /// looks for tasks queued by other servers and for termination requests
+    /// (tasks created through this server start at once).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+    /// Top-level tasks the orchestrator runs at once; tasks whose nodes
+    /// overlap still run one after the other (docs/scheduling.md).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_tasks: u32,
     /// How often a server that is not the leader tries to become it.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub leadership_claim_interval: Duration,
@@ -362,6 +368,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
     let deps = Dependencies { store, source: source.clone(), node_driver, oob, kubernetes: None };
     let config = OrchestratorConfig {
         poll_interval: args.poll_interval,
+        max_concurrent_tasks: args.max_concurrent_tasks as usize,
         leadership_claim_interval: args.leadership_claim_interval,
         leader_grace_period: args.leader_grace_period,
         drydock_timeout: args.drydock_timeout,

@@ -3,12 +3,12 @@
 //! filter and design validation. Each handler checks its policy rule first,
 //! then answers with the original's bodies and status codes.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use drydock_core::ids::{DesignRef, TaskId};
-use drydock_core::store::{StoreErrorKind, TaskCursor, TaskQuery};
-use drydock_core::task::{Action, Task};
+use drydock_core::store::{StoreErrorKind, TaskCursor, TaskQuery, TaskWithMessages};
+use drydock_core::task::Action;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -19,7 +19,7 @@ use super::auth::RequestContext;
 use super::body::{JsonText, RawBody};
 use super::error::{ApiError, ApiResult};
 use super::schema::{self, Documented, ListOf};
-use crate::wire::task::{TaskView, Zone, build_data_body, task_body};
+use crate::wire::task::{TaskListView, Zone, build_data_body, task_body};
 use crate::wire::validation::report_body;
 use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
 
@@ -223,12 +223,6 @@ fn decode_marker(text: &str) -> Option<TaskCursor> {
     Some(TaskCursor { created, id: parts.next()?.parse().ok()? })
 }
 
-/// The whole JSON of a stored task, with its messages.
-async fn stored_task_json(state: &AppState, task: &Task) -> ApiResult<Map<String, Value>> {
-    let messages = state.store.result_messages(task.id).await?;
-    Ok(task_body(task, &messages, Zone::Naive))
-}
-
 /// The v1.0 API.
 pub struct DrydockApi {
     pub(super) state: Arc<AppState>,
@@ -249,10 +243,12 @@ impl DrydockApi {
         }
     }
 
-    /// `subtask_errors` and, when `layers` asks for it, the layered map.
+    /// `subtask_errors` and, when `layers` asks for it, the layered map:
+    /// breadth first from `root`, one store read (tasks with their
+    /// messages) per level of the tree, never one per task.
     async fn task_tree(
         &self,
-        root: &Task,
+        root: TaskWithMessages,
         layers: i64,
         builddata: bool,
         subtaskerrors: bool,
@@ -264,40 +260,50 @@ impl DrydockApi {
         };
         let mut layered = Map::new();
         let mut errors = Map::new();
-        let mut seen: HashSet<TaskId> = HashSet::from([root.id]);
-        let mut queue: VecDeque<(Task, usize)> = VecDeque::from([(root.clone(), 1)]);
-        while let Some((task, depth)) = queue.pop_front() {
-            let messages = self.state.store.result_messages(task.id).await?;
-            if depth > 1 && subtaskerrors && messages.iter().any(|message| message.error) {
-                let mut result = crate::wire::task::result_body(&task.result, &messages, Zone::Naive);
-                if let Value::Object(map) = &mut result {
-                    map.insert("task_id".into(), task.id.to_string().into());
-                }
-                errors.insert(task.id.to_string(), result);
-            }
-            if depth <= depth_limit {
-                let mut body = task_body(&task, &messages, Zone::Naive);
-                if builddata {
-                    body.insert("build_data".into(), self.build_data_json(task.id).await?);
-                }
-                layered.insert(task.id.to_string(), Value::Object(body));
-            }
+        let mut seen: HashSet<TaskId> = HashSet::from([root.task.id]);
+        let mut level = vec![root];
+        let mut depth = 1;
+        while !level.is_empty() {
             let descend = depth < depth_limit || subtaskerrors;
-            if !descend {
-                continue;
-            }
-            let fresh: Vec<TaskId> = task.subtasks.iter().copied().filter(|id| seen.insert(*id)).collect();
-            let mut children: HashMap<TaskId, Task> =
-                self.state.store.task_get_many(&fresh).await?.into_iter().map(|child| (child.id, child)).collect();
-            for id in fresh {
-                match children.remove(&id) {
-                    Some(child) => queue.push_back((child, depth + 1)),
-                    None if depth < depth_limit => {
-                        layered.insert(id.to_string(), Value::Null);
+            // The children not met before, per task, in sub-task order.
+            let fresh: Vec<Vec<TaskId>> = level
+                .iter()
+                .map(|entry| if descend { entry.task.subtasks.iter().copied().filter(|id| seen.insert(*id)).collect() } else { Vec::new() })
+                .collect();
+            let wanted: Vec<TaskId> = fresh.iter().flatten().copied().collect();
+            let mut children: HashMap<TaskId, TaskWithMessages> = if wanted.is_empty() {
+                HashMap::new()
+            } else {
+                self.state.store.task_get_many_with_messages(&wanted).await?.into_iter().map(|child| (child.task.id, child)).collect()
+            };
+            let mut next = Vec::with_capacity(children.len());
+            for (TaskWithMessages { task, messages }, fresh) in level.into_iter().zip(fresh) {
+                if depth > 1 && subtaskerrors && messages.iter().any(|message| message.error) {
+                    let mut result = crate::wire::task::result_body(&task.result, &messages, Zone::Naive);
+                    if let Value::Object(map) = &mut result {
+                        map.insert("task_id".into(), task.id.to_string().into());
                     }
-                    None => {}
+                    errors.insert(task.id.to_string(), result);
+                }
+                if depth <= depth_limit {
+                    let mut body = task_body(&task, &messages, Zone::Naive);
+                    if builddata {
+                        body.insert("build_data".into(), self.build_data_json(task.id).await?);
+                    }
+                    layered.insert(task.id.to_string(), Value::Object(body));
+                }
+                for id in fresh {
+                    match children.remove(&id) {
+                        Some(child) => next.push(child),
+                        None if depth < depth_limit => {
+                            layered.insert(id.to_string(), Value::Null);
+                        }
+                        None => {}
+                    }
                 }
             }
+            level = next;
+            depth += 1;
         }
         Ok((layered, errors))
     }
@@ -381,14 +387,10 @@ impl DrydockApi {
             None => None,
             Some(text) => Some(decode_marker(text).ok_or_else(|| ApiError::BadRequest("Invalid marker".into()))?),
         };
-        let page = self.state.store.task_list(&TaskQuery { limit, after, ..TaskQuery::default() }).await?;
-        let mut messages = Vec::with_capacity(page.tasks.len());
-        for task in &page.tasks {
-            messages.push(self.state.store.result_messages(task.id).await?);
-        }
-        let views: Vec<TaskView<'_>> =
-            page.tasks.iter().zip(&messages).map(|(task, messages)| TaskView::new(task, messages, Zone::Naive)).collect();
-        let text = serde_json::to_string(&views).map_err(|error| ApiError::Internal(error.to_string()))?;
+        // One store read for the page and its messages, serialised once
+        // straight into the response text.
+        let page = self.state.store.task_list_with_messages(&TaskQuery { limit, after, ..TaskQuery::default() }).await?;
+        let text = TaskListView::new(&page.tasks, Zone::Naive).to_json().map_err(|error| ApiError::Internal(error.to_string()))?;
         Ok(TaskList::Ok(JsonText::new(text), page.next.as_ref().map(encode_marker)))
     }
 
@@ -509,25 +511,22 @@ impl DrydockApi {
         let layers = layers.0.as_deref().and_then(|text| text.trim().parse::<i64>().ok()).unwrap_or(0);
         let not_found = || ApiError::NotFound(format!("Task {} does not exist", task_id.0));
         let id: TaskId = task_id.0.parse().map_err(|_| not_found())?;
-        let task = match self.state.store.task_get(id).await {
-            Ok(task) => task,
-            Err(error) if error.kind() == StoreErrorKind::NotFound => return Err(not_found()),
-            Err(error) => return Err(error.into()),
-        };
+        // The task and its messages in one read.
+        let Some(root) = self.state.store.task_get_many_with_messages(&[id]).await?.pop() else { return Err(not_found()) };
         if layers == 0 {
-            let mut body = stored_task_json(&self.state, &task).await?;
+            let mut body = task_body(&root.task, &root.messages, Zone::Naive);
             if builddata {
-                body.insert("build_data".into(), self.build_data_json(task.id).await?);
+                body.insert("build_data".into(), self.build_data_json(id).await?);
             }
             if subtaskerrors {
-                let (_, errors) = self.task_tree(&task, 1, false, true).await?;
+                let (_, errors) = self.task_tree(root, 1, false, true).await?;
                 body.insert("subtask_errors".into(), Value::Object(errors));
             }
             return Ok(TaskReply::Ok(Json(Documented::new(Value::Object(body)))));
         }
-        let (layered, errors) = self.task_tree(&task, layers, builddata, subtaskerrors).await?;
+        let (layered, errors) = self.task_tree(root, layers, builddata, subtaskerrors).await?;
         let mut body = Map::new();
-        body.insert("init_task_id".into(), task.id.to_string().into());
+        body.insert("init_task_id".into(), id.to_string().into());
         body.extend(layered);
         if subtaskerrors {
             body.insert("subtask_errors".into(), Value::Object(errors));

@@ -2,8 +2,12 @@
 //! §2.3, §2.4, §1.3.8) with Python's timestamp spelling.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use drydock_core::ids::TaskId;
+use drydock_core::store::TaskWithMessages;
 use drydock_core::task::records::BuildData;
 use drydock_core::task::{StatusMessage, Task, TaskResult};
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 /// Whether timestamps carry `+00:00`: in-memory values (the POST response)
@@ -19,27 +23,50 @@ pub enum Zone {
 /// `str(datetime)`: a space between date and time, microseconds only when
 /// non-zero, `+00:00` only for aware values.
 pub fn py_datetime(timestamp: &DateTime<Utc>, zone: Zone) -> String {
-    use std::fmt::Write;
-    // Formatted by hand: chrono's strftime parsing dominated the task list.
-    let mut text = String::with_capacity(32);
-    let _ = write!(
-        text,
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        timestamp.year(),
-        timestamp.month(),
-        timestamp.day(),
-        timestamp.hour(),
-        timestamp.minute(),
-        timestamp.second()
-    );
-    let micros = timestamp.nanosecond() / 1_000 % 1_000_000;
-    if micros != 0 {
-        let _ = write!(text, ".{micros:06}");
+    PyDateTime(timestamp, zone).to_string()
+}
+
+/// [`py_datetime`] written straight to a formatter (or, as a JSON string,
+/// to a serializer) without an intermediate `String`.
+struct PyDateTime<'a>(&'a DateTime<Utc>, Zone);
+
+impl std::fmt::Display for PyDateTime<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Formatted by hand into one buffer: chrono's strftime parsing, and
+        // then `write!` per field, dominated the task list.
+        let PyDateTime(timestamp, zone) = *self;
+        let naive = timestamp.naive_utc();
+        let year = naive.year();
+        let micros = naive.nanosecond() / 1_000 % 1_000_000;
+        if !(0..=9999).contains(&year) {
+            write!(f, "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}", naive.month(), naive.day(), naive.hour(), naive.minute(), naive.second())?;
+            if micros != 0 {
+                write!(f, ".{micros:06}")?;
+            }
+        } else {
+            let mut text = *b"0000-00-00 00:00:00.000000";
+            let mut put = |at: usize, width: usize, mut value: u32| {
+                for index in (at..at + width).rev() {
+                    text[index] = b'0' + (value % 10) as u8;
+                    value /= 10;
+                }
+            };
+            put(0, 4, year.unsigned_abs());
+            put(5, 2, naive.month());
+            put(8, 2, naive.day());
+            put(11, 2, naive.hour());
+            put(14, 2, naive.minute());
+            put(17, 2, naive.second());
+            put(20, 6, micros);
+            let end = if micros == 0 { 19 } else { text.len() };
+            // Only ASCII digits and separators were written.
+            f.write_str(std::str::from_utf8(&text[..end]).map_err(|_| std::fmt::Error)?)?;
+        }
+        if zone == Zone::Aware {
+            f.write_str("+00:00")?;
+        }
+        Ok(())
     }
-    if zone == Zone::Aware {
-        text.push_str("+00:00");
-    }
-    text
 }
 
 fn py_datetime_opt(timestamp: Option<&DateTime<Utc>>, zone: Zone) -> Value {
@@ -115,117 +142,224 @@ pub fn build_data_body(record: &BuildData) -> Value {
     })
 }
 
-/// The Task object as a borrowed, directly serialisable view: the same JSON
-/// as [`task_body`] without building a `Value` tree (the task list's hot
-/// path).
-#[derive(Debug, serde::Serialize)]
+/// The Task object as a borrowed view serialised field by field: the same
+/// JSON as [`task_body`] without building a `Value` tree or any per-task
+/// copy (ids and timestamps are formatted straight into the output; the
+/// task list's hot path).
+#[derive(Debug, Clone, Copy)]
 pub struct TaskView<'a> {
-    kind: &'static str,
-    #[serde(rename = "apiVersion")]
-    api_version: &'static str,
-    task_id: String,
-    action: &'static str,
-    parent_task_id: Option<String>,
-    design_ref: Option<&'a str>,
-    status: &'static str,
-    result: ResultView<'a>,
-    node_filter: Option<&'a Value>,
-    subtask_id_list: Vec<String>,
-    created: String,
-    created_by: Option<&'a str>,
-    updated: Option<String>,
-    terminated: Option<String>,
-    terminated_by: Option<&'a str>,
-    terminate: bool,
-    retry: u32,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct ResultView<'a> {
-    kind: &'static str,
-    #[serde(rename = "apiVersion")]
-    api_version: &'static str,
-    metadata: Map<String, Value>,
-    message: Option<&'a str>,
-    reason: Option<&'a str>,
-    status: &'static str,
-    successes: &'a [String],
-    failures: &'a [String],
-    links: Vec<LinkView<'a>>,
-    details: DetailsView<'a>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct LinkView<'a> {
-    rel: &'a str,
-    href: &'a str,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct DetailsView<'a> {
-    #[serde(rename = "errorCount")]
-    error_count: usize,
-    #[serde(rename = "messageList")]
-    message_list: Vec<MessageView<'a>>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct MessageView<'a> {
-    message: &'a str,
-    error: bool,
-    context_type: &'a str,
-    context: &'a str,
-    ts: String,
-    extra: String,
+    task: &'a Task,
+    messages: &'a [StatusMessage],
+    zone: Zone,
 }
 
 impl<'a> TaskView<'a> {
     /// The view of `task` with its `messages`.
     pub fn new(task: &'a Task, messages: &'a [StatusMessage], zone: Zone) -> TaskView<'a> {
-        let result = &task.result;
-        TaskView {
-            kind: "Task",
-            api_version: "v1",
-            task_id: task.id.to_string(),
-            action: task.action.as_str(),
-            parent_task_id: task.parent.map(|parent| parent.to_string()),
-            design_ref: task.design_ref.as_ref().map(|design| design.as_str()),
-            status: task.status.as_str(),
-            result: ResultView {
-                kind: "Status",
-                api_version: "v1.0",
-                metadata: Map::new(),
-                message: result.message.as_deref(),
-                reason: result.reason.as_deref(),
-                status: result.status.as_str(),
-                successes: &result.successes,
-                failures: &result.failures,
-                links: result.links.iter().flat_map(|(rel, hrefs)| hrefs.iter().map(move |href| LinkView { rel, href })).collect(),
-                details: DetailsView {
-                    error_count: messages.iter().filter(|message| message.error).count(),
-                    message_list: messages
-                        .iter()
-                        .map(|message| MessageView {
-                            message: &message.message,
-                            error: message.error,
-                            context_type: &message.context_type,
-                            context: &message.context,
-                            ts: py_datetime(&message.timestamp, zone),
-                            extra: serde_json::to_string(&message.extra).unwrap_or_else(|_| "{}".into()),
-                        })
-                        .collect(),
-                },
-            },
-            node_filter: task.node_filter.as_ref(),
-            subtask_id_list: task.subtasks.iter().map(ToString::to_string).collect(),
-            created: py_datetime(&task.created, zone),
-            created_by: task.created_by.as_deref(),
-            updated: task.updated.as_ref().map(|timestamp| py_datetime(timestamp, zone)),
-            terminated: task.terminated.as_ref().map(|timestamp| py_datetime(timestamp, zone)),
-            terminated_by: task.terminated_by.as_deref(),
-            terminate: task.terminate,
-            retry: task.retry,
+        TaskView { task, messages, zone }
+    }
+}
+
+/// A page of tasks with their messages, serialised as the JSON array of
+/// Task objects the task list answers (compat §1.3.4).
+#[derive(Debug, Clone, Copy)]
+pub struct TaskListView<'a> {
+    tasks: &'a [TaskWithMessages],
+    zone: Zone,
+}
+
+impl<'a> TaskListView<'a> {
+    /// The view of a page.
+    pub fn new(tasks: &'a [TaskWithMessages], zone: Zone) -> TaskListView<'a> {
+        TaskListView { tasks, zone }
+    }
+
+    /// The JSON text, written once into one buffer sized up front.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let estimate: usize =
+            self.tasks.iter().map(|entry| 640 + entry.messages.iter().map(|message| 160 + message.message.len()).sum::<usize>()).sum();
+        let mut out = Vec::with_capacity(estimate);
+        serde_json::to_writer(&mut out, self)?;
+        String::from_utf8(out).map_err(<serde_json::Error as serde::ser::Error>::custom)
+    }
+}
+
+impl Serialize for TaskListView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.tasks.iter().map(|entry| TaskView::new(&entry.task, &entry.messages, self.zone)))
+    }
+}
+
+/// A value written with its `Display` as a JSON string.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// Task ids as a JSON array of strings.
+struct Ids<'a>(&'a [TaskId]);
+
+impl Serialize for Ids<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Shown))
+    }
+}
+
+/// `{}`.
+struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
+/// A JSON object written as a JSON string holding its JSON text (compat
+/// §2.4 `extra`), escaped on the way out instead of built first.
+struct JsonTextOf<'a>(&'a Map<String, Value>);
+
+impl std::fmt::Display for JsonTextOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// serde_json writes whole UTF-8 fragments (it splits only at ASCII
+        /// escapes), so each write is valid text.
+        struct Out<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+        impl std::io::Write for Out<'_, '_> {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                let text = std::str::from_utf8(bytes).map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
+                self.0.write_str(text).map_err(std::io::Error::other)?;
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
         }
+        if self.0.is_empty() {
+            return f.write_str("{}");
+        }
+        serde_json::to_writer(Out(f), self.0).map_err(|_| std::fmt::Error)
+    }
+}
+
+/// The Status object of a task (see [`result_body`]).
+struct ResultView<'a> {
+    result: &'a TaskResult,
+    messages: &'a [StatusMessage],
+    zone: Zone,
+}
+
+/// `{"rel": …, "href": …}`.
+struct LinkView<'a> {
+    rel: &'a str,
+    href: &'a str,
+}
+
+impl Serialize for LinkView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_struct("Link", 2)?;
+        map.serialize_field("rel", self.rel)?;
+        map.serialize_field("href", self.href)?;
+        map.end()
+    }
+}
+
+/// `details` of a Status object.
+struct DetailsView<'a> {
+    messages: &'a [StatusMessage],
+    zone: Zone,
+}
+
+impl Serialize for DetailsView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_struct("Details", 2)?;
+        map.serialize_field("errorCount", &self.messages.iter().filter(|message| message.error).count())?;
+        map.serialize_field("messageList", &MessagesView { messages: self.messages, zone: self.zone })?;
+        map.end()
+    }
+}
+
+struct MessagesView<'a> {
+    messages: &'a [StatusMessage],
+    zone: Zone,
+}
+
+impl Serialize for MessagesView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.messages.iter().map(|message| MessageView { message, zone: self.zone }))
+    }
+}
+
+/// One status message (see [`message_body`]).
+struct MessageView<'a> {
+    message: &'a StatusMessage,
+    zone: Zone,
+}
+
+impl Serialize for MessageView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let message = self.message;
+        let mut map = serializer.serialize_struct("StatusMessage", 6)?;
+        map.serialize_field("message", &message.message)?;
+        map.serialize_field("error", &message.error)?;
+        map.serialize_field("context_type", &message.context_type)?;
+        map.serialize_field("context", &message.context)?;
+        map.serialize_field("ts", &Shown(PyDateTime(&message.timestamp, self.zone)))?;
+        map.serialize_field("extra", &Shown(JsonTextOf(&message.extra)))?;
+        map.end()
+    }
+}
+
+impl Serialize for ResultView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let result = self.result;
+        let mut map = serializer.serialize_struct("Status", 11)?;
+        map.serialize_field("kind", "Status")?;
+        map.serialize_field("apiVersion", "v1.0")?;
+        map.serialize_field("metadata", &EmptyObject)?;
+        map.serialize_field("message", &result.message)?;
+        map.serialize_field("reason", &result.reason)?;
+        map.serialize_field("status", result.status.as_str())?;
+        map.serialize_field("successes", &result.successes)?;
+        map.serialize_field("failures", &result.failures)?;
+        map.serialize_field("links", &Links(&result.links))?;
+        map.serialize_field("details", &DetailsView { messages: self.messages, zone: self.zone })?;
+        map.end()
+    }
+}
+
+/// Links flattened to one object per `href`.
+struct Links<'a>(&'a [(String, Vec<String>)]);
+
+impl Serialize for Links<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().flat_map(|(rel, hrefs)| hrefs.iter().map(move |href| LinkView { rel, href })))
+    }
+}
+
+impl Serialize for TaskView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (task, zone) = (self.task, self.zone);
+        let mut map = serializer.serialize_struct("Task", 17)?;
+        map.serialize_field("kind", "Task")?;
+        map.serialize_field("apiVersion", "v1")?;
+        map.serialize_field("task_id", &Shown(task.id))?;
+        map.serialize_field("action", task.action.as_str())?;
+        map.serialize_field("parent_task_id", &task.parent.map(Shown))?;
+        map.serialize_field("design_ref", &task.design_ref.as_ref().map(|design| design.as_str()))?;
+        map.serialize_field("status", task.status.as_str())?;
+        map.serialize_field("result", &ResultView { result: &task.result, messages: self.messages, zone })?;
+        map.serialize_field("node_filter", &task.node_filter)?;
+        map.serialize_field("subtask_id_list", &Ids(&task.subtasks))?;
+        map.serialize_field("created", &Shown(PyDateTime(&task.created, zone)))?;
+        map.serialize_field("created_by", &task.created_by)?;
+        map.serialize_field("updated", &task.updated.as_ref().map(|timestamp| Shown(PyDateTime(timestamp, zone))))?;
+        map.serialize_field("terminated", &task.terminated.as_ref().map(|timestamp| Shown(PyDateTime(timestamp, zone))))?;
+        map.serialize_field("terminated_by", &task.terminated_by)?;
+        map.serialize_field("terminate", &task.terminate)?;
+        map.serialize_field("retry", &task.retry)?;
+        map.end()
     }
 }
 
@@ -274,5 +408,22 @@ mod tests {
             serde_json::to_string(&TaskView::new(&bare, &[], Zone::Naive)).expect("serialises"),
             Value::Object(task_body(&bare, &[], Zone::Naive)).to_string()
         );
+
+        // A page: extras with escapes, control characters and non-ASCII
+        // text, timestamps with and without microseconds.
+        let mut odd = StatusMessage::task_wide("tab\there \u{1} “quoted” \\ é", false);
+        odd.extra.insert("path\\key \"x\"".into(), json!({"nested": ["a\nb", 1.5, null, "ü"], "n": -3}));
+        odd.timestamp = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let page = vec![
+            TaskWithMessages { task: task.clone(), messages: messages.clone() },
+            TaskWithMessages { task: bare.clone(), messages: Vec::new() },
+            TaskWithMessages { task: bare, messages: vec![odd] },
+        ];
+        for zone in [Zone::Aware, Zone::Naive] {
+            let text = TaskListView::new(&page, zone).to_json().expect("serialises");
+            let value: Vec<Value> = page.iter().map(|entry| Value::Object(task_body(&entry.task, &entry.messages, zone))).collect();
+            assert_eq!(text, Value::Array(value).to_string());
+        }
+        assert_eq!(TaskListView::new(&[], Zone::Naive).to_json().expect("serialises"), "[]");
     }
 }

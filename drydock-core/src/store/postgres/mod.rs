@@ -20,8 +20,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery, UpdateGuard,
-    latest_per_generator,
+    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery, TaskWithMessages,
+    UpdateGuard, check_bootaction_begin, latest_per_generator,
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -178,6 +178,72 @@ fn task_from_row(row: &Row) -> StoreResult<Task> {
         terminate: row.try_get::<_, Option<bool>>(20).map_err(get_err)?.unwrap_or(false),
         generation: row.try_get::<_, i64>(21).map_err(get_err)?.max(0) as u64,
     })
+}
+
+/// Appended to `SELECT page.*, msg.* FROM (<a task query>) page`: each
+/// task's messages as six arrays in insertion order (NULL when it has
+/// none), so a page and its messages come back from one query.
+const MESSAGE_ARRAYS: &str = "LEFT JOIN LATERAL (SELECT array_agg(m.message ORDER BY m.sequence), \
+     array_agg(m.error ORDER BY m.sequence), array_agg(m.context_type ORDER BY m.sequence), \
+     array_agg(m.context ORDER BY m.sequence), array_agg(m.ts ORDER BY m.sequence), array_agg(m.extra ORDER BY m.sequence) \
+     FROM result_message m WHERE m.task_id = page.task_id) msg ON true";
+
+/// Where [`MESSAGE_ARRAYS`] start in a row (after the task columns).
+const MESSAGE_ARRAYS_AT: usize = 22;
+
+/// A status message from its stored columns. compat §2.4: `extra` is
+/// stored as a JSON string holding JSON (both forms are read).
+fn message_from(
+    message: Option<String>,
+    error: Option<bool>,
+    context_type: Option<String>,
+    context: Option<String>,
+    timestamp: Option<NaiveDateTime>,
+    extra: Option<serde_json::Value>,
+) -> StatusMessage {
+    StatusMessage {
+        message: message.unwrap_or_default(),
+        error: error.unwrap_or(false),
+        context_type: context_type.unwrap_or_default(),
+        context: context.unwrap_or_default(),
+        timestamp: timestamp.map(utc).unwrap_or_default(),
+        extra: match undouble(extra) {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+    }
+}
+
+/// A task row followed by [`MESSAGE_ARRAYS`].
+fn task_with_messages_from_row(row: &Row) -> StoreResult<TaskWithMessages> {
+    let task = task_from_row(row)?;
+    let get_err = |error: tokio_postgres::Error| StoreError::Corrupt {
+        detail: format!("stored messages of task {} are unreadable: {error}", task.id),
+    };
+    let at = MESSAGE_ARRAYS_AT;
+    let texts: Option<Vec<Option<String>>> = row.try_get(at).map_err(get_err)?;
+    let Some(texts) = texts else { return Ok(TaskWithMessages { task, messages: Vec::new() }) };
+    let errors: Vec<Option<bool>> = row.try_get::<_, Option<_>>(at + 1).map_err(get_err)?.unwrap_or_default();
+    let context_types: Vec<Option<String>> = row.try_get::<_, Option<_>>(at + 2).map_err(get_err)?.unwrap_or_default();
+    let contexts: Vec<Option<String>> = row.try_get::<_, Option<_>>(at + 3).map_err(get_err)?.unwrap_or_default();
+    let timestamps: Vec<Option<NaiveDateTime>> = row.try_get::<_, Option<_>>(at + 4).map_err(get_err)?.unwrap_or_default();
+    let extras: Vec<Option<serde_json::Value>> = row.try_get::<_, Option<_>>(at + 5).map_err(get_err)?.unwrap_or_default();
+    let count = texts.len();
+    if [errors.len(), context_types.len(), contexts.len(), timestamps.len(), extras.len()].iter().any(|len| *len != count) {
+        return Err(StoreError::Corrupt { detail: format!("stored messages of task {} came back misaligned", task.id) });
+    }
+    let messages = texts
+        .into_iter()
+        .zip(errors)
+        .zip(context_types)
+        .zip(contexts)
+        .zip(timestamps)
+        .zip(extras)
+        .map(|(((((message, error), context_type), context), timestamp), extra)| {
+            message_from(message, error, context_type, context, timestamp, extra)
+        })
+        .collect();
+    Ok(TaskWithMessages { task, messages })
 }
 
 /// The insert statement shared by `task_create` and `task_import`.
@@ -385,6 +451,51 @@ impl PostgresStore {
     }
 }
 
+/// Boxed query parameters.
+type Params = Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>;
+
+/// The listing query for one page (one row more than the page, to know
+/// whether another follows), its parameters and the page size.
+fn page_query(query: &TaskQuery) -> (String, Params, usize) {
+    let limit = query.limit.clamp(1, 100_000);
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Params = Vec::new();
+    if let Some(status) = query.status {
+        params.push(Box::new(status.as_str()));
+        clauses.push(format!("status = ${}", params.len()));
+    }
+    if let Some(action) = query.action {
+        params.push(Box::new(action.as_str()));
+        clauses.push(format!("action = ${}", params.len()));
+    }
+    match query.parent {
+        ParentFilter::Any => {}
+        ParentFilter::Root => clauses.push("parent_task_id IS NULL".into()),
+        ParentFilter::Of(parent) => {
+            params.push(Box::new(parent.to_bytes().to_vec()));
+            clauses.push(format!("parent_task_id = ${}", params.len()));
+        }
+    }
+    if let Some(cursor) = query.after {
+        params.push(Box::new(naive(cursor.created)));
+        params.push(Box::new(cursor.id.to_bytes().to_vec()));
+        clauses.push(format!("(created, task_id) > (${}, ${})", params.len() - 1, params.len()));
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    (format!("SELECT {TASK_COLUMNS} FROM tasks {filter} ORDER BY created, task_id LIMIT {}", limit + 1), params, limit)
+}
+
+/// Cut the extra row of [`page_query`] off and make the cursor.
+fn paged<T>(mut tasks: Vec<T>, limit: usize, task: impl Fn(&T) -> &Task) -> TaskPage<T> {
+    let next = if tasks.len() > limit {
+        tasks.truncate(limit);
+        tasks.last().map(|last| TaskCursor { created: task(last).created, id: task(last).id })
+    } else {
+        None
+    };
+    TaskPage { tasks, next }
+}
+
 /// `host:port/database` for messages (never the password).
 fn describe_target(config: &tokio_postgres::Config) -> String {
     let host = config
@@ -560,42 +671,32 @@ impl StateStore for PostgresStore {
     }
 
     async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
-        let limit = query.limit.clamp(1, 100_000);
-        let mut clauses: Vec<String> = Vec::new();
-        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
-        if let Some(status) = query.status {
-            params.push(Box::new(status.as_str()));
-            clauses.push(format!("status = ${}", params.len()));
-        }
-        if let Some(action) = query.action {
-            params.push(Box::new(action.as_str()));
-            clauses.push(format!("action = ${}", params.len()));
-        }
-        match query.parent {
-            ParentFilter::Any => {}
-            ParentFilter::Root => clauses.push("parent_task_id IS NULL".into()),
-            ParentFilter::Of(parent) => {
-                params.push(Box::new(parent.to_bytes().to_vec()));
-                clauses.push(format!("parent_task_id = ${}", params.len()));
-            }
-        }
-        if let Some(cursor) = query.after {
-            params.push(Box::new(naive(cursor.created)));
-            params.push(Box::new(cursor.id.to_bytes().to_vec()));
-            clauses.push(format!("(created, task_id) > (${}, ${})", params.len() - 1, params.len()));
-        }
-        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks {filter} ORDER BY created, task_id LIMIT {}", limit + 1);
+        let (sql, params, limit) = page_query(query);
         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-        let mut tasks = self.select_tasks(&sql, &refs).await?;
-        let next = if tasks.len() > limit {
-            tasks.truncate(limit);
-            tasks.last().map(|task| TaskCursor { created: task.created, id: task.id })
-        } else {
-            None
-        };
-        Ok(TaskPage { tasks, next })
+        let tasks = self.select_tasks(&sql, &refs).await?;
+        Ok(paged(tasks, limit, |task| task))
+    }
+
+    async fn task_list_with_messages(&self, query: &TaskQuery) -> StoreResult<TaskPage<TaskWithMessages>> {
+        let (sql, params, limit) = page_query(query);
+        let sql = format!("SELECT page.*, msg.* FROM ({sql}) page {MESSAGE_ARRAYS} ORDER BY page.created, page.task_id");
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+        let client = self.client().await?;
+        let rows = client.query(&sql, &refs).await.map_err(|e| self.err(e))?;
+        let tasks = rows.iter().map(task_with_messages_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(tasks, limit, |entry| &entry.task))
+    }
+
+    async fn task_get_many_with_messages(&self, ids: &[TaskId]) -> StoreResult<Vec<TaskWithMessages>> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| id.to_bytes().to_vec()).collect();
+        let sql = format!("SELECT page.*, msg.* FROM (SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ANY($1)) page {MESSAGE_ARRAYS}");
+        let client = self.client().await?;
+        let rows = client.query(&sql, &[&keys]).await.map_err(|e| self.err(e))?;
+        let mut found: std::collections::HashMap<TaskId, TaskWithMessages> =
+            rows.iter().map(|row| task_with_messages_from_row(row).map(|entry| (entry.task.id, entry))).collect::<StoreResult<_>>()?;
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
     async fn task_children(&self, id: TaskId) -> StoreResult<Vec<Task>> {
@@ -792,20 +893,21 @@ impl StateStore for PostgresStore {
             )
             .await
             .map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|row| StatusMessage {
-                message: row.get::<_, Option<String>>(0).unwrap_or_default(),
-                error: row.get::<_, Option<bool>>(1).unwrap_or(false),
-                context_type: row.get::<_, Option<String>>(2).unwrap_or_default(),
-                context: row.get::<_, Option<String>>(3).unwrap_or_default(),
-                timestamp: row.get::<_, Option<NaiveDateTime>>(4).map(utc).unwrap_or_default(),
-                extra: match undouble(row.get(5)) {
-                    Some(serde_json::Value::Object(map)) => map,
-                    _ => serde_json::Map::new(),
-                },
+        let get_err = |error: tokio_postgres::Error| StoreError::Corrupt {
+            detail: format!("stored messages of task {task} are unreadable: {error}"),
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(message_from(
+                    row.try_get(0).map_err(get_err)?,
+                    row.try_get(1).map_err(get_err)?,
+                    row.try_get(2).map_err(get_err)?,
+                    row.try_get(3).map_err(get_err)?,
+                    row.try_get(4).map_err(get_err)?,
+                    row.try_get(5).map_err(get_err)?,
+                ))
             })
-            .collect())
+            .collect()
     }
 
     async fn build_data_insert(&self, record: &BuildData) -> StoreResult<()> {
@@ -863,6 +965,40 @@ impl StateStore for PostgresStore {
             .await
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    async fn bootaction_begin(&self, context: &BootActionContext, statuses: &[BootActionStatus]) -> StoreResult<()> {
+        check_bootaction_begin(context, statuses)?;
+        let node = context.node_name.as_str();
+        let task = context.task_id.to_bytes();
+        let names: Vec<&str> = statuses.iter().map(|status| status.node_name.as_str()).collect();
+        let ids: Vec<[u8; 16]> = statuses.iter().map(|status| status.action_id.0.to_bytes()).collect();
+        let ids: Vec<&[u8]> = ids.iter().map(|id| id.as_slice()).collect();
+        let action_names: Vec<&str> = statuses.iter().map(|status| status.action_name.as_str()).collect();
+        let tasks: Vec<&[u8]> = statuses.iter().map(|_| task.as_slice()).collect();
+        let keys: Vec<&[u8]> = statuses.iter().map(|status| status.identity_key.as_slice()).collect();
+        let results: Vec<&str> = statuses.iter().map(|status| status.action_status.as_str()).collect();
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(|e| self.err(e))?;
+        txn.execute(
+            "INSERT INTO boot_action (node_name, task_id, identity_key) VALUES ($1, $2, $3) \
+             ON CONFLICT (node_name) DO UPDATE SET task_id = EXCLUDED.task_id, identity_key = EXCLUDED.identity_key",
+            &[&node, &task.as_slice(), &context.identity_key.as_slice()],
+        )
+        .await
+        .map_err(|e| self.err(e))?;
+        // An earlier attempt of the same task for this node.
+        txn.execute("DELETE FROM boot_action_status WHERE node_name = $1 AND task_id = $2", &[&node, &task.as_slice()])
+            .await
+            .map_err(|e| self.err(e))?;
+        txn.execute(
+            "INSERT INTO boot_action_status (node_name, action_id, action_name, task_id, identity_key, action_status) \
+             SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bytea[], $5::bytea[], $6::text[])",
+            &[&names, &ids, &action_names, &tasks, &keys, &results],
+        )
+        .await
+        .map_err(|e| self.err(e))?;
+        txn.commit().await.map_err(|e| self.err(e))
     }
 
     async fn bootaction_context(&self, node: &str) -> StoreResult<Option<BootActionContext>> {
