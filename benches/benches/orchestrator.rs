@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use drydock_benches::{generated_site, peak_mib};
+use drydock_benches::{generated_site_file, peak_mib};
 use drydock_core::drivers::fake::{FakeNodeDriver, FakeOobDriver, FakeWorld};
 use drydock_core::drivers::{MachineStatus, OobRegistry};
 use drydock_core::ids::DesignRef;
@@ -30,21 +30,12 @@ struct Run {
 }
 
 async fn deploy(nodes: usize, racks: usize, latency: Duration, site_wide: usize) -> Run {
-    let text = generated_site(nodes, racks, 42);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("site.yaml");
-    std::fs::write(&path, &text).expect("write site");
-    let names: Vec<String> = text
-        .split("schema: drydock/BaremetalNode/v1")
-        .skip(1)
-        .filter_map(|doc| {
-            doc.lines().find(|line| line.trim_start().starts_with("name: ")).map(|line| line.trim().trim_start_matches("name: ").to_owned())
-        })
-        .collect();
+    let site = generated_site_file(nodes, racks, 42);
+    let (path, names) = (&site.path, &site.nodes);
     let world = FakeWorld::new();
     *world.record.lock().expect("lock") = false;
     *world.latency.lock().expect("lock") = latency;
-    for name in &names {
+    for name in names {
         world.enlist(name, MachineStatus::Ready);
     }
     let config = OrchestratorConfig {

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use drydock_benches::generated_site;
+use drydock_benches::generated_site_file;
 use drydock_core::drivers::fake::{FakeNodeDriver, FakeOobDriver, FakeWorld};
 use drydock_core::drivers::{MachineStatus, OobRegistry};
 use drydock_core::ids::{DesignRef, TaskId};
@@ -176,23 +176,14 @@ fn main() {
     assert_eq!(succeeded, 100, "every validation succeeds");
     println!("{:<58} {:>12} {:>14} {:>22}", "100 validate_design, examples/site.yaml", format!("{seconds:.2} s"), "≤ 3 s", "~1,000 s");
 
-    let text = generated_site(200, 10, 1);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("site.yaml");
-    std::fs::write(&path, &text).expect("write site");
-    let names: Vec<String> = text
-        .split("schema: drydock/BaremetalNode/v1")
-        .skip(1)
-        .filter_map(|doc| {
-            doc.lines().find(|line| line.trim_start().starts_with("name: ")).map(|line| line.trim().trim_start_matches("name: ").to_owned())
-        })
-        .collect();
+    let site = generated_site_file(200, 10, 1);
+    let (path, names) = (&site.path, &site.nodes);
     let design = DesignRef(format!("file://{}", path.display()));
     let latency = Duration::from_millis(50);
     let all: Vec<usize> = (1..=10).collect();
     for site_wide in [256, 64] {
-        let (one, one_deployed) = runtime.block_on(deploy_racks(&design, &names, &[1], latency, site_wide));
-        let (ten, ten_deployed) = runtime.block_on(deploy_racks(&design, &names, &all, latency, site_wide));
+        let (one, one_deployed) = runtime.block_on(deploy_racks(&design, names, &[1], latency, site_wide));
+        let (ten, ten_deployed) = runtime.block_on(deploy_racks(&design, names, &all, latency, site_wide));
         assert_eq!((one_deployed, ten_deployed), (20, 200), "every node of the racks deployed");
         println!(
             "{:<58} {:>12} {:>14} {:>22}",

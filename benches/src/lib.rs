@@ -31,6 +31,33 @@ pub fn generated_site(nodes: usize, racks: usize, seed: u64) -> String {
     text
 }
 
+/// A generated site in a file of its own, with its node names in design
+/// order (keep `dir` alive while the file is used).
+pub struct SiteFile {
+    /// The directory holding the file.
+    pub dir: tempfile::TempDir,
+    /// The file.
+    pub path: PathBuf,
+    /// The `BaremetalNode` names.
+    pub nodes: Vec<String>,
+}
+
+/// [`generated_site`] written to a fresh file, with its node names.
+pub fn generated_site_file(nodes: usize, racks: usize, seed: u64) -> SiteFile {
+    let text = generated_site(nodes, racks, seed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.yaml");
+    std::fs::write(&path, &text).expect("write site");
+    let nodes = text
+        .split("schema: drydock/BaremetalNode/v1")
+        .skip(1)
+        .filter_map(|doc| {
+            doc.lines().find(|line| line.trim_start().starts_with("name: ")).map(|line| line.trim().trim_start_matches("name: ").to_owned())
+        })
+        .collect();
+    SiteFile { dir, path, nodes }
+}
+
 /// Peak resident memory of this process so far, in MiB (Linux).
 pub fn peak_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

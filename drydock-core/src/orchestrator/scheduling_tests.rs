@@ -158,6 +158,15 @@ async fn status(store: &Arc<dyn StateStore>, task: &Task) -> TaskStatus {
     store.task_get(task.id).await.expect("task").status
 }
 
+/// Every task of `done` ended with result `success`.
+fn assert_all_succeeded(done: &[Task]) {
+    assert!(
+        done.iter().all(|task| task.result.status == ActionResult::Success),
+        "{:?}",
+        done.iter().map(|t| &t.result).collect::<Vec<_>>()
+    );
+}
+
 /// Real time, a 60 s poll interval: a task submitted to an idle leader runs
 /// at once (woken by the submission), not at the next poll.
 #[tokio::test]
@@ -199,11 +208,7 @@ async fn overlapping_node_sets_serialise_in_creation_order_and_disjoint_ones_ove
     let done = finished(&store, &[&first, &second, &third, &other], Duration::from_secs(600)).await;
     watcher.abort();
     leader.stop().await;
-    assert!(
-        done.iter().all(|task| task.result.status == ActionResult::Success),
-        "{:?}",
-        done.iter().map(|t| &t.result).collect::<Vec<_>>()
-    );
+    assert_all_succeeded(&done);
     assert!(timeline.started(&other) < timeline.ended(&first), "disjoint nodes: runs beside the first");
     assert!(timeline.started(&second) >= timeline.ended(&first), "shares cp-r01-n02 with the first");
     assert!(timeline.started(&third) >= timeline.ended(&second), "shares cp-r02-n01 with the waiting second: may not overtake it");
@@ -249,11 +254,7 @@ async fn site_wide_tasks_wait_for_and_block_node_tasks() {
     let done = finished(&store, &[&first, &second, &site, &after_site, &destroy_all, &after_destroy], Duration::from_secs(600)).await;
     watcher.abort();
     leader.stop().await;
-    assert!(
-        done.iter().all(|task| task.result.status == ActionResult::Success),
-        "{:?}",
-        done.iter().map(|t| &t.result).collect::<Vec<_>>()
-    );
+    assert_all_succeeded(&done);
     assert!(timeline.started(&second) < timeline.ended(&first), "disjoint node tasks run together");
     assert!(timeline.started(&site) >= timeline.ended(&first).max(timeline.ended(&second)), "the site waits for both");
     assert!(timeline.started(&after_site) >= timeline.ended(&site), "a later node task waits for the site");
