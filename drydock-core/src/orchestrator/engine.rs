@@ -27,8 +27,9 @@ use crate::validate::{DesignReport, ReportMessage, ValidationOptions, evaluate};
 #[derive(Debug, Clone)]
 pub struct OrchestratorConfig {
     /// Leader heartbeat, and how often the leader looks for tasks queued by
-    /// other processes and for termination requests (tasks submitted through
-    /// this `Orchestrator` wake it at once).
+    /// other processes and for termination requests, as a fallback (tasks
+    /// submitted or terminated through this `Orchestrator` wake it at once,
+    /// and those of other processes sharing a PostgreSQL store too).
     pub poll_interval: Duration,
     /// Top-level tasks running at once (at least 1; docs/scheduling.md).
     pub max_concurrent_tasks: usize,
@@ -152,7 +153,8 @@ pub struct Orchestrator {
     pub instance: uuid::Uuid,
     /// Cancellation of the tasks executing here, by top-level task.
     pub(super) cancellations: Arc<std::sync::Mutex<HashMap<TaskId, CancellationToken>>>,
-    /// Wakes the leader loop: a task was queued through this orchestrator.
+    /// Wakes the leader loop: a task was queued, or its termination
+    /// requested, through this orchestrator.
     pub(super) wake: Arc<tokio::sync::Notify>,
 }
 
@@ -211,7 +213,8 @@ impl Orchestrator {
     /// [`Orchestrator::submit`], recording the client's request context (who
     /// asked, with which roles and markers; never credentials) on the task.
     /// The leader loop of this process is woken at once; other processes
-    /// sharing the store see the task at their next poll.
+    /// sharing a PostgreSQL store are woken by its `NOTIFY`, the others see
+    /// the task at their next poll.
     pub async fn submit_with_context(
         &self,
         action: Action,
@@ -230,6 +233,17 @@ impl Orchestrator {
         let queued = self.deps.store.task_update(&queued, UpdateGuard::Generation(created.generation)).await?;
         self.wake.notify_one();
         Ok(queued)
+    }
+
+    /// Flag task `id` and its whole sub-task tree for termination on behalf
+    /// of `by`, and wake this process's leader loop at once: a queued task
+    /// then ends `terminated` without waiting for the next poll (other
+    /// processes sharing a PostgreSQL store are told by its `NOTIFY`). A
+    /// running task is stopped by its watcher.
+    pub async fn terminate(&self, id: TaskId, by: &str) -> Result<(), StoreError> {
+        self.deps.store.task_mark_terminate(id, by, true).await?;
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// The cancellation token of the executing task `id` or of the top-level

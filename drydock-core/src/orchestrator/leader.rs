@@ -6,18 +6,20 @@
 //! [`scheduler`](super::scheduler) — heartbeat every poll interval, and give
 //! the lease up on shutdown.
 //!
-//! The loop wakes when a task is submitted through this process's
-//! `Orchestrator`, when one of its tasks ends, when a queued task's nodes
-//! become known (its design is loaded off the loop, a few at a time), and
-//! every poll interval (tasks queued by other processes, termination
-//! requests of queued tasks). Losing the lease, or shutting down, aborts the
-//! tasks running here and leaves them `running` in the store; a new leader
-//! drives them again, which is safe because every step observes before it
-//! acts. On a store only this process can open ([`StateStore::exclusive`]:
+//! The loop wakes when a task is submitted or a termination requested
+//! through this process's `Orchestrator`, when the store reports that one
+//! was elsewhere ([`StateStore::task_events`]: PostgreSQL `LISTEN`), when one
+//! of its tasks ends, when a queued task's nodes become known (its design is
+//! loaded off the loop, a few at a time), and every poll interval (the
+//! fallback: a store without events, a lost notification). Losing the
+//! lease, or shutting down, aborts the tasks running here and leaves them
+//! `running` in the store; a new leader drives them again, which is safe
+//! because every step observes before it acts. On a store only this process can open ([`StateStore::exclusive`]:
 //! redb by its file lock, memory) a lease left by an instance not alive in
 //! this process is taken over at once instead of after the grace period.
 //!
 //! [`StateStore::exclusive`]: crate::store::StateStore::exclusive
+//! [`StateStore::task_events`]: crate::store::StateStore::task_events
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -195,6 +197,7 @@ impl Orchestrator {
         let poll = self.config.poll_interval.max(Duration::from_millis(1));
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut events = self.deps.store.task_events();
         let outcome = loop {
             if shutdown.is_cancelled() {
                 break Ok(());
@@ -208,6 +211,7 @@ impl Orchestrator {
             tokio::select! {
                 () = shutdown.cancelled() => break Ok(()),
                 () = self.wake.notified() => {}
+                Some(()) = store_event(&mut events) => {}
                 Some(joined) = schedule.executions.join_next_with_id() => self.execution_ended(&mut schedule, joined).await,
                 Some(joined) = schedule.resolving.join_next_with_id() => {
                     let (resolution, claim) = match joined {
@@ -409,5 +413,18 @@ impl Orchestrator {
         schedule.running.clear();
         schedule.resolution_of.clear();
         schedule.claims.clear();
+    }
+}
+
+/// The next change of the store's events; never, once they are gone (or
+/// for a store without them).
+async fn store_event(events: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<()> {
+    let Some(receiver) = events else { return std::future::pending().await };
+    match receiver.changed().await {
+        Ok(()) => Some(()),
+        Err(_) => {
+            *events = None;
+            None
+        }
     }
 }

@@ -371,3 +371,44 @@ async fn an_exclusive_store_resumes_a_stranded_task_at_once() {
     second_leader.stop().await;
     leader.stop().await;
 }
+
+/// Real time, a 60 s poll interval: a queued task whose termination is
+/// requested through the `Orchestrator` ends `terminated` at once (the
+/// request wakes the leader), not at the next poll.
+#[tokio::test]
+async fn terminating_a_queued_task_wakes_the_leader() {
+    let world = world(Duration::from_millis(5));
+    world.enlist("cp-r01-n01", MachineStatus::Ready);
+    world.hang_deploy.lock().expect("lock").insert("cp-r01-n01".to_string());
+    let config = OrchestratorConfig { poll_interval: Duration::from_secs(60), ..OrchestratorConfig::default() };
+    let orchestrator = orchestrator(world, config);
+    let store = orchestrator.store().clone();
+    let leader = Leader::start(&orchestrator);
+    let hanging = submit(&orchestrator, Action::DeployNodes, Some(&["cp-r01-n01"])).await;
+    let queued = submit(&orchestrator, Action::VerifyNodes, Some(&["cp-r01-n01"])).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while status(&store, &hanging).await != TaskStatus::Running {
+        assert!(std::time::Instant::now() < deadline, "the deployment did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the leader settle into waiting (the queued task's claim is known).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status(&store, &queued).await, TaskStatus::Queued, "behind the deployment on its node");
+
+    let started = std::time::Instant::now();
+    orchestrator.terminate(queued.id, "operator").await.expect("terminate");
+    let deadline = started + Duration::from_secs(5);
+    let ended = loop {
+        let current = store.task_get(queued.id).await.expect("task");
+        if current.status.is_finished() {
+            break current;
+        }
+        assert!(std::time::Instant::now() < deadline, "not terminated within 5 s (the poll interval is 60 s)");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(ended.status, TaskStatus::Terminated);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(status(&store, &hanging).await, TaskStatus::Running);
+    orchestrator.terminate(hanging.id, "operator").await.expect("terminate");
+    leader.stop().await;
+}

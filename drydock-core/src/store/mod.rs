@@ -230,6 +230,16 @@ pub trait StateStore: Send + Sync {
     fn exclusive(&self) -> bool {
         false
     }
+    /// Events from every process sharing this store: the value changes
+    /// (a counter) whenever a task is queued or flagged for termination
+    /// anywhere, so a leader wakes at once rather than at its next poll.
+    /// Lossy and coalescing — a wake-up hint, never the data; a receiver may
+    /// also see a change after a reconnection. Single-process stores
+    /// (memory, redb) answer `None`, the default: the leader's in-process
+    /// wake-up covers them. PostgreSQL: `LISTEN drydock_tasks`.
+    fn task_events(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 
     // Designs (the designs API).
     /// Create an empty design.

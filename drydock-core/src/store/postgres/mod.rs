@@ -8,6 +8,7 @@
 //! replicas' clocks. Connection failures are `Unavailable` (retry);
 //! authentication and schema problems are reported once, clearly, at start-up.
 
+mod listener;
 mod migrations;
 
 use std::str::FromStr;
@@ -32,6 +33,10 @@ use crate::task::{Action, ActionResult, StatusMessage, Task, TaskResult, TaskSta
 pub struct PostgresStore {
     pool: Pool,
     target: String,
+    /// For the `LISTEN` connection, outside the pool.
+    config: tokio_postgres::Config,
+    /// Started by the first [`StateStore::task_events`] call.
+    listener: std::sync::Arc<std::sync::OnceLock<listener::Listener>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -369,7 +374,7 @@ impl PostgresStore {
             .map_err(|error| StoreError::Corrupt { detail: format!("invalid PostgreSQL URL: {error}") })?;
         config.connect_timeout(options.connect_timeout);
         let target = describe_target(&config);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.max_connections)
             .wait_timeout(Some(options.connect_timeout))
@@ -377,7 +382,7 @@ impl PostgresStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|error| StoreError::Corrupt { detail: format!("cannot build the PostgreSQL pool: {error}") })?;
-        let store = PostgresStore { pool, target };
+        let store = PostgresStore { pool, target, config, listener: std::sync::Arc::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -450,6 +455,10 @@ impl PostgresStore {
         rows.iter().map(task_from_row).collect()
     }
 }
+
+/// Appended to a task statement's `RETURNING`: tell every replica's
+/// [`StateStore::task_events`] (sent at commit, and only if it commits).
+const NOTIFY: &str = "pg_notify('drydock_tasks', '')";
 
 /// Boxed query parameters.
 type Params = Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>;
@@ -534,6 +543,12 @@ impl StateStore for PostgresStore {
             .await
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    fn task_events(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let listener = self.listener.get_or_init(|| listener::Listener::start(&runtime, self.config.clone(), self.target.clone()));
+        Some(listener.subscribe())
     }
 
     async fn design_create(&self) -> StoreResult<DesignRecord> {
@@ -638,7 +653,8 @@ impl StateStore for PostgresStore {
     async fn task_create(&self, task: &Task) -> StoreResult<Task> {
         let client = self.client().await?;
         let row = TaskRow::new(task);
-        let sql = format!("{TASK_INSERT} ON CONFLICT (task_id) DO NOTHING RETURNING {TASK_COLUMNS}");
+        let notify = if task.status == TaskStatus::Queued { format!(", {NOTIFY}") } else { String::new() };
+        let sql = format!("{TASK_INSERT} ON CONFLICT (task_id) DO NOTHING RETURNING {TASK_COLUMNS}{notify}");
         let rows = client.query(&sql, &row.params()).await.map_err(|e| self.err(e))?;
         match rows.first() {
             Some(row) => task_from_row(row),
@@ -653,6 +669,9 @@ impl StateStore for PostgresStore {
         for task in tasks {
             let row = TaskRow::new(task);
             txn.execute(&statement, &row.params()).await.map_err(|e| self.err(e))?;
+        }
+        if tasks.iter().any(|task| task.status == TaskStatus::Queued) {
+            txn.execute(&format!("SELECT {NOTIFY}"), &[]).await.map_err(|e| self.err(e))?;
         }
         txn.commit().await.map_err(|e| self.err(e))
     }
@@ -714,10 +733,11 @@ impl StateStore for PostgresStore {
             UpdateGuard::Status(status) => ("AND status = $12 AND $11::bigint IS NOT NULL", 0, status.as_str()),
             UpdateGuard::Unconditional => ("AND $11::bigint IS NOT NULL AND $12::text IS NOT NULL", 0, ""),
         };
+        let notify = if task.status == TaskStatus::Queued { format!(", {NOTIFY}") } else { String::new() };
         let sql = format!(
             "UPDATE tasks SET status = $2, result_status = $3, result_message = $4, result_reason = $5, result_successes = $6, \
              result_failures = $7, result_links = $8, retry = $9, node_filter = $10, updated = timezone('UTC', now()), \
-             generation = generation + 1 WHERE task_id = $1 {guard_sql} RETURNING {TASK_COLUMNS}"
+             generation = generation + 1 WHERE task_id = $1 {guard_sql} RETURNING {TASK_COLUMNS}{notify}"
         );
         let rows = client
             .query(
@@ -810,7 +830,8 @@ impl StateStore for PostgresStore {
         } else {
             "UPDATE tasks SET terminate = true, terminated = timezone('UTC', now()), terminated_by = $2, generation = generation + 1 WHERE task_id = $1"
         };
-        let updated = client.execute(sql, &[&key.as_slice(), &by]).await.map_err(|e| self.err(e))?;
+        let sql = format!("{sql} RETURNING {NOTIFY}");
+        let updated = client.query(&sql, &[&key.as_slice(), &by]).await.map_err(|e| self.err(e))?.len();
         if updated == 0 {
             return Err(StoreError::not_found(format!("task {id}")));
         }

@@ -207,3 +207,41 @@ async fn a_full_disk_is_full_and_the_probe_writes_one_row() {
     drop(client);
     database.finish().await;
 }
+
+/// Two replicas on one database: a task queued through one, and a
+/// termination requested through it, are events at the other's
+/// subscription within a second (`LISTEN`/`NOTIFY`); a task created but not
+/// queued is not; the memory store has no events (in-process wake-ups).
+#[tokio::test]
+async fn a_task_queued_on_one_replica_is_an_event_on_another() {
+    use crate::store::UpdateGuard;
+    use crate::task::{Action, Task, TaskStatus};
+    let Some(admin) = server_url() else { return };
+    let _shared = SERVER.read().await;
+    let database = TestDatabase::create(&admin).await;
+    let writer = PostgresStore::connect(&database.url, PostgresOptions::default()).await.expect("connect");
+    let reader = PostgresStore::connect(&database.url, PostgresOptions::default()).await.expect("second replica");
+    assert!(crate::store::memory::MemoryStore::new().task_events().is_none());
+    let mut events = reader.task_events().expect("PostgreSQL has task events");
+    let within = Duration::from_secs(1);
+    // The first change says the listener is listening.
+    tokio::time::timeout(Duration::from_secs(10), events.changed()).await.expect("listening").expect("open");
+
+    let created = writer.task_create(&Task::new(Action::VerifySite, None)).await.expect("create");
+    assert!(tokio::time::timeout(Duration::from_millis(300), events.changed()).await.is_err(), "a requested task is no event");
+    let mut queued = created.clone();
+    queued.status = TaskStatus::Queued;
+    writer.task_update(&queued, UpdateGuard::Generation(created.generation)).await.expect("queue");
+    tokio::time::timeout(within, events.changed()).await.expect("queued: an event within a second").expect("open");
+
+    let mut direct = Task::new(Action::VerifySite, None);
+    direct.status = TaskStatus::Queued;
+    writer.task_create(&direct).await.expect("create queued");
+    tokio::time::timeout(within, events.changed()).await.expect("created queued: an event within a second").expect("open");
+
+    writer.task_mark_terminate(created.id, "operator", true).await.expect("terminate");
+    tokio::time::timeout(within, events.changed()).await.expect("terminate: an event within a second").expect("open");
+    drop(events);
+    drop(reader);
+    database.finish().await;
+}
