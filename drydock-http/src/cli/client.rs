@@ -278,13 +278,19 @@ impl Client {
     }
 }
 
+/// The `message` of an error body (format A or a Status document), when
+/// it has a non-empty one.
+fn error_message(text: &str) -> Option<String> {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|body| body.get("message").and_then(Value::as_str).map(str::to_owned))
+        .filter(|message| !message.is_empty())
+}
+
 /// A one-line description of a non-2xx answer: the Status document's
 /// message when there is one.
 pub fn status_error(status: u16, text: &str) -> String {
-    let message = serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|body| body.get("message").and_then(Value::as_str).map(str::to_owned))
-        .filter(|message| !message.is_empty());
+    let message = error_message(text);
     let prefix = match status {
         401 => "unauthorized (check --token)".to_string(),
         403 => "forbidden".to_string(),
@@ -336,12 +342,7 @@ impl Client {
             .body(content);
         match self.send(request).await? {
             (200..300, _) => Ok(Resolved::Ready(format!("design://{id}"))),
-            (400, text) => Ok(Resolved::Refused(
-                serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|body| body.get("message").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or(text),
-            )),
+            (400, text) => Ok(Resolved::Refused(error_message(&text).unwrap_or(text))),
             (status, text) => Err(Failure::Request(format!("design {reference}: {}", status_error(status, &text)))),
         }
     }

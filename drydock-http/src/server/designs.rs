@@ -327,7 +327,8 @@ impl DesignsApi {
             .workers
             .run(move || {
                 let text = std::str::from_utf8(&parsed).map_err(|_| "The part is not UTF-8".to_owned())?;
-                super::convert::yaml_documents(text).map(drop).map_err(|error| format!("Invalid YAML: {error}"))
+                let limits = drydock_core::ingest::YamlLimits::default();
+                drydock_core::ingest::yaml::parse_stream(text, &limits).map(drop).map_err(|error| format!("Invalid YAML: {error}"))
             })
             .await
             .map_err(|error| ApiError::Internal(error.to_string()))?
