@@ -29,7 +29,9 @@ struct Run {
     successes: usize,
 }
 
-async fn deploy(nodes: usize, racks: usize, latency: Duration, site_wide: usize) -> Run {
+/// `deploy_nodes` of every node in one task, at most `fanout` steps and as
+/// many driver calls in flight at once.
+async fn deploy(nodes: usize, racks: usize, latency: Duration, fanout: usize) -> Run {
     let site = generated_site_file(nodes, racks, 42);
     let (path, names) = (&site.path, &site.nodes);
     let world = FakeWorld::new();
@@ -42,7 +44,7 @@ async fn deploy(nodes: usize, racks: usize, latency: Duration, site_wide: usize)
         status_poll: latency.max(Duration::from_millis(1)),
         poll_interval: Duration::from_millis(10),
         bootaction_final_status: Duration::ZERO,
-        limits: FanoutLimits { site_wide, per_endpoint: site_wide },
+        limits: FanoutLimits { task_steps: fanout, endpoint_calls: fanout, process_calls: fanout },
         ..OrchestratorConfig::default()
     };
     let orchestrator = Orchestrator::new(

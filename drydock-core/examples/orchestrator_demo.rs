@@ -1,4 +1,4 @@
-//! Run an orchestrator leader on a redb store with the fake drivers: the
+//! Run an orchestrator on a redb store with the fake drivers: the
 //! machines of `examples/site.yaml` are Ready in a fake provisioner whose
 //! calls take `DEMO_LATENCY_MS` (default 50 ms), and the "nodes" report their boot actions. Used by the
 //! restart test (which kills it mid-deployment) and to watch a deployment.
@@ -37,7 +37,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let config = OrchestratorConfig {
             poll_interval: Duration::from_millis(200),
-            leadership_claim_interval: Duration::from_millis(300),
             leader_grace_period: Duration::from_secs(2),
             status_poll: Duration::from_millis(100),
             bootaction_final_status: Duration::from_secs(20),

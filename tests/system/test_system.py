@@ -6,9 +6,11 @@ agent really reports back); half the nodes' BMCs are ``ipmi_sim`` processes
 (OpenIPMI) and the other half ``sushy-emulator`` processes (Redfish). A
 20-node ``gen_site.py`` design is created, validated and deployed through the
 HTTP API with the Python client, with the server SIGKILLed in the middle of
-the deployment and restarted; then two servers share the database, exactly
-one orchestrates, and when it is killed the other takes over within the
-lease and finishes the task.
+the deployment and restarted; then two and three servers share the
+database and its tasks (issue 17): deployments over disjoint node groups
+spread over the servers, one server is SIGKILLed mid-deployment, its tasks
+finish on the others within the task lease and a poll, and every machine
+is deployed exactly once.
 
 Run by ``scripts/checks/system.sh`` (which provides PostgreSQL, the peers,
 the binaries and the Python packages).
@@ -32,8 +34,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = pathlib.Path(os.environ.get("DRYDOCK_SHARED", ROOT.parent / "shared"))
 TOKEN = "system-test-token-5b0c1d7e9f2a4c68"
 NODES = 20
-GRACE_S = 4  # --leader-grace-period
-CLAIM_S = 1  # --leadership-claim-interval
+GRACE_S = 4  # --leader-grace-period: the task lease
+POLL_S = 0.5  # --poll-interval
 
 
 def need(variable):
@@ -143,6 +145,7 @@ class Lab:
         ipmi_ports = [free_udp_port() for _ in range(NODES // 2)]
         sushy_ports = [free_tcp_port() for _ in range(NODES // 2)]
         self.text, names = design_text(ipmi_ports, [f"http://127.0.0.1:{port}" for port in sushy_ports])
+        self.names = names
         self.design = work / "site.yaml"
         self.design.write_text(self.text)
         self.design_ref = f"file://{self.design}"
@@ -167,16 +170,16 @@ class Lab:
         # Nodes report to this port; the first server and its restart use it.
         self.report_port = free_tcp_port()
 
-    def server(self, name, port):
+    def server(self, name, port, extra=()):
         report_url = f"http://127.0.0.1:{self.report_port}/api/v1.0/bootactions/"
         argv = [
             self.exe, "serve", "--listen", f"127.0.0.1:{port}", "--store", self.pg_url, "--auth", "token",
             "--token-file", str(self.tokens), "--maas-api-url", self.info["maas_url"], "--redfish-use-ssl", "false",
             "--design-root", str(self.work),
-            "--bootaction-report-url", report_url, "--poll-interval", "500ms", "--leadership-claim-interval", f"{CLAIM_S}s",
+            "--bootaction-report-url", report_url, "--poll-interval", f"{int(POLL_S * 1000)}ms",
             "--leader-grace-period", f"{GRACE_S}s", "--status-poll", "1s", "--power-poll", "500ms",
             # A node that never reports fails the deployment within the test's wait.
-            "--bootaction-final-status-timeout", "2m",
+            "--bootaction-final-status-timeout", "2m", *extra,
         ]
         process = Process(name, argv, self.work, env={"MAAS_API_KEY": self.info["api_key"], "RUST_LOG": "info", "NO_COLOR": "1"})
         self.servers.append(process)
@@ -192,6 +195,25 @@ class Lab:
 
         until(f"{name} to serve", healthy, 30, 0.1)
         return process
+
+    def deploy_requests(self):
+        """How many times each machine (by hostname) was asked to deploy
+        since the request log was last cleared."""
+        with urllib.request.urlopen(f"{self.info['control_url']}/requests", timeout=5) as answer:
+            requests = json.load(answer)
+        hostname = {machine["system_id"]: name for name, machine in self.machines().items()}
+        counts = {}
+        for request in requests:
+            found = re.fullmatch(r"/MAAS/api/2\.0/machines/([^/]+)/", request["path"])
+            if request["method"] == "POST" and request.get("op") == "deploy" and found:
+                name = hostname.get(found.group(1), found.group(1))
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def clear_requests(self):
+        request = urllib.request.Request(f"{self.info['control_url']}/requests", method="DELETE")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
 
     def machines(self):
         with urllib.request.urlopen(f"{self.info['control_url']}/state", timeout=5) as answer:
@@ -307,7 +329,7 @@ def test_a_design_is_created_validated_and_deployed_through_a_server_kill(lab):
     task = finished(drydock, deploy, 420)
     after = tree(drydock, deploy)
     assert (task["status"], task["result"]["status"]) == ("complete", "success"), json.dumps(after, indent=1)
-    assert "resuming a task left running by a previous leader" in restarted.text()
+    assert "resuming a task whose runner stopped" in restarted.text()
 
     # Nothing recorded before the kill is lost.
     for task_id, old in before.items():
@@ -339,36 +361,69 @@ def test_a_design_is_created_validated_and_deployed_through_a_server_kill(lab):
     restarted.stop()
 
 
-def leader_of(servers):
-    """The servers whose logs say they lead now (last leadership event)."""
-    leading = []
-    for process in servers:
-        events = re.findall(r"(became the orchestrator leader|lost the orchestrator lease)", process.text())
-        if events and events[-1] == "became the orchestrator leader" and process.popen.poll() is None:
-            leading.append(process)
-    return leading
+def started_by(process):
+    """The ids of the tasks a server's log says it started or resumed."""
+    text = process.text()
+    return set(re.findall(r"task started task_id=(\S+)", text)) | set(re.findall(r"resuming a task whose runner stopped \(its lease lapsed\) task_id=(\S+)", text))
 
 
-def test_two_servers_one_orchestrates_and_the_other_takes_over(lab):
-    first = lab.server("server-a", free_tcp_port())
-    until("server-a to lead", lambda: leader_of([first]), 30)
-    second_port = lab.report_port  # nodes would report to the survivor
-    second = lab.server("server-b", second_port)
-    time.sleep(GRACE_S)
-    assert leader_of([first, second]) == [first], "exactly one server orchestrates"
+def node_filter(names):
+    return {"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": names}]}
 
-    drydock = client(second_port)
-    task_id = drydock.create_task(lab.design_ref, "destroy_nodes")["task_id"]
-    until("a machine to be releasing", lambda: any(m["status_name"] in ("Releasing", "Disk erasing") for m in lab.machines().values()), 120, 0.2)
-    assert "became the orchestrator leader" not in second.text(), "the second server did not orchestrate"
 
-    first.kill(signal.SIGKILL)
-    killed = time.time()
-    until("server-b to take over", lambda: leader_of([second]), GRACE_S + CLAIM_S + 10, 0.1)
-    took = time.time() - killed
-    assert took <= GRACE_S + CLAIM_S + 3, f"takeover took {took:.1f} s (lease {GRACE_S} s)"
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_servers_sharing_a_database_share_tasks_and_survive_a_kill(lab, replicas):
+    ports = [lab.report_port] + [free_tcp_port() for _ in range(replicas - 1)]
+    # Two tasks at a time each, so the tasks must spread over the servers.
+    servers = [lab.server(f"replica-{replicas}-{i}", port, ["--max-concurrent-tasks", "2"]) for i, port in enumerate(ports)]
+    drydock = client(ports[0])
 
-    task = finished(drydock, task_id, 240)
-    assert (task["status"], task["result"]["status"]) == ("complete", "success"), json.dumps(tree(drydock, task_id), indent=1)
+    # From whatever the previous test left: every machine Ready.
+    if any(m["status_name"] != "Ready" for m in lab.machines().values()):
+        reset = finished(drydock, drydock.create_task(lab.design_ref, "destroy_nodes")["task_id"], 300)
+        assert (reset["status"], reset["result"]["status"]) == ("complete", "success"), json.dumps(tree(drydock, reset["task_id"]), indent=1)
     assert sorted(m["status_name"] for m in lab.machines().values()) == ["Ready"] * NODES
-    assert "resuming a task left running by a previous leader" in second.text()
+    lab.clear_requests()
+
+    groups = [lab.names[i::2 * replicas] for i in range(2 * replicas)]
+    task_ids = [drydock.create_task(lab.design_ref, "deploy_nodes", node_filter(group))["task_id"] for group in groups]
+    group_of = dict(zip(task_ids, groups))
+
+    def spread():
+        runners = [started_by(server) & set(task_ids) for server in servers]
+        return runners if all(runners) else None
+
+    runners = until("every server to run a task", spread, 120, 0.2)
+    # The victim is not the server the nodes report to; it must be deploying.
+    victim = 1
+    victim_tasks = runners[victim]
+    victim_nodes = {node for task_id in victim_tasks for node in group_of[task_id]}
+    until(
+        "a machine of the victim's tasks to be deploying",
+        lambda: any(m["status_name"] == "Deploying" for name, m in lab.machines().items() if name in victim_nodes),
+        240, 0.2,
+    )
+    victim_tasks = started_by(servers[victim]) & set(task_ids)
+    unfinished = {task_id for task_id in victim_tasks if drydock.get_task(task_id)["status"] not in ("complete", "terminated")}
+    assert unfinished, "the victim's tasks all ended before the kill"
+    servers[victim].kill(signal.SIGKILL)
+    killed = time.time()
+    survivors = [server for i, server in enumerate(servers) if i != victim]
+
+    def resumed():
+        taken = set()
+        for server in survivors:
+            taken |= set(re.findall(r"resuming a task whose runner stopped \(its lease lapsed\) task_id=(\S+)", server.text()))
+        return taken >= unfinished
+
+    until("the survivors to take the victim's tasks over", resumed, GRACE_S + 15, 0.1)
+    took = time.time() - killed
+    assert took <= GRACE_S + POLL_S + 2, f"takeover took {took:.1f} s (task lease {GRACE_S} s, poll {POLL_S} s)"
+
+    for task_id in task_ids:
+        task = finished(drydock, task_id, 420)
+        assert (task["status"], task["result"]["status"]) == ("complete", "success"), json.dumps(tree(drydock, task_id), indent=1)
+    assert sorted(m["status_name"] for m in lab.machines().values()) == ["Deployed"] * NODES
+    assert lab.deploy_requests() == {name: 1 for name in lab.names}, "every machine is deployed exactly once"
+    for server in survivors:
+        server.stop()

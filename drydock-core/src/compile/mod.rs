@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::model::{BaremetalNode, BootAction, HostConfig, HostProfile, NodeFilter, SiteDesign};
-pub use select::SelectError;
+pub use select::{RequestFilterError, SelectError};
 
 /// Why a design has no effective site (upstream: `Error loading effective site: …`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

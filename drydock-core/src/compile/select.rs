@@ -34,6 +34,57 @@ pub enum SelectError {
     UnknownSetType(String),
 }
 
+/// A node filter as a client sends it with a task (api spec §2.6.1) that
+/// cannot be used with any design.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestFilterError {
+    /// It does not have the shape of a node filter.
+    #[error("Invalid node_filter: {0}")]
+    Malformed(#[source] crate::ingest::map::MapError),
+    /// It has the shape but no design could evaluate it.
+    #[error("Invalid node_filter: {0}")]
+    Invalid(#[source] SelectError),
+}
+
+/// Parse a task's node filter and [`check`] it, so a filter no design can
+/// evaluate is refused when the task is created instead of failing the task
+/// when it runs.
+pub fn request_filter(value: &serde_json::Value) -> Result<NodeFilter, RequestFilterError> {
+    let filter = crate::ingest::map::node_filter_from_json(value).map_err(RequestFilterError::Malformed)?;
+    check(&filter).map_err(RequestFilterError::Invalid)?;
+    Ok(filter)
+}
+
+/// The errors [`select`] gives for `filter` over any non-empty set of nodes,
+/// found without nodes: they depend on the filter's shape alone (which
+/// criteria each filter has), never on what the nodes are.
+pub fn check(filter: &NodeFilter) -> Result<(), SelectError> {
+    let mut unconstrained = Vec::with_capacity(filter.filter_set.len());
+    for (index, entry) in filter.filter_set.iter().enumerate() {
+        let Some(filter_type) = &entry.filter_type else {
+            return Err(SelectError::MissingFilterType { index });
+        };
+        let has_criteria = entry.node_names.as_ref().is_some_and(|names| !names.is_empty())
+            || entry.node_tags.as_ref().is_some_and(|tags| !tags.is_empty())
+            || entry.rack_names.as_ref().is_some_and(|racks| !racks.is_empty())
+            || entry.node_labels.as_ref().is_some_and(|labels| !labels.is_empty());
+        unconstrained.push(match filter_type {
+            FilterSetType::Union => false,
+            FilterSetType::Intersection => !has_criteria,
+            FilterSetType::Other(_) => true,
+        });
+    }
+    match &filter.filter_set_type {
+        FilterSetType::Union => match unconstrained.iter().position(|unconstrained| *unconstrained) {
+            Some(index) => Err(SelectError::UnboundedUnionMember { index }),
+            None => Ok(()),
+        },
+        FilterSetType::Intersection if filter.filter_set.is_empty() => Err(SelectError::EmptyIntersection),
+        FilterSetType::Intersection => Ok(()),
+        FilterSetType::Other(kind) => Err(SelectError::UnknownSetType(kind.clone())),
+    }
+}
+
 /// One filter's result: a node set, or "no constraint" (the original's null).
 enum Selected {
     Set(Vec<bool>),
@@ -183,6 +234,53 @@ mod tests {
     }
 
     use FilterSetType::{Intersection as I, Union as U};
+
+    /// `check` finds exactly the errors `select` gives over real nodes, for
+    /// every combination of set type, filter types and criteria.
+    #[test]
+    fn check_agrees_with_select() {
+        let kinds = [Some(U), Some(I), Some(FilterSetType::Other("odd".into())), None];
+        let criteria: [fn(NodeFilterEntry) -> NodeFilterEntry; 5] = [
+            |entry| entry,
+            |entry| NodeFilterEntry { node_names: strings(&["c1"]), ..entry },
+            |entry| NodeFilterEntry { node_tags: Some(Vec::new()), ..entry },
+            |entry| NodeFilterEntry { node_labels: labels(&[("k", "v")]), ..entry },
+            |entry| NodeFilterEntry { rack_labels: labels(&[("a", "b")]), ..entry },
+        ];
+        let mut entries = Vec::new();
+        for kind in &kinds {
+            for make in criteria {
+                entries.push(make(NodeFilterEntry { filter_type: kind.clone(), ..NodeFilterEntry::default() }));
+            }
+        }
+        let mut checked = 0;
+        for set in [U, I, FilterSetType::Other("odd".into())] {
+            let mut sets: Vec<Vec<NodeFilterEntry>> = vec![Vec::new()];
+            sets.extend(entries.iter().map(|entry| vec![entry.clone()]));
+            for first in &entries {
+                for second in &entries {
+                    sets.push(vec![first.clone(), second.clone()]);
+                }
+            }
+            for filter_set in sets {
+                let filter = NodeFilter { filter_set_type: set.clone(), filter_set };
+                assert_eq!(check(&filter), select(&nodes(), Some(&filter)).map(drop), "{filter:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    #[test]
+    fn request_filters_are_parsed_and_checked() {
+        let good = serde_json::json!({"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": ["c1"]}]});
+        assert!(request_filter(&good).is_ok());
+        let unbounded = serde_json::json!({"filter_set_type": "union", "filter_set": [{"filter_type": "intersection"}]});
+        assert!(matches!(request_filter(&unbounded), Err(RequestFilterError::Invalid(SelectError::UnboundedUnionMember { index: 0 }))));
+        let malformed = serde_json::json!({"filter_set_type": "union", "filter_set": "c1"});
+        let error = request_filter(&malformed).expect_err("malformed");
+        assert!(matches!(error, RequestFilterError::Malformed(_)) && error.to_string().starts_with("Invalid node_filter: "), "{error}");
+    }
 
     #[test]
     fn spec_table() {

@@ -15,7 +15,7 @@ use super::engine::{Orchestrator, OrchestratorError, StepPlan};
 use super::retry::{RetryPolicy, retry_driver};
 use super::steps::{self, ApplyKind};
 use crate::compile::EffectiveSite;
-use crate::drivers::{NodeDriver, oob_target};
+use crate::drivers::NodeDriver;
 use crate::ids::TaskId;
 use crate::store::StoreError;
 use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus, node_names_filter};
@@ -258,18 +258,9 @@ impl Orchestrator {
                 Action::PowerCycleNode => steps::power_cycle_to_pxe(self.clone(), site.clone(), driver),
                 _ => steps::interrogate_oob(site.clone(), driver),
             };
-            let endpoints: HashMap<String, String> = members
-                .iter()
-                .filter_map(|name| site.node(name).and_then(|node| oob_target(node).ok()).map(|target| (name.clone(), target.endpoint())))
-                .collect();
             tasks.push(
-                self.node_step(
-                    task,
-                    StepPlan { action, nodes: &members, register: true, deadline: self.config.drydock_timeout },
-                    |name| endpoints.get(name).cloned(),
-                    step,
-                )
-                .await?,
+                self.node_step(task, StepPlan { action, nodes: &members, register: true, deadline: self.config.drydock_timeout }, step)
+                    .await?,
             );
         }
         Ok(tasks)
@@ -305,7 +296,6 @@ impl Orchestrator {
             .node_step(
                 task,
                 StepPlan { action: Action::IdentifyNode, nodes: &nodes, register: false, deadline: self.config.drydock_timeout },
-                |_| None,
                 steps::identify(site.clone(), driver.clone()),
             )
             .await?;
@@ -342,7 +332,6 @@ impl Orchestrator {
                 .node_step(
                     task,
                     StepPlan { action: Action::IdentifyNode, nodes: &enlisting, register: true, deadline: self.config.identify_node },
-                    |_| None,
                     patient,
                 )
                 .await?;
@@ -353,7 +342,6 @@ impl Orchestrator {
             self.node_step(
                 task,
                 StepPlan { action: Action::ConfigureHardware, nodes: &found, register: true, deadline: self.config.configure_hardware },
-                |_| None,
                 retried(steps::commission(self.clone(), site.clone(), driver.clone()), 3),
             )
             .await?;
@@ -374,7 +362,6 @@ impl Orchestrator {
             .node_step(
                 task,
                 StepPlan { action: Action::ApplyNodeNetworking, nodes: &nodes, register: true, deadline: timeout },
-                |_| None,
                 steps::apply(site.clone(), driver.clone(), ApplyKind::Networking),
             )
             .await?;
@@ -388,7 +375,6 @@ impl Orchestrator {
                 .node_step(
                     task,
                     StepPlan { action: Action::ApplyNodeStorage, nodes: &ready, register: true, deadline: timeout },
-                    |_| None,
                     steps::apply(site.clone(), driver.clone(), ApplyKind::Storage),
                 )
                 .await?;
@@ -398,7 +384,6 @@ impl Orchestrator {
                     .node_step(
                         task,
                         StepPlan { action: Action::ApplyNodePlatform, nodes: &ready, register: true, deadline: timeout },
-                        |_| None,
                         steps::apply(site.clone(), driver.clone(), ApplyKind::Platform),
                     )
                     .await?;
@@ -408,7 +393,6 @@ impl Orchestrator {
                         .node_step(
                             task,
                             StepPlan { action: Action::DeployNode, nodes: &ready, register: true, deadline: self.config.deploy_node },
-                            |_| None,
                             retried(steps::deploy(self.clone(), site.clone(), driver.clone()), 3),
                         )
                         .await?;
@@ -506,7 +490,6 @@ impl Orchestrator {
         self.node_step(
             task,
             StepPlan { action: Action::DestroyNode, nodes: &nodes, register: true, deadline: self.config.destroy_node },
-            |_| None,
             retried(steps::destroy(self.clone(), site.clone(), driver), 3),
         )
         .await?;
@@ -533,7 +516,6 @@ impl Orchestrator {
         self.node_step(
             task,
             StepPlan { action: Action::RelabelNode, nodes: &nodes, register: true, deadline: self.config.drydock_timeout },
-            |_| None,
             steps::relabel(site.clone(), driver),
         )
         .await?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use super::fanout::{Fanout, FanoutLimits, NodeWork, Observed, Step, StepOutcome};
+use super::fanout::{CallLimits, Fanout, FanoutLimits, Observed, Step, StepOutcome};
 use super::retry::{RetryPolicy, retry};
 use crate::compile::EffectiveSite;
 use crate::drivers::{DriverError, KubernetesDriver, NodeDriver, OobRegistry};
@@ -26,16 +26,19 @@ use crate::validate::{DesignReport, ReportMessage, ValidationOptions, evaluate};
 /// Timing and limits (compat: api spec §3.5 for the defaults).
 #[derive(Debug, Clone)]
 pub struct OrchestratorConfig {
-    /// Leader heartbeat, and how often the leader looks for tasks queued by
-    /// other processes and for termination requests, as a fallback (tasks
-    /// submitted or terminated through this `Orchestrator` wake it at once,
-    /// and those of other processes sharing a PostgreSQL store too).
+    /// How often the orchestrator looks for queued tasks, termination
+    /// requests and lapsed leases as a fallback (tasks submitted or
+    /// terminated through this `Orchestrator` wake it at once, and those of
+    /// other processes sharing a PostgreSQL store too), and at most how long
+    /// between renewals of its task leases.
     pub poll_interval: Duration,
-    /// Top-level tasks running at once (at least 1; docs/scheduling.md).
+    /// Top-level tasks this process runs at once (at least 1;
+    /// docs/scheduling.md).
     pub max_concurrent_tasks: usize,
-    /// How often a non-leader tries to claim leadership.
-    pub leadership_claim_interval: Duration,
-    /// A leader is considered dead after this long without a heartbeat.
+    /// The task lease: a process that has not renewed its lease on a running
+    /// task for this long is considered dead, and another process sharing
+    /// the store takes the task over (the original's leader grace period).
+    /// Renewed every poll interval, or a third of this when that is shorter.
     pub leader_grace_period: Duration,
     /// Generic step deadline (OOB steps, existence checks), and the
     /// deadline of the read-only actions (validate_design, verify_site) as
@@ -58,7 +61,8 @@ pub struct OrchestratorConfig {
     pub status_poll: Duration,
     /// How often a BMC is polled until a power change holds.
     pub power_poll: Duration,
-    /// Fan-out limits.
+    /// Fan-out limits: steps per top-level task, driver calls in flight per
+    /// endpoint and process-wide (docs/scheduling.md, "Fan-out limits").
     pub limits: FanoutLimits,
     /// Where nodes report boot-action status.
     pub bootaction_report_url: String,
@@ -69,7 +73,6 @@ impl Default for OrchestratorConfig {
         OrchestratorConfig {
             poll_interval: Duration::from_secs(10),
             max_concurrent_tasks: 16,
-            leadership_claim_interval: Duration::from_secs(30),
             leader_grace_period: Duration::from_secs(300),
             drydock_timeout: Duration::from_secs(5 * 60),
             design_load: Duration::from_secs(5 * 60),
@@ -143,18 +146,19 @@ pub enum OrchestratorError {
     },
 }
 
-/// The orchestrator. One per process; only the leader runs tasks.
+/// The orchestrator. One per process; every process sharing a store runs
+/// tasks (runner.rs).
 #[derive(Clone)]
 pub struct Orchestrator {
     pub(super) deps: Dependencies,
     pub(super) config: Arc<OrchestratorConfig>,
     pub(super) fanout: Fanout,
-    /// This instance's identity for the leader lease.
+    /// This instance's identity in its task leases.
     pub instance: uuid::Uuid,
     /// Cancellation of the tasks executing here, by top-level task.
     pub(super) cancellations: Arc<std::sync::Mutex<HashMap<TaskId, CancellationToken>>>,
-    /// Wakes the leader loop: a task was queued, or its termination
-    /// requested, through this orchestrator.
+    /// Wakes the main loop (runner.rs): a task was queued, or its
+    /// termination requested, through this orchestrator.
     pub(super) wake: Arc<tokio::sync::Notify>,
 }
 
@@ -212,7 +216,7 @@ impl Orchestrator {
 
     /// [`Orchestrator::submit`], recording the client's request context (who
     /// asked, with which roles and markers; never credentials) on the task.
-    /// The leader loop of this process is woken at once; other processes
+    /// The main loop of this process is woken at once; other processes
     /// sharing a PostgreSQL store are woken by its `NOTIFY`, the others see
     /// the task at their next poll.
     pub async fn submit_with_context(
@@ -236,7 +240,7 @@ impl Orchestrator {
     }
 
     /// Flag task `id` and its whole sub-task tree for termination on behalf
-    /// of `by`, and wake this process's leader loop at once: a queued task
+    /// of `by`, and wake this process's main loop at once: a queued task
     /// then ends `terminated` without waiting for the next poll (other
     /// processes sharing a PostgreSQL store are told by its `NOTIFY`). A
     /// running task is stopped by its watcher.
@@ -495,15 +499,11 @@ impl Orchestrator {
 
     /// Run a per-node step: a registered driver task of `parent` (unless
     /// `register` is false) with one child task per node, fanned out within
-    /// the limits under `deadline`; each child ends with `success(node)` or
-    /// `failure(node)` and a message; the driver task aggregates them.
-    pub(super) async fn node_step(
-        &self,
-        parent: &Task,
-        plan: StepPlan<'_>,
-        endpoint: impl Fn(&str) -> Option<String>,
-        step: NodeStep,
-    ) -> Result<Task, StoreError> {
+    /// the limits under `deadline` — `parent` is the top-level task, whose
+    /// budget of steps the fan-out uses; each child ends with
+    /// `success(node)` or `failure(node)` and a message; the driver task
+    /// aggregates them.
+    pub(super) async fn node_step(&self, parent: &Task, plan: StepPlan<'_>, step: NodeStep) -> Result<Task, StoreError> {
         let StepPlan { action, nodes, register, deadline } = plan;
         let mut driver_task = self.subtask(parent, action, Some(node_names_filter(nodes)), register).await?;
         driver_task.status = TaskStatus::Running;
@@ -514,19 +514,20 @@ impl Orchestrator {
             child.status = TaskStatus::Running;
             children.insert(node.clone(), self.save(&child).await?);
         }
-        let work: Vec<NodeWork> = nodes.iter().map(|node| NodeWork { node: node.clone(), endpoint: endpoint(node) }).collect();
         let child_ids: Arc<HashMap<String, TaskId>> = Arc::new(children.iter().map(|(node, child)| (node.clone(), child.id)).collect());
+        let calls = self.fanout.calls().clone();
         let fanned: Step = Arc::new(move |node: String, observed: Observed| {
             let task = child_ids.get(&node).copied();
             let step = step.clone();
+            let calls = calls.clone();
             Box::pin(async move {
                 match task {
-                    Some(task) => step(NodeCall { node, task, observed }).await,
+                    Some(task) => step(NodeCall { node, task, observed, calls }).await,
                     None => StepOutcome::failed("internal error: no task for this node"),
                 }
             })
         });
-        let mut results = self.fanout.run(work, deadline, self.cancellation(parent.id), fanned);
+        let mut results = self.fanout.run(parent.id, nodes.to_vec(), deadline, self.cancellation(parent.id), fanned);
         while let Some((node, outcome)) = results.recv().await {
             let Some(mut child) = children.remove(&node) else { continue };
             match &outcome {
@@ -573,8 +574,8 @@ pub(super) struct StepPlan<'a> {
     pub(super) deadline: Duration,
 }
 
-/// What a per-node step is given: the node, its child task, and where to
-/// record what it observes.
+/// What a per-node step is given: the node, its child task, where to
+/// record what it observes, and the limits its driver calls go through.
 #[derive(Debug, Clone)]
 pub struct NodeCall {
     /// The node.
@@ -583,6 +584,9 @@ pub struct NodeCall {
     pub task: TaskId,
     /// The observation slot a deadline reports from.
     pub observed: Observed,
+    /// The process's bounds on driver calls in flight, per endpoint and in
+    /// all: every driver call of a step goes through them.
+    pub calls: CallLimits,
 }
 
 /// A per-node step.

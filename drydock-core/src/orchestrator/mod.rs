@@ -8,15 +8,16 @@
 //! loading, the site-wide and per-node step runners that write the task
 //! tree), [`steps`] the per-node steps built from driver primitives,
 //! [`actions`] the actions in the original's order, [`scheduler`] the pure
-//! rules for which queued tasks may run side by side, and [`leader`] the
-//! loop that claims the store's lease and runs queued tasks concurrently
-//! under those rules.
+//! rules for which queued tasks may run side by side, and [`runner`] the
+//! loop every process runs: it admits queued tasks under those rules
+//! through the store's task leases, so processes sharing a store share
+//! the work.
 
 mod actions;
 pub mod engine;
 pub mod fanout;
-pub mod leader;
 pub mod retry;
+pub mod runner;
 pub mod scheduler;
 mod steps;
 pub mod wait;

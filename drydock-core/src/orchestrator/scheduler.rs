@@ -24,7 +24,10 @@ use std::collections::{BTreeSet, HashSet};
 use crate::task::Action;
 
 /// What a top-level task holds while it runs (and reserves while it waits).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Stored with a running task's lease ([`Claim::encode`]), so every replica
+/// sharing a store sees what the others' tasks hold.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Claim {
     /// Nothing: read-only work, a node action that selected no node, or a
     /// task whose nodes cannot be known (it fails on its own when it runs).
@@ -58,6 +61,25 @@ impl Claim {
             Scope::Site => Claim::Site,
             Scope::Nodes if action == Action::DestroyNodes && site_nodes > 0 && selected.len() >= site_nodes => Claim::Site,
             Scope::Nodes => Claim::nodes(selected),
+        }
+    }
+
+    /// The text stored with a task's lease.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The claim stored with a running `action`'s lease. One that is not
+    /// known (a task an older version left running, unreadable text) is
+    /// taken at its widest: nothing for a read-only action, the whole site
+    /// otherwise.
+    pub fn decode(action: Action, text: &str) -> Claim {
+        match serde_json::from_str::<Claim>(text) {
+            Ok(Claim::Unknown) | Err(_) => match scope(action) {
+                Scope::ReadOnly => Claim::Nothing,
+                Scope::Site | Scope::Nodes => Claim::Site,
+            },
+            Ok(claim) => claim,
         }
     }
 
@@ -125,11 +147,17 @@ impl<'a> Held<'a> {
 /// the queue; a task that cannot start still reserves its claim against the
 /// tasks after it.
 pub fn admit<'a, K: Copy>(running: &[&'a Claim], queue: &[(K, &'a Claim)], max_running: usize) -> Vec<K> {
+    admit_into(running, queue, max_running.max(1).saturating_sub(running.len()))
+}
+
+/// [`admit`] with `free` slots, whoever runs the `running` tasks: a replica
+/// sharing a store holds the claims of every replica's tasks but counts only
+/// its own against its slots.
+pub fn admit_into<'a, K: Copy>(running: &[&'a Claim], queue: &[(K, &'a Claim)], mut free: usize) -> Vec<K> {
     let mut held = Held::default();
     for claim in running {
         held.hold(claim);
     }
-    let mut free = max_running.max(1).saturating_sub(running.len());
     let mut admitted = Vec::new();
     for (key, claim) in queue {
         if free == 0 {
@@ -221,6 +249,25 @@ mod tests {
         let (a, b) = (nodes(&["a"]), nodes(&["b"]));
         assert_eq!(admit(&[], &[(1, &Claim::Unknown), (2, &a)], 16), Vec::<i32>::new());
         assert_eq!(admit(&[], &[(1, &b), (2, &Claim::Unknown), (3, &a)], 16), [1]);
+    }
+
+    #[test]
+    fn claims_survive_their_encoding_and_unknown_ones_are_widest() {
+        for claim in [nodes(&["a", "b"]), Claim::Site, Claim::Nothing] {
+            assert_eq!(Claim::decode(Action::DeployNodes, &claim.encode()), claim);
+        }
+        assert_eq!(Claim::decode(Action::DeployNodes, ""), Claim::Site);
+        assert_eq!(Claim::decode(Action::DeployNodes, &Claim::Unknown.encode()), Claim::Site);
+        assert_eq!(Claim::decode(Action::ValidateDesign, "garbage"), Claim::Nothing);
+    }
+
+    #[test]
+    fn other_replicas_claims_block_without_taking_slots() {
+        let (a, b) = (nodes(&["a"]), nodes(&["b"]));
+        // Ten tasks of other replicas hold a; this replica has two free slots.
+        let elsewhere: Vec<&Claim> = std::iter::repeat_n(&a, 10).collect();
+        assert_eq!(admit_into(&elsewhere, &[(1, &a), (2, &b), (3, &Claim::Nothing)], 2), [2, 3]);
+        assert_eq!(admit_into(&elsewhere, &[(2, &b)], 0), Vec::<i32>::new(), "no free slot");
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! Every step observes first, then decides, then acts, so running it twice
 //! is safe (a node already in the wanted state is `AlreadyDone`). The shared
 //! "power off, boot PXE once, power on, wait until it holds" step is written
-//! once here and works with every OOB driver.
+//! once here and works with every OOB driver. Every driver call goes
+//! through the call limits of [`NodeCall::calls`] (per endpoint: the BMC,
+//! the node provisioner; and process-wide), one attempt or one poll at a
+//! time, so a step holds no call slot while it waits or backs off.
 
 use std::sync::Arc;
 
@@ -37,22 +40,40 @@ fn driver_failure(error: RetryError<DriverError>) -> StepOutcome {
     }
 }
 
-/// Run one driver call under the BMC retry policy.
-async fn bmc<T, F, Fut>(operation: F) -> Result<T, StepOutcome>
+/// The endpoint the node provisioner's calls count against (one MaaS region).
+const PROVISIONER: &str = "node provisioner";
+
+/// The endpoint the Kubernetes driver's calls count against.
+const KUBERNETES: &str = "kubernetes";
+
+/// Run one driver call to `endpoint` under `policy`, each attempt within
+/// the call limits (none held between attempts).
+async fn limited<T, F, Fut>(call: &NodeCall, endpoint: &str, policy: &RetryPolicy, mut operation: F) -> Result<T, StepOutcome>
 where
     F: FnMut(u32) -> Fut,
     Fut: std::future::Future<Output = Result<T, DriverError>>,
 {
-    retry(&RetryPolicy::BMC_COMMAND, &CancellationToken::new(), DriverError::is_transient, operation).await.map_err(driver_failure)
+    retry(policy, &CancellationToken::new(), DriverError::is_transient, |attempt| call.calls.call(endpoint, operation(attempt)))
+        .await
+        .map_err(driver_failure)
+}
+
+/// Run one driver call to the BMC `target` under the BMC retry policy.
+async fn bmc<T, F, Fut>(call: &NodeCall, target: &OobTarget, operation: F) -> Result<T, StepOutcome>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DriverError>>,
+{
+    limited(call, &target.endpoint(), &RetryPolicy::BMC_COMMAND, operation).await
 }
 
 /// Run one provisioner call under the MaaS retry policy.
-async fn provisioner<T, F, Fut>(operation: F) -> Result<T, StepOutcome>
+async fn provisioner<T, F, Fut>(call: &NodeCall, operation: F) -> Result<T, StepOutcome>
 where
     F: FnMut(u32) -> Fut,
     Fut: std::future::Future<Output = Result<T, DriverError>>,
 {
-    retry(&RetryPolicy::MAAS_API, &CancellationToken::new(), DriverError::is_transient, operation).await.map_err(driver_failure)
+    limited(call, PROVISIONER, &RetryPolicy::MAAS_API, operation).await
 }
 
 fn target_of(site: &EffectiveSite, node: &str) -> Result<OobTarget, StepOutcome> {
@@ -68,14 +89,16 @@ async fn wait_for_power(
     wanted: PowerState,
     call: &NodeCall,
 ) -> Result<(), StepOutcome> {
+    let endpoint = target.endpoint();
     let result = wait_until(
         || {
             let driver = driver.clone();
             let target = target.clone();
             let observed = call.observed.clone();
+            let (calls, endpoint) = (call.calls.clone(), endpoint.clone());
             async move {
                 // A BMC that does not answer one poll is polled again.
-                match driver.power_state(&target).await {
+                match calls.call(&endpoint, driver.power_state(&target)).await {
                     Ok(state) => {
                         observed.set(format!("power {state:?}").to_lowercase());
                         Ok(Some(state))
@@ -112,7 +135,7 @@ pub(super) fn set_pxe_boot(site: Arc<EffectiveSite>, driver: Arc<dyn OobDriver>)
                 Ok(target) => target,
                 Err(outcome) => return outcome,
             };
-            match bmc(|_| driver.set_boot_device(&target, BootDevice::Pxe, false)).await {
+            match bmc(&call, &target, |_| driver.set_boot_device(&target, BootDevice::Pxe, false)).await {
                 Ok(()) => StepOutcome::Done,
                 Err(outcome) => outcome,
             }
@@ -133,14 +156,14 @@ pub(super) fn power_cycle_to_pxe(orchestrator: Orchestrator, site: Arc<Effective
                 Err(outcome) => return outcome,
             };
             let run = async {
-                let state = bmc(|_| driver.power_state(&target)).await?;
+                let state = bmc(&call, &target, |_| driver.power_state(&target)).await?;
                 call.observed.set(format!("power {state:?}").to_lowercase());
                 if state != PowerState::Off {
-                    bmc(|_| driver.power_action(&target, PowerAction::HardOff)).await?;
+                    bmc(&call, &target, |_| driver.power_action(&target, PowerAction::HardOff)).await?;
                     wait_for_power(&orchestrator, &driver, &target, PowerState::Off, &call).await?;
                 }
-                bmc(|_| driver.set_boot_device(&target, BootDevice::Pxe, false)).await?;
-                bmc(|_| driver.power_action(&target, PowerAction::On)).await?;
+                bmc(&call, &target, |_| driver.set_boot_device(&target, BootDevice::Pxe, false)).await?;
+                bmc(&call, &target, |_| driver.power_action(&target, PowerAction::On)).await?;
                 wait_for_power(&orchestrator, &driver, &target, PowerState::On, &call).await?;
                 Ok::<_, StepOutcome>(StepOutcome::Done)
             };
@@ -159,10 +182,10 @@ pub(super) fn interrogate_oob(site: Arc<EffectiveSite>, driver: Arc<dyn OobDrive
                 Ok(target) => target,
                 Err(outcome) => return outcome,
             };
-            if let Err(outcome) = bmc(|_| driver.check(&target)).await {
+            if let Err(outcome) = bmc(&call, &target, |_| driver.check(&target)).await {
                 return outcome;
             }
-            match bmc(|_| driver.power_state(&target)).await {
+            match bmc(&call, &target, |_| driver.power_state(&target)).await {
                 Ok(state) => {
                     call.observed.set(format!("power {state:?}").to_lowercase());
                     StepOutcome::Done
@@ -173,9 +196,10 @@ pub(super) fn interrogate_oob(site: Arc<EffectiveSite>, driver: Arc<dyn OobDrive
     })
 }
 
-async fn identify_machine(site: &EffectiveSite, driver: &Arc<dyn NodeDriver>, node: &str) -> Result<MachineRef, StepOutcome> {
+async fn identify_machine(site: &EffectiveSite, driver: &Arc<dyn NodeDriver>, call: &NodeCall) -> Result<MachineRef, StepOutcome> {
+    let node = &call.node;
     let design_node = site.node(node).ok_or_else(|| failed(format!("node {node} is not in the design")))?;
-    match provisioner(|_| driver.identify(site, design_node)).await? {
+    match provisioner(call, |_| driver.identify(site, design_node)).await? {
         Some(machine) => Ok(machine),
         None => Err(failed(format!("Node {node} not found in the node provisioner"))),
     }
@@ -187,8 +211,8 @@ async fn observe_machine(
     driver: &Arc<dyn NodeDriver>,
     call: &NodeCall,
 ) -> Result<(MachineRef, MachineStatus), StepOutcome> {
-    let machine = identify_machine(site, driver, &call.node).await?;
-    let status = provisioner(|_| driver.machine_status(&machine)).await?;
+    let machine = identify_machine(site, driver, call).await?;
+    let status = provisioner(call, |_| driver.machine_status(&machine)).await?;
     call.observed.set(format!("{status:?}"));
     Ok((machine, status))
 }
@@ -199,7 +223,7 @@ pub(super) fn identify(site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) ->
         let site = site.clone();
         let driver = driver.clone();
         async move {
-            match identify_machine(&site, &driver, &call.node).await {
+            match identify_machine(&site, &driver, &call).await {
                 Ok(machine) => {
                     call.observed.set(format!("machine {}", machine.id));
                     StepOutcome::Done
@@ -224,9 +248,10 @@ async fn wait_for_status(
             let driver = driver.clone();
             let machine = machine.clone();
             let observed = call.observed.clone();
+            let calls = call.calls.clone();
             async move {
                 // A provisioner that fails one poll is polled again (as the original does).
-                match driver.machine_status(&machine).await {
+                match calls.call(PROVISIONER, driver.machine_status(&machine)).await {
                     Ok(status) => {
                         observed.set(format!("{status:?}"));
                         Ok(Some(status))
@@ -281,7 +306,7 @@ pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, d
                 }
                 MachineStatus::Releasing => return failed(format!("Node {} is releasing", call.node)),
             };
-            if needs_commissioning && let Err(outcome) = provisioner(|_| driver.commission(&machine)).await {
+            if needs_commissioning && let Err(outcome) = provisioner(&call, |_| driver.commission(&machine)).await {
                 return outcome;
             }
             let outcome =
@@ -300,7 +325,7 @@ pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, d
 /// script results become the node's build data (compat drivers §2.4.6). Not
 /// collecting them is logged; it does not fail the node.
 async fn collect_build_data(orchestrator: &Orchestrator, driver: &Arc<dyn NodeDriver>, machine: &MachineRef, call: &NodeCall) {
-    let items = match driver.build_data(machine).await {
+    let items = match call.calls.call(PROVISIONER, driver.build_data(machine)).await {
         Ok(items) => items,
         Err(error) => {
             tracing::warn!(node = %call.node, %error, "cannot collect build data");
@@ -338,12 +363,12 @@ pub(super) fn apply(site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>, kind:
         let site = site.clone();
         let driver = driver.clone();
         async move {
-            let machine = match identify_machine(&site, &driver, &call.node).await {
+            let machine = match identify_machine(&site, &driver, &call).await {
                 Ok(machine) => machine,
                 Err(outcome) => return outcome,
             };
             let Some(node) = site.node(&call.node) else { return failed("node left the design") };
-            let result = provisioner(|_| async {
+            let result = provisioner(&call, |_| async {
                 match kind {
                     ApplyKind::Networking => driver.apply_networking(&site, node, &machine).await,
                     ApplyKind::Storage => driver.apply_storage(&site, node, &machine).await,
@@ -389,7 +414,7 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
                         owner_data: node.config.owner_data.clone(),
                         bootaction_key,
                     };
-                    if let Err(outcome) = provisioner(|_| driver.deploy(&machine, &request)).await {
+                    if let Err(outcome) = provisioner(&call, |_| driver.deploy(&machine, &request)).await {
                         return outcome;
                     }
                 }
@@ -476,12 +501,12 @@ pub(super) fn destroy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driv
         let driver = driver.clone();
         async move {
             let Some(node) = site.node(&call.node) else { return failed("node left the design") };
-            let machine = match provisioner(|_| driver.identify(&site, node)).await {
+            let machine = match provisioner(&call, |_| driver.identify(&site, node)).await {
                 Ok(Some(machine)) => machine,
                 Ok(None) => return StepOutcome::AlreadyDone,
                 Err(outcome) => return outcome,
             };
-            let status = match provisioner(|_| driver.machine_status(&machine)).await {
+            let status = match provisioner(&call, |_| driver.machine_status(&machine)).await {
                 Ok(status) => status,
                 Err(outcome) => return outcome,
             };
@@ -492,7 +517,7 @@ pub(super) fn destroy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driv
                 return StepOutcome::AlreadyDone;
             }
             if status != MachineStatus::Releasing
-                && let Err(outcome) = provisioner(|_| driver.release(&machine, ErasePolicy::Quick)).await
+                && let Err(outcome) = provisioner(&call, |_| driver.release(&machine, ErasePolicy::Quick)).await
             {
                 return outcome;
             }
@@ -513,7 +538,7 @@ pub(super) fn relabel(site: Arc<EffectiveSite>, driver: Arc<dyn crate::drivers::
         async move {
             let Some(node) = site.node(&call.node) else { return failed("node left the design") };
             let labels = node.config.owner_data.clone();
-            match provisioner(|_| driver.relabel(&call.node, &labels)).await {
+            match limited(&call, KUBERNETES, &RetryPolicy::MAAS_API, |_| driver.relabel(&call.node, &labels)).await {
                 Ok(()) => StepOutcome::Done,
                 Err(outcome) => outcome,
             }

@@ -1,6 +1,7 @@
 //! The behaviour every [`StateStore`] must show, as one suite run against
 //! each implementation: every method, paging (with and without messages),
-//! concurrent claims (exactly one winner), lease expiry and takeover,
+//! concurrent admission passes (exactly one winner), task leases (renewal,
+//! guarded takeover, letting go, tasks left without one),
 //! guarded updates that lose, a deployment attempt's boot actions replacing
 //! the previous attempt's (all or nothing), purge (which never deletes
 //! unfinished work), the writability probe.
@@ -10,7 +11,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{ParentFilter, StateStore, StoreErrorKind, TaskQuery, TaskWithMessages, UpdateGuard};
+use super::{
+    Admission, Decide, ParentFilter, RunningTask, StartTask, StateStore, StoreErrorKind, TakeOver, TaskLease, TaskQuery, TaskWithMessages,
+    UpdateGuard,
+};
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData};
 use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus};
@@ -23,13 +27,12 @@ pub(crate) async fn run_all(store: Arc<dyn StateStore>) {
     subtasks_and_termination(store.as_ref()).await;
     paging(store.as_ref()).await;
     import(store.as_ref()).await;
-    concurrent_claims(store.clone()).await;
+    concurrent_admissions(store.clone()).await;
     messages(store.as_ref()).await;
     tasks_with_messages(store.as_ref()).await;
     build_data(store.as_ref()).await;
     boot_actions(store.as_ref()).await;
     boot_action_attempts(store.as_ref()).await;
-    leadership(store.as_ref()).await;
     purge(store.as_ref()).await;
     writable(store.as_ref()).await;
 }
@@ -214,40 +217,123 @@ async fn import(store: &dyn StateStore) {
     assert_eq!(store.task_get(clash[0].id).await.expect_err("all or none").kind(), StoreErrorKind::NotFound);
 }
 
-async fn concurrent_claims(store: Arc<dyn StateStore>) {
-    // Earlier sections left no queued tasks; queue three, oldest first.
+/// Two processes' admission passes race over three queued tasks with a
+/// rule that admits one task at a time: exactly one pass starts the oldest,
+/// the other sees it running and starts nothing.
+async fn concurrent_admissions(store: Arc<dyn StateStore>) {
     let base = micros(Utc::now()) + chrono::Duration::days(2);
     let mut queued = Vec::new();
     for index in 0..3 {
         let mut next = task(Action::PrepareSite);
         next.status = TaskStatus::Queued;
         next.created = base + chrono::Duration::milliseconds(index);
-        queued.push(store.task_create(&next).await.expect("queued").id);
+        queued.push(store.task_create(&next).await.expect("queued"));
     }
-    let mut not_orchestrated = task(Action::DeployNode);
-    not_orchestrated.status = TaskStatus::Queued;
-    store.task_create(&not_orchestrated).await.expect("queued driver task");
+    let ours: Vec<TaskId> = queued.iter().map(|task| task.id).collect();
+    // A running task without a lease, as an older version leaves it (before
+    // the first pass: a single-process store may look for these only once
+    // per open).
+    let mut orphan = task(Action::VerifySite);
+    orphan.status = TaskStatus::Running;
+    orphan.created = base - chrono::Duration::milliseconds(1);
+    let orphan = store.task_create(&orphan).await.expect("orphan");
+    let one_at_a_time = |queued: Vec<Task>| -> Decide {
+        let ours: Vec<TaskId> = queued.iter().map(|task| task.id).collect();
+        Arc::new(move |_now, running: &[RunningTask]| {
+            if running.iter().any(|task| ours.contains(&task.id)) {
+                return Admission::default();
+            }
+            let first = &queued[0];
+            Admission { start: vec![StartTask { id: first.id, generation: first.generation, claim: "site".into() }], take_over: Vec::new() }
+        })
+    };
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (first, second) = (store.clone(), store.clone());
+    let (decide_a, decide_b) = (one_at_a_time(queued.clone()), one_at_a_time(queued.clone()));
+    let lease = Duration::from_secs(60);
+    let (by_a, by_b) = tokio::join!(
+        tokio::spawn(async move { first.task_admit(a, lease, decide_a).await }),
+        tokio::spawn(async move { second.task_admit(b, lease, decide_b).await }),
+    );
+    let (by_a, by_b) = (by_a.expect("join").expect("admit a"), by_b.expect("join").expect("admit b"));
+    assert_eq!(by_a.started.len() + by_b.started.len(), 1, "exactly one pass starts the task");
+    let (winner, loser) = if by_a.started.is_empty() { (b, a) } else { (a, b) };
+    let started = by_a.started.iter().chain(&by_b.started).next().expect("started").clone();
+    assert_eq!((started.id, started.status, started.generation), (ours[0], TaskStatus::Running, queued[0].generation + 1));
+    assert_eq!(store.task_get(ours[1]).await.expect("second").status, TaskStatus::Queued);
 
-    for round in 0..2 {
-        let first = store.clone();
-        let second = store.clone();
-        let (a, b) = tokio::join!(
-            tokio::spawn(async move { first.task_claim_next(&[Action::PrepareSite, Action::Noop]).await }),
-            tokio::spawn(async move { second.task_claim_next(&[Action::PrepareSite, Action::Noop]).await }),
-        );
-        let winners: Vec<Task> = [a, b].into_iter().filter_map(|joined| joined.expect("join").expect("claim")).collect();
-        assert_eq!(winners.len(), if round == 0 { 2 } else { 1 }, "round {round}");
-        if round == 1 {
-            assert_eq!(winners[0].id, queued[2]);
-        }
-        for winner in &winners {
-            assert_eq!(winner.status, TaskStatus::Running);
-        }
+    // A start whose generation is stale is skipped.
+    let first_id = ours[0];
+    let stale = Arc::new(move |_now, _running: &[RunningTask]| Admission {
+        start: vec![StartTask { id: first_id, generation: 0, claim: String::new() }],
+        take_over: Vec::new(),
+    });
+    assert!(store.task_admit(loser, lease, stale).await.expect("stale").started.is_empty());
+
+    // The lease names the winner and keeps the claim.
+    let held = lease_of(store.as_ref(), ours[0]).await.expect("leased");
+    assert_eq!((held.holder, held.claim.as_str()), (Some(winner), "site"));
+    assert!(held.expires > Utc::now() + chrono::Duration::seconds(30), "{:?}", held.expires);
+    assert!(store.task_lease_renew(loser, &[ours[0]], lease).await.expect("renew").is_empty(), "only the holder renews");
+    assert_eq!(store.task_lease_renew(winner, &[ours[0], ours[1]], lease).await.expect("renew"), [ours[0]]);
+
+    // A takeover is skipped when the lease changed since the pass saw it,
+    // and applied when it did not; the old holder cannot renew any more.
+    let take = |seen: TaskLease| -> Decide {
+        Arc::new(move |_now, _running: &[RunningTask]| Admission {
+            start: Vec::new(),
+            take_over: vec![TakeOver { id: first_id, seen: seen.clone(), claim: "nodes".into() }],
+        })
+    };
+    let mut outdated = lease_of(store.as_ref(), ours[0]).await.expect("leased");
+    outdated.expires -= chrono::Duration::seconds(1);
+    assert!(store.task_admit(loser, lease, take(outdated)).await.expect("outdated").taken_over.is_empty());
+    let current = lease_of(store.as_ref(), ours[0]).await.expect("leased");
+    let taken = store.task_admit(loser, lease, take(current)).await.expect("take over");
+    assert_eq!(taken.taken_over.iter().map(|task| task.id).collect::<Vec<_>>(), [ours[0]]);
+    let held = lease_of(store.as_ref(), ours[0]).await.expect("leased");
+    assert_eq!((held.holder, held.claim.as_str()), (Some(loser), "nodes"));
+    assert!(store.task_lease_renew(winner, &[ours[0]], lease).await.expect("renew").is_empty(), "taken over");
+
+    // Letting go: a no-op for others, and lapsed at once for the holder.
+    store.task_lease_release(winner, &[ours[0]]).await.expect("release by a non-holder");
+    assert_eq!(lease_of(store.as_ref(), ours[0]).await.expect("leased").holder, Some(loser));
+    store.task_lease_release(loser, &[ours[0]]).await.expect("release");
+    let released = lease_of(store.as_ref(), ours[0]).await.expect("still running, so still listed");
+    assert_eq!(released.holder, None);
+    assert!(released.expires <= Utc::now());
+
+    // The running task without a lease is leased to nobody, lapsing a lease
+    // after its last update; a finished task's lease is dropped.
+    let mut done = store.task_get(ours[0]).await.expect("first");
+    done.status = TaskStatus::Complete;
+    store.task_update(&done, UpdateGuard::Unconditional).await.expect("finish");
+    let seen: Arc<std::sync::Mutex<Vec<RunningTask>>> = Arc::default();
+    let record = seen.clone();
+    let observe: Decide = Arc::new(move |_now, running: &[RunningTask]| {
+        record.lock().expect("lock").extend(running.iter().cloned());
+        Admission::default()
+    });
+    store.task_admit(winner, lease, observe).await.expect("observe");
+    let seen = seen.lock().expect("lock").clone();
+    assert!(!seen.iter().any(|task| task.id == ours[0]), "finished: no lease");
+    let found = seen.iter().find(|task| task.id == orphan.id).expect("the orphan is seen");
+    assert_eq!((found.action, found.lease.holder, found.lease.claim.as_str()), (Action::VerifySite, None, ""));
+    let updated = orphan.updated.unwrap_or(orphan.created);
+    assert!((found.lease.expires - (updated + chrono::Duration::seconds(60))).num_seconds().abs() <= 1, "{found:?} {updated}");
+    let listed = store.task_leases().await.expect("leases");
+    assert!(listed.iter().any(|task| task.id == orphan.id) && !listed.iter().any(|task| task.id == ours[0]));
+
+    // Leave nothing running or queued for later sections.
+    for id in ours[1..].iter().chain([&orphan.id]) {
+        let mut finished = store.task_get(*id).await.expect("task");
+        finished.status = TaskStatus::Complete;
+        store.task_update(&finished, UpdateGuard::Unconditional).await.expect("finish");
     }
-    assert!(store.task_claim_next(&[Action::PrepareSite]).await.expect("claim").is_none(), "each task claimed once");
-    for id in &queued {
-        assert_eq!(store.task_get(*id).await.expect("task").status, TaskStatus::Running);
-    }
+}
+
+async fn lease_of(store: &dyn StateStore, id: TaskId) -> Option<TaskLease> {
+    store.task_leases().await.expect("leases").into_iter().find(|task| task.id == id).map(|task| task.lease)
 }
 
 async fn messages(store: &dyn StateStore) {
@@ -464,27 +550,6 @@ async fn boot_action_attempts(store: &dyn StateStore) {
     store.bootaction_begin(&context(6), &[]).await.expect("empty attempt");
     assert_eq!(store.bootaction_context("n7").await.expect("context"), Some(context(6)));
     assert_eq!(ids(&store.bootaction_status_for_node("n7").await.expect("rows")), ids(std::slice::from_ref(&history)));
-}
-
-async fn leadership(store: &dyn StateStore) {
-    let first = uuid::Uuid::new_v4();
-    let second = uuid::Uuid::new_v4();
-    let grace = Duration::from_millis(1500);
-    assert!(store.leader_claim(first, grace).await.expect("claim"));
-    assert!(store.leader_claim(first, grace).await.expect("re-claim"), "the holder keeps it");
-    assert!(!store.leader_claim(second, grace).await.expect("second"), "held and fresh");
-    assert!(store.leader_renew(first).await.expect("renew"));
-    assert!(!store.leader_renew(second).await.expect("not holder"));
-    assert_eq!(store.leader_current().await.expect("current").map(|lease| lease.holder), Some(first));
-    tokio::time::sleep(Duration::from_millis(1700)).await;
-    assert!(store.leader_claim(second, grace).await.expect("takeover after expiry"));
-    assert!(!store.leader_renew(first).await.expect("old leader lost it"));
-    store.leader_release(first).await.expect("release by non-holder is a no-op");
-    assert_eq!(store.leader_current().await.expect("current").map(|lease| lease.holder), Some(second));
-    store.leader_release(second).await.expect("release");
-    assert!(store.leader_current().await.expect("current").is_none());
-    assert!(store.leader_claim(first, grace).await.expect("free again"));
-    store.leader_release(first).await.expect("release");
 }
 
 async fn purge(store: &dyn StateStore) {

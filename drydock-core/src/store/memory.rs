@@ -7,13 +7,14 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::lease::lease_end;
 use super::{
-    LeaderLease, ParentFilter, PurgeCandidate, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, TaskWithMessages,
-    UpdateGuard, apply_update, check_bootaction_begin, latest_per_generator, purge_plan,
+    Admitted, Decide, ParentFilter, PurgeCandidate, PurgeReport, RunningTask, StateStore, StoreError, StoreResult, TaskLease, TaskPage,
+    TaskQuery, TaskWithMessages, UpdateGuard, apply_update, check_bootaction_begin, latest_per_generator, purge_plan,
 };
 use crate::ids::{BootActionId, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
-use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus};
+use crate::task::{ActionResult, StatusMessage, Task, TaskStatus};
 
 #[derive(Default)]
 struct State {
@@ -26,13 +27,15 @@ struct State {
     statuses_by_node: HashMap<String, Vec<BootActionId>>,
     designs: HashMap<TaskId, DesignRecord>,
     parts: HashMap<TaskId, Vec<DesignPart>>,
-    leader: Option<LeaderLease>,
+    leases: HashMap<TaskId, TaskLease>,
 }
 
 /// The in-memory store.
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// Behaves as a store shared by several processes (not exclusive).
+    shared: bool,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -47,6 +50,13 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// An empty store that behaves as one shared by several processes:
+    /// [`StateStore::exclusive`] is false, so a task lease lapses only when
+    /// its holder stops renewing it (tests of lease expiry and takeover).
+    pub fn new_shared() -> Self {
+        MemoryStore { shared: true, ..MemoryStore::default() }
+    }
+
     fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, State>> {
         // A poisoned lock means a panic while holding it; the data may be
         // half-written, which is what Corrupt says.
@@ -55,6 +65,28 @@ impl MemoryStore {
 }
 
 impl State {
+    /// The running top-level tasks with their leases, oldest first, after
+    /// leasing those without one to nobody and dropping the leases of tasks
+    /// no longer running (`task_admit`'s first step, under the lock).
+    fn running_roots(&mut self, lease: std::time::Duration) -> Vec<RunningTask> {
+        let mut running = Vec::new();
+        for (_, id) in &self.order {
+            let Some(task) = self.tasks.get(id) else { continue };
+            if task.status != TaskStatus::Running || task.parent.is_some() {
+                continue;
+            }
+            let held = self.leases.entry(*id).or_insert_with(|| TaskLease {
+                holder: None,
+                expires: lease_end(task.updated.unwrap_or(task.created), lease),
+                claim: String::new(),
+            });
+            running.push(RunningTask { id: *id, action: task.action, lease: held.clone() });
+        }
+        let tasks = &self.tasks;
+        self.leases.retain(|id, _| tasks.get(id).is_some_and(|task| task.status == TaskStatus::Running && task.parent.is_none()));
+        running
+    }
+
     /// One page of the listing (`task_list`'s work, under the lock).
     fn page(&self, query: &TaskQuery) -> TaskPage<&Task> {
         let limit = query.limit.max(1);
@@ -99,7 +131,7 @@ impl StateStore for MemoryStore {
     }
 
     fn exclusive(&self) -> bool {
-        true
+        !self.shared
     }
 
     async fn design_create(&self) -> StoreResult<DesignRecord> {
@@ -229,22 +261,6 @@ impl StateStore for MemoryStore {
             child_task.generation += 1;
         }
         Ok(())
-    }
-
-    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>> {
-        let mut state = self.lock()?;
-        let next = state
-            .order
-            .iter()
-            .filter_map(|(_, id)| state.tasks.get(id))
-            .find(|task| task.status == TaskStatus::Queued && actions.contains(&task.action))
-            .map(|task| task.id);
-        let Some(id) = next else { return Ok(None) };
-        let Some(task) = state.tasks.get_mut(&id) else { return Ok(None) };
-        task.status = TaskStatus::Running;
-        task.updated = Some(Utc::now());
-        task.generation += 1;
-        Ok(Some(task.clone()))
     }
 
     async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()> {
@@ -389,40 +405,73 @@ impl StateStore for MemoryStore {
         Ok(record.clone())
     }
 
-    async fn leader_claim(&self, me: uuid::Uuid, grace: std::time::Duration) -> StoreResult<bool> {
+    async fn task_admit(&self, me: uuid::Uuid, lease: std::time::Duration, decide: Decide) -> StoreResult<Admitted> {
         let mut state = self.lock()?;
         let now = Utc::now();
-        let expired = |lease: &LeaderLease| now - lease.last_ping > chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-        match state.leader {
-            Some(lease) if lease.holder == me => Ok(true),
-            Some(lease) if !expired(&lease) => Ok(false),
-            _ => {
-                state.leader = Some(LeaderLease { holder: me, last_ping: now });
-                Ok(true)
+        let running = state.running_roots(lease);
+        let decision = decide(now, &running);
+        let mut admitted = Admitted::default();
+        for start in decision.start {
+            let Some(task) = state.tasks.get_mut(&start.id) else { continue };
+            if task.status != TaskStatus::Queued || task.generation != start.generation {
+                continue;
             }
+            task.status = TaskStatus::Running;
+            task.updated = Some(now);
+            task.generation += 1;
+            admitted.started.push(task.clone());
+            state.leases.insert(start.id, TaskLease { holder: Some(me), expires: lease_end(now, lease), claim: start.claim });
         }
+        for take in decision.take_over {
+            if state.leases.get(&take.id) != Some(&take.seen) {
+                continue;
+            }
+            let Some(task) = state.tasks.get(&take.id) else { continue };
+            admitted.taken_over.push(task.clone());
+            state.leases.insert(take.id, TaskLease { holder: Some(me), expires: lease_end(now, lease), claim: take.claim });
+        }
+        Ok(admitted)
     }
 
-    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool> {
+    async fn task_lease_renew(&self, me: uuid::Uuid, tasks: &[TaskId], lease: std::time::Duration) -> StoreResult<Vec<TaskId>> {
         let mut state = self.lock()?;
-        match state.leader.as_mut() {
-            Some(lease) if lease.holder == me => {
-                lease.last_ping = Utc::now();
-                Ok(true)
+        let expires = lease_end(Utc::now(), lease);
+        let mut renewed = Vec::new();
+        for id in tasks {
+            if let Some(held) = state.leases.get_mut(id)
+                && held.holder == Some(me)
+            {
+                held.expires = expires;
+                renewed.push(*id);
             }
-            _ => Ok(false),
         }
+        Ok(renewed)
     }
 
-    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()> {
+    async fn task_lease_release(&self, me: uuid::Uuid, tasks: &[TaskId]) -> StoreResult<()> {
         let mut state = self.lock()?;
-        if state.leader.is_some_and(|lease| lease.holder == me) {
-            state.leader = None;
+        for id in tasks {
+            if let Some(held) = state.leases.get_mut(id)
+                && held.holder == Some(me)
+            {
+                held.holder = None;
+                held.expires = DateTime::<Utc>::UNIX_EPOCH;
+            }
         }
         Ok(())
     }
 
-    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
-        Ok(self.lock()?.leader)
+    async fn task_leases(&self) -> StoreResult<Vec<RunningTask>> {
+        let state = self.lock()?;
+        let mut out = Vec::new();
+        for (_, id) in &state.order {
+            if let (Some(task), Some(lease)) = (state.tasks.get(id), state.leases.get(id))
+                && task.status == TaskStatus::Running
+                && task.parent.is_none()
+            {
+                out.push(RunningTask { id: *id, action: task.action, lease: lease.clone() });
+            }
+        }
+        Ok(out)
     }
 }

@@ -9,6 +9,7 @@
 //! what the caller should do ([`StoreErrorKind`]). Only this module contains
 //! SQL or storage encodings.
 
+pub mod lease;
 pub mod memory;
 #[cfg(feature = "store-postgres")]
 pub mod postgres;
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::{BootActionId, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
 use crate::task::{Action, ActionResult, StatusMessage, Task, TaskStatus};
+pub use lease::{Admission, Admitted, Decide, RunningTask, StartTask, TakeOver, TaskLease};
 
 /// What a caller should do about a store error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,15 +193,6 @@ pub enum UpdateGuard {
     Unconditional,
 }
 
-/// The leader lease.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeaderLease {
-    /// The leader's instance id.
-    pub holder: uuid::Uuid,
-    /// Its last heartbeat (store time).
-    pub last_ping: DateTime<Utc>,
-}
-
 /// What a purge removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PurgeReport {
@@ -224,18 +217,19 @@ pub trait StateStore: Send + Sync {
         self.ping().await
     }
     /// Whether no other process can be using this store while this one has
-    /// it open (redb by its file lock; memory): a leader lease held by an
+    /// it open (redb by its file lock; memory): a task lease held by an
     /// instance not alive in this process is then a dead process's, taken
     /// over at once. Shared stores (PostgreSQL) answer false, the default.
     fn exclusive(&self) -> bool {
         false
     }
     /// Events from every process sharing this store: the value changes
-    /// (a counter) whenever a task is queued or flagged for termination
-    /// anywhere, so a leader wakes at once rather than at its next poll.
+    /// (a counter) whenever a task is queued or flagged for termination, or a
+    /// task lease let go, anywhere, so every process's main loop wakes at
+    /// once rather than at its next poll.
     /// Lossy and coalescing — a wake-up hint, never the data; a receiver may
     /// also see a change after a reconnection. Single-process stores
-    /// (memory, redb) answer `None`, the default: the leader's in-process
+    /// (memory, redb) answer `None`, the default: the main loop's in-process
     /// wake-up covers them. PostgreSQL: `LISTEN drydock_tasks`.
     fn task_events(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
@@ -300,9 +294,6 @@ pub trait StateStore: Send + Sync {
     /// Register `child` under `parent` atomically: append it to the parent's
     /// sub-task list and set the child's parent.
     async fn task_add_subtask(&self, parent: TaskId, child: TaskId) -> StoreResult<()>;
-    /// Atomically take the oldest `queued` task whose action is in `actions`
-    /// and mark it `running`; exactly one of several racing claimers gets it.
-    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>>;
     /// Flag a task (and, with `propagate`, its whole sub-task tree) for
     /// termination.
     async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()>;
@@ -352,16 +343,27 @@ pub trait StateStore: Send + Sync {
     /// Set a boot-action instance's status; `Conflict` if it is already final.
     async fn bootaction_status_update(&self, action_id: BootActionId, status: ActionResult) -> StoreResult<BootActionStatus>;
 
-    // Leadership.
-    /// Claim the lease if it is free or its holder's last ping is older than
-    /// `grace`; true when `me` holds it afterwards.
-    async fn leader_claim(&self, me: uuid::Uuid, grace: std::time::Duration) -> StoreResult<bool>;
-    /// Heartbeat; false when `me` no longer holds the lease.
-    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool>;
-    /// Give the lease up (no-op if `me` does not hold it).
-    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()>;
-    /// The current holder, if any.
-    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>>;
+    // Task leases (lease.rs; docs/scheduling.md, "Replicas").
+    /// One admission pass for process `me`, atomic against every other pass
+    /// on this store (and against other processes' passes on a shared one):
+    /// give every running top-level task that has no lease one (holder
+    /// `None`, lapsing `lease` after its last update), drop the leases of
+    /// tasks no longer running, call `decide` with the store's time and the
+    /// running top-level tasks, then apply its decision. A start moves the
+    /// task `queued` → `running` (a new generation) and leases it to `me`
+    /// until now + `lease`, unless its generation changed; a takeover leases
+    /// the task to `me`, unless its lease changed from what `decide` saw.
+    /// Skipped entries are left out of the answer.
+    async fn task_admit(&self, me: uuid::Uuid, lease: std::time::Duration, decide: Decide) -> StoreResult<Admitted>;
+    /// Extend `me`'s leases on `tasks` to now + `lease`; the tasks whose
+    /// lease `me` still held, and so renewed (the others were taken over).
+    async fn task_lease_renew(&self, me: uuid::Uuid, tasks: &[TaskId], lease: std::time::Duration) -> StoreResult<Vec<TaskId>>;
+    /// Give up `me`'s leases on `tasks` (at once lapsed: another process may
+    /// take the tasks over at its next pass). Others' leases are untouched.
+    async fn task_lease_release(&self, me: uuid::Uuid, tasks: &[TaskId]) -> StoreResult<()>;
+    /// The running top-level tasks that have a lease, with it (for
+    /// operators and tests), oldest first.
+    async fn task_leases(&self) -> StoreResult<Vec<RunningTask>>;
 }
 
 /// Apply a task update to a stored copy (shared by the stores): the

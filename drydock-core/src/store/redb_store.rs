@@ -7,7 +7,8 @@
 //! pool, at most a few reads and a few writes at a time (the rest wait
 //! without a thread, so many concurrent requests do not grow the pool and
 //! its memory). Write transactions are serialised by redb, which is what
-//! makes `task_claim_next` and the guarded updates atomic.
+//! makes admission passes (`task_admit`, redb_store/leases.rs) and the guarded
+//! updates atomic.
 //!
 //! Failing loudly and recovering: a store is created only where no file
 //! exists; an existing file has every page checked at open and is refused,
@@ -31,8 +32,8 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    LeaderLease, ParentFilter, PurgeCandidate, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery,
-    TaskWithMessages, UpdateGuard, apply_update, check_bootaction_begin, latest_per_generator, purge_plan,
+    Admitted, Decide, ParentFilter, PurgeCandidate, PurgeReport, RunningTask, StateStore, StoreError, StoreResult, TaskCursor, TaskPage,
+    TaskQuery, TaskWithMessages, UpdateGuard, apply_update, check_bootaction_begin, latest_per_generator, purge_plan,
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -42,6 +43,8 @@ use crate::task::{Action, ActionResult, StatusMessage, Task, TaskResult, TaskSta
 pub const SCHEMA_VERSION: u64 = 1;
 
 type Bytes = &'static [u8];
+mod leases;
+
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TASKS: TableDefinition<Bytes, Bytes> = TableDefinition::new("tasks");
 const TASK_ORDER: TableDefinition<Bytes, Bytes> = TableDefinition::new("tasks_by_created");
@@ -56,7 +59,6 @@ const BA_STATUS: TableDefinition<Bytes, Bytes> = TableDefinition::new("boot_acti
 const BA_BY_NODE: TableDefinition<Bytes, Bytes> = TableDefinition::new("boot_action_status_by_node");
 const DESIGNS: TableDefinition<Bytes, Bytes> = TableDefinition::new("designs");
 const DESIGN_PARTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("design_parts");
-const LEADER: TableDefinition<&str, Bytes> = TableDefinition::new("active_instance");
 
 /// The redb store.
 #[derive(Clone)]
@@ -82,6 +84,9 @@ struct Shared {
     /// Write transactions queued on the blocking pool (redb runs one at a
     /// time; the rest wait here, not on a blocked thread each).
     writers: Arc<tokio::sync::Semaphore>,
+    /// Whether running top-level tasks without a lease have been leased to
+    /// nobody since the store was opened (redb_store/leases.rs).
+    orphans_leased: std::sync::atomic::AtomicBool,
 }
 
 /// Transactions of one kind on the blocking pool at once: enough to keep
@@ -422,12 +427,6 @@ struct PartRow {
     added: DateTime<Utc>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct LeaseRow {
-    holder: uuid::Uuid,
-    last_ping: DateTime<Utc>,
-}
-
 fn key32(text: &str, what: &str) -> StoreResult<[u8; 32]> {
     let mut key = [0u8; 32];
     hex::decode_to_slice(text, &mut key).map_err(|_| StoreError::Corrupt { detail: format!("stored {what} key is not hex") })?;
@@ -482,6 +481,7 @@ impl RedbStore {
                 slot: RwLock::new(Slot { db: Some(db), epoch: 0, corrupt: None }),
                 readers: Arc::new(tokio::sync::Semaphore::new(workers())),
                 writers: Arc::new(tokio::sync::Semaphore::new(workers())),
+                orphans_leased: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -820,7 +820,7 @@ fn migrate(db: &Database, path: &Path) -> StoreResult<()> {
         txn.open_table(BA_BY_NODE).map(drop),
         txn.open_table(DESIGNS).map(drop),
         txn.open_table(DESIGN_PARTS).map(drop),
-        txn.open_table(LEADER).map(drop),
+        txn.open_table(leases::LEASES).map(drop),
     ] {
         result.map_err(|e| classify(path, e))?;
     }
@@ -1097,6 +1097,7 @@ impl StateStore for RedbStore {
                 task
             })
             .collect();
+        let running_root = tasks.iter().any(|task| task.status == TaskStatus::Running && task.parent.is_none());
         self.write(move |txn, path| {
             for task in &tasks {
                 if get_task(&r!(path, txn.open_table(TASKS)), path, task.id)?.is_some() {
@@ -1106,7 +1107,12 @@ impl StateStore for RedbStore {
             }
             Ok(())
         })
-        .await
+        .await?;
+        if running_root {
+            // The next admission pass leases them (redb_store/leases.rs).
+            self.shared.orphans_leased.store(false, std::sync::atomic::Ordering::Release);
+        }
+        Ok(())
     }
 
     async fn task_get(&self, id: TaskId) -> StoreResult<Task> {
@@ -1211,38 +1217,6 @@ impl StateStore for RedbStore {
             updated_child.parent = Some(parent);
             updated_child.generation += 1;
             put_task(txn, path, &updated_child, Some(&child_task))
-        })
-        .await
-    }
-
-    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>> {
-        let actions = actions.to_vec();
-        self.write(move |txn, path| {
-            let prefix = [status_byte(TaskStatus::Queued)];
-            let found = {
-                let tasks = r!(path, txn.open_table(TASKS));
-                let index = r!(path, txn.open_table(TASK_STATUS));
-                let mut found = None;
-                for entry in r!(path, index.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
-                    let (_, id) = r!(path, entry);
-                    let id =
-                        TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
-                    if let Some(task) = get_task(&tasks, path, id)?
-                        && actions.contains(&task.action)
-                    {
-                        found = Some(task);
-                        break;
-                    }
-                }
-                found
-            };
-            let Some(previous) = found else { return Ok(None) };
-            let mut claimed = previous.clone();
-            claimed.status = TaskStatus::Running;
-            claimed.updated = Some(Utc::now());
-            claimed.generation += 1;
-            put_task(txn, path, &claimed, Some(&previous))?;
-            Ok(Some(claimed))
         })
         .await
     }
@@ -1489,72 +1463,20 @@ impl StateStore for RedbStore {
         .await
     }
 
-    async fn leader_claim(&self, me: uuid::Uuid, grace: std::time::Duration) -> StoreResult<bool> {
-        self.write(move |txn, path| {
-            let mut table = r!(path, txn.open_table(LEADER));
-            let now = Utc::now();
-            let current: Option<LeaseRow> = match r!(path, table.get("leader")) {
-                Some(value) => Some(decode(value.value(), "leader lease")?),
-                None => None,
-            };
-            let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-            match current {
-                Some(lease) if lease.holder == me => Ok(true),
-                Some(lease) if now - lease.last_ping <= grace => Ok(false),
-                _ => {
-                    r!(path, table.insert("leader", encode(&LeaseRow { holder: me, last_ping: now })?.as_slice()));
-                    Ok(true)
-                }
-            }
-        })
-        .await
+    async fn task_admit(&self, me: uuid::Uuid, lease: std::time::Duration, decide: Decide) -> StoreResult<Admitted> {
+        self.admit(me, lease, decide).await
     }
 
-    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool> {
-        self.write(move |txn, path| {
-            let mut table = r!(path, txn.open_table(LEADER));
-            let current: Option<LeaseRow> = match r!(path, table.get("leader")) {
-                Some(value) => Some(decode(value.value(), "leader lease")?),
-                None => None,
-            };
-            match current {
-                Some(lease) if lease.holder == me => {
-                    r!(path, table.insert("leader", encode(&LeaseRow { holder: me, last_ping: Utc::now() })?.as_slice()));
-                    Ok(true)
-                }
-                _ => Ok(false),
-            }
-        })
-        .await
+    async fn task_lease_renew(&self, me: uuid::Uuid, tasks: &[TaskId], lease: std::time::Duration) -> StoreResult<Vec<TaskId>> {
+        self.lease_renew(me, tasks, lease).await
     }
 
-    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()> {
-        self.write(move |txn, path| {
-            let mut table = r!(path, txn.open_table(LEADER));
-            let holder = match r!(path, table.get("leader")) {
-                Some(value) => Some(decode::<LeaseRow>(value.value(), "leader lease")?.holder),
-                None => None,
-            };
-            if holder == Some(me) {
-                r!(path, table.remove("leader"));
-            }
-            Ok(())
-        })
-        .await
+    async fn task_lease_release(&self, me: uuid::Uuid, tasks: &[TaskId]) -> StoreResult<()> {
+        self.lease_release(me, tasks).await
     }
 
-    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
-        self.read(|txn, path| {
-            let table = r!(path, txn.open_table(LEADER));
-            match r!(path, table.get("leader")) {
-                Some(value) => {
-                    let row: LeaseRow = decode(value.value(), "leader lease")?;
-                    Ok(Some(LeaderLease { holder: row.holder, last_ping: row.last_ping }))
-                }
-                None => Ok(None),
-            }
-        })
-        .await
+    async fn task_leases(&self) -> StoreResult<Vec<RunningTask>> {
+        self.leases().await
     }
 }
 

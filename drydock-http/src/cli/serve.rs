@@ -17,6 +17,7 @@ use drydock_core::drivers::{NodeDriver, OobRegistry};
 use drydock_core::ids::Secret;
 use drydock_core::ingest::policy::{HostRule, ReferencePolicy};
 use drydock_core::ingest::source::{DefaultSource, DesignSource};
+use drydock_core::orchestrator::fanout::FanoutLimits;
 use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig};
 use drydock_core::store::StateStore;
 use drydock_core::store::memory::MemoryStore;
@@ -191,20 +192,42 @@ pub struct ServeArgs {
     /// How long to wait for each IPMI reply.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub ipmi_reply_timeout: Duration,
-    /// Orchestrator poll interval and leader heartbeat: how often the leader
-    /// looks for tasks queued by other servers and for termination requests
-    /// (tasks created through this server start at once).
+    /// Orchestrator poll interval: how often this server looks for tasks
+    /// queued by other servers, termination requests and lapsed task leases
+    /// as a fallback (tasks created through this server start at once; on
+    /// PostgreSQL, those of other servers too), and at most how long between
+    /// renewals of its task leases.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub poll_interval: Duration,
-    /// Top-level tasks the orchestrator runs at once; tasks whose nodes
-    /// overlap still run one after the other (docs/scheduling.md).
+    /// Top-level tasks this server runs at once (servers sharing a database
+    /// each run up to this many); tasks whose nodes overlap still run one
+    /// after the other (docs/scheduling.md).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_tasks: u32,
-    /// How often a server that is not the leader tries to become it.
+    /// Per-node steps one top-level task runs at once. Every running task
+    /// has its own budget, so tasks over disjoint nodes do not slow each
+    /// other down (docs/scheduling.md, "Fan-out limits").
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub fanout_task_steps: u32,
+    /// Driver calls in flight to one endpoint (the MaaS region, one BMC)
+    /// across all tasks. Counts calls, not steps: a node waiting between
+    /// two status polls holds no slot, so this bounds the provisioner's
+    /// load, not how many nodes deploy at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub fanout_endpoint_calls: u32,
+    /// Driver calls in flight in this server, all endpoints together (what
+    /// bounds its sockets and blocking threads however many tasks run).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub fanout_process_calls: u32,
+    /// Accepted so the original's configuration loads; no effect: every
+    /// server runs tasks, there is no leadership to claim.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub leadership_claim_interval: Duration,
-    /// A leader without a heartbeat for this long is considered dead; another
-    /// server takes over its tasks.
+    /// The task lease: a server that has not renewed its lease on a running
+    /// task for this long (killed, cut off from the database) is considered
+    /// dead, and another server sharing the database takes the task over
+    /// and resumes it. A server restarted on its redb file resumes its tasks
+    /// at once.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     pub leader_grace_period: Duration,
     /// How often the node provisioner's machine status is polled.
@@ -369,7 +392,11 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
     let config = OrchestratorConfig {
         poll_interval: args.poll_interval,
         max_concurrent_tasks: args.max_concurrent_tasks as usize,
-        leadership_claim_interval: args.leadership_claim_interval,
+        limits: FanoutLimits {
+            task_steps: args.fanout_task_steps as usize,
+            endpoint_calls: args.fanout_endpoint_calls as usize,
+            process_calls: args.fanout_process_calls as usize,
+        },
         leader_grace_period: args.leader_grace_period,
         drydock_timeout: args.drydock_timeout,
         design_load: args.design_load_timeout,
@@ -381,7 +408,6 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         status_poll: args.status_poll,
         power_poll: args.power_poll,
         bootaction_report_url: args.bootaction_report_url.clone(),
-        ..OrchestratorConfig::default()
     };
     let orchestrator = Orchestrator::new(deps, config);
     let defaults = ServerConfig::default();

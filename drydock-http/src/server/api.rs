@@ -425,6 +425,11 @@ impl DrydockApi {
             Some(filter @ Value::Object(_)) => Some(filter.clone()),
             Some(_) => return Err(ApiError::BadRequest("node_filter must be an object or null".into())),
         };
+        // A filter no design can evaluate is refused now rather than failing
+        // the task when it runs (docs/compat.md).
+        if let Some(filter) = &node_filter {
+            drydock_core::compile::select::request_filter(filter).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+        }
         // Who asked, as the original records it (compat §4.1 `request_context`); no token.
         let request_context = serde_json::json!({
             "user": context.user,

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use drydock_core::ids::{BootActionId, TaskId};
 use drydock_core::store::memory::MemoryStore;
-use drydock_core::store::{LeaderLease, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard};
+use drydock_core::store::{
+    Admitted, Decide, PurgeReport, RunningTask, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard,
+};
 use drydock_core::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
 use drydock_core::task::{Action, ActionResult, StatusMessage, Task};
 use poem::http::Method;
@@ -116,9 +118,6 @@ impl StateStore for FullStore {
     async fn task_add_subtask(&self, _: TaskId, _: TaskId) -> StoreResult<()> {
         full()
     }
-    async fn task_claim_next(&self, _: &[Action]) -> StoreResult<Option<Task>> {
-        full()
-    }
     async fn task_mark_terminate(&self, _: TaskId, _: &str, _: bool) -> StoreResult<()> {
         full()
     }
@@ -158,17 +157,17 @@ impl StateStore for FullStore {
     async fn bootaction_status_update(&self, _: BootActionId, _: ActionResult) -> StoreResult<BootActionStatus> {
         full()
     }
-    async fn leader_claim(&self, _: uuid::Uuid, _: std::time::Duration) -> StoreResult<bool> {
+    async fn task_admit(&self, _: uuid::Uuid, _: std::time::Duration, _: Decide) -> StoreResult<Admitted> {
         full()
     }
-    async fn leader_renew(&self, _: uuid::Uuid) -> StoreResult<bool> {
+    async fn task_lease_renew(&self, _: uuid::Uuid, _: &[TaskId], _: std::time::Duration) -> StoreResult<Vec<TaskId>> {
         full()
     }
-    async fn leader_release(&self, _: uuid::Uuid) -> StoreResult<()> {
+    async fn task_lease_release(&self, _: uuid::Uuid, _: &[TaskId]) -> StoreResult<()> {
         full()
     }
-    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
-        self.0.leader_current().await
+    async fn task_leases(&self) -> StoreResult<Vec<RunningTask>> {
+        self.0.task_leases().await
     }
 }
 

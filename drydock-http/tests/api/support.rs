@@ -13,7 +13,9 @@ use drydock_core::ids::{BootActionId, TaskId};
 use drydock_core::ingest::source::{DefaultSource, DesignSource};
 use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig};
 use drydock_core::store::memory::MemoryStore;
-use drydock_core::store::{LeaderLease, PurgeReport, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard};
+use drydock_core::store::{
+    Admitted, Decide, PurgeReport, RunningTask, StateStore, StoreError, StoreResult, TaskPage, TaskQuery, UpdateGuard,
+};
 use drydock_core::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
 use drydock_core::task::{Action, ActionResult, StatusMessage, Task};
 use drydock_http::server::auth::AuthMode;
@@ -315,9 +317,6 @@ impl StateStore for DownStore {
     async fn task_add_subtask(&self, _: TaskId, _: TaskId) -> StoreResult<()> {
         down()
     }
-    async fn task_claim_next(&self, _: &[Action]) -> StoreResult<Option<Task>> {
-        down()
-    }
     async fn task_mark_terminate(&self, _: TaskId, _: &str, _: bool) -> StoreResult<()> {
         down()
     }
@@ -357,16 +356,16 @@ impl StateStore for DownStore {
     async fn bootaction_status_update(&self, _: BootActionId, _: ActionResult) -> StoreResult<BootActionStatus> {
         down()
     }
-    async fn leader_claim(&self, _: uuid::Uuid, _: std::time::Duration) -> StoreResult<bool> {
+    async fn task_admit(&self, _: uuid::Uuid, _: std::time::Duration, _: Decide) -> StoreResult<Admitted> {
         down()
     }
-    async fn leader_renew(&self, _: uuid::Uuid) -> StoreResult<bool> {
+    async fn task_lease_renew(&self, _: uuid::Uuid, _: &[TaskId], _: std::time::Duration) -> StoreResult<Vec<TaskId>> {
         down()
     }
-    async fn leader_release(&self, _: uuid::Uuid) -> StoreResult<()> {
+    async fn task_lease_release(&self, _: uuid::Uuid, _: &[TaskId]) -> StoreResult<()> {
         down()
     }
-    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
+    async fn task_leases(&self) -> StoreResult<Vec<RunningTask>> {
         down()
     }
 }

@@ -52,6 +52,23 @@ async fn create_rejects_what_the_original_rejects() {
     for (body, message) in cases {
         server.post("/api/v1.0/tasks", &body).await.assert_envelope(400, message);
     }
+    // Beyond the original (it fails such a task when it runs): a node filter
+    // no design can evaluate is refused at creation, and nothing is queued.
+    let unusable = [
+        json!({"filter_set_type": "union", "filter_set": [{"filter_type": "intersection"}]}),
+        json!({"filter_set_type": "intersection", "filter_set": []}),
+        json!({"filter_set_type": "sideways", "filter_set": [{"filter_type": "union", "node_names": ["a"]}]}),
+        json!({"filter_set_type": "union", "filter_set": [{"node_names": ["a"]}]}),
+        json!({"filter_set_type": "union", "filter_set": "a"}),
+    ];
+    let before = server.get("/api/v1.0/tasks").await.json();
+    for filter in unusable {
+        let answer =
+            server.post("/api/v1.0/tasks", &json!({"action": "deploy_nodes", "design_ref": "file:///x", "node_filter": filter})).await;
+        assert_eq!(answer.status, 400, "{filter}: {}", answer.body);
+        assert!(answer.body.contains("Invalid node_filter: "), "{filter}: {}", answer.body);
+    }
+    assert_eq!(server.get("/api/v1.0/tasks").await.json(), before, "nothing was queued");
     let empty = server.send(Call::new(Method::POST, "/api/v1.0/tasks").header("content-type", "application/json")).await;
     empty.assert_envelope(400, "Request body must not be empty");
     let text = server.send(Call::new(Method::POST, "/api/v1.0/tasks").header("content-type", "text/plain").body(b"{}".to_vec())).await;
@@ -356,7 +373,6 @@ async fn the_orchestrator_in_the_same_process_runs_queued_tasks() {
     let setup = crate::support::Setup {
         orchestrator: drydock_core::orchestrator::OrchestratorConfig {
             poll_interval: std::time::Duration::from_millis(20),
-            leadership_claim_interval: std::time::Duration::from_millis(20),
             ..Default::default()
         },
         ..crate::support::Setup::default()

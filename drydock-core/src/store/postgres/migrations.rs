@@ -19,7 +19,7 @@ pub(super) struct Migration {
 }
 
 /// The newest version this code knows.
-pub(super) const LATEST: i32 = 5;
+pub(super) const LATEST: i32 = 6;
 
 /// The original's Alembic head revision.
 pub(super) const ALEMBIC_HEAD: &str = "4713e7ebca9";
@@ -145,6 +145,19 @@ CREATE TABLE IF NOT EXISTS drydock_probe (
     name text PRIMARY KEY,
     written timestamp NOT NULL
 );
+"#,
+    },
+    Migration {
+        version: 6,
+        description: "drydock-rs: task leases (replicas share the work)",
+        sql: r#"
+CREATE TABLE IF NOT EXISTS drydock_task_leases (
+    task_id bytea PRIMARY KEY,
+    holder bytea,
+    expires timestamp NOT NULL,
+    claim text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS ix_tasks_running_roots ON tasks (created, task_id) WHERE status = 'running' AND parent_task_id IS NULL;
 "#,
     },
 ];

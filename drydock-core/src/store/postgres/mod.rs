@@ -8,6 +8,7 @@
 //! replicas' clocks. Connection failures are `Unavailable` (retry);
 //! authentication and schema problems are reported once, clearly, at start-up.
 
+mod leases;
 mod listener;
 mod migrations;
 
@@ -21,8 +22,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    LeaderLease, ParentFilter, PurgeReport, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery, TaskWithMessages,
-    UpdateGuard, check_bootaction_begin, latest_per_generator,
+    Admitted, Decide, ParentFilter, PurgeReport, RunningTask, StateStore, StoreError, StoreResult, TaskCursor, TaskPage, TaskQuery,
+    TaskWithMessages, UpdateGuard, check_bootaction_begin, latest_per_generator,
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
@@ -803,21 +804,6 @@ impl StateStore for PostgresStore {
         txn.commit().await.map_err(|e| self.err(e))
     }
 
-    async fn task_claim_next(&self, actions: &[Action]) -> StoreResult<Option<Task>> {
-        let names: Vec<&str> = actions.iter().map(|action| action.as_str()).collect();
-        let mut tasks = self
-            .select_tasks(
-                &format!(
-                    "UPDATE tasks SET status = 'running', updated = timezone('UTC', now()), generation = generation + 1 \
-                     WHERE task_id = (SELECT task_id FROM tasks WHERE status = 'queued' AND action = ANY($1) \
-                     ORDER BY created, task_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {TASK_COLUMNS}"
-                ),
-                &[&names],
-            )
-            .await?;
-        Ok(tasks.pop())
-    }
-
     async fn task_mark_terminate(&self, id: TaskId, by: &str, propagate: bool) -> StoreResult<()> {
         let client = self.client().await?;
         let key = id.to_bytes();
@@ -1101,51 +1087,20 @@ impl StateStore for PostgresStore {
         }
     }
 
-    async fn leader_claim(&self, me: uuid::Uuid, grace: Duration) -> StoreResult<bool> {
-        let client = self.client().await?;
-        let grace_seconds = grace.as_secs_f64();
-        client
-            .execute(
-                "INSERT INTO active_instance (dummy_key, identity, last_ping) VALUES (1, $1, timezone('UTC', now())) \
-                 ON CONFLICT (dummy_key) DO UPDATE SET identity = EXCLUDED.identity, last_ping = EXCLUDED.last_ping \
-                 WHERE active_instance.last_ping < timezone('UTC', now()) - make_interval(secs => $2)",
-                &[&me.as_bytes().as_slice(), &grace_seconds],
-            )
-            .await
-            .map_err(|e| self.err(e))?;
-        let holder = client
-            .query_opt("SELECT identity FROM active_instance WHERE dummy_key = 1", &[])
-            .await
-            .map_err(|e| self.err(e))?
-            .map(|row| row.get::<_, Vec<u8>>(0));
-        Ok(holder.as_deref() == Some(me.as_bytes().as_slice()))
+    async fn task_admit(&self, me: uuid::Uuid, lease: Duration, decide: Decide) -> StoreResult<Admitted> {
+        self.admit(me, lease, decide).await
     }
 
-    async fn leader_renew(&self, me: uuid::Uuid) -> StoreResult<bool> {
-        let client = self.client().await?;
-        let updated = client
-            .execute("UPDATE active_instance SET last_ping = timezone('UTC', now()) WHERE identity = $1", &[&me.as_bytes().as_slice()])
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(updated == 1)
+    async fn task_lease_renew(&self, me: uuid::Uuid, tasks: &[TaskId], lease: Duration) -> StoreResult<Vec<TaskId>> {
+        self.lease_renew(me, tasks, lease).await
     }
 
-    async fn leader_release(&self, me: uuid::Uuid) -> StoreResult<()> {
-        let client = self.client().await?;
-        client.execute("DELETE FROM active_instance WHERE identity = $1", &[&me.as_bytes().as_slice()]).await.map_err(|e| self.err(e))?;
-        Ok(())
+    async fn task_lease_release(&self, me: uuid::Uuid, tasks: &[TaskId]) -> StoreResult<()> {
+        self.lease_release(me, tasks).await
     }
 
-    async fn leader_current(&self) -> StoreResult<Option<LeaderLease>> {
-        let client = self.client().await?;
-        let row =
-            client.query_opt("SELECT identity, last_ping FROM active_instance WHERE dummy_key = 1", &[]).await.map_err(|e| self.err(e))?;
-        row.map(|row| {
-            let identity: Vec<u8> = row.get(0);
-            let holder = uuid::Uuid::from_slice(&identity).map_err(|_| StoreError::Corrupt { detail: "stored leader identity".into() })?;
-            Ok(LeaderLease { holder, last_ping: utc(row.get(1)) })
-        })
-        .transpose()
+    async fn task_leases(&self) -> StoreResult<Vec<RunningTask>> {
+        self.leases().await
     }
 }
 
