@@ -20,6 +20,8 @@ pub mod drivers;
 pub mod store;
 pub mod validate;
 
+pub mod designs;
+
 pub mod lab;
 
 #[cfg(test)]

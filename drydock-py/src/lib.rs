@@ -15,11 +15,12 @@ use serde_json::Value;
 use drydock_core::bootaction::render::render_assets;
 use drydock_core::bootaction::{ActionIdentity, IdentityKey};
 use drydock_core::compile::EffectiveSite;
+use drydock_core::designs::DesignService;
 use drydock_core::ids::{BootActionId, DesignRef};
-use drydock_core::ingest::source::{DefaultSource, DesignSource};
-use drydock_core::ingest::{EnvelopeMode, Ingester};
+use drydock_core::ingest::EnvelopeMode;
+use drydock_core::ingest::source::{DefaultSource, DesignSource, SourceBytes};
 use drydock_core::model::{AssetType, DocMeta, Finding, Level};
-use drydock_core::validate::{DesignReport, Evaluation, ReportMessage, ValidationOptions, evaluate};
+use drydock_core::validate::{DesignReport, Evaluation, ReportMessage, ValidationOptions};
 
 /// The same allocator as the `drydock` binary: the design path makes many
 /// small allocations, and the library's speed should not depend on the host.
@@ -246,8 +247,8 @@ pub struct Site {
 }
 
 impl Site {
-    fn from_evaluation(evaluation: Evaluation, source: Option<String>) -> Site {
-        Site { report: evaluation.report, site: evaluation.site, source }
+    fn from_evaluation(evaluation: &Evaluation, source: Option<String>) -> Site {
+        Site { report: evaluation.report.clone(), site: evaluation.site.clone(), source }
     }
 
     fn effective(&self) -> PyResult<&Arc<EffectiveSite>> {
@@ -451,14 +452,14 @@ fn load(py: Python<'_>, design_ref: &str, envelope: &str) -> PyResult<Site> {
     let mode = self::envelope(envelope)?;
     let runtime = runtime()?;
     let reference = DesignRef(design_ref.to_owned());
-    let fetched = py
-        .detach(|| runtime.block_on(DefaultSource::default().fetch(&reference)))
-        .map_err(|error| DesignLoadError::new_err(error.to_string()))?;
-    let ingester = Ingester { envelope: mode, ..Ingester::default() };
     let evaluation = py.detach(|| {
-        ingester.ingest_bytes(&fetched.bytes, Some(&fetched.name)).map(|ingested| evaluate(ingested, &ValidationOptions::default()))
+        runtime.block_on(async {
+            let fetched = DefaultSource::default().fetch(&reference).await.map_err(|error| error.to_string())?;
+            designs().evaluate_with(design_ref, fetched, mode, ValidationOptions::default()).await.map_err(|error| error.to_string())
+        })
     });
-    Ok(Site::from_evaluation(evaluation.map_err(|error| DesignLoadError::new_err(error.to_string()))?, Some(design_ref.to_owned())))
+    let evaluation = evaluation.map_err(DesignLoadError::new_err)?;
+    Ok(Site::from_evaluation(&evaluation, Some(design_ref.to_owned())))
 }
 
 /// Load a design from YAML text (`name` appears in findings as the file).
@@ -466,9 +467,20 @@ fn load(py: Python<'_>, design_ref: &str, envelope: &str) -> PyResult<Site> {
 #[pyo3(signature = (text, name=None, envelope="auto"))]
 fn loads(py: Python<'_>, text: &str, name: Option<&str>, envelope: &str) -> PyResult<Site> {
     let mode = self::envelope(envelope)?;
-    let ingester = Ingester { envelope: mode, ..Ingester::default() };
-    let evaluation = py.detach(|| ingester.ingest_str(text, name).map(|ingested| evaluate(ingested, &ValidationOptions::default())));
-    Ok(Site::from_evaluation(evaluation.map_err(|error| DesignLoadError::new_err(error.to_string()))?, name.map(str::to_owned)))
+    let runtime = runtime()?;
+    // An empty source name: findings name no file, as for text without one.
+    let fetched = SourceBytes { bytes: text.as_bytes().to_vec(), name: name.unwrap_or_default().to_owned() };
+    let key = format!("text:{}", name.unwrap_or_default());
+    let evaluation = py.detach(|| runtime.block_on(designs().evaluate_with(&key, fetched, mode, ValidationOptions::default())));
+    let evaluation = evaluation.map_err(|error| DesignLoadError::new_err(error.to_string()))?;
+    Ok(Site::from_evaluation(&evaluation, name.map(str::to_owned)))
+}
+
+/// The design-loading service of this process (drydock_core::designs): a
+/// design loaded again with the same content is not parsed again.
+fn designs() -> &'static DesignService {
+    static DESIGNS: std::sync::OnceLock<DesignService> = std::sync::OnceLock::new();
+    DESIGNS.get_or_init(DesignService::default)
 }
 
 /// The extension module.

@@ -268,7 +268,7 @@ impl Orchestrator {
 
     async fn verify_nodes(&self, task: &Task) -> ActionResultOf {
         let loaded = self.load_design(task).await?;
-        let Some(site) = loaded.site else {
+        let Some(site) = loaded.site.clone() else {
             return Err(OrchestratorError::InvalidDesign {
                 design_ref: task.design_ref.as_ref().map(|d| d.to_string()).unwrap_or_default(),
                 errors: loaded.report.error_count,

@@ -14,14 +14,14 @@ use tokio_util::sync::CancellationToken;
 use super::fanout::{CallLimits, Fanout, FanoutLimits, Observed, Step, StepOutcome};
 use super::retry::{RetryPolicy, retry};
 use crate::compile::EffectiveSite;
+use crate::designs::{DesignService, DesignWorkers, PlatformSource};
 use crate::drivers::{DriverError, KubernetesDriver, NodeDriver, OobRegistry};
 use crate::ids::{DesignRef, TaskId};
-use crate::ingest::Ingester;
 use crate::ingest::source::DesignSource;
 use crate::store::{StateStore, StoreError, UpdateGuard};
 use crate::task::aggregate::{align_result, bubble_results};
 use crate::task::{Action, StatusMessage, Task, TaskStatus, node_names_filter};
-use crate::validate::{DesignReport, ReportMessage, ValidationOptions, evaluate};
+use crate::validate::ReportMessage;
 
 /// Timing and limits (compat: api spec §3.5 for the defaults).
 #[derive(Debug, Clone)]
@@ -47,6 +47,10 @@ pub struct OrchestratorConfig {
     /// Deadline for loading a task's design (fetch with its retries, parse,
     /// compile, validate).
     pub design_load: Duration,
+    /// Designs whose evaluation is kept ([`DesignService`]).
+    pub design_cache: usize,
+    /// Designs parsed and evaluated at once, on the blocking pool.
+    pub design_workers: usize,
     /// Deadline for finding a node in the provisioner.
     pub identify_node: Duration,
     /// Deadline for commissioning.
@@ -76,6 +80,8 @@ impl Default for OrchestratorConfig {
             leader_grace_period: Duration::from_secs(300),
             drydock_timeout: Duration::from_secs(5 * 60),
             design_load: Duration::from_secs(5 * 60),
+            design_cache: crate::designs::DEFAULT_CAPACITY,
+            design_workers: crate::designs::DEFAULT_WORKERS,
             identify_node: Duration::from_secs(10 * 60),
             configure_hardware: Duration::from_secs(30 * 60),
             deploy_node: Duration::from_secs(45 * 60),
@@ -153,6 +159,8 @@ pub struct Orchestrator {
     pub(super) deps: Dependencies,
     pub(super) config: Arc<OrchestratorConfig>,
     pub(super) fanout: Fanout,
+    /// Loads and evaluates designs (cached, off the runtime).
+    pub(super) designs: DesignService,
     /// This instance's identity in its task leases.
     pub instance: uuid::Uuid,
     /// Cancellation of the tasks executing here, by top-level task.
@@ -168,18 +176,22 @@ impl std::fmt::Debug for Orchestrator {
     }
 }
 
-/// A design loaded for a task.
-pub(super) struct LoadedDesign {
-    pub(super) site: Option<Arc<EffectiveSite>>,
-    pub(super) report: DesignReport,
-}
+/// A design loaded for a task (shared with every other user of the same
+/// content through the [`DesignService`]).
+pub(super) type LoadedDesign = Arc<crate::validate::Evaluation>;
 
 impl Orchestrator {
     /// An orchestrator over `deps`.
     pub fn new(deps: Dependencies, config: OrchestratorConfig) -> Self {
         let fanout = Fanout::new(config.limits);
+        let designs = DesignService::new(
+            config.design_cache,
+            DesignWorkers::new(config.design_workers),
+            PlatformSource::new(deps.node_driver.clone()),
+        );
         Orchestrator {
             deps,
+            designs,
             config: Arc::new(config),
             fanout,
             instance: uuid::Uuid::new_v4(),
@@ -191,6 +203,13 @@ impl Orchestrator {
     /// The store.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.deps.store
+    }
+
+    /// The design-loading service its tasks use; a server shares it, so a
+    /// design validated through the API and deployed by a task is
+    /// evaluated once.
+    pub fn designs(&self) -> &DesignService {
+        &self.designs
     }
 
     /// The node driver, when one is configured.
@@ -360,24 +379,21 @@ impl Orchestrator {
 
     // ---- designs ----
 
-    /// Fetch, parse, compile and validate the task's design, within
-    /// [`OrchestratorConfig::design_load`]; parsing and validation run on the
-    /// blocking pool.
+    /// Fetch the task's design (retrying a transient failure) and evaluate
+    /// it through the shared [`DesignService`] — parsed, compiled and
+    /// validated once per distinct content and catalogue, on the blocking
+    /// pool — within [`OrchestratorConfig::design_load`]. The scheduler's
+    /// look at a queued task's nodes and the task's own run share one
+    /// evaluation.
     pub(super) async fn load_design(&self, task: &Task) -> Result<LoadedDesign, OrchestratorError> {
-        self.load_design_with(task, true).await
-    }
-
-    /// [`Orchestrator::load_design`]; without `platform`, the node driver's
-    /// image catalogue is not asked for (the scheduler only needs the nodes).
-    pub(super) async fn load_design_with(&self, task: &Task, platform: bool) -> Result<LoadedDesign, OrchestratorError> {
         let design_ref = task.design_ref.clone().ok_or(OrchestratorError::NoDesign)?;
         let deadline = self.config.design_load;
-        tokio::time::timeout(deadline, self.load_design_unbounded(&design_ref, platform))
+        tokio::time::timeout(deadline, self.load_design_unbounded(&design_ref))
             .await
             .map_err(|_| OrchestratorError::Deadline { what: format!("loading design {design_ref}"), after: deadline })?
     }
 
-    async fn load_design_unbounded(&self, design_ref: &crate::ids::DesignRef, platform: bool) -> Result<LoadedDesign, OrchestratorError> {
+    async fn load_design_unbounded(&self, design_ref: &crate::ids::DesignRef) -> Result<LoadedDesign, OrchestratorError> {
         let source = self.deps.source.clone();
         let design_error = |detail: String| OrchestratorError::Design { design_ref: design_ref.to_string(), detail };
         let fetched = retry(
@@ -392,29 +408,15 @@ impl Orchestrator {
         )
         .await
         .map_err(|error| design_error(error.to_string()))?;
-        let platform = match self.deps.node_driver.as_ref().filter(|_| platform) {
-            Some(driver) => Some(match driver.images().await {
-                Ok(images) => crate::validate::PlatformCatalog::Available(images),
-                Err(_) => crate::validate::PlatformCatalog::ImagesUnavailable,
-            }),
-            None => None,
-        };
-        let evaluation = tokio::task::spawn_blocking(move || {
-            let ingested = Ingester::new().ingest_bytes(&fetched.bytes, Some(&fetched.name))?;
-            Ok::<_, crate::ingest::IngestError>(evaluate(ingested, &ValidationOptions { platform }))
-        })
-        .await
-        .map_err(|error| design_error(format!("design evaluation failed: {error}")))?
-        .map_err(|error| design_error(error.to_string()))?;
-        Ok(LoadedDesign { site: evaluation.site, report: evaluation.report })
+        self.designs.evaluate(&design_ref.0, fetched).await.map_err(|error| design_error(error.to_string()))
     }
 
     /// The design, which must be valid (compat §3.2.2 `get_target_nodes`):
     /// otherwise its error messages are copied to the task.
     pub(super) async fn valid_site(&self, task: &Task) -> Result<Arc<EffectiveSite>, OrchestratorError> {
         let loaded = self.load_design(task).await?;
-        match loaded.site {
-            Some(site) if loaded.report.is_success() => Ok(site),
+        match &loaded.site {
+            Some(site) if loaded.report.is_success() => Ok(site.clone()),
             _ => {
                 for message in loaded.report.messages.iter().filter(|message| message.is_error()) {
                     let text = match message {

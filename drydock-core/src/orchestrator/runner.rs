@@ -313,8 +313,8 @@ impl Orchestrator {
             Scope::ReadOnly => Claim::Nothing,
             Scope::Site => Claim::Site,
             Scope::Nodes => {
-                let site = match self.load_design_with(task, false).await {
-                    Ok(loaded) => loaded.site,
+                let site = match self.load_design(task).await {
+                    Ok(loaded) => loaded.site.clone(),
                     Err(_) => None,
                 };
                 let Some(site) = site else { return Claim::Nothing };

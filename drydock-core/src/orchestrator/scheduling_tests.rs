@@ -619,3 +619,19 @@ mod fanout_limits {
         assert_eq!(peak, 4, "the default bound lets all four nodes' calls run at once");
     }
 }
+
+/// The scheduler's look at a queued node task's design (its claim) and the
+/// task's own run share one evaluation through the design service, and a
+/// second task over the same content evaluates nothing new.
+#[tokio::test(start_paused = true)]
+async fn a_node_tasks_design_is_evaluated_once_for_its_claim_and_its_run() {
+    let orchestrator = orchestrator(world(Duration::from_millis(10)), config());
+    let store = orchestrator.store().clone();
+    let runner = Runner::start(&orchestrator);
+    let first = submit(&orchestrator, Action::VerifyNodes, Some(&["cp-r01-n01"])).await;
+    let second = submit(&orchestrator, Action::VerifyNodes, Some(&["cp-r01-n02"])).await;
+    let done = finished(&store, &[&first, &second], Duration::from_secs(60)).await;
+    runner.stop().await;
+    assert_all_succeeded(&done);
+    assert_eq!(orchestrator.designs().len(), 1, "one evaluation of examples/site.yaml for both claims and both runs");
+}

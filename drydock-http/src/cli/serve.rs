@@ -400,6 +400,8 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         leader_grace_period: args.leader_grace_period,
         drydock_timeout: args.drydock_timeout,
         design_load: args.design_load_timeout,
+        design_cache: args.design_cache,
+        design_workers: args.design_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1),
         identify_node: args.identify_node_timeout,
         configure_hardware: args.configure_hardware_timeout,
         deploy_node: args.deploy_node_timeout,
@@ -410,12 +412,10 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         bootaction_report_url: args.bootaction_report_url.clone(),
     };
     let orchestrator = Orchestrator::new(deps, config);
-    let defaults = ServerConfig::default();
     let config = ServerConfig {
         body_limit: args.body_limit,
         body_budget: args.body_budget.max(args.body_limit),
         body_timeout: args.body_timeout,
-        design_workers: args.design_workers.unwrap_or(defaults.design_workers).max(1),
         max_connections: args.max_connections.max(1),
         header_timeout: args.header_timeout,
         shutdown_grace: args.shutdown_grace,

@@ -655,8 +655,8 @@ impl DrydockApi {
             // A stream that is not YAML (or not UTF-8) is reported as one
             // error in a `failure` status document (site-design spec §1.3
             // recommendation; upstream answers 500).
-            Err(super::DesignLoadError::Evaluate(super::cache::EvaluateError::Ingest(text))) => {
-                let finding = drydock_core::model::Finding::new("DD001", drydock_core::model::Level::Error, text, "");
+            Err(super::DesignLoadError::Evaluate(drydock_core::designs::EvaluateError::Ingest(error))) => {
+                let finding = drydock_core::model::Finding::new("DD001", drydock_core::model::Level::Error, error.to_string(), "");
                 let report = DesignReport {
                     status: DesignStatus::NotEvaluated,
                     message: None,

@@ -19,11 +19,12 @@ use super::AppState;
 use super::api::ApiTags;
 use super::auth::RequestContext;
 use super::body::RawBody;
-use super::cache::{EvaluateError, StoredDocument};
+use super::cache::StoredDocument;
 use super::error::{ApiError, ApiResult};
 use super::schema::{self, Documented, ListOf};
 use crate::wire::task::{Zone, py_datetime};
 use crate::wire::validation::report_body;
+use drydock_core::designs::EvaluateError;
 
 /// A design was created.
 #[derive(ApiResponse)]
@@ -163,7 +164,7 @@ impl DesignsApi {
         // Another replica may have added parts since the record was read.
         let part_count = parts.len();
         self.state.documents.parse(id, part_count, move || documents(&parts)).await.map_err(|error| match error {
-            EvaluateError::Ingest(text) => ApiError::BadRequest(text),
+            EvaluateError::Ingest(_) | EvaluateError::Parse(_) => ApiError::BadRequest(error.to_string()),
             EvaluateError::Worker(text) => ApiError::Internal(text),
         })
     }
@@ -255,12 +256,8 @@ impl DesignsApi {
                 let content = super::sources::stream_of(&parts);
                 let reference = format!("{}{id}", super::sources::STORED_SCHEME);
                 let fetched = SourceBytes { bytes: content, name: reference.clone() };
-                let evaluation = self
-                    .state
-                    .designs
-                    .evaluate(&reference, fetched, self.state.platform.options().await)
-                    .await
-                    .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+                let evaluation =
+                    self.state.designs.evaluate(&reference, fetched).await.map_err(|error| ApiError::BadRequest(error.to_string()))?;
                 body["validation"] = report_body(&evaluation.report);
                 body["nodes"] = evaluation
                     .site

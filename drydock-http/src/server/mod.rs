@@ -40,10 +40,10 @@ use tokio_util::sync::CancellationToken;
 use self::api::{DrydockApi, NodeInventory};
 use self::auth::{AuthMode, RequestContext};
 use self::body::{BodyBudget, BodyPolicy};
-use self::cache::{DesignCache, EvaluateError};
 use self::designs::DesignsApi;
 use self::error::{ApiError, envelope};
 use self::policy::Policy;
+use drydock_core::designs::{DesignService, DesignWorkers, EvaluateError};
 
 /// Task listing page sizes.
 #[derive(Debug, Clone, Copy)]
@@ -77,8 +77,6 @@ pub struct ServerConfig {
     /// Bytes all request bodies being read or held may take together (503
     /// with `Retry-After` beyond).
     pub body_budget: usize,
-    /// Designs evaluated (parsed, compiled, validated) at once; more wait.
-    pub design_workers: usize,
     /// Open connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
     /// Longest a client may take to send a request's headers, and the
@@ -94,8 +92,9 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Task listing page sizes.
     pub paging: Paging,
-    /// How many evaluated designs, and how many stored designs' documents,
-    /// are cached.
+    /// How many stored designs' parsed documents are cached (the evaluated
+    /// designs are the orchestrator's [`DesignService`]'s, sized by its
+    /// configuration).
     pub design_cache: usize,
 }
 
@@ -104,7 +103,6 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 32 << 20,
             body_budget: 256 << 20,
-            design_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
@@ -131,16 +129,15 @@ pub enum DesignLoadError {
 pub struct AppState {
     /// Where tasks, build data and designs live.
     pub store: Arc<dyn StateStore>,
-    /// Queues tasks (its leader loop runs them).
+    /// Queues tasks (its main loop runs them).
     pub orchestrator: Orchestrator,
     /// Reads design references.
     pub source: Arc<dyn DesignSource>,
-    /// Evaluated designs.
-    pub designs: DesignCache,
+    /// Evaluated designs: the orchestrator's service, shared, so a design
+    /// validated here and deployed by a task is evaluated once.
+    pub designs: DesignService,
     /// Stored designs' parsed documents.
     pub documents: cache::DocumentCache,
-    /// The provisioner's image catalogue for validation.
-    pub platform: cache::PlatformSource,
     /// The machine listing behind `GET /nodes`, when a provisioner is configured.
     pub nodes: Option<Arc<dyn NodeInventory>>,
     /// Authentication.
@@ -151,8 +148,9 @@ pub struct AppState {
     pub config: ServerConfig,
     /// The bytes request bodies in flight may take together.
     pub body_budget: BodyBudget,
-    /// Where design parsing and evaluation run, a few at a time.
-    pub workers: cache::DesignWorkers,
+    /// Where design parsing and evaluation run, a few at a time (the
+    /// design service's workers).
+    pub workers: DesignWorkers,
 }
 
 impl std::fmt::Debug for AppState {
@@ -171,17 +169,16 @@ impl AppState {
         policy: Policy,
         config: ServerConfig,
     ) -> AppState {
-        let node_driver = orchestrator.node_driver();
-        let workers = cache::DesignWorkers::new(config.design_workers);
+        let designs = orchestrator.designs().clone();
+        let workers = designs.workers().clone();
         AppState {
             store: orchestrator.store().clone(),
             orchestrator,
             source,
-            designs: DesignCache::new(config.design_cache, workers.clone()),
+            designs,
             documents: cache::DocumentCache::new(config.design_cache, workers.clone()),
             body_budget: BodyBudget::new(config.body_budget),
             workers,
-            platform: cache::PlatformSource::new(node_driver),
             nodes: None,
             auth,
             policy,
@@ -196,7 +193,7 @@ impl AppState {
         let fetched = self.source.fetch(&reference).await?;
         let fetch_ms = started.elapsed().as_millis() as u64;
         let bytes = fetched.bytes.len();
-        let evaluation = self.designs.evaluate(design_ref, fetched, self.platform.options().await).await?;
+        let evaluation = self.designs.evaluate(design_ref, fetched).await?;
         tracing::debug!(design_ref = %reference.redacted(), bytes, fetch_ms, total_ms = started.elapsed().as_millis() as u64, "design loaded");
         Ok(evaluation)
     }
