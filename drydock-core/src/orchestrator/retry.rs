@@ -64,6 +64,19 @@ impl RetryPolicy {
         max_total: Duration::from_secs(30),
     };
 
+    /// A per-node step that failed, run again at once, up to three more
+    /// times (compat: the original retries commissioning, deployment and
+    /// release three times); the step's own deadline bounds the whole.
+    pub const NODE_STEP_AGAIN: RetryPolicy = RetryPolicy {
+        name: "node_step_again",
+        initial_delay: Duration::ZERO,
+        multiplier: 1.0,
+        max_delay: Duration::ZERO,
+        jitter: 0.0,
+        max_attempts: 4,
+        max_total: Duration::from_secs(365 * 24 * 3600),
+    };
+
     /// Fetching a design reference (compat: site-design spec §1.2: 3
     /// attempts, 5 s then 25 s apart).
     pub const DESIGN_FETCH: RetryPolicy = RetryPolicy {

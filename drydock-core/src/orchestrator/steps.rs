@@ -12,7 +12,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{NodeCall, NodeStep, Orchestrator, node_step_fn};
+use super::engine::{NodeCall, NodeStep, OrchestratorConfig, node_step_fn};
 use super::fanout::StepOutcome;
 use super::retry::{RetryError, RetryPolicy, retry};
 use super::wait::{Verdict, WaitError, wait_until};
@@ -25,6 +25,8 @@ use crate::drivers::{
     PowerState, oob_target,
 };
 use crate::ids::BootActionId;
+use crate::ingest::source::DesignSource;
+use crate::store::StateStore;
 use crate::task::ActionResult;
 use crate::task::records::{BootActionContext, BootActionStatus};
 
@@ -38,6 +40,16 @@ fn driver_failure(error: RetryError<DriverError>) -> StepOutcome {
         RetryError::Exhausted { last, attempts, .. } => failed(format!("{last} (after {attempts} attempts)")),
         RetryError::Cancelled { .. } => failed("cancelled"),
     }
+}
+
+/// What steps need from the orchestrator, and nothing more: its timings and
+/// deadlines, the store (build data, boot-action records) and the design
+/// source (boot-action packages). Cheap to clone into each step.
+#[derive(Clone)]
+pub(super) struct StepContext {
+    pub(super) config: Arc<OrchestratorConfig>,
+    pub(super) store: Arc<dyn StateStore>,
+    pub(super) source: Arc<dyn DesignSource>,
 }
 
 /// The endpoint the node provisioner's calls count against (one MaaS region).
@@ -83,7 +95,7 @@ fn target_of(site: &EffectiveSite, node: &str) -> Result<OobTarget, StepOutcome>
 
 /// Wait until the BMC reports `wanted`.
 async fn wait_for_power(
-    orchestrator: &Orchestrator,
+    ctx: &StepContext,
     driver: &Arc<dyn OobDriver>,
     target: &OobTarget,
     wanted: PowerState,
@@ -109,8 +121,8 @@ async fn wait_for_power(
             }
         },
         |state| if *state == Some(wanted) { Verdict::Done } else { Verdict::Pending },
-        orchestrator.config.power_poll,
-        orchestrator.config.drydock_timeout,
+        ctx.config.power_poll,
+        ctx.config.drydock_timeout,
         &CancellationToken::new(),
     )
     .await;
@@ -145,9 +157,9 @@ pub(super) fn set_pxe_boot(site: Arc<EffectiveSite>, driver: Arc<dyn OobDriver>)
 
 /// `power_cycle_node`, the shared step: make sure the machine is off, set
 /// PXE for the next boot, power on, and wait until the BMC reports on.
-pub(super) fn power_cycle_to_pxe(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn OobDriver>) -> NodeStep {
+pub(super) fn power_cycle_to_pxe(ctx: StepContext, site: Arc<EffectiveSite>, driver: Arc<dyn OobDriver>) -> NodeStep {
     node_step_fn(move |call| {
-        let orchestrator = orchestrator.clone();
+        let ctx = ctx.clone();
         let site = site.clone();
         let driver = driver.clone();
         async move {
@@ -160,11 +172,11 @@ pub(super) fn power_cycle_to_pxe(orchestrator: Orchestrator, site: Arc<Effective
                 call.observed.set(format!("power {state:?}").to_lowercase());
                 if state != PowerState::Off {
                     bmc(&call, &target, |_| driver.power_action(&target, PowerAction::HardOff)).await?;
-                    wait_for_power(&orchestrator, &driver, &target, PowerState::Off, &call).await?;
+                    wait_for_power(&ctx, &driver, &target, PowerState::Off, &call).await?;
                 }
                 bmc(&call, &target, |_| driver.set_boot_device(&target, BootDevice::Pxe, false)).await?;
                 bmc(&call, &target, |_| driver.power_action(&target, PowerAction::On)).await?;
-                wait_for_power(&orchestrator, &driver, &target, PowerState::On, &call).await?;
+                wait_for_power(&ctx, &driver, &target, PowerState::On, &call).await?;
                 Ok::<_, StepOutcome>(StepOutcome::Done)
             };
             run.await.unwrap_or_else(|outcome| outcome)
@@ -236,7 +248,7 @@ pub(super) fn identify(site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) ->
 
 /// Wait until the machine's status meets `condition`.
 async fn wait_for_status(
-    orchestrator: &Orchestrator,
+    ctx: &StepContext,
     driver: &Arc<dyn NodeDriver>,
     machine: &MachineRef,
     call: &NodeCall,
@@ -262,7 +274,7 @@ async fn wait_for_status(
             }
         },
         |status: &Option<MachineStatus>| status.as_ref().map(&condition).unwrap_or(Verdict::Pending),
-        orchestrator.config.status_poll,
+        ctx.config.status_poll,
         deadline,
         &CancellationToken::new(),
     )
@@ -287,9 +299,9 @@ fn failed_phase(status: &MachineStatus) -> Option<String> {
 }
 
 /// `configure_hardware`: commission machines that need it and wait for Ready.
-pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
+pub(super) fn commission(ctx: StepContext, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
     node_step_fn(move |call| {
-        let orchestrator = orchestrator.clone();
+        let ctx = ctx.clone();
         let site = site.clone();
         let driver = driver.clone();
         async move {
@@ -309,13 +321,12 @@ pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, d
             if needs_commissioning && let Err(outcome) = provisioner(&call, |_| driver.commission(&machine)).await {
                 return outcome;
             }
-            let outcome =
-                wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.configure_hardware, |status| match status {
-                    MachineStatus::Ready => Verdict::Done,
-                    other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
-                })
-                .await;
-            collect_build_data(&orchestrator, &driver, &machine, &call).await;
+            let outcome = wait_for_status(&ctx, &driver, &machine, &call, ctx.config.configure_hardware, |status| match status {
+                MachineStatus::Ready => Verdict::Done,
+                other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
+            })
+            .await;
+            collect_build_data(&ctx, &driver, &machine, &call).await;
             outcome
         }
     })
@@ -324,7 +335,7 @@ pub(super) fn commission(orchestrator: Orchestrator, site: Arc<EffectiveSite>, d
 /// After commissioning, whatever its outcome, the provisioner's details and
 /// script results become the node's build data (compat drivers §2.4.6). Not
 /// collecting them is logged; it does not fail the node.
-async fn collect_build_data(orchestrator: &Orchestrator, driver: &Arc<dyn NodeDriver>, machine: &MachineRef, call: &NodeCall) {
+async fn collect_build_data(ctx: &StepContext, driver: &Arc<dyn NodeDriver>, machine: &MachineRef, call: &NodeCall) {
     let items = match call.calls.call(PROVISIONER, driver.build_data(machine)).await {
         Ok(items) => items,
         Err(error) => {
@@ -342,7 +353,7 @@ async fn collect_build_data(orchestrator: &Orchestrator, driver: &Arc<dyn NodeDr
             data_format: item.data_format,
             data_element: item.data,
         };
-        if let Err(error) = orchestrator.store().build_data_insert(&record).await {
+        if let Err(error) = ctx.store.build_data_insert(&record).await {
             tracing::warn!(node = %call.node, %error, "cannot store build data");
             return;
         }
@@ -387,9 +398,9 @@ pub(super) fn apply(site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>, kind:
 /// `deploy_node`: record the boot-action context, build user data, deploy,
 /// and wait for Deployed. Already deployed (or deploying) machines are left
 /// alone (compat §3.4.7).
-pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
+pub(super) fn deploy(ctx: StepContext, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
     node_step_fn(move |call| {
-        let orchestrator = orchestrator.clone();
+        let ctx = ctx.clone();
         let site = site.clone();
         let driver = driver.clone();
         async move {
@@ -401,7 +412,7 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
                 MachineStatus::Deployed => return StepOutcome::AlreadyDone,
                 MachineStatus::Deploying => {}
                 MachineStatus::Ready | MachineStatus::Allocated => {
-                    let (user_data, bootaction_key) = match boot_action_user_data(&orchestrator, &site, &call).await {
+                    let (user_data, bootaction_key) = match boot_action_user_data(&ctx, &site, &call).await {
                         Ok(Some((user_data, key))) => (Some(user_data), Some(key)),
                         Ok(None) => (None, None),
                         Err(outcome) => return outcome,
@@ -420,7 +431,7 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
                 }
                 other => return failed(format!("Node {} cannot be deployed from state {other:?}", call.node)),
             }
-            wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.deploy_node, |status| match status {
+            wait_for_status(&ctx, &driver, &machine, &call, ctx.config.deploy_node, |status| match status {
                 MachineStatus::Deployed => Verdict::Done,
                 other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
             })
@@ -439,11 +450,7 @@ pub(super) fn deploy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, drive
 /// drops the records an earlier attempt of this deployment (a retry under
 /// the same task) wrote: only the attempt whose user data reaches the node
 /// is waited for by `bootaction_report`.
-async fn boot_action_user_data(
-    orchestrator: &Orchestrator,
-    site: &EffectiveSite,
-    call: &NodeCall,
-) -> Result<Option<(String, String)>, StepOutcome> {
+async fn boot_action_user_data(ctx: &StepContext, site: &EffectiveSite, call: &NodeCall) -> Result<Option<(String, String)>, StepOutcome> {
     let Some(position) = site.node_position(&call.node) else { return Err(failed("node left the design")) };
     let actions: Vec<_> = site.boot_actions_for(position).collect();
     if actions.is_empty() {
@@ -471,22 +478,18 @@ async fn boot_action_user_data(
             ActionIdentity {
                 action_id,
                 action_key: key.clone(),
-                report_url: orchestrator.config.bootaction_report_url.clone(),
+                report_url: ctx.config.bootaction_report_url.clone(),
                 design_ref: Default::default(),
             },
         );
     }
     let context = BootActionContext { node_name: call.node.clone(), task_id: call.task, identity_key: *key.as_bytes() };
-    orchestrator
-        .store()
-        .bootaction_begin(&context, &records)
-        .await
-        .map_err(|error| failed(format!("cannot record boot actions: {error}")))?;
+    ctx.store.bootaction_begin(&context, &records).await.map_err(|error| failed(format!("cannot record boot actions: {error}")))?;
     let identity = identities.values().next().cloned().ok_or_else(|| failed("no boot action identity"))?;
-    let packages = node_packages(site, position, &identity, orchestrator.deps.source.as_ref())
+    let packages = node_packages(site, position, &identity, ctx.source.as_ref())
         .await
         .map_err(|error| failed(format!("cannot collect boot-action packages: {error}")))?;
-    let report_url = &orchestrator.config.bootaction_report_url;
+    let report_url = &ctx.config.bootaction_report_url;
     let agent = agent_script(&call.node, report_url, &reported);
     let user_data = user_data(&packages, &key, report_url, &agent);
     Ok(Some((user_data, key.to_hex())))
@@ -494,9 +497,9 @@ async fn boot_action_user_data(
 
 /// `destroy_node`: release (erasing disks) and wait until Ready; a node the
 /// provisioner does not know is already destroyed.
-pub(super) fn destroy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
+pub(super) fn destroy(ctx: StepContext, site: Arc<EffectiveSite>, driver: Arc<dyn NodeDriver>) -> NodeStep {
     node_step_fn(move |call| {
-        let orchestrator = orchestrator.clone();
+        let ctx = ctx.clone();
         let site = site.clone();
         let driver = driver.clone();
         async move {
@@ -521,7 +524,7 @@ pub(super) fn destroy(orchestrator: Orchestrator, site: Arc<EffectiveSite>, driv
             {
                 return outcome;
             }
-            wait_for_status(&orchestrator, &driver, &machine, &call, orchestrator.config.destroy_node, |status| match status {
+            wait_for_status(&ctx, &driver, &machine, &call, ctx.config.destroy_node, |status| match status {
                 MachineStatus::Ready => Verdict::Done,
                 other => failed_phase(other).map(Verdict::Failed).unwrap_or(Verdict::Pending),
             })
