@@ -20,7 +20,7 @@ use crate::ids::{DesignRef, TaskId};
 use crate::ingest::source::DesignSource;
 use crate::store::{StateStore, StoreError, UpdateGuard};
 use crate::task::aggregate::{align_result, bubble_results};
-use crate::task::{Action, StatusMessage, Task, TaskStatus, node_names_filter};
+use crate::task::{Action, RequestContext, StatusMessage, Task, TaskStatus, node_names_filter};
 use crate::validate::ReportMessage;
 
 /// Timing and limits (compat: api spec §3.5 for the defaults).
@@ -111,6 +111,18 @@ pub struct Dependencies {
 }
 
 /// Why an action stopped early. Every error ends the task `complete` with
+/// Why a task could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Its node filter cannot be evaluated by any design (a 400 for an API
+    /// client: `Invalid node_filter: …`).
+    #[error(transparent)]
+    NodeFilter(#[from] crate::compile::RequestFilterError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// result `failure` and the error as a message (compat §3.6 fix).
 #[derive(Debug, thiserror::Error)]
 pub enum OrchestratorError {
@@ -229,27 +241,31 @@ impl Orchestrator {
         design_ref: DesignRef,
         node_filter: Option<serde_json::Value>,
         created_by: Option<String>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Task, SubmitError> {
         self.submit_with_context(action, design_ref, node_filter, created_by, None).await
     }
 
-    /// [`Orchestrator::submit`], recording the client's request context (who
-    /// asked, with which roles and markers; never credentials) on the task.
-    /// The main loop of this process is woken at once; other processes
-    /// sharing a PostgreSQL store are woken by its `NOTIFY`, the others see
-    /// the task at their next poll.
+    /// [`Orchestrator::submit`], recording who asked ([`RequestContext`]) on
+    /// the task. A node filter no design can evaluate is refused
+    /// ([`SubmitError::NodeFilter`]) and nothing is stored. The main loop of
+    /// this process is woken at once; other processes sharing a PostgreSQL
+    /// store are woken by its `NOTIFY`, the others see the task at their
+    /// next poll.
     pub async fn submit_with_context(
         &self,
         action: Action,
         design_ref: DesignRef,
         node_filter: Option<serde_json::Value>,
         created_by: Option<String>,
-        request_context: Option<serde_json::Value>,
-    ) -> Result<Task, StoreError> {
+        request_context: Option<RequestContext>,
+    ) -> Result<Task, SubmitError> {
+        if let Some(filter) = node_filter.as_ref().filter(|filter| !filter.is_null()) {
+            crate::compile::select::request_filter(filter)?;
+        }
         let mut task = Task::new(action, Some(design_ref));
         task.node_filter = node_filter;
         task.created_by = created_by;
-        task.request_context = request_context;
+        task.request_context = request_context.as_ref().map(RequestContext::to_json);
         let created = self.deps.store.task_create(&task).await?;
         let mut queued = created.clone();
         queued.status = TaskStatus::Queued;

@@ -22,7 +22,7 @@ pub mod scheduler;
 mod steps;
 pub mod wait;
 
-pub use engine::{Dependencies, Orchestrator, OrchestratorConfig, OrchestratorError};
+pub use engine::{Dependencies, Orchestrator, OrchestratorConfig, OrchestratorError, SubmitError};
 
 #[cfg(test)]
 mod scheduling_tests;

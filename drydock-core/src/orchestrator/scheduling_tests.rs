@@ -635,3 +635,21 @@ async fn a_node_tasks_design_is_evaluated_once_for_its_claim_and_its_run() {
     assert_all_succeeded(&done);
     assert_eq!(orchestrator.designs().len(), 1, "one evaluation of examples/site.yaml for both claims and both runs");
 }
+
+/// A node filter no design can evaluate is refused when the task is
+/// submitted, and nothing is stored.
+#[tokio::test]
+async fn a_filter_no_design_can_evaluate_is_refused_at_submission() {
+    let orchestrator = orchestrator(FakeWorld::new(), config());
+    let unbounded = serde_json::json!({"filter_set_type": "union", "filter_set": [{"filter_type": "intersection"}]});
+    let refused = orchestrator.submit(Action::DeployNodes, example_ref(), Some(unbounded), None).await.expect_err("refused");
+    assert!(matches!(refused, crate::orchestrator::SubmitError::NodeFilter(_)), "{refused}");
+    assert!(refused.to_string().starts_with("Invalid node_filter: "), "{refused}");
+    let all = orchestrator.store().task_list(&TaskQuery::default()).await.expect("list");
+    assert!(all.tasks.is_empty(), "nothing stored");
+    let selects_nothing = node_names_filter(&["no-such-node".to_string()]);
+    orchestrator
+        .submit(Action::DeployNodes, example_ref(), Some(selects_nothing), None)
+        .await
+        .expect("a filter selecting nothing is valid");
+}

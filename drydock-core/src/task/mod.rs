@@ -318,6 +318,40 @@ fn push_unique(list: &mut Vec<String>, item: &str) {
     }
 }
 
+/// Who created a task, recorded with it as the original records it (compat
+/// §4.1 `request_context`): the caller's identity, roles and request
+/// markers — never a credential. Stored as JSON of exactly these keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequestContext {
+    /// User name.
+    pub user: Option<String>,
+    /// User id.
+    pub user_id: Option<String>,
+    /// User domain id.
+    pub user_domain_id: Option<String>,
+    /// Project id.
+    pub project_id: Option<String>,
+    /// Project domain id.
+    pub project_domain_id: Option<String>,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Whether the project is the admin project.
+    pub is_admin_project: bool,
+    /// Whether the identity was confirmed.
+    pub authenticated: bool,
+    /// The request's `X-Context-Marker`.
+    pub external_marker: Option<String>,
+    /// The request's `X-End-User`, or the user name.
+    pub end_user: Option<String>,
+}
+
+impl RequestContext {
+    /// The JSON stored with the task.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
 /// A task (compat §2.1). `generation` increases with every stored update and
 /// guards concurrent writers (an extension; not on the wire).
 #[derive(Debug, Clone, PartialEq)]

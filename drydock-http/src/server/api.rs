@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use drydock_core::ids::{DesignRef, TaskId};
+use drydock_core::orchestrator::SubmitError;
 use drydock_core::store::{StoreErrorKind, TaskCursor, TaskQuery, TaskWithMessages};
-use drydock_core::task::Action;
+use drydock_core::task::{Action, RequestContext as Requester};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -425,29 +426,30 @@ impl DrydockApi {
             Some(filter @ Value::Object(_)) => Some(filter.clone()),
             Some(_) => return Err(ApiError::BadRequest("node_filter must be an object or null".into())),
         };
-        // A filter no design can evaluate is refused now rather than failing
-        // the task when it runs (docs/compat.md).
-        if let Some(filter) = &node_filter {
-            drydock_core::compile::select::request_filter(filter).map_err(|error| ApiError::BadRequest(error.to_string()))?;
-        }
         // Who asked, as the original records it (compat §4.1 `request_context`); no token.
-        let request_context = serde_json::json!({
-            "user": context.user,
-            "user_id": context.credentials.user_id,
-            "user_domain_id": context.credentials.user_domain_id,
-            "project_id": context.credentials.project_id,
-            "project_domain_id": context.credentials.project_domain_id,
-            "roles": context.credentials.roles,
-            "is_admin_project": context.credentials.is_admin_project,
-            "authenticated": context.authenticated,
-            "external_marker": context.external_marker,
-            "end_user": context.end_user,
-        });
+        let request_context = Requester {
+            user: context.user.clone(),
+            user_id: context.credentials.user_id.clone(),
+            user_domain_id: context.credentials.user_domain_id.clone(),
+            project_id: context.credentials.project_id.clone(),
+            project_domain_id: context.credentials.project_domain_id.clone(),
+            roles: context.credentials.roles.clone(),
+            is_admin_project: context.credentials.is_admin_project,
+            authenticated: context.authenticated,
+            external_marker: context.external_marker.clone(),
+            end_user: context.end_user.clone(),
+        };
+        // A node filter no design can evaluate is refused here rather than
+        // failing the task when it runs (docs/compat.md).
         let task = self
             .state
             .orchestrator
             .submit_with_context(action, DesignRef(design_ref), node_filter, context.user.clone(), Some(request_context))
-            .await?;
+            .await
+            .map_err(|error| match error {
+                SubmitError::NodeFilter(error) => ApiError::BadRequest(error.to_string()),
+                SubmitError::Store(error) => ApiError::from(error),
+            })?;
         tracing::info!(task_id = %task.id, action = action.as_str(), user = context.user.as_deref().unwrap_or("-"), "task queued");
         let body = task_body(&task, &[], Zone::Aware);
         Ok(TaskCreated::Created(Json(Documented::new(Value::Object(body))), format!("/api/v1.0/tasks/{}", task.id)))

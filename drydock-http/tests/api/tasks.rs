@@ -34,6 +34,23 @@ async fn create_queues_a_task_for_the_orchestrator() {
     let recorded = stored.request_context.expect("request context recorded");
     assert_eq!(recorded["user"], "noauth");
     assert_eq!(recorded["roles"], json!(["admin"]));
+    let keys: Vec<&str> = recorded.as_object().expect("an object").keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "user",
+            "user_id",
+            "user_domain_id",
+            "project_id",
+            "project_domain_id",
+            "roles",
+            "is_admin_project",
+            "authenticated",
+            "external_marker",
+            "end_user"
+        ],
+        "the original's keys, in its order"
+    );
 }
 
 #[tokio::test]
