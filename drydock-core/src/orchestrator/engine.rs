@@ -265,7 +265,7 @@ impl Orchestrator {
         let mut task = Task::new(action, Some(design_ref));
         task.node_filter = node_filter;
         task.created_by = created_by;
-        task.request_context = request_context.as_ref().map(RequestContext::to_json);
+        task.request_context = request_context.as_ref().map(Into::into);
         let created = self.deps.store.task_create(&task).await?;
         let mut queued = created.clone();
         queued.status = TaskStatus::Queued;

@@ -84,7 +84,7 @@ async fn tasks_round_trip(store: &dyn StateStore) {
     let mut original = task(Action::DeployNodes);
     original.node_filter = Some(serde_json::json!({"filter_set_type": "union", "filter_set": []}));
     original.created_by = Some("shipyard".into());
-    original.request_context = Some(serde_json::json!({"user": "shipyard"}));
+    original.request_context = Some(serde_json::json!({"user": "shipyard", "roles": ["admin"]}).into());
     let stored = store.task_create(&original).await.expect("create");
     assert_eq!(stored.generation, 1);
     let read = store.task_get(original.id).await.expect("get");
@@ -94,6 +94,7 @@ async fn tasks_round_trip(store: &dyn StateStore) {
     assert_eq!(read.node_filter, original.node_filter);
     assert_eq!(read.created_by.as_deref(), Some("shipyard"));
     assert_eq!(read.created, original.created);
+    assert_eq!(read.request_context, original.request_context, "the request context reads back as written");
     assert_eq!(read.status, TaskStatus::Requested);
     assert_eq!(read.result.status, ActionResult::Incomplete);
     assert_eq!(store.task_create(&original).await.expect_err("duplicate").kind(), StoreErrorKind::Conflict);

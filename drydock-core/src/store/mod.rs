@@ -234,6 +234,16 @@ pub trait StateStore: Send + Sync {
     fn task_events(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
     }
+    /// A number that changes after every write this store makes, when no
+    /// other process can write to it (redb, by its file lock): a value
+    /// derived from reads made after seeing revision `r` stays current
+    /// while the revision is still `r`, so a reader may reuse it (the task
+    /// list shares rendered pages this way). Read it before the reads it
+    /// labels. `None`, the default, when the store cannot tell (PostgreSQL:
+    /// other replicas write; the memory store does not count).
+    fn task_revision(&self) -> Option<u64> {
+        None
+    }
 
     // Designs (the designs API).
     /// Create an empty design.

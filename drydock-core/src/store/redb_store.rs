@@ -1,7 +1,9 @@
 //! The embedded default [`StateStore`]: one redb file, ACID and crash-safe
-//! (every commit is durable before the call returns). Records are JSON in
-//! private types; secondary tables index tasks by creation order, status and
-//! parent so listing, claiming and children are range scans, not full scans.
+//! (every commit is durable before the call returns). Tasks and status
+//! messages are compact binary records (`redb_store/codec.rs`: the task list
+//! reads thousands at a time), the rest JSON in private types; secondary
+//! tables index tasks by creation order, status and parent so listing,
+//! claiming and children are range scans, not full scans.
 //!
 //! redb is synchronous: every method runs one transaction on the blocking
 //! pool, at most a few reads and a few writes at a time (the rest wait
@@ -35,12 +37,17 @@ use super::{
     Admitted, Decide, ParentFilter, PurgeCandidate, PurgeReport, RunningTask, StateStore, StoreError, StoreResult, TaskCursor, TaskPage,
     TaskQuery, TaskWithMessages, UpdateGuard, apply_update, check_bootaction_begin, latest_per_generator, purge_plan,
 };
-use crate::ids::{BootActionId, DesignRef, TaskId};
+use crate::ids::{BootActionId, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
-use crate::task::{Action, ActionResult, StatusMessage, Task, TaskResult, TaskStatus};
+use crate::task::{ActionResult, StatusMessage, Task, TaskStatus};
 
-/// The schema this code writes. Opening a file with a newer one is refused.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema this code writes. Opening a file with a newer one is refused;
+/// an older one is brought up to it at open. 2: task and message records in
+/// the binary format of `redb_store/codec.rs` (version 1 files hold JSON
+/// records, which are still read; written again, they become format 2).
+pub const SCHEMA_VERSION: u64 = 2;
+
+mod codec;
 
 type Bytes = &'static [u8];
 mod leases;
@@ -87,6 +94,9 @@ struct Shared {
     /// Whether running top-level tasks without a lease have been leased to
     /// nobody since the store was opened (redb_store/leases.rs).
     orphans_leased: std::sync::atomic::AtomicBool,
+    /// Counts write transactions, each after it ends (committed or not):
+    /// [`StateStore::task_revision`]. Only this process writes the file.
+    revision: std::sync::atomic::AtomicU64,
 }
 
 /// Transactions of one kind on the blocking pool at once: enough to keep
@@ -293,102 +303,6 @@ fn node_key(node: &str, suffix: &[u8]) -> Vec<u8> {
 }
 
 #[derive(Serialize, Deserialize)]
-struct TaskRecord {
-    id: uuid::Uuid,
-    action: String,
-    parent: Option<uuid::Uuid>,
-    design_ref: Option<String>,
-    status: String,
-    result_status: String,
-    result_message: Option<String>,
-    result_reason: Option<String>,
-    successes: Vec<String>,
-    failures: Vec<String>,
-    links: Vec<(String, Vec<String>)>,
-    node_filter: Option<serde_json::Value>,
-    subtasks: Vec<uuid::Uuid>,
-    created: DateTime<Utc>,
-    created_by: Option<String>,
-    updated: Option<DateTime<Utc>>,
-    terminated: Option<DateTime<Utc>>,
-    terminated_by: Option<String>,
-    terminate: bool,
-    retry: u32,
-    request_context: Option<serde_json::Value>,
-    generation: u64,
-}
-
-impl TaskRecord {
-    fn from_task(task: &Task) -> Self {
-        TaskRecord {
-            id: task.id.0,
-            action: task.action.as_str().into(),
-            parent: task.parent.map(|id| id.0),
-            design_ref: task.design_ref.as_ref().map(|d| d.0.clone()),
-            status: task.status.as_str().into(),
-            result_status: task.result.status.as_str().into(),
-            result_message: task.result.message.clone(),
-            result_reason: task.result.reason.clone(),
-            successes: task.result.successes.clone(),
-            failures: task.result.failures.clone(),
-            links: task.result.links.clone(),
-            node_filter: task.node_filter.clone(),
-            subtasks: task.subtasks.iter().map(|id| id.0).collect(),
-            created: task.created,
-            created_by: task.created_by.clone(),
-            updated: task.updated,
-            terminated: task.terminated,
-            terminated_by: task.terminated_by.clone(),
-            terminate: task.terminate,
-            retry: task.retry,
-            request_context: task.request_context.clone(),
-            generation: task.generation,
-        }
-    }
-
-    fn into_task(self) -> StoreResult<Task> {
-        let bad =
-            |what: &str, value: &str| StoreError::Corrupt { detail: format!("stored task {} has an unknown {what} '{value}'", self.id) };
-        Ok(Task {
-            id: TaskId(self.id),
-            action: Action::parse(&self.action).ok_or_else(|| bad("action", &self.action))?,
-            parent: self.parent.map(TaskId),
-            design_ref: self.design_ref.clone().map(DesignRef),
-            status: TaskStatus::parse(&self.status).ok_or_else(|| bad("status", &self.status))?,
-            result: TaskResult {
-                status: ActionResult::parse(&self.result_status).ok_or_else(|| bad("result", &self.result_status))?,
-                message: self.result_message,
-                reason: self.result_reason,
-                successes: self.successes,
-                failures: self.failures,
-                links: self.links,
-            },
-            node_filter: self.node_filter,
-            subtasks: self.subtasks.into_iter().map(TaskId).collect(),
-            created: self.created,
-            created_by: self.created_by,
-            updated: self.updated,
-            terminated: self.terminated,
-            terminated_by: self.terminated_by,
-            terminate: self.terminate,
-            retry: self.retry,
-            request_context: self.request_context,
-            generation: self.generation,
-        })
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct MessageRecord {
-    message: String,
-    error: bool,
-    context_type: String,
-    context: String,
-    timestamp: DateTime<Utc>,
-    extra: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Serialize, Deserialize)]
 struct BuildDataRecord {
     node_name: String,
     task_id: uuid::Uuid,
@@ -482,6 +396,7 @@ impl RedbStore {
                 readers: Arc::new(tokio::sync::Semaphore::new(workers())),
                 writers: Arc::new(tokio::sync::Semaphore::new(workers())),
                 orphans_leased: std::sync::atomic::AtomicBool::new(false),
+                revision: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -508,7 +423,7 @@ impl RedbStore {
             let mut tasks = 0;
             for entry in r!(path, r!(path, txn.open_table(TASKS)).iter()) {
                 let (_, value) = r!(path, entry);
-                decode::<TaskRecord>(value.value(), "task")?.into_task()?;
+                codec::decode_task(value.value())?;
                 tasks += 1;
             }
             let count = |table: TableDefinition<Bytes, Bytes>| -> StoreResult<u64> {
@@ -613,6 +528,11 @@ impl Shared {
         let epoch = slot.epoch;
         FAULT.with(|cell| cell.set(None));
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| work(db, &self.path)));
+        if access == Access::Write {
+            // After the commit (or its failure): a reader that sees the new
+            // revision reads what was committed.
+            self.revision.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         let fault = FAULT.with(Cell::take);
         drop(slot);
         let outcome = match outcome {
@@ -791,6 +711,11 @@ fn migrate(db: &Database, path: &Path) -> StoreResult<()> {
         let version = r!(path, meta.get("schema_version")).map(|v| v.value());
         match version {
             Some(version) if version > SCHEMA_VERSION => return Err(newer_schema(path, version)),
+            // Older files are read as they are; from now on they hold
+            // records an older Drydock cannot read, which it then refuses.
+            Some(version) if version < SCHEMA_VERSION => {
+                r!(path, meta.insert("schema_version", SCHEMA_VERSION));
+            }
             Some(_) => {}
             None if tables.is_empty() => {
                 r!(path, meta.insert("schema_version", SCHEMA_VERSION));
@@ -829,13 +754,26 @@ fn migrate(db: &Database, path: &Path) -> StoreResult<()> {
 
 fn get_task<T: ReadableTable<Bytes, Bytes>>(tasks: &T, path: &Path, id: TaskId) -> StoreResult<Option<Task>> {
     match r!(path, tasks.get(id.to_bytes().as_slice())) {
-        Some(bytes) => Ok(Some(decode::<TaskRecord>(bytes.value(), "task")?.into_task()?)),
+        Some(bytes) => Ok(Some(codec::decode_task(bytes.value())?)),
         None => Ok(None),
     }
 }
 
-/// One page of the task listing, through the narrowest index.
-fn list_page(txn: &ReadTransaction, path: &Path, query: &TaskQuery) -> StoreResult<TaskPage> {
+/// Room reserved up front for a page: the whole page when it is small,
+/// else a start (a page is rarely as long as the largest one allowed).
+fn page_capacity(limit: usize) -> usize {
+    limit.clamp(1, 256)
+}
+
+/// One page of the task listing, through the narrowest index, each task
+/// made into a `T` by `entry` as it is read (so a page is built once, in
+/// place, not built and then copied into another shape).
+fn list_page<T>(
+    txn: &ReadTransaction,
+    path: &Path,
+    query: &TaskQuery,
+    mut entry: impl FnMut(Task) -> StoreResult<T>,
+) -> StoreResult<TaskPage<T>> {
     let tasks = r!(path, txn.open_table(TASKS));
     // Pick the narrowest index; every index value is a task id.
     let (table, prefix) = match (query.status, query.parent) {
@@ -854,10 +792,11 @@ fn list_page(txn: &ReadTransaction, path: &Path, query: &TaskQuery) -> StoreResu
     };
     let end = prefix_end(&prefix);
     let limit = query.limit.max(1);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(page_capacity(limit));
+    let mut last = None;
     let mut more = false;
-    for entry in r!(path, index.range(start.as_slice()..end.as_slice())) {
-        let (_, id) = r!(path, entry);
+    for item in r!(path, index.range(start.as_slice()..end.as_slice())) {
+        let (_, id) = r!(path, item);
         let id = TaskId::from_bytes(id.value().try_into().map_err(|_| StoreError::Corrupt { detail: "task index entry".into() })?);
         let Some(task) = get_task(&tasks, path, id)? else { continue };
         if !query.matches(&task) {
@@ -867,35 +806,30 @@ fn list_page(txn: &ReadTransaction, path: &Path, query: &TaskQuery) -> StoreResu
             more = true;
             break;
         }
-        out.push(task);
+        last = Some(TaskCursor { created: task.created, id: task.id });
+        out.push(entry(task)?);
     }
-    let next = if more { out.last().map(|task| TaskCursor { created: task.created, id: task.id }) } else { None };
-    Ok(TaskPage { tasks: out, next })
+    Ok(TaskPage { tasks: out, next: if more { last } else { None } })
 }
 
 /// A task's messages in insertion order (their keys are the task id and a
 /// global sequence number).
 fn messages_of<T: ReadableTable<Bytes, Bytes>>(messages: &T, path: &Path, task: TaskId) -> StoreResult<Vec<StatusMessage>> {
-    let prefix = task.to_bytes();
+    // Keys are the task id and 8 bytes: from the id to the id and 0xff…
+    let start = task.to_bytes();
+    let mut end = [0xff; 24];
+    end[..16].copy_from_slice(&start);
     let mut out = Vec::new();
-    for entry in r!(path, messages.range(prefix.as_slice()..prefix_end(&prefix).as_slice())) {
+    for entry in r!(path, messages.range(start.as_slice()..=end.as_slice())) {
         let (_, value) = r!(path, entry);
-        let record: MessageRecord = decode(value.value(), "message")?;
-        out.push(StatusMessage {
-            message: record.message,
-            error: record.error,
-            context_type: record.context_type,
-            context: record.context,
-            timestamp: record.timestamp,
-            extra: record.extra,
-        });
+        out.push(codec::decode_message(value.value())?);
     }
     Ok(out)
 }
 
 fn put_task(txn: &WriteTransaction, path: &Path, task: &Task, previous: Option<&Task>) -> StoreResult<()> {
     let mut tasks = r!(path, txn.open_table(TASKS));
-    r!(path, tasks.insert(task.id.to_bytes().as_slice(), encode(&TaskRecord::from_task(task))?.as_slice()));
+    r!(path, tasks.insert(task.id.to_bytes().as_slice(), codec::encode_task(task).as_slice()));
     let order = order_key(task.created, task.id);
     if previous.is_none() {
         let mut by_order = r!(path, txn.open_table(TASK_ORDER));
@@ -959,6 +893,10 @@ impl StateStore for RedbStore {
 
     fn exclusive(&self) -> bool {
         true
+    }
+
+    fn task_revision(&self) -> Option<u64> {
+        Some(self.shared.revision.load(std::sync::atomic::Ordering::Acquire))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -1136,20 +1074,14 @@ impl StateStore for RedbStore {
 
     async fn task_list(&self, query: &TaskQuery) -> StoreResult<TaskPage> {
         let query = query.clone();
-        self.read(move |txn, path| list_page(txn, path, &query)).await
+        self.read(move |txn, path| list_page(txn, path, &query, Ok)).await
     }
 
     async fn task_list_with_messages(&self, query: &TaskQuery) -> StoreResult<TaskPage<TaskWithMessages>> {
         let query = query.clone();
         self.read(move |txn, path| {
-            let page = list_page(txn, path, &query)?;
             let messages = r!(path, txn.open_table(MESSAGES));
-            let tasks = page
-                .tasks
-                .into_iter()
-                .map(|task| Ok(TaskWithMessages { messages: messages_of(&messages, path, task.id)?, task }))
-                .collect::<StoreResult<Vec<_>>>()?;
-            Ok(TaskPage { tasks, next: page.next })
+            list_page(txn, path, &query, |task| Ok(TaskWithMessages { messages: messages_of(&messages, path, task.id)?, task }))
         })
         .await
     }
@@ -1261,7 +1193,7 @@ impl StateStore for RedbStore {
                 let mut stored = std::collections::HashMap::new();
                 for entry in r!(path, tasks.iter()) {
                     let (_, value) = r!(path, entry);
-                    let task = decode::<TaskRecord>(value.value(), "task")?.into_task()?;
+                    let task = codec::decode_task(value.value())?;
                     stored.insert(task.id, task);
                 }
                 let candidates: Vec<PurgeCandidate> = stored
@@ -1280,14 +1212,7 @@ impl StateStore for RedbStore {
     }
 
     async fn result_message_add(&self, task: TaskId, message: &StatusMessage) -> StoreResult<()> {
-        let record = encode(&MessageRecord {
-            message: message.stored_text(),
-            error: message.error,
-            context_type: message.context_type.clone(),
-            context: message.context.clone(),
-            timestamp: message.timestamp,
-            extra: message.extra.clone(),
-        })?;
+        let record = codec::encode_message(message);
         self.write(move |txn, path| {
             let sequence = next_counter(txn, path, "message_sequence")?;
             let key = prefixed(&task.to_bytes(), &sequence.to_be_bytes());
@@ -1504,12 +1429,32 @@ fn build_data_range(txn: &ReadTransaction, path: &Path, index: TableDefinition<B
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::Action;
 
     #[tokio::test]
     async fn redb_store_conforms() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = RedbStore::open(dir.path().join("drydock.redb")).expect("open");
         super::super::conformance::run_all(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn the_revision_moves_with_every_write_and_only_then() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RedbStore::open(dir.path().join("drydock.redb")).expect("open");
+        let start = store.task_revision().expect("redb counts its writes");
+        let task = store.task_create(&Task::new(Action::Noop, None)).await.expect("create");
+        let created = store.task_revision().expect("counted");
+        assert!(created > start);
+        store.task_get(task.id).await.expect("read");
+        store.task_list_with_messages(&TaskQuery::default()).await.expect("list");
+        assert_eq!(store.task_revision(), Some(created), "reads leave it");
+        store.result_message_add(task.id, &StatusMessage::task_wide("hello", false)).await.expect("message");
+        assert!(store.task_revision().expect("counted") > created);
+        // A write that fails moves it too (it may have changed nothing, never less).
+        let before = store.task_revision().expect("counted");
+        store.task_create(&task).await.expect_err("duplicate");
+        assert!(store.task_revision().expect("counted") > before);
     }
 }
 
@@ -1520,6 +1465,7 @@ mod durability_tests {
 
     use super::*;
     use crate::store::StoreErrorKind;
+    use crate::task::Action;
 
     fn writer_binary() -> PathBuf {
         crate::test_support::example_binary("redb_writer")

@@ -386,8 +386,9 @@ pub struct Task {
     pub terminate: bool,
     /// Retry sequence number.
     pub retry: u32,
-    /// The creating request's context (stored, never read back upstream).
-    pub request_context: Option<serde_json::Value>,
+    /// The creating request's context (stored, never read back upstream):
+    /// kept as JSON text, so reading tasks back never parses it.
+    pub request_context: Option<RawJson>,
     /// Store generation (0 before the first insert).
     pub generation: u64,
 }
@@ -421,6 +422,60 @@ impl Task {
         let mut child = Task::new(action, self.design_ref.clone());
         child.parent = Some(self.id);
         child
+    }
+}
+
+/// A JSON value kept as its text: for what is stored and shown but never
+/// looked inside on a hot path (a task's request context), so reading it
+/// back costs one copy rather than a parse into a [`serde_json::Value`]
+/// tree, and cloning it costs a reference count. Compares by text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(std::sync::Arc<str>);
+
+impl RawJson {
+    /// The JSON text of `value`.
+    pub fn new(value: &serde_json::Value) -> Self {
+        RawJson(value.to_string().into())
+    }
+
+    /// `text` after checking that it is one JSON value.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<serde::de::IgnoredAny>(text)?;
+        Ok(RawJson(text.into()))
+    }
+
+    /// Text a store wrote from a [`RawJson`] itself (not checked again).
+    pub(crate) fn from_stored(text: &str) -> Self {
+        RawJson(text.into())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value, parsed.
+    pub fn to_value(&self) -> serde_json::Value {
+        // Only ever made from a value or from checked text.
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for RawJson {
+    fn from(value: serde_json::Value) -> Self {
+        RawJson::new(&value)
+    }
+}
+
+impl From<&RequestContext> for RawJson {
+    fn from(context: &RequestContext) -> Self {
+        RawJson::new(&context.to_json())
+    }
+}
+
+impl std::fmt::Display for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -466,6 +521,17 @@ mod tests {
         assert_eq!(failed.status, ActionResult::Failure);
         failed.success(None);
         assert_eq!(failed.status, ActionResult::PartialSuccess);
+    }
+
+    #[test]
+    fn raw_json_keeps_the_text_of_one_value() {
+        let value = serde_json::json!({"user": "ops", "roles": ["admin"], "n": 1.5});
+        let raw = RawJson::new(&value);
+        assert_eq!(raw.as_str(), value.to_string());
+        assert_eq!(raw.to_value(), value);
+        assert_eq!(RawJson::parse(raw.as_str()).expect("valid"), raw);
+        assert!(RawJson::parse("{\"a\": ").is_err());
+        assert!(RawJson::parse("1 2").is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::auth::RequestContext;
 use super::body::{JsonText, RawBody};
 use super::error::{ApiError, ApiResult};
 use super::schema::{self, Documented, ListOf};
+use super::task_pages::{Page, PageKey};
 use crate::wire::task::{TaskListView, Zone, build_data_body, task_body};
 use crate::wire::validation::report_body;
 use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
@@ -389,10 +390,20 @@ impl DrydockApi {
             Some(text) => Some(decode_marker(text).ok_or_else(|| ApiError::BadRequest("Invalid marker".into()))?),
         };
         // One store read for the page and its messages, serialised once
-        // straight into the response text.
-        let page = self.state.store.task_list_with_messages(&TaskQuery { limit, after, ..TaskQuery::default() }).await?;
-        let text = TaskListView::new(&page.tasks, Zone::Naive).to_json().map_err(|error| ApiError::Internal(error.to_string()))?;
-        Ok(TaskList::Ok(JsonText::new(text), page.next.as_ref().map(encode_marker)))
+        // straight into the response text, and shared by the requests for
+        // the same page that may see it (task_pages.rs).
+        let key = PageKey { limit, after: after.map(|cursor| (cursor.created, cursor.id)) };
+        let revision = self.state.store.task_revision();
+        let page = self
+            .state
+            .task_pages
+            .page(key, revision, || async {
+                let page = self.state.store.task_list_with_messages(&TaskQuery { limit, after, ..TaskQuery::default() }).await?;
+                let body = TaskListView::new(&page.tasks, Zone::Naive).to_json();
+                Ok::<_, ApiError>(Page { body: body.into(), next: page.next.as_ref().map(encode_marker) })
+            })
+            .await?;
+        Ok(TaskList::Ok(JsonText::new(page.body), page.next))
     }
 
     /// Create a task and queue it for the orchestrator

@@ -175,14 +175,15 @@ impl<'a, T: Type> ApiExtractor<'a> for RawBody<T> {
 }
 
 /// A response body that is already JSON text (serialised straight from
-/// borrowed views, without a `Value` tree), documented as `S`.
+/// borrowed views, without a `Value` tree), documented as `S`. The bytes
+/// are shared, not copied: several responses may send one rendered text.
 #[derive(Debug)]
-pub struct JsonText<S>(pub String, pub PhantomData<S>);
+pub struct JsonText<S>(pub hyper::body::Bytes, pub PhantomData<S>);
 
 impl<S> JsonText<S> {
     /// Wrap JSON text.
-    pub fn new(text: String) -> Self {
-        JsonText(text, PhantomData)
+    pub fn new(text: impl Into<hyper::body::Bytes>) -> Self {
+        JsonText(text.into(), PhantomData)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod nodes;
 pub mod policy;
 pub mod schema;
 pub mod sources;
+pub mod task_pages;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -151,6 +152,8 @@ pub struct AppState {
     /// Where design parsing and evaluation run, a few at a time (the
     /// design service's workers).
     pub workers: DesignWorkers,
+    /// The task list's rendered pages, shared between requests.
+    pub task_pages: task_pages::TaskPages,
 }
 
 impl std::fmt::Debug for AppState {
@@ -183,6 +186,7 @@ impl AppState {
             auth,
             policy,
             config,
+            task_pages: task_pages::TaskPages::new(),
         }
     }
 

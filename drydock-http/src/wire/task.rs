@@ -6,8 +6,6 @@ use drydock_core::ids::TaskId;
 use drydock_core::store::TaskWithMessages;
 use drydock_core::task::records::BuildData;
 use drydock_core::task::{StatusMessage, Task, TaskResult};
-use serde::ser::{SerializeMap, SerializeStruct};
-use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 /// Whether timestamps carry `+00:00`: in-memory values (the POST response)
@@ -23,50 +21,61 @@ pub enum Zone {
 /// `str(datetime)`: a space between date and time, microseconds only when
 /// non-zero, `+00:00` only for aware values.
 pub fn py_datetime(timestamp: &DateTime<Utc>, zone: Zone) -> String {
-    PyDateTime(timestamp, zone).to_string()
+    let mut buffer = [0u8; PY_DATETIME_MAX];
+    if let Some(text) = py_datetime_ascii(timestamp, zone, &mut buffer) {
+        return text.to_owned();
+    }
+    let naive = timestamp.naive_utc();
+    let micros = naive.nanosecond() / 1_000 % 1_000_000;
+    let mut text = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        naive.year(),
+        naive.month(),
+        naive.day(),
+        naive.hour(),
+        naive.minute(),
+        naive.second()
+    );
+    if micros != 0 {
+        text.push_str(&format!(".{micros:06}"));
+    }
+    if zone == Zone::Aware {
+        text.push_str("+00:00");
+    }
+    text
 }
 
-/// [`py_datetime`] written straight to a formatter (or, as a JSON string,
-/// to a serializer) without an intermediate `String`.
-struct PyDateTime<'a>(&'a DateTime<Utc>, Zone);
+/// The longest [`py_datetime_ascii`] text.
+const PY_DATETIME_MAX: usize = 32;
 
-impl std::fmt::Display for PyDateTime<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Formatted by hand into one buffer: chrono's strftime parsing, and
-        // then `write!` per field, dominated the task list.
-        let PyDateTime(timestamp, zone) = *self;
-        let naive = timestamp.naive_utc();
-        let year = naive.year();
-        let micros = naive.nanosecond() / 1_000 % 1_000_000;
-        if !(0..=9999).contains(&year) {
-            write!(f, "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}", naive.month(), naive.day(), naive.hour(), naive.minute(), naive.second())?;
-            if micros != 0 {
-                write!(f, ".{micros:06}")?;
-            }
-        } else {
-            let mut text = *b"0000-00-00 00:00:00.000000";
-            let mut put = |at: usize, width: usize, mut value: u32| {
-                for index in (at..at + width).rev() {
-                    text[index] = b'0' + (value % 10) as u8;
-                    value /= 10;
-                }
-            };
-            put(0, 4, year.unsigned_abs());
-            put(5, 2, naive.month());
-            put(8, 2, naive.day());
-            put(11, 2, naive.hour());
-            put(14, 2, naive.minute());
-            put(17, 2, naive.second());
-            put(20, 6, micros);
-            let end = if micros == 0 { 19 } else { text.len() };
-            // Only ASCII digits and separators were written.
-            f.write_str(std::str::from_utf8(&text[..end]).map_err(|_| std::fmt::Error)?)?;
+/// [`py_datetime`] formatted by hand into `buffer` (chrono's strftime
+/// parsing, and then `write!` per field, dominated the task list), for
+/// years 0 to 9999; `None` for the others.
+fn py_datetime_ascii<'b>(timestamp: &DateTime<Utc>, zone: Zone, buffer: &'b mut [u8; PY_DATETIME_MAX]) -> Option<&'b str> {
+    let naive = timestamp.naive_utc();
+    let year = u32::try_from(naive.year()).ok().filter(|year| *year <= 9999)?;
+    let micros = naive.nanosecond() / 1_000 % 1_000_000;
+    buffer[..26].copy_from_slice(b"0000-00-00 00:00:00.000000");
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for index in (at..at + width).rev() {
+            buffer[index] = b'0' + (value % 10) as u8;
+            value /= 10;
         }
-        if zone == Zone::Aware {
-            f.write_str("+00:00")?;
-        }
-        Ok(())
+    };
+    put(0, 4, year);
+    put(5, 2, naive.month());
+    put(8, 2, naive.day());
+    put(11, 2, naive.hour());
+    put(14, 2, naive.minute());
+    put(17, 2, naive.second());
+    put(20, 6, micros);
+    let mut end = if micros == 0 { 19 } else { 26 };
+    if zone == Zone::Aware {
+        buffer[end..end + 6].copy_from_slice(b"+00:00");
+        end += 6;
     }
+    // Only ASCII digits and separators were written.
+    std::str::from_utf8(&buffer[..end]).ok()
 }
 
 fn py_datetime_opt(timestamp: Option<&DateTime<Utc>>, zone: Zone) -> Value {
@@ -142,26 +151,12 @@ pub fn build_data_body(record: &BuildData) -> Value {
     })
 }
 
-/// The Task object as a borrowed view serialised field by field: the same
-/// JSON as [`task_body`] without building a `Value` tree or any per-task
-/// copy (ids and timestamps are formatted straight into the output; the
-/// task list's hot path).
-#[derive(Debug, Clone, Copy)]
-pub struct TaskView<'a> {
-    task: &'a Task,
-    messages: &'a [StatusMessage],
-    zone: Zone,
-}
-
-impl<'a> TaskView<'a> {
-    /// The view of `task` with its `messages`.
-    pub fn new(task: &'a Task, messages: &'a [StatusMessage], zone: Zone) -> TaskView<'a> {
-        TaskView { task, messages, zone }
-    }
-}
-
-/// A page of tasks with their messages, serialised as the JSON array of
-/// Task objects the task list answers (compat §1.3.4).
+/// A page of tasks with their messages, written as the JSON array of Task
+/// objects the task list answers (compat §1.3.4): the same text as
+/// [`task_body`] for each, written by hand into one buffer — constant parts
+/// as they are, ids and timestamps formatted in place, free text escaped
+/// exactly as serde_json escapes it — without a `Value` tree or any
+/// per-task copy (the task list's hot path).
 #[derive(Debug, Clone, Copy)]
 pub struct TaskListView<'a> {
     tasks: &'a [TaskWithMessages],
@@ -175,191 +170,251 @@ impl<'a> TaskListView<'a> {
     }
 
     /// The JSON text, written once into one buffer sized up front.
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        let estimate: usize =
-            self.tasks.iter().map(|entry| 640 + entry.messages.iter().map(|message| 160 + message.message.len()).sum::<usize>()).sum();
-        let mut out = Vec::with_capacity(estimate);
-        serde_json::to_writer(&mut out, self)?;
-        String::from_utf8(out).map_err(<serde_json::Error as serde::ser::Error>::custom)
-    }
-}
-
-impl Serialize for TaskListView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.tasks.iter().map(|entry| TaskView::new(&entry.task, &entry.messages, self.zone)))
-    }
-}
-
-/// A value written with its `Display` as a JSON string.
-struct Shown<T>(T);
-
-impl<T: std::fmt::Display> Serialize for Shown<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
-    }
-}
-
-/// Task ids as a JSON array of strings.
-struct Ids<'a>(&'a [TaskId]);
-
-impl Serialize for Ids<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(Shown))
-    }
-}
-
-/// `{}`.
-struct EmptyObject;
-
-impl Serialize for EmptyObject {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_map(Some(0))?.end()
-    }
-}
-
-/// A JSON object written as a JSON string holding its JSON text (compat
-/// §2.4 `extra`), escaped on the way out instead of built first.
-struct JsonTextOf<'a>(&'a Map<String, Value>);
-
-impl std::fmt::Display for JsonTextOf<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        /// serde_json writes whole UTF-8 fragments (it splits only at ASCII
-        /// escapes), so each write is valid text.
-        struct Out<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
-        impl std::io::Write for Out<'_, '_> {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                let text = std::str::from_utf8(bytes).map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
-                self.0.write_str(text).map_err(std::io::Error::other)?;
-                Ok(bytes.len())
+    pub fn to_json(&self) -> String {
+        let estimate: usize = 2 + self
+            .tasks
+            .iter()
+            .map(|entry| {
+                let task = &entry.task;
+                let text = |value: &Option<String>| value.as_ref().map_or(0, String::len);
+                560 + text(&task.created_by)
+                    + task.design_ref.as_ref().map_or(0, |design| design.as_str().len())
+                    + 40 * task.subtasks.len()
+                    + entry.messages.iter().map(|message| 160 + message.message.len()).sum::<usize>()
+            })
+            .sum::<usize>();
+        let mut out = Out(Vec::with_capacity(estimate));
+        out.raw("[");
+        for (index, entry) in self.tasks.iter().enumerate() {
+            if index > 0 {
+                out.raw(",");
             }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
+            out.task(&entry.task, &entry.messages, self.zone);
+        }
+        out.raw("]");
+        // Only whole UTF-8 strings and ASCII were written.
+        String::from_utf8(out.0).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+    }
+}
+
+/// How serde_json escapes each byte inside a string: 0 (as it is), the
+/// letter after a backslash, or `u` (`\u00XX`, lowercase hex).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// JSON text being written (compact, as serde_json writes it).
+struct Out(Vec<u8>);
+
+impl Out {
+    /// Text that needs no escaping (JSON punctuation, keys, enum strings).
+    fn raw(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// The contents of a JSON string, escaped (no quotes).
+    fn escaped(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        for (at, &byte) in bytes.iter().enumerate() {
+            let escape = ESCAPE[byte as usize];
+            if escape == 0 {
+                continue;
+            }
+            self.0.extend_from_slice(&bytes[start..at]);
+            if escape == b'u' {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.0.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
+            } else {
+                self.0.extend_from_slice(&[b'\\', escape]);
+            }
+            start = at + 1;
+        }
+        self.0.extend_from_slice(&bytes[start..]);
+    }
+
+    /// A JSON string.
+    fn string(&mut self, text: &str) {
+        self.0.push(b'"');
+        self.escaped(text);
+        self.0.push(b'"');
+    }
+
+    /// A JSON string, or `null`.
+    fn string_or_null(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.string(text),
+            None => self.raw("null"),
+        }
+    }
+
+    fn strings(&mut self, texts: &[String]) {
+        self.raw("[");
+        for (index, text) in texts.iter().enumerate() {
+            if index > 0 {
+                self.raw(",");
+            }
+            self.string(text);
+        }
+        self.raw("]");
+    }
+
+    fn id(&mut self, id: TaskId) {
+        let mut buffer = uuid::Uuid::encode_buffer();
+        self.0.push(b'"');
+        self.raw(id.0.hyphenated().encode_lower(&mut buffer));
+        self.0.push(b'"');
+    }
+
+    fn time(&mut self, timestamp: &DateTime<Utc>, zone: Zone) {
+        self.0.push(b'"');
+        let mut buffer = [0u8; PY_DATETIME_MAX];
+        match py_datetime_ascii(timestamp, zone, &mut buffer) {
+            Some(text) => self.raw(text),
+            None => self.raw(&py_datetime(timestamp, zone)),
+        }
+        self.0.push(b'"');
+    }
+
+    fn time_or_null(&mut self, timestamp: Option<&DateTime<Utc>>, zone: Zone) {
+        match timestamp {
+            Some(timestamp) => self.time(timestamp, zone),
+            None => self.raw("null"),
+        }
+    }
+
+    fn number(&mut self, value: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = value;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
             }
         }
-        if self.0.is_empty() {
-            return f.write_str("{}");
+        self.0.extend_from_slice(&digits[at..]);
+    }
+
+    /// A JSON value as serde_json writes it.
+    fn value(&mut self, value: &Value) {
+        // Writing to a Vec cannot fail, and a Value always serialises.
+        if serde_json::to_writer(&mut self.0, value).is_err() {
+            self.raw("null");
         }
-        serde_json::to_writer(Out(f), self.0).map_err(|_| std::fmt::Error)
     }
-}
 
-/// The Status object of a task (see [`result_body`]).
-struct ResultView<'a> {
-    result: &'a TaskResult,
-    messages: &'a [StatusMessage],
-    zone: Zone,
-}
-
-/// `{"rel": …, "href": …}`.
-struct LinkView<'a> {
-    rel: &'a str,
-    href: &'a str,
-}
-
-impl Serialize for LinkView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_struct("Link", 2)?;
-        map.serialize_field("rel", self.rel)?;
-        map.serialize_field("href", self.href)?;
-        map.end()
+    /// The Task object (see [`task_body`]).
+    fn task(&mut self, task: &Task, messages: &[StatusMessage], zone: Zone) {
+        self.raw(r#"{"kind":"Task","apiVersion":"v1","task_id":"#);
+        self.id(task.id);
+        self.raw(r#","action":""#);
+        self.raw(task.action.as_str());
+        self.raw(r#"","parent_task_id":"#);
+        match task.parent {
+            Some(parent) => self.id(parent),
+            None => self.raw("null"),
+        }
+        self.raw(r#","design_ref":"#);
+        self.string_or_null(task.design_ref.as_ref().map(|design| design.as_str()));
+        self.raw(r#","status":""#);
+        self.raw(task.status.as_str());
+        self.raw(r#"","result":"#);
+        self.result(&task.result, messages, zone);
+        self.raw(r#","node_filter":"#);
+        match &task.node_filter {
+            Some(filter) => self.value(filter),
+            None => self.raw("null"),
+        }
+        self.raw(r#","subtask_id_list":["#);
+        for (index, id) in task.subtasks.iter().enumerate() {
+            if index > 0 {
+                self.raw(",");
+            }
+            self.id(*id);
+        }
+        self.raw(r#"],"created":"#);
+        self.time(&task.created, zone);
+        self.raw(r#","created_by":"#);
+        self.string_or_null(task.created_by.as_deref());
+        self.raw(r#","updated":"#);
+        self.time_or_null(task.updated.as_ref(), zone);
+        self.raw(r#","terminated":"#);
+        self.time_or_null(task.terminated.as_ref(), zone);
+        self.raw(r#","terminated_by":"#);
+        self.string_or_null(task.terminated_by.as_deref());
+        self.raw(if task.terminate { r#","terminate":true,"retry":"# } else { r#","terminate":false,"retry":"# });
+        self.number(u64::from(task.retry));
+        self.raw("}");
     }
-}
 
-/// `details` of a Status object.
-struct DetailsView<'a> {
-    messages: &'a [StatusMessage],
-    zone: Zone,
-}
-
-impl Serialize for DetailsView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_struct("Details", 2)?;
-        map.serialize_field("errorCount", &self.messages.iter().filter(|message| message.error).count())?;
-        map.serialize_field("messageList", &MessagesView { messages: self.messages, zone: self.zone })?;
-        map.end()
+    /// The Status object of a task (see [`result_body`]).
+    fn result(&mut self, result: &TaskResult, messages: &[StatusMessage], zone: Zone) {
+        self.raw(r#"{"kind":"Status","apiVersion":"v1.0","metadata":{},"message":"#);
+        self.string_or_null(result.message.as_deref());
+        self.raw(r#","reason":"#);
+        self.string_or_null(result.reason.as_deref());
+        self.raw(r#","status":""#);
+        self.raw(result.status.as_str());
+        self.raw(r#"","successes":"#);
+        self.strings(&result.successes);
+        self.raw(r#","failures":"#);
+        self.strings(&result.failures);
+        self.raw(r#","links":["#);
+        let links = result.links.iter().flat_map(|(rel, hrefs)| hrefs.iter().map(move |href| (rel, href)));
+        for (index, (rel, href)) in links.enumerate() {
+            self.raw(if index > 0 { r#",{"rel":"# } else { r#"{"rel":"# });
+            self.string(rel);
+            self.raw(r#","href":"#);
+            self.string(href);
+            self.raw("}");
+        }
+        self.raw(r#"],"details":{"errorCount":"#);
+        self.number(messages.iter().filter(|message| message.error).count() as u64);
+        self.raw(r#","messageList":["#);
+        for (index, message) in messages.iter().enumerate() {
+            if index > 0 {
+                self.raw(",");
+            }
+            self.message(message, zone);
+        }
+        self.raw("]}}");
     }
-}
 
-struct MessagesView<'a> {
-    messages: &'a [StatusMessage],
-    zone: Zone,
-}
-
-impl Serialize for MessagesView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.messages.iter().map(|message| MessageView { message, zone: self.zone }))
-    }
-}
-
-/// One status message (see [`message_body`]).
-struct MessageView<'a> {
-    message: &'a StatusMessage,
-    zone: Zone,
-}
-
-impl Serialize for MessageView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let message = self.message;
-        let mut map = serializer.serialize_struct("StatusMessage", 6)?;
-        map.serialize_field("message", &message.message)?;
-        map.serialize_field("error", &message.error)?;
-        map.serialize_field("context_type", &message.context_type)?;
-        map.serialize_field("context", &message.context)?;
-        map.serialize_field("ts", &Shown(PyDateTime(&message.timestamp, self.zone)))?;
-        map.serialize_field("extra", &Shown(JsonTextOf(&message.extra)))?;
-        map.end()
-    }
-}
-
-impl Serialize for ResultView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let result = self.result;
-        let mut map = serializer.serialize_struct("Status", 11)?;
-        map.serialize_field("kind", "Status")?;
-        map.serialize_field("apiVersion", "v1.0")?;
-        map.serialize_field("metadata", &EmptyObject)?;
-        map.serialize_field("message", &result.message)?;
-        map.serialize_field("reason", &result.reason)?;
-        map.serialize_field("status", result.status.as_str())?;
-        map.serialize_field("successes", &result.successes)?;
-        map.serialize_field("failures", &result.failures)?;
-        map.serialize_field("links", &Links(&result.links))?;
-        map.serialize_field("details", &DetailsView { messages: self.messages, zone: self.zone })?;
-        map.end()
-    }
-}
-
-/// Links flattened to one object per `href`.
-struct Links<'a>(&'a [(String, Vec<String>)]);
-
-impl Serialize for Links<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().flat_map(|(rel, hrefs)| hrefs.iter().map(move |href| LinkView { rel, href })))
-    }
-}
-
-impl Serialize for TaskView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (task, zone) = (self.task, self.zone);
-        let mut map = serializer.serialize_struct("Task", 17)?;
-        map.serialize_field("kind", "Task")?;
-        map.serialize_field("apiVersion", "v1")?;
-        map.serialize_field("task_id", &Shown(task.id))?;
-        map.serialize_field("action", task.action.as_str())?;
-        map.serialize_field("parent_task_id", &task.parent.map(Shown))?;
-        map.serialize_field("design_ref", &task.design_ref.as_ref().map(|design| design.as_str()))?;
-        map.serialize_field("status", task.status.as_str())?;
-        map.serialize_field("result", &ResultView { result: &task.result, messages: self.messages, zone })?;
-        map.serialize_field("node_filter", &task.node_filter)?;
-        map.serialize_field("subtask_id_list", &Ids(&task.subtasks))?;
-        map.serialize_field("created", &Shown(PyDateTime(&task.created, zone)))?;
-        map.serialize_field("created_by", &task.created_by)?;
-        map.serialize_field("updated", &task.updated.as_ref().map(|timestamp| Shown(PyDateTime(timestamp, zone))))?;
-        map.serialize_field("terminated", &task.terminated.as_ref().map(|timestamp| Shown(PyDateTime(timestamp, zone))))?;
-        map.serialize_field("terminated_by", &task.terminated_by)?;
-        map.serialize_field("terminate", &task.terminate)?;
-        map.serialize_field("retry", &task.retry)?;
-        map.end()
+    /// One status message (see [`message_body`]); `extra` is a JSON string
+    /// holding the JSON text of the extra fields.
+    fn message(&mut self, message: &StatusMessage, zone: Zone) {
+        self.raw(r#"{"message":"#);
+        self.string(&message.message);
+        self.raw(if message.error { r#","error":true,"context_type":"# } else { r#","error":false,"context_type":"# });
+        self.string(&message.context_type);
+        self.raw(r#","context":"#);
+        self.string(&message.context);
+        self.raw(r#","ts":"#);
+        self.time(&message.timestamp, zone);
+        self.raw(r#","extra":"#);
+        if message.extra.is_empty() {
+            self.raw(r#""{}""#);
+        } else {
+            let text = serde_json::to_string(&message.extra).unwrap_or_else(|_| "{}".into());
+            self.string(&text);
+        }
+        self.raw("}");
     }
 }
 
@@ -381,7 +436,24 @@ mod tests {
     }
 
     #[test]
-    fn the_view_serialises_like_the_value_form() {
+    fn python_datetime_spelling_beyond_four_digit_years() {
+        let late = Utc.with_ymd_and_hms(12345, 6, 7, 8, 9, 10).single().expect("valid date") + chrono::Duration::microseconds(7);
+        assert_eq!(py_datetime(&late, Zone::Aware), "12345-06-07 08:09:10.000007+00:00");
+        let early = Utc.with_ymd_and_hms(-44, 3, 15, 0, 0, 0).single().expect("valid date");
+        assert_eq!(py_datetime(&early, Zone::Naive), "-044-03-15 00:00:00");
+    }
+
+    /// The list's hand-written JSON against the `Value` form, page by page.
+    fn assert_list_matches_value_form(page: &[TaskWithMessages]) {
+        for zone in [Zone::Aware, Zone::Naive] {
+            let text = TaskListView::new(page, zone).to_json();
+            let value: Vec<Value> = page.iter().map(|entry| Value::Object(task_body(&entry.task, &entry.messages, zone))).collect();
+            assert_eq!(text, Value::Array(value).to_string());
+        }
+    }
+
+    #[test]
+    fn the_list_serialises_like_the_value_form() {
         use drydock_core::ids::{DesignRef, TaskId};
         use drydock_core::task::Action;
         let mut task = Task::new(Action::DeployNodes, Some(DesignRef("file:///site.yaml".into())));
@@ -391,39 +463,37 @@ mod tests {
         task.result.failure(Some("n02"));
         task.result.add_link("detail_logs", "http://drydock/api/v1.0/tasks/x/builddata");
         task.result.add_link("detail_logs", "http://drydock/other");
+        task.result.add_link("other \"rel\"", "http://drydock/\u{7f}");
         task.result.message = Some("partly".into());
-        task.node_filter = Some(json!({"filter_set_type": "union", "filter_set": []}));
+        task.result.reason = Some(String::new());
+        task.node_filter = Some(json!({"filter_set_type": "union", "filter_set": [{"node_names": ["a\"b", "é"]}]}));
         task.updated = Some(task.created);
-        task.terminated_by = Some("ops".into());
+        task.terminated = Some(Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).single().expect("valid date"));
+        task.terminated_by = Some("ops\n".into());
+        task.terminate = true;
+        task.retry = u32::MAX;
+        task.created_by = Some("shipyard".into());
         let mut noisy = StatusMessage::node("n02", "failed \"badly\"", true);
         noisy.extra.insert("retry".into(), json!(true));
         let messages = vec![StatusMessage::task_wide("started", false), noisy];
-        for zone in [Zone::Aware, Zone::Naive] {
-            let view = serde_json::to_string(&TaskView::new(&task, &messages, zone)).expect("serialises");
-            let value = Value::Object(task_body(&task, &messages, zone)).to_string();
-            assert_eq!(view, value);
-        }
+        assert_list_matches_value_form(&[TaskWithMessages { task: task.clone(), messages: messages.clone() }]);
         let bare = Task::new(Action::VerifySite, None);
-        assert_eq!(
-            serde_json::to_string(&TaskView::new(&bare, &[], Zone::Naive)).expect("serialises"),
-            Value::Object(task_body(&bare, &[], Zone::Naive)).to_string()
-        );
+        assert_list_matches_value_form(&[TaskWithMessages { task: bare.clone(), messages: Vec::new() }]);
 
-        // A page: extras with escapes, control characters and non-ASCII
+        // A page: extras with escapes, every control character and non-ASCII
         // text, timestamps with and without microseconds.
-        let mut odd = StatusMessage::task_wide("tab\there \u{1} “quoted” \\ é", false);
-        odd.extra.insert("path\\key \"x\"".into(), json!({"nested": ["a\nb", 1.5, null, "ü"], "n": -3}));
+        let controls: String = (0u8..0x20).map(char::from).chain(['\u{7f}', '"', '\\', '/', 'ü', '😀']).collect();
+        let mut odd = StatusMessage::new(controls.clone(), false, controls.clone(), "tab\there \u{1} “quoted” \\ é");
+        odd.extra.insert("path\\key \"x\"".into(), json!({"nested": ["a\nb", 1.5, null, "ü", controls], "n": -3}));
         odd.timestamp = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time");
-        let page = vec![
+        let mut weird = bare.clone();
+        weird.design_ref = Some(DesignRef(format!("file:///{}", (0u8..0x20).map(char::from).collect::<String>())));
+        assert_list_matches_value_form(&[
             TaskWithMessages { task: task.clone(), messages: messages.clone() },
             TaskWithMessages { task: bare.clone(), messages: Vec::new() },
             TaskWithMessages { task: bare, messages: vec![odd] },
-        ];
-        for zone in [Zone::Aware, Zone::Naive] {
-            let text = TaskListView::new(&page, zone).to_json().expect("serialises");
-            let value: Vec<Value> = page.iter().map(|entry| Value::Object(task_body(&entry.task, &entry.messages, zone))).collect();
-            assert_eq!(text, Value::Array(value).to_string());
-        }
-        assert_eq!(TaskListView::new(&[], Zone::Naive).to_json().expect("serialises"), "[]");
+            TaskWithMessages { task: weird, messages: Vec::new() },
+        ]);
+        assert_eq!(TaskListView::new(&[], Zone::Naive).to_json(), "[]");
     }
 }

@@ -260,7 +260,8 @@ async fn swagger_ui_and_document_are_served() {
 }
 
 /// A store file whose page holding one task's record has a byte inverted
-/// (found by that record's text), beside the sound original.
+/// (found by that record's text: in every copy, the live page's and those
+/// of pages earlier commits left behind), beside the sound original.
 async fn damaged_store(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     use drydock_core::store::redb_store::RedbStore;
     let sound = dir.join("sound.redb");
@@ -274,8 +275,12 @@ async fn damaged_store(dir: &std::path::Path) -> (std::path::PathBuf, std::path:
         }
     }
     let mut bytes = std::fs::read(&sound).expect("read");
-    let at = bytes.windows(marker.len()).position(|window| window == marker.as_bytes()).expect("the record is in the file");
-    bytes[at + marker.len() / 2] ^= 0xff;
+    let copies: Vec<usize> =
+        bytes.windows(marker.len()).enumerate().filter(|(_, window)| *window == marker.as_bytes()).map(|(at, _)| at).collect();
+    assert!(!copies.is_empty(), "the record is in the file");
+    for at in copies {
+        bytes[at + marker.len() / 2] ^= 0xff;
+    }
     let damaged = dir.join("damaged.redb");
     std::fs::write(&damaged, bytes).expect("write");
     (sound, damaged)

@@ -31,7 +31,7 @@ async fn create_queues_a_task_for_the_orchestrator() {
     assert_eq!(stored.status, TaskStatus::Queued);
     assert_eq!(stored.created_by.as_deref(), Some("noauth"));
     assert_eq!(stored.node_filter, Some(filter));
-    let recorded = stored.request_context.expect("request context recorded");
+    let recorded = stored.request_context.expect("request context recorded").to_value();
     assert_eq!(recorded["user"], "noauth");
     assert_eq!(recorded["roles"], json!(["admin"]));
     let keys: Vec<&str> = recorded.as_object().expect("an object").keys().map(String::as_str).collect();
@@ -152,6 +152,46 @@ async fn list_caps_the_page_size() {
     let capped = server.get("/api/v1.0/tasks?limit=100").await;
     assert_eq!(capped.json().as_array().map(Vec::len), Some(3));
     assert!(capped.header("x-drydock-next-marker").is_some());
+}
+
+#[tokio::test]
+async fn a_shared_list_page_never_hides_a_write() {
+    // redb counts its writes, so the server keeps rendered pages between
+    // requests: every write must still show in the next list.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let redb = drydock_core::store::redb_store::RedbStore::open(dir.path().join("drydock.redb")).expect("open");
+    let store: Arc<dyn StateStore> = Arc::new(redb);
+    let server = crate::support::harness(crate::support::Setup { store: store.clone(), ..crate::support::Setup::default() });
+    let first = stored_task(&store, Action::VerifySite, 2).await;
+    let listed = server.get("/api/v1.0/tasks").await;
+    assert_eq!(listed.json().as_array().map(Vec::len), Some(1));
+    assert_eq!(server.get("/api/v1.0/tasks").await.body, listed.body, "the same page again");
+    store.result_message_add(first.id, &message("checked", false)).await.expect("message");
+    let after = server.get("/api/v1.0/tasks").await.json();
+    assert_eq!(after[0]["result"]["details"]["messageList"][0]["message"], "checked");
+    let mut update = store.task_get(first.id).await.expect("read");
+    update.status = TaskStatus::Complete;
+    store.task_update(&update, UpdateGuard::Unconditional).await.expect("update");
+    assert_eq!(server.get("/api/v1.0/tasks").await.json()[0]["status"], "complete");
+    let created = server.post("/api/v1.0/tasks", &json!({"action": "verify_site", "design_ref": site_ref()})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let both = server.get("/api/v1.0/tasks").await.json();
+    assert_eq!(both.as_array().map(Vec::len), Some(2));
+    assert_eq!(both[1]["task_id"], created.json()["task_id"]);
+
+    // Pages by marker are kept apart, and follow writes too.
+    let page = server.get("/api/v1.0/tasks?limit=1").await;
+    let marker = page.header("x-drydock-next-marker").expect("more").to_owned();
+    let rest = format!("/api/v1.0/tasks?limit=1&marker={marker}");
+    assert_eq!(server.get(&rest).await.json()[0]["task_id"], both[1]["task_id"]);
+    assert!(server.get(&rest).await.header("x-drydock-next-marker").is_none());
+    stored_task(&store, Action::PrepareSite, 0).await;
+    assert!(server.get(&rest).await.header("x-drydock-next-marker").is_some(), "a task was added after it");
+
+    // Concurrent readers all get the current page.
+    let pages = futures::future::join_all((0..16).map(|_| server.get("/api/v1.0/tasks"))).await;
+    assert!(pages.iter().all(|page| page.status == 200 && page.body == pages[0].body));
+    assert_eq!(pages[0].json().as_array().map(Vec::len), Some(3));
 }
 
 const TASK: &str = "/api/v1.0/tasks/{task_id}";

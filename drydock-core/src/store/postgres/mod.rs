@@ -27,7 +27,7 @@ use super::{
 };
 use crate::ids::{BootActionId, DesignRef, TaskId};
 use crate::task::records::{BootActionContext, BootActionStatus, BuildData, DesignPart, DesignRecord};
-use crate::task::{Action, ActionResult, StatusMessage, Task, TaskResult, TaskStatus};
+use crate::task::{Action, ActionResult, RawJson, StatusMessage, Task, TaskResult, TaskStatus};
 
 /// The PostgreSQL store.
 #[derive(Clone)]
@@ -114,16 +114,24 @@ fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
     bytes.try_into().map_err(|_| StoreError::Corrupt { detail: format!("a stored identity key has {} bytes", bytes.len()) })
 }
 
-/// The task columns, in the order [`task_from_row`] reads them.
+/// The task columns, in the order [`task_from_row`] reads them. The links
+/// and the request context come back as their JSON text: the links are
+/// usually `{}` and the request context is kept as text, so neither is
+/// parsed into a value tree on the way.
 const TASK_COLUMNS: &str = "task_id, parent_task_id, subtask_id_list, result_status, result_message, result_reason, \
-     result_successes, result_failures, result_links, retry, status, created, created_by, updated, design_ref, \
-     request_context, node_filter, action, terminated, terminated_by, terminate, generation";
+     result_successes, result_failures, result_links::text, retry, status, created, created_by, updated, design_ref, \
+     request_context::text, node_filter, action, terminated, terminated_by, terminate, generation";
 
 fn links_json(links: &[(String, Vec<String>)]) -> serde_json::Value {
     serde_json::Value::Object(links.iter().map(|(rel, hrefs)| (rel.clone(), serde_json::json!(hrefs))).collect())
 }
 
-fn links_from(value: Option<serde_json::Value>) -> Vec<(String, Vec<String>)> {
+/// The links from the JSON text of their column (`{}` without a parser).
+fn links_from(text: Option<&str>) -> Vec<(String, Vec<String>)> {
+    let value = match text.map(str::trim) {
+        None | Some("{}" | "null") => return Vec::new(),
+        Some(text) => serde_json::from_str(text).ok(),
+    };
     match value {
         Some(serde_json::Value::Object(map)) => map
             .into_iter()
@@ -137,33 +145,58 @@ fn links_from(value: Option<serde_json::Value>) -> Vec<(String, Vec<String>)> {
     }
 }
 
-/// A JSON column that the original stores double-encoded (a JSON string
-/// holding JSON): accept both forms on read.
-fn undouble(value: Option<serde_json::Value>) -> Option<serde_json::Value> {
-    match value {
-        Some(serde_json::Value::String(text)) => serde_json::from_str(&text).ok().or(Some(serde_json::Value::String(text))),
-        other => other,
+/// The JSON text of a column that the original stores double-encoded (a
+/// JSON string holding JSON), given the column's own text: the inner JSON
+/// when it is a string holding JSON, else the value itself (both forms are
+/// accepted on read). PostgreSQL checked the column's text.
+fn undouble_text(text: &str) -> RawJson {
+    if text.trim_start().starts_with('"')
+        && let Ok(inner) = serde_json::from_str::<String>(text)
+        && let Ok(raw) = RawJson::parse(&inner)
+    {
+        return raw;
     }
+    RawJson::from_stored(text)
+}
+
+/// A message's extra fields from the JSON text of their column (stored
+/// double-encoded, compat §2.4; both forms are read): an object, else none.
+fn extra_from(text: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
+    let Some(text) = text else { return serde_json::Map::new() };
+    let inner;
+    let object = if text.trim_start().starts_with('"') {
+        match serde_json::from_str::<String>(text) {
+            Ok(decoded) => {
+                inner = decoded;
+                inner.as_str()
+            }
+            Err(_) => return serde_json::Map::new(),
+        }
+    } else {
+        text
+    };
+    if object.trim() == "{}" {
+        return serde_json::Map::new();
+    }
+    serde_json::from_str(object).unwrap_or_default()
 }
 
 fn task_from_row(row: &Row) -> StoreResult<Task> {
     let get_err = |error: tokio_postgres::Error| StoreError::Corrupt { detail: format!("a stored task row is unreadable: {error}") };
-    let id = id_from(&row.try_get::<_, Vec<u8>>(0).map_err(get_err)?)?;
+    // Borrowed from the row where the value is only looked at.
+    let id = id_from(row.try_get::<_, &[u8]>(0).map_err(get_err)?)?;
     let bad = |what: &str, value: &str| StoreError::Corrupt { detail: format!("stored task {id} has an unknown {what} '{value}'") };
-    let parent: Option<Vec<u8>> = row.try_get(1).map_err(get_err)?;
-    let subtasks: Option<Vec<Vec<u8>>> = row.try_get(2).map_err(get_err)?;
-    let result_status: Option<String> = row.try_get(3).map_err(get_err)?;
-    let status: Option<String> = row.try_get(10).map_err(get_err)?;
-    let action: Option<String> = row.try_get(17).map_err(get_err)?;
-    let result_status = result_status.unwrap_or_else(|| "incomplete".into());
-    let status = status.unwrap_or_else(|| "requested".into());
-    let action = action.unwrap_or_default();
+    let parent: Option<&[u8]> = row.try_get(1).map_err(get_err)?;
+    let subtasks: Option<Vec<&[u8]>> = row.try_get(2).map_err(get_err)?;
+    let result_status: &str = row.try_get::<_, Option<&str>>(3).map_err(get_err)?.unwrap_or("incomplete");
+    let status: &str = row.try_get::<_, Option<&str>>(10).map_err(get_err)?.unwrap_or("requested");
+    let action: &str = row.try_get::<_, Option<&str>>(17).map_err(get_err)?.unwrap_or_default();
     Ok(Task {
         id,
-        parent: parent.as_deref().map(id_from).transpose()?,
-        subtasks: subtasks.unwrap_or_default().iter().map(|bytes| id_from(bytes)).collect::<StoreResult<_>>()?,
+        parent: parent.map(id_from).transpose()?,
+        subtasks: subtasks.unwrap_or_default().into_iter().map(id_from).collect::<StoreResult<_>>()?,
         result: TaskResult {
-            status: ActionResult::parse(&result_status).ok_or_else(|| bad("result", &result_status))?,
+            status: ActionResult::parse(result_status).ok_or_else(|| bad("result", result_status))?,
             message: row.try_get(4).map_err(get_err)?,
             reason: row.try_get(5).map_err(get_err)?,
             successes: row.try_get::<_, Option<Vec<String>>>(6).map_err(get_err)?.unwrap_or_default(),
@@ -171,14 +204,14 @@ fn task_from_row(row: &Row) -> StoreResult<Task> {
             links: links_from(row.try_get(8).map_err(get_err)?),
         },
         retry: row.try_get::<_, Option<i32>>(9).map_err(get_err)?.unwrap_or(0).max(0) as u32,
-        status: TaskStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        status: TaskStatus::parse(status).ok_or_else(|| bad("status", status))?,
         created: row.try_get::<_, Option<NaiveDateTime>>(11).map_err(get_err)?.map(utc).unwrap_or_default(),
         created_by: row.try_get(12).map_err(get_err)?,
         updated: row.try_get::<_, Option<NaiveDateTime>>(13).map_err(get_err)?.map(utc),
         design_ref: row.try_get::<_, Option<String>>(14).map_err(get_err)?.map(DesignRef),
-        request_context: undouble(row.try_get(15).map_err(get_err)?),
+        request_context: row.try_get::<_, Option<&str>>(15).map_err(get_err)?.map(undouble_text),
         node_filter: row.try_get(16).map_err(get_err)?,
-        action: Action::parse(&action).ok_or_else(|| bad("action", &action))?,
+        action: Action::parse(action).ok_or_else(|| bad("action", action))?,
         terminated: row.try_get::<_, Option<NaiveDateTime>>(18).map_err(get_err)?.map(utc),
         terminated_by: row.try_get(19).map_err(get_err)?,
         terminate: row.try_get::<_, Option<bool>>(20).map_err(get_err)?.unwrap_or(false),
@@ -186,26 +219,33 @@ fn task_from_row(row: &Row) -> StoreResult<Task> {
     })
 }
 
-/// Appended to `SELECT page.*, msg.* FROM (<a task query>) page`: each
-/// task's messages as six arrays in insertion order (NULL when it has
-/// none), so a page and its messages come back from one query.
-const MESSAGE_ARRAYS: &str = "LEFT JOIN LATERAL (SELECT array_agg(m.message ORDER BY m.sequence), \
-     array_agg(m.error ORDER BY m.sequence), array_agg(m.context_type ORDER BY m.sequence), \
-     array_agg(m.context ORDER BY m.sequence), array_agg(m.ts ORDER BY m.sequence), array_agg(m.extra ORDER BY m.sequence) \
-     FROM result_message m WHERE m.task_id = page.task_id) msg ON true";
+/// The column after the task columns of `SELECT page.*, <this> FROM (<a task
+/// query>) page`: the task's messages as one text array of six runs of
+/// equal length, each in insertion order — texts, errors (`true`/`false`),
+/// context types, contexts, times (microseconds since the epoch, computed
+/// exactly), extra fields (JSON text) — or NULL when it has none. Checked
+/// first, so a task without messages costs an index probe rather than an
+/// aggregate, and a page and its messages come back from one statement
+/// (one snapshot).
+const MESSAGES_COLUMN: &str = "CASE WHEN EXISTS (SELECT 1 FROM result_message e WHERE e.task_id = page.task_id) THEN \
+     (SELECT array_agg(m.message::text ORDER BY m.sequence) || array_agg(m.error::text ORDER BY m.sequence) \
+     || array_agg(m.context_type::text ORDER BY m.sequence) || array_agg(m.context::text ORDER BY m.sequence) \
+     || array_agg((extract(epoch FROM date_trunc('second', m.ts))::bigint * 1000000 \
+                   + extract(microseconds FROM m.ts)::bigint % 1000000)::text ORDER BY m.sequence) \
+     || array_agg(m.extra::text ORDER BY m.sequence) \
+     FROM result_message m WHERE m.task_id = page.task_id) END";
 
-/// Where [`MESSAGE_ARRAYS`] start in a row (after the task columns).
-const MESSAGE_ARRAYS_AT: usize = 22;
+/// Where [`MESSAGES_COLUMN`] is in a row (after the task columns).
+const MESSAGES_AT: usize = 22;
 
-/// A status message from its stored columns. compat §2.4: `extra` is
-/// stored as a JSON string holding JSON (both forms are read).
+/// A status message from its stored columns (`extra` as its JSON text).
 fn message_from(
     message: Option<String>,
     error: Option<bool>,
     context_type: Option<String>,
     context: Option<String>,
     timestamp: Option<NaiveDateTime>,
-    extra: Option<serde_json::Value>,
+    extra: Option<&str>,
 ) -> StatusMessage {
     StatusMessage {
         message: message.unwrap_or_default(),
@@ -213,42 +253,40 @@ fn message_from(
         context_type: context_type.unwrap_or_default(),
         context: context.unwrap_or_default(),
         timestamp: timestamp.map(utc).unwrap_or_default(),
-        extra: match undouble(extra) {
-            Some(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        },
+        extra: extra_from(extra),
     }
 }
 
-/// A task row followed by [`MESSAGE_ARRAYS`].
+/// A task row followed by [`MESSAGES_COLUMN`].
 fn task_with_messages_from_row(row: &Row) -> StoreResult<TaskWithMessages> {
     let task = task_from_row(row)?;
-    let get_err = |error: tokio_postgres::Error| StoreError::Corrupt {
-        detail: format!("stored messages of task {} are unreadable: {error}", task.id),
-    };
-    let at = MESSAGE_ARRAYS_AT;
-    let texts: Option<Vec<Option<String>>> = row.try_get(at).map_err(get_err)?;
-    let Some(texts) = texts else { return Ok(TaskWithMessages { task, messages: Vec::new() }) };
-    let errors: Vec<Option<bool>> = row.try_get::<_, Option<_>>(at + 1).map_err(get_err)?.unwrap_or_default();
-    let context_types: Vec<Option<String>> = row.try_get::<_, Option<_>>(at + 2).map_err(get_err)?.unwrap_or_default();
-    let contexts: Vec<Option<String>> = row.try_get::<_, Option<_>>(at + 3).map_err(get_err)?.unwrap_or_default();
-    let timestamps: Vec<Option<NaiveDateTime>> = row.try_get::<_, Option<_>>(at + 4).map_err(get_err)?.unwrap_or_default();
-    let extras: Vec<Option<serde_json::Value>> = row.try_get::<_, Option<_>>(at + 5).map_err(get_err)?.unwrap_or_default();
-    let count = texts.len();
-    if [errors.len(), context_types.len(), contexts.len(), timestamps.len(), extras.len()].iter().any(|len| *len != count) {
-        return Err(StoreError::Corrupt { detail: format!("stored messages of task {} came back misaligned", task.id) });
+    let bad =
+        |why: &dyn std::fmt::Display| StoreError::Corrupt { detail: format!("stored messages of task {} are unreadable: {why}", task.id) };
+    let fields: Option<Vec<Option<&str>>> = row.try_get(MESSAGES_AT).map_err(|error| bad(&error))?;
+    let Some(fields) = fields else { return Ok(TaskWithMessages { task, messages: Vec::new() }) };
+    if fields.len() % 6 != 0 {
+        return Err(bad(&"they came back misaligned"));
     }
-    let messages = texts
-        .into_iter()
-        .zip(errors)
-        .zip(context_types)
-        .zip(contexts)
-        .zip(timestamps)
-        .zip(extras)
-        .map(|(((((message, error), context_type), context), timestamp), extra)| {
-            message_from(message, error, context_type, context, timestamp, extra)
-        })
-        .collect();
+    let count = fields.len() / 6;
+    let mut messages = Vec::with_capacity(count);
+    for at in 0..count {
+        let field = |run: usize| fields[run * count + at];
+        let timestamp = match field(4) {
+            None => None,
+            Some(micros) => {
+                let micros: i64 = micros.parse().map_err(|_| bad(&format_args!("time '{micros}'")))?;
+                Some(DateTime::from_timestamp_micros(micros).ok_or_else(|| bad(&format_args!("time {micros}")))?.naive_utc())
+            }
+        };
+        messages.push(message_from(
+            field(0).map(str::to_owned),
+            field(1).map(|error| error == "true"),
+            field(2).map(str::to_owned),
+            field(3).map(str::to_owned),
+            timestamp,
+            field(5),
+        ));
+    }
     Ok(TaskWithMessages { task, messages })
 }
 
@@ -302,7 +340,7 @@ impl TaskRow {
             created_by: task.created_by.clone(),
             updated: task.updated.map(naive),
             design_ref: task.design_ref.as_ref().map(|design| design.0.clone()),
-            request_context: task.request_context.as_ref().map(|context| serde_json::Value::String(context.to_string())),
+            request_context: task.request_context.as_ref().map(|context| serde_json::Value::String(context.as_str().to_owned())),
             node_filter: task.node_filter.clone(),
             action: task.action.as_str(),
             terminated: task.terminated.map(naive),
@@ -450,10 +488,16 @@ impl PostgresStore {
         txn.commit().await.map_err(|e| self.err(e))
     }
 
-    async fn select_tasks(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> StoreResult<Vec<Task>> {
+    /// Rows of a task statement; `sql` is one of a few fixed texts, so it is
+    /// prepared once per pooled connection rather than on every call.
+    async fn query_tasks(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> StoreResult<Vec<Row>> {
         let client = self.client().await?;
-        let rows = client.query(sql, params).await.map_err(|e| self.err(e))?;
-        rows.iter().map(task_from_row).collect()
+        let statement = client.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        client.query(&statement, params).await.map_err(|e| self.err(e))
+    }
+
+    async fn select_tasks(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> StoreResult<Vec<Task>> {
+        self.query_tasks(sql, params).await?.iter().map(task_from_row).collect()
     }
 }
 
@@ -465,7 +509,9 @@ const NOTIFY: &str = "pg_notify('drydock_tasks', '')";
 type Params = Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>;
 
 /// The listing query for one page (one row more than the page, to know
-/// whether another follows), its parameters and the page size.
+/// whether another follows), its parameters and the page size. The page
+/// size is a parameter, so the statement text depends only on which
+/// filters are given (a few statements, each prepared once per connection).
 fn page_query(query: &TaskQuery) -> (String, Params, usize) {
     let limit = query.limit.clamp(1, 100_000);
     let mut clauses: Vec<String> = Vec::new();
@@ -492,7 +538,8 @@ fn page_query(query: &TaskQuery) -> (String, Params, usize) {
         clauses.push(format!("(created, task_id) > (${}, ${})", params.len() - 1, params.len()));
     }
     let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    (format!("SELECT {TASK_COLUMNS} FROM tasks {filter} ORDER BY created, task_id LIMIT {}", limit + 1), params, limit)
+    params.push(Box::new(limit as i64 + 1));
+    (format!("SELECT {TASK_COLUMNS} FROM tasks {filter} ORDER BY created, task_id LIMIT ${}", params.len()), params, limit)
 }
 
 /// Cut the extra row of [`page_query`] off and make the cursor.
@@ -700,20 +747,18 @@ impl StateStore for PostgresStore {
 
     async fn task_list_with_messages(&self, query: &TaskQuery) -> StoreResult<TaskPage<TaskWithMessages>> {
         let (sql, params, limit) = page_query(query);
-        let sql = format!("SELECT page.*, msg.* FROM ({sql}) page {MESSAGE_ARRAYS} ORDER BY page.created, page.task_id");
+        let sql = format!("SELECT page.*, {MESSAGES_COLUMN} FROM ({sql}) page ORDER BY page.created, page.task_id");
         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-        let client = self.client().await?;
-        let rows = client.query(&sql, &refs).await.map_err(|e| self.err(e))?;
+        let rows = self.query_tasks(&sql, &refs).await?;
         let tasks = rows.iter().map(task_with_messages_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(paged(tasks, limit, |entry| &entry.task))
     }
 
     async fn task_get_many_with_messages(&self, ids: &[TaskId]) -> StoreResult<Vec<TaskWithMessages>> {
         let keys: Vec<Vec<u8>> = ids.iter().map(|id| id.to_bytes().to_vec()).collect();
-        let sql = format!("SELECT page.*, msg.* FROM (SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ANY($1)) page {MESSAGE_ARRAYS}");
-        let client = self.client().await?;
-        let rows = client.query(&sql, &[&keys]).await.map_err(|e| self.err(e))?;
+        let sql = format!("SELECT page.*, {MESSAGES_COLUMN} FROM (SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ANY($1)) page");
+        let rows = self.query_tasks(&sql, &[&keys]).await?;
         let mut found: std::collections::HashMap<TaskId, TaskWithMessages> =
             rows.iter().map(|row| task_with_messages_from_row(row).map(|entry| (entry.task.id, entry))).collect::<StoreResult<_>>()?;
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
@@ -895,7 +940,7 @@ impl StateStore for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT message, error, context_type, context, ts, extra FROM result_message WHERE task_id = $1 ORDER BY sequence",
+                "SELECT message, error, context_type, context, ts, extra::text FROM result_message WHERE task_id = $1 ORDER BY sequence",
                 &[&task.to_bytes().as_slice()],
             )
             .await
