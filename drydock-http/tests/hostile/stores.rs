@@ -127,10 +127,15 @@ async fn corrupt_and_truncated_stores_are_refused() {
     let pristine = std::fs::read(&path).expect("store file");
     assert!(!pristine.is_empty());
 
-    // Flip a byte inside a stored task record.
-    let at = pristine.windows(MARKER.len()).position(|window| window == MARKER.as_bytes()).expect("a task record in the file");
+    // Flip a byte inside every copy of a stored task record (the file may
+    // also hold stale copies in pages no longer in use, which nothing checks).
+    let copies: Vec<usize> =
+        pristine.windows(MARKER.len()).enumerate().filter(|(_, w)| *w == MARKER.as_bytes()).map(|(at, _)| at).collect();
+    assert!(!copies.is_empty(), "a task record in the file");
     let mut damaged = pristine.clone();
-    damaged[at + 12] ^= 0x20;
+    for at in copies {
+        damaged[at + 12] ^= 0x20;
+    }
     std::fs::write(&path, &damaged).expect("damage");
     let (code, text) = serve_refuses(&path);
     assert_ne!(code, Some(0), "{text}");
