@@ -359,9 +359,9 @@ impl Client {
 /// Print a JSON value as JSON or YAML.
 pub fn print_value(value: &Value, format: ClientOutput) {
     match format {
-        ClientOutput::Yaml => print!("{}", to_yaml(value)),
+        ClientOutput::Yaml => out!("{}", to_yaml(value)),
         ClientOutput::Json | ClientOutput::Table => {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()))
+            outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()))
         }
     }
 }
@@ -436,7 +436,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
     let line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
     for row in rows {

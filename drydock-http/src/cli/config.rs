@@ -127,11 +127,11 @@ pub fn reference() -> String {
 pub fn run(command: ConfigCommand) -> ExitCode {
     match command {
         ConfigCommand::Sample => {
-            print!("{}", sample());
+            out!("{}", sample());
             ExitCode::SUCCESS
         }
         ConfigCommand::Reference => {
-            print!("{}", reference());
+            out!("{}", reference());
             ExitCode::SUCCESS
         }
     }

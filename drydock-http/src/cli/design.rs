@@ -133,7 +133,7 @@ pub async fn validate(args: ValidateDesignArgs) -> ExitCode {
                 if !rows.is_empty() {
                     print_table(&["Level", "Rule", "Message"], &rows);
                 }
-                println!(
+                outln!(
                     "{} ({} error{})",
                     if passed { "Site design passed validation" } else { "Site design failed validation" },
                     report.pointer("/details/errorCount").and_then(Value::as_u64).unwrap_or(0),
@@ -163,14 +163,14 @@ pub async fn design(args: DesignArgs) -> ExitCode {
                 let body = json!({"base_design_id": base_design_id});
                 let design = client.json(Method::POST, "designs", Some(&body)).await?;
                 match format {
-                    ClientOutput::Table => println!("{}", cell(&design, "id")),
+                    ClientOutput::Table => outln!("{}", cell(&design, "id")),
                     other => print_value(&design, other),
                 }
             }
             DesignCommand::List => {
                 let ids = client.pages("designs").await?;
                 match format {
-                    ClientOutput::Table => ids.iter().for_each(|id| println!("{}", id.as_str().unwrap_or_default())),
+                    ClientOutput::Table => ids.iter().for_each(|id| outln!("{}", id.as_str().unwrap_or_default())),
                     other => print_value(&Value::Array(ids), other),
                 }
             }
@@ -203,23 +203,23 @@ fn print_parts(parts: &Value) {
 /// A design as text: id, creation, parts; for `compiled`, the validation
 /// status and the node names.
 fn print_design(design: &Value) {
-    println!("{:<10} {}", "Design ID", cell(design, "id"));
-    println!("{:<10} {}", "Created", cell(design, "created"));
-    println!("{:<10} {}", "Parts", cell(design, "part_count"));
+    outln!("{:<10} {}", "Design ID", cell(design, "id"));
+    outln!("{:<10} {}", "Created", cell(design, "created"));
+    outln!("{:<10} {}", "Parts", cell(design, "part_count"));
     if let Some(validation) = design.get("validation") {
-        println!("{:<10} {}", "Validation", cell(validation, "status"));
+        outln!("{:<10} {}", "Validation", cell(validation, "status"));
         for message in validation.pointer("/details/messageList").and_then(Value::as_array).into_iter().flatten() {
             if message.get("error").and_then(Value::as_bool) == Some(true) {
-                println!("  error: {}", cell(message, "message"));
+                outln!("  error: {}", cell(message, "message"));
             }
         }
     }
     if let Some(nodes) = design.get("nodes").and_then(Value::as_array) {
         let names: Vec<&str> = nodes.iter().filter_map(Value::as_str).collect();
-        println!("{:<10} {} ({})", "Nodes", names.len(), names.join(", "));
+        outln!("{:<10} {} ({})", "Nodes", names.len(), names.join(", "));
     }
     if let Some(parts) = design.get("parts") {
-        println!();
+        outln!();
         print_parts(parts);
     }
 }

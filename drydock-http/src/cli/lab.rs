@@ -60,7 +60,7 @@ pub async fn run(command: LabCommand) -> ExitCode {
     }
     match serde_json::to_string_pretty(&lab_scenario(&site, &options)) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             ExitCode::SUCCESS
         }
         Err(error) => {

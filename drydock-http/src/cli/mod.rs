@@ -1,6 +1,28 @@
 //! The `drydock` command tree (clap). Each subcommand lives in its own file
 //! and returns an exit code; `main` only parses, sets up logging and
 //! dispatches.
+//!
+//! Results go to standard output through [`outln!`] and [`out!`] (never
+//! `println!`): when the reader has gone away (`drydock … | head`), the
+//! command stops quietly with success instead of panicking on the broken
+//! pipe.
+
+/// `println!` for command results: see [`output::write_out`].
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for command results: see [`output::write_out`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(format_args!($($arg)*))
+    };
+}
 
 pub mod client;
 pub mod config;

@@ -1,7 +1,23 @@
 //! Terminal output helpers: output formats and colour (only on a terminal,
 //! never when `NO_COLOR` is set).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+
+/// Write a command's result to standard output. A reader that has gone
+/// away (a closed pipe: `drydock validate -o json | head`) ends the command
+/// at once with success — nothing more can be said to it, and the error is
+/// not the command's; any other write error ends it with exit code 1 and a
+/// message on standard error. Never a panic.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(std::io::stderr(), "error: cannot write the output: {error}");
+        std::process::exit(1);
+    }
+}
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -431,7 +431,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
 /// Run `drydock serve`.
 pub async fn run(args: ServeArgs) -> ExitCode {
     if args.print_openapi {
-        println!("{}", crate::server::openapi_document(Arc::new(crate::server::document_state())));
+        outln!("{}", crate::server::openapi_document(Arc::new(crate::server::document_state())));
         return ExitCode::SUCCESS;
     }
     let _ = tracing_subscriber::fmt()

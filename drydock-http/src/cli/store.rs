@@ -97,14 +97,14 @@ pub fn run(command: StoreCommand) -> ExitCode {
     match args.output {
         OutputFormat::Json => {
             let path = PathBuf::from(args.path.strip_prefix("redb:").unwrap_or(&args.path));
-            println!("{}", json_body(&path, &outcome));
+            outln!("{}", json_body(&path, &outcome));
         }
         OutputFormat::Text => {
             let (stdout, stderr) = (Style::stdout(), Style::stderr());
             match outcome.status {
-                "ok" => println!("{} {}", stdout.success("ok:"), outcome.message),
-                "repaired" => println!("{} {}", stdout.warning("repaired:"), outcome.message),
-                "corrupt" => println!("{} {}", stdout.error("corrupt:"), outcome.message),
+                "ok" => outln!("{} {}", stdout.success("ok:"), outcome.message),
+                "repaired" => outln!("{} {}", stdout.warning("repaired:"), outcome.message),
+                "corrupt" => outln!("{} {}", stdout.error("corrupt:"), outcome.message),
                 _ => eprintln!("{} {}", stderr.error("error:"), outcome.message),
             }
         }

@@ -165,7 +165,7 @@ pub async fn run(args: TaskArgs) -> ExitCode {
                 if !(200..300).contains(&status) {
                     return Err(Failure::Request(super::client::status_error(status, &text)));
                 }
-                println!("Task table purged successfully.");
+                outln!("Task table purged successfully.");
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -384,7 +384,7 @@ fn print_nodes(tree: &Value, format: ClientOutput) {
     let rows = node_rows(tree);
     match format {
         ClientOutput::Table => {
-            println!();
+            outln!();
             let table: Vec<Vec<String>> = rows
                 .iter()
                 .map(|(node, state, boot, _)| vec![node.clone(), state.clone(), if boot.is_empty() { "-".into() } else { boot.join("; ") }])
@@ -392,7 +392,7 @@ fn print_nodes(tree: &Value, format: ClientOutput) {
             print_table(&["Node", "Result", "Boot actions"], &table);
             for (node, _, _, errors) in rows.iter().filter(|row| row.1 == "failed") {
                 for error in errors {
-                    println!("{node}: {error}");
+                    outln!("{node}: {error}");
                 }
             }
         }
@@ -433,7 +433,7 @@ fn print_task(task: &Value, format: ClientOutput) {
                 ("Failed", nodes("failures")),
             ];
             for (name, value) in rows {
-                println!("{name:<10} {value}");
+                outln!("{name:<10} {value}");
             }
         }
         other => print_value(task, other),

@@ -73,7 +73,7 @@ pub async fn run(args: ValidateArgs) -> ExitCode {
     let report = &evaluation.report;
     match args.output {
         OutputFormat::Json => match serde_json::to_string_pretty(&report_body(report)) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(error) => {
                 eprintln!("error: cannot encode the report: {error}");
                 return ExitCode::from(2);
@@ -107,7 +107,7 @@ fn print_text(report: &drydock_core::validate::DesignReport, show_info: bool) {
                 print_finding(finding, style);
             }
             ReportMessage::Plain { message, .. } => {
-                println!("{}: {message}", style.error("error"));
+                outln!("{}: {message}", style.error("error"));
             }
         }
     }
@@ -121,9 +121,9 @@ fn print_text(report: &drydock_core::validate::DesignReport, show_info: bool) {
         if infos == 1 { "" } else { "s" }
     );
     match report.status {
-        DesignStatus::Success => println!("{} ({summary})", style.success("Site design passed validation")),
-        DesignStatus::Failure => println!("{} ({summary})", style.error("Site design failed validation")),
-        DesignStatus::NotEvaluated => println!("{} ({summary})", style.error("Site design could not be evaluated")),
+        DesignStatus::Success => outln!("{} ({summary})", style.success("Site design passed validation")),
+        DesignStatus::Failure => outln!("{} ({summary})", style.error("Site design failed validation")),
+        DesignStatus::NotEvaluated => outln!("{} ({summary})", style.error("Site design could not be evaluated")),
     }
 }
 
@@ -133,22 +133,22 @@ fn print_finding(finding: &Finding, style: Style) {
         Level::Warning => style.warning(&format!("warning[{}]", finding.code)),
         Level::Info => style.info(&format!("info[{}]", finding.code)),
     };
-    println!("{label}: {}", finding.message);
+    outln!("{label}: {}", finding.message);
     for document in &finding.documents {
         let kind = document.schema.split('/').nth(1).unwrap_or(&document.schema);
         match &finding.location {
             Some(location) if finding.documents.first() == Some(document) => {
-                println!("  {} {kind} '{}' at {location}", style.dim("-->"), document.name)
+                outln!("  {} {kind} '{}' at {location}", style.dim("-->"), document.name)
             }
-            _ => println!("  {} {kind} '{}'", style.dim("-->"), document.name),
+            _ => outln!("  {} {kind} '{}'", style.dim("-->"), document.name),
         }
     }
     if finding.documents.is_empty()
         && let Some(location) = &finding.location
     {
-        println!("  {} {location}", style.dim("-->"));
+        outln!("  {} {location}", style.dim("-->"));
     }
     if !finding.diagnostic.is_empty() {
-        println!("  {} {}", style.dim("= hint:"), finding.diagnostic);
+        outln!("  {} {}", style.dim("= hint:"), finding.diagnostic);
     }
 }

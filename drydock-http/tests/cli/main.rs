@@ -116,3 +116,26 @@ fn lab_scenario_matches_the_design() {
     let missing = drydock(&["lab", "scenario", "/no/such.yaml"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// `drydock … | head`: a reader that goes away before the output is written
+/// ends the command quietly with success, never with a panic (exit 101).
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::process::Stdio;
+    let site = format!("{}/../examples/site.yaml", env!("CARGO_MANIFEST_DIR"));
+    for args in [vec!["validate", "-o", "json", site.as_str()], vec!["config", "reference"], vec!["config", "sample"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_drydock"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("drydock runs");
+        // The reader goes away before anything is read.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("drydock ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
