@@ -33,6 +33,7 @@ pub mod node;
 pub mod oslo;
 pub mod output;
 pub mod serve;
+pub mod shell;
 pub mod store;
 pub mod task;
 pub mod validate;
@@ -76,6 +77,10 @@ pub enum Command {
     /// The embedded store file (`drydock store check PATH`).
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
 }
 
 /// Parse the command line; for `serve --config FILE`, the file's options
@@ -127,6 +132,8 @@ pub fn main() -> ExitCode {
             Command::Validate(args) => validate::run(args).await,
             Command::Lab(command) => lab::run(command).await,
             Command::Store(command) => store::run(command),
+            Command::Completions(args) => shell::completions(&args),
+            Command::Man => shell::man(),
             Command::Serve(args) => serve::run(*args).await,
             Command::Config(command) => config::run(command),
             Command::Validatedesign(args) => design::validate(args).await,

@@ -139,3 +139,26 @@ fn a_closed_pipe_ends_the_command_quietly() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+/// Shell completions and the man page come from the command tree: every
+/// command is in them.
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let commands = ["validate", "serve", "task", "node", "design", "part", "config", "lab", "store", "completions", "man"];
+    for shell in ["bash", "zsh", "fish"] {
+        let output = drydock(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = stdout(&output);
+        for command in commands {
+            assert!(script.contains(command), "{shell} completions lack {command}");
+        }
+    }
+    let man = drydock(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = stdout(&man);
+    assert!(page.starts_with(".ie") || page.contains(".TH drydock"), "{}", &page[..page.len().min(200)]);
+    for command in commands {
+        assert!(page.contains(command), "the man page lacks {command}");
+    }
+    assert_eq!(drydock(&["completions", "nushell-9"]).status.code(), Some(2), "an unknown shell is a usage error");
+}
