@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::Value;
 
 /// Options every API command takes.
@@ -49,20 +49,13 @@ pub struct ClientArgs {
     )]
     pub os_user_domain_name: String,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = ClientOutput::Table, global = true)]
+    #[arg(long, short = 'o', value_enum, default_value_t = ClientOutput::Text, global = true)]
     pub output: ClientOutput,
 }
 
-/// How an API command prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ClientOutput {
-    /// Readable table or text.
-    Table,
-    /// JSON (the API's body).
-    Json,
-    /// YAML (the API's body).
-    Yaml,
-}
+/// How an API command prints its result (the output format of every
+/// command).
+pub type ClientOutput = super::output::OutputFormat;
 
 /// Why a command failed: usage/configuration (exit 2) or request (exit 1).
 #[derive(Debug)]
@@ -360,7 +353,7 @@ impl Client {
 pub fn print_value(value: &Value, format: ClientOutput) {
     match format {
         ClientOutput::Yaml => out!("{}", to_yaml(value)),
-        ClientOutput::Json | ClientOutput::Table => {
+        ClientOutput::Json | ClientOutput::Text => {
             outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()))
         }
     }

@@ -123,7 +123,7 @@ pub async fn validate(args: ValidateDesignArgs) -> ExitCode {
         };
         let passed = report.get("status").and_then(Value::as_str) == Some("Success");
         match format {
-            ClientOutput::Table => {
+            ClientOutput::Text => {
                 let messages = report.pointer("/details/messageList").and_then(Value::as_array).cloned().unwrap_or_default();
                 let rows: Vec<Vec<String>> = messages
                     .iter()
@@ -163,14 +163,14 @@ pub async fn design(args: DesignArgs) -> ExitCode {
                 let body = json!({"base_design_id": base_design_id});
                 let design = client.json(Method::POST, "designs", Some(&body)).await?;
                 match format {
-                    ClientOutput::Table => outln!("{}", cell(&design, "id")),
+                    ClientOutput::Text => outln!("{}", cell(&design, "id")),
                     other => print_value(&design, other),
                 }
             }
             DesignCommand::List => {
                 let ids = client.pages("designs").await?;
                 match format {
-                    ClientOutput::Table => ids.iter().for_each(|id| outln!("{}", id.as_str().unwrap_or_default())),
+                    ClientOutput::Text => ids.iter().for_each(|id| outln!("{}", id.as_str().unwrap_or_default())),
                     other => print_value(&Value::Array(ids), other),
                 }
             }
@@ -178,7 +178,7 @@ pub async fn design(args: DesignArgs) -> ExitCode {
                 let path = format!("designs/{}?source={source}", super::task::encode(&design_id));
                 let design = client.json(Method::GET, &path, None).await?;
                 match format {
-                    ClientOutput::Table => print_design(&design),
+                    ClientOutput::Text => print_design(&design),
                     other => print_value(&design, other),
                 }
             }
@@ -236,14 +236,14 @@ pub async fn part(args: PartArgs) -> ExitCode {
                     .post_yaml(&format!("designs/{}/parts", encode(&design_id)), &[("ingester", "yaml".to_string())], content)
                     .await?;
                 match format {
-                    ClientOutput::Table => print_parts(&Value::Array(vec![part])),
+                    ClientOutput::Text => print_parts(&Value::Array(vec![part])),
                     other => print_value(&part, other),
                 }
             }
             PartCommand::List { design_id } => {
                 let parts = client.json(Method::GET, &format!("designs/{}/parts", encode(&design_id)), None).await?;
                 match format {
-                    ClientOutput::Table => print_parts(&parts),
+                    ClientOutput::Text => print_parts(&parts),
                     other => print_value(&parts, other),
                 }
             }
@@ -254,7 +254,7 @@ pub async fn part(args: PartArgs) -> ExitCode {
                     path.push_str(&encode(name));
                 }
                 let documents = client.json(Method::GET, &path, None).await?;
-                print_value(&documents, if format == ClientOutput::Table { ClientOutput::Yaml } else { format });
+                print_value(&documents, if format == ClientOutput::Text { ClientOutput::Yaml } else { format });
             }
         }
         Ok(ExitCode::SUCCESS)

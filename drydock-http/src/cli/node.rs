@@ -63,7 +63,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
             NodeCommand::List => {
                 let nodes = client.json(Method::GET, "nodes", None).await?;
                 match format {
-                    ClientOutput::Table => {
+                    ClientOutput::Text => {
                         let rows: Vec<Vec<String>> = nodes
                             .as_array()
                             .map(|nodes| nodes.iter().map(|node| COLUMNS.iter().map(|(_, key)| cell(node, key)).collect()).collect())
@@ -77,7 +77,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
                 let latest = if data.no_latest { "False" } else { "True" };
                 let path = format!("nodes/{}/builddata", super::task::encode(&data.node_name));
                 let value: Value = client.get_query(&path, &[("latest", latest.to_string())]).await?;
-                print_value(&value, if format == ClientOutput::Table { ClientOutput::Yaml } else { format });
+                print_value(&value, if format == ClientOutput::Text { ClientOutput::Yaml } else { format });
             }
         }
         Ok(ExitCode::SUCCESS)

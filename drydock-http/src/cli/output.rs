@@ -19,14 +19,18 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// How a command prints its result.
+/// How a command prints its result: one set of `-o` values for every
+/// command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// Readable text.
+    /// Readable text, tables for lists (`table` is the same).
     #[default]
+    #[value(alias = "table")]
     Text,
-    /// JSON for scripts.
+    /// JSON for scripts (an API command prints the API's body).
     Json,
+    /// YAML (the same content as JSON).
+    Yaml,
 }
 
 /// ANSI styling that switches itself off when stdout is not a terminal.

@@ -99,6 +99,10 @@ pub fn run(command: StoreCommand) -> ExitCode {
             let path = PathBuf::from(args.path.strip_prefix("redb:").unwrap_or(&args.path));
             outln!("{}", json_body(&path, &outcome));
         }
+        OutputFormat::Yaml => {
+            let path = PathBuf::from(args.path.strip_prefix("redb:").unwrap_or(&args.path));
+            out!("{}", super::client::to_yaml(&json_body(&path, &outcome)));
+        }
         OutputFormat::Text => {
             let (stdout, stderr) = (Style::stdout(), Style::stderr());
             match outcome.status {

@@ -128,7 +128,7 @@ pub async fn run(args: TaskArgs) -> ExitCode {
             TaskCommand::List => {
                 let tasks = Value::Array(client.pages("tasks").await?);
                 match format {
-                    ClientOutput::Table => print_tasks(&tasks),
+                    ClientOutput::Text => print_tasks(&tasks),
                     other => print_value(&tasks, other),
                 }
                 Ok(ExitCode::SUCCESS)
@@ -157,7 +157,7 @@ pub async fn run(args: TaskArgs) -> ExitCode {
                     return Err(Failure::Request(super::client::status_error(status, &text)));
                 }
                 let value: Value = serde_json::from_str(&text).map_err(|_| Failure::Request("the build data is not JSON".into()))?;
-                print_value(&value, if format == ClientOutput::Table { ClientOutput::Yaml } else { format });
+                print_value(&value, if format == ClientOutput::Text { ClientOutput::Yaml } else { format });
                 Ok(ExitCode::SUCCESS)
             }
             TaskCommand::Delete(delete) => {
@@ -383,7 +383,7 @@ fn node_rows(tree: &Value) -> Vec<(String, String, Vec<String>, Vec<String>)> {
 fn print_nodes(tree: &Value, format: ClientOutput) {
     let rows = node_rows(tree);
     match format {
-        ClientOutput::Table => {
+        ClientOutput::Text => {
             outln!();
             let table: Vec<Vec<String>> = rows
                 .iter()
@@ -420,7 +420,7 @@ fn finish(task: &Value, format: ClientOutput) -> ExitCode {
 
 fn print_task(task: &Value, format: ClientOutput) {
     match format {
-        ClientOutput::Table => {
+        ClientOutput::Text => {
             let nodes = |key: &str| strings(task.pointer(&format!("/result/{key}"))).collect::<Vec<_>>().join(", ");
             let rows = [
                 ("Task ID", cell(task, "task_id")),

@@ -79,6 +79,7 @@ pub async fn run(args: ValidateArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        OutputFormat::Yaml => out!("{}", super::client::to_yaml(&report_body(report))),
         OutputFormat::Text => print_text(report, args.show_info),
     }
     match report.status {

@@ -162,3 +162,27 @@ fn completions_and_the_man_page_cover_every_command() {
     }
     assert_eq!(drydock(&["completions", "nushell-9"]).status.code(), Some(2), "an unknown shell is a usage error");
 }
+
+/// One set of `-o` values for every command: text (alias table), json,
+/// yaml — the local commands included.
+#[test]
+fn every_command_takes_the_same_output_formats() {
+    let site = format!("{}/../examples/site.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = drydock(&["validate", "-o", "text", &site]);
+    let table = drydock(&["validate", "-o", "table", &site]);
+    assert_eq!((text.status.code(), stdout(&text)), (table.status.code(), stdout(&table)), "table is text");
+    let yaml = drydock(&["validate", "-o", "yaml", &site]);
+    assert_eq!(yaml.status.code(), Some(0));
+    assert!(stdout(&yaml).contains("\"kind\": \"Status\""), "{}", stdout(&yaml));
+    let missing = std::env::temp_dir().join(format!("drydock-no-store-{}.redb", std::process::id()));
+    let store = drydock(&["store", "check", "-o", "yaml", &missing.display().to_string()]);
+    assert!(stdout(&store).contains("\"status\""), "{}", stdout(&store));
+    for command in [&["task", "list"][..], &["node", "list"][..], &["store", "check", "x"][..]] {
+        let mut args = command.to_vec();
+        args.extend(["-o", "nonsense"]);
+        let refused = drydock(&args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(stderr.contains("text") && stderr.contains("json") && stderr.contains("yaml"), "{command:?}: {stderr}");
+    }
+}
