@@ -82,6 +82,14 @@ pub struct Ingested {
 }
 
 impl Ingested {
+    /// Add the result of ingesting the stream that follows this one (a
+    /// design split across files): its documents and findings after these.
+    pub fn append(&mut self, other: Ingested) {
+        self.design.append(other.design);
+        self.findings.extend(other.findings);
+        self.document_count += other.document_count;
+    }
+
     /// Whether ingestion found no errors (upstream status `Success`).
     pub fn is_success(&self) -> bool {
         !self.findings.iter().any(Finding::is_error)

@@ -79,6 +79,24 @@ pub struct SiteDesign {
 }
 
 impl SiteDesign {
+    /// Add `other`'s documents after this design's, as if its stream
+    /// followed this one (a design split across files, read in order; every
+    /// document keeps its own file and line). The source name stays the
+    /// first one's.
+    pub fn append(&mut self, other: SiteDesign) {
+        self.regions.extend(other.regions);
+        self.network_links.extend(other.network_links);
+        self.networks.extend(other.networks);
+        self.hardware_profiles.extend(other.hardware_profiles);
+        self.host_profiles.extend(other.host_profiles);
+        self.baremetal_nodes.extend(other.baremetal_nodes);
+        self.racks.extend(other.racks);
+        self.boot_actions.extend(other.boot_actions);
+        if self.source_name.is_none() {
+            self.source_name = other.source_name;
+        }
+    }
+
     /// The site: the last Region in stream order.
     pub fn region(&self) -> Option<&Region> {
         self.regions.last()

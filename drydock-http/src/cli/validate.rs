@@ -9,7 +9,7 @@ use drydock_core::ingest::EnvelopeMode;
 use drydock_core::model::{Finding, Level};
 use drydock_core::validate::{DesignStatus, PlatformCatalog, ReportMessage, ValidationOptions};
 
-use super::load::load_design;
+use super::load::load_designs;
 
 use super::output::{OutputFormat, Style};
 use crate::wire::validation::report_body;
@@ -17,8 +17,10 @@ use crate::wire::validation::report_body;
 /// Arguments of `drydock validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The design: a path, file://, http(s)://, or deckhand+http(s):// URL.
-    pub design_ref: String,
+    /// The design: a path, file://, http(s)://, or deckhand+http(s):// URL;
+    /// several are read in order as one design (a site split across files).
+    #[arg(required = true, num_args = 1..)]
+    pub design_refs: Vec<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -63,7 +65,7 @@ pub async fn run(args: ValidateArgs) -> ExitCode {
         Envelope::Legacy => EnvelopeMode::Legacy,
     };
     let platform = (!args.images.is_empty()).then(|| PlatformCatalog::Available(args.images.clone()));
-    let evaluation = match load_design(&args.design_ref, envelope, &ValidationOptions { platform }).await {
+    let evaluation = match load_designs(&args.design_refs, envelope, &ValidationOptions { platform }).await {
         Ok(evaluation) => evaluation,
         Err(error) => {
             eprintln!("error: {error}");

@@ -186,3 +186,39 @@ fn every_command_takes_the_same_output_formats() {
         assert!(stderr.contains("text") && stderr.contains("json") && stderr.contains("yaml"), "{command:?}: {stderr}");
     }
 }
+
+/// `validate` reads several files in order as one design: a site split in
+/// two validates as the whole does, and a finding names its own file.
+#[test]
+fn validate_reads_several_files_as_one_design() {
+    let site = std::fs::read_to_string(format!("{}/../examples/site.yaml", env!("CARGO_MANIFEST_DIR"))).expect("site");
+    let documents: Vec<&str> = site.split("\n---\n").collect();
+    assert!(documents.len() > 4, "a multi-document site");
+    let middle = documents.len() / 2;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (first, second) = (dir.path().join("first.yaml"), dir.path().join("second.yaml"));
+    std::fs::write(&first, documents[..middle].join("\n---\n")).expect("first");
+    std::fs::write(&second, format!("---\n{}", documents[middle..].join("\n---\n"))).expect("second");
+    let whole = drydock(&["validate", "-o", "json", &format!("{}/../examples/site.yaml", env!("CARGO_MANIFEST_DIR"))]);
+    let split = drydock(&["validate", "-o", "json", &first.display().to_string(), &second.display().to_string()]);
+    let (whole_report, split_report): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&stdout(&whole)).expect("json"), serde_json::from_str(&stdout(&split)).expect("json"));
+    assert_eq!(split.status.code(), whole.status.code());
+    assert_eq!(split_report["status"], whole_report["status"]);
+    assert_eq!(split_report["details"]["errorCount"], whole_report["details"]["errorCount"]);
+    assert_eq!(
+        split_report["details"]["messageList"].as_array().map(Vec::len),
+        whole_report["details"]["messageList"].as_array().map(Vec::len)
+    );
+
+    // A broken document in the second file: the finding names that file.
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "---\nschema: drydock/Network/v1\nmetadata:\n  schema: metadata/Document/v1\n  name: broken\ndata:\n  mtu: lots\n",
+    )
+    .expect("broken");
+    let output = drydock(&["validate", &first.display().to_string(), &broken.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("broken.yaml"), "{}", stdout(&output));
+}
