@@ -109,8 +109,8 @@ fn envelope(name: &str) -> PyResult<EnvelopeMode> {
 }
 
 /// One finding of ingestion or validation.
-#[pyclass(frozen, module = "drydock")]
-pub struct Finding_ {
+#[pyclass(frozen, name = "Finding", module = "drydock")]
+pub struct PyFinding {
     /// The DD code (`DD2002`), or `None` for a plain message.
     #[pyo3(get)]
     code: Option<String>,
@@ -134,11 +134,11 @@ pub struct Finding_ {
     line: Option<u32>,
 }
 
-impl Finding_ {
-    fn from_message(message: &ReportMessage) -> Finding_ {
+impl PyFinding {
+    fn from_message(message: &ReportMessage) -> PyFinding {
         match message {
-            ReportMessage::Finding(finding) => Finding_::from_finding(finding),
-            ReportMessage::Plain { message, error, .. } => Finding_ {
+            ReportMessage::Finding(finding) => PyFinding::from_finding(finding),
+            ReportMessage::Plain { message, error, .. } => PyFinding {
                 code: None,
                 level: if *error { "Error".into() } else { "Info".into() },
                 message: message.clone(),
@@ -150,8 +150,8 @@ impl Finding_ {
         }
     }
 
-    fn from_finding(finding: &Finding) -> Finding_ {
-        Finding_ {
+    fn from_finding(finding: &Finding) -> PyFinding {
+        PyFinding {
             code: Some(finding.code.to_owned()),
             level: match finding.level {
                 Level::Error => "Error",
@@ -169,7 +169,7 @@ impl Finding_ {
 }
 
 #[pymethods]
-impl Finding_ {
+impl PyFinding {
     /// Whether this is an error.
     #[getter]
     fn is_error(&self) -> bool {
@@ -254,7 +254,7 @@ impl Site {
     fn effective(&self) -> PyResult<&Arc<EffectiveSite>> {
         self.site.as_ref().ok_or_else(|| {
             let first =
-                self.report.messages.iter().find(|message| message.is_error()).map(|message| Finding_::from_message(message).message);
+                self.report.messages.iter().find(|message| message.is_error()).map(|message| PyFinding::from_message(message).message);
             DesignInvalidError::new_err(format!(
                 "the design has {} error(s), so it has no effective site{}",
                 self.report.error_count,
@@ -294,21 +294,21 @@ impl Site {
 
     /// Every ingestion and validation finding, in order.
     #[getter]
-    fn findings(&self) -> Vec<Finding_> {
-        self.report.messages.iter().map(Finding_::from_message).collect()
+    fn findings(&self) -> Vec<PyFinding> {
+        self.report.messages.iter().map(PyFinding::from_message).collect()
     }
 
     /// Validate: every ingestion finding and the outcome of each of the 18
     /// rules (errors, warnings and the rules' `Info` successes), in the
     /// validatedesign order. The design was validated when it loaded, so
     /// this returns the same list every time.
-    fn validate(&self) -> Vec<Finding_> {
+    fn validate(&self) -> Vec<PyFinding> {
         self.findings()
     }
 
     /// Only the errors.
-    fn errors(&self) -> Vec<Finding_> {
-        self.report.messages.iter().filter(|message| message.is_error()).map(Finding_::from_message).collect()
+    fn errors(&self) -> Vec<PyFinding> {
+        self.report.messages.iter().filter(|message| message.is_error()).map(PyFinding::from_message).collect()
     }
 
     /// The effective nodes, in design order.
@@ -319,9 +319,9 @@ impl Site {
     }
 
     /// One effective node by name (KeyError when absent).
-    fn node(&self, name: &str) -> PyResult<Document> {
+    fn node(&self, py: Python<'_>, name: &str) -> PyResult<Document> {
         let site = self.effective()?;
-        let node = site.node(name).ok_or_else(|| PyKeyError::new_err(format!("no node {name} in the design")))?;
+        let node = site.node(name).ok_or_else(|| unknown_node(py, format!("no node {name} in the design")))?;
         Document::new("BaremetalNode", &node.meta, node)
     }
 
@@ -483,6 +483,29 @@ fn designs() -> &'static DesignService {
     DESIGNS.get_or_init(DesignService::default)
 }
 
+/// `UnknownNodeError`: a `DrydockError` and, for code written against
+/// `KeyError`, a `KeyError` too (made at import, as the exception macro
+/// takes one base only).
+static UNKNOWN_NODE: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
+
+fn unknown_node_type(py: Python<'_>) -> PyResult<&Py<pyo3::types::PyType>> {
+    UNKNOWN_NODE.get_or_try_init(py, || {
+        let bases = pyo3::types::PyTuple::new(py, [py.get_type::<DrydockError>(), py.get_type::<PyKeyError>()])?;
+        let namespace = PyDict::new(py);
+        namespace.set_item("__doc__", "The design has no node of that name.")?;
+        namespace.set_item("__module__", "drydock")?;
+        let made = py.get_type::<pyo3::types::PyType>().call1(("UnknownNodeError", bases, namespace))?;
+        Ok(made.cast_into::<pyo3::types::PyType>()?.unbind())
+    })
+}
+
+fn unknown_node(py: Python<'_>, message: String) -> PyErr {
+    match unknown_node_type(py) {
+        Ok(kind) => PyErr::from_type(kind.bind(py).clone(), message),
+        Err(error) => error,
+    }
+}
+
 /// The extension module.
 #[pymodule]
 fn _drydock(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -491,12 +514,13 @@ fn _drydock(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(loads, module)?)?;
     module.add_class::<Site>()?;
     module.add_class::<Document>()?;
-    module.add_class::<Finding_>()?;
+    module.add_class::<PyFinding>()?;
     module.add("DrydockError", py.get_type::<DrydockError>())?;
     module.add("DesignLoadError", py.get_type::<DesignLoadError>())?;
     module.add("DesignInvalidError", py.get_type::<DesignInvalidError>())?;
     module.add("NodeFilterError", py.get_type::<NodeFilterError>())?;
     module.add("BootActionError", py.get_type::<BootActionError>())?;
+    module.add("UnknownNodeError", unknown_node_type(py)?.bind(py))?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

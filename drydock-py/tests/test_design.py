@@ -23,8 +23,11 @@ def test_fullsite_loads_with_its_effective_nodes(fullsite_path):
     assert {doc.name for doc in site.boot_actions} == {"hw_filtered", "helloworld", "hw_filtered2"}
     assert {doc.name for doc in site.networks} >= {"oob", "pxe", "mgmt", "private", "public"}
     assert site.network_links[0].kind == "NetworkLink"
-    with pytest.raises(KeyError):
+    with pytest.raises(drydock.UnknownNodeError) as raised:
         site.node("nosuchnode")
+    assert isinstance(raised.value, drydock.DrydockError) and isinstance(raised.value, KeyError)
+    assert all(type(finding).__name__ == "Finding" for finding in site.findings)
+    assert drydock.Finding.__name__ == "Finding" and "Finding_" not in dir(drydock)
     with pytest.raises(AttributeError):
         node.no_such_field
 

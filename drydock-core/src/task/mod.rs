@@ -445,6 +445,7 @@ impl RawJson {
     }
 
     /// Text a store wrote from a [`RawJson`] itself (not checked again).
+    #[cfg_attr(not(any(feature = "store-redb", feature = "store-postgres")), allow(dead_code))]
     pub(crate) fn from_stored(text: &str) -> Self {
         RawJson(text.into())
     }
