@@ -31,9 +31,10 @@ if [ "${CI:-}" = true ]; then
 fi
 disk
 
-echo "==> lint: cargo fmt, cargo clippy"
+echo "==> lint: cargo fmt, cargo clippy, cargo doc (warnings denied)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 log_dir="$(mktemp -d)"
 cleanup_hooks+=(remove_logs)

@@ -318,7 +318,7 @@ const CATALOGUE_TTL: Duration = Duration::from_secs(30);
 const FAILURE_TTL: Duration = Duration::from_secs(5);
 
 /// The node driver's images and kernels for validation (DD3001), read at
-/// most once per [`CATALOGUE_TTL`]; without a node driver validation runs
+/// most once per 30 s (a failed read is remembered 5 s); without a node driver validation runs
 /// offline (DD3001 warns), as the original does.
 pub struct PlatformSource {
     driver: Option<Arc<dyn NodeDriver>>,

@@ -6,8 +6,8 @@
 //!
 //! [`engine`] holds the `Orchestrator` (dependencies, configuration, design
 //! loading, the site-wide and per-node step runners that write the task
-//! tree), [`steps`] the per-node steps built from driver primitives,
-//! [`actions`] the actions in the original's order, [`scheduler`] the pure
+//! tree), `steps` the per-node steps built from driver primitives,
+//! `actions` the actions in the original's order (one file each), [`scheduler`] the pure
 //! rules for which queued tasks may run side by side, and [`runner`] the
 //! loop every process runs: it admits queued tasks under those rules
 //! through the store's task leases, so processes sharing a store share

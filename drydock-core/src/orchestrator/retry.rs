@@ -159,7 +159,8 @@ where
 }
 
 /// Run a driver call under `policy`, retrying its transient errors, and
-/// give back a [`DriverError`] (naming the attempts) when it gives up.
+/// give back a [`DriverError`](crate::drivers::DriverError) (naming the
+/// attempts) when it gives up.
 pub async fn retry_driver<T, F, Fut>(policy: &RetryPolicy, operation: F) -> Result<T, crate::drivers::DriverError>
 where
     F: FnMut(u32) -> Fut,

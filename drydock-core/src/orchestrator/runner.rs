@@ -3,7 +3,7 @@
 //! queued top-level tasks, learns what each will hold (its [`Claim`]: a
 //! node action's design is loaded off the loop, a few at a time), and asks
 //! the store for an atomic admission ([`StateStore::task_admit`]) in which
-//! it starts those the pure rules of [`scheduler`](super::scheduler) admit
+//! it starts those the pure rules of [`scheduler`] admit
 //! against the claims of every running task — its own and other
 //! processes' — and takes over running tasks whose lease lapsed. It runs at
 //! most `max_concurrent_tasks` top-level tasks itself, renews their leases

@@ -1,5 +1,5 @@
 //! The scheduling rules for top-level tasks, as pure data and functions (the
-//! leader loop in [`leader`](super::leader) applies them): what a task holds
+//! main loop in [`runner`](super::runner) applies them): what a task holds
 //! while it runs (its [`Claim`]: nothing, a set of nodes, or the whole
 //! site), when two claims conflict, and which queued tasks may start now
 //! ([`admit`]), looking at the queue in creation order. No I/O, no clock.

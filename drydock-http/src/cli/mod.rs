@@ -2,7 +2,7 @@
 //! and returns an exit code; `main` only parses, sets up logging and
 //! dispatches.
 //!
-//! Results go to standard output through [`outln!`] and [`out!`] (never
+//! Results go to standard output through `outln!` and `out!` (never
 //! `println!`): when the reader has gone away (`drydock … | head`), the
 //! command stops quietly with success instead of panicking on the broken
 //! pipe.
