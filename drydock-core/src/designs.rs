@@ -116,6 +116,7 @@ impl DesignWorkers {
 }
 
 /// What a cached evaluation was made from.
+#[derive(Clone)]
 struct Entry {
     design_ref: String,
     envelope: EnvelopeMode,
@@ -232,14 +233,7 @@ impl DesignService {
                 Some((_, cell)) => (cell.clone(), false),
                 None => {
                     let cell = InFlight::default();
-                    let entry = Entry {
-                        design_ref: key.design_ref.clone(),
-                        envelope,
-                        hash,
-                        options: key.options.clone(),
-                        content: key.content.clone(),
-                    };
-                    in_flight.push((entry, cell.clone()));
+                    in_flight.push((key.clone(), cell.clone()));
                     (cell, true)
                 }
             }

@@ -50,7 +50,6 @@ pub const SCHEMA_VERSION: u64 = 2;
 mod codec;
 
 type Bytes = &'static [u8];
-mod leases;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TASKS: TableDefinition<Bytes, Bytes> = TableDefinition::new("tasks");
@@ -242,6 +241,9 @@ macro_rules! r {
         $expr.map_err(|e| classify($path, e))?
     };
 }
+
+// After `r!`, which it uses.
+mod leases;
 
 /// The text of a caught panic.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -457,14 +459,28 @@ impl RedbStore {
         &self,
         work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
+        self.write_if(move |txn, path| work(txn, path).map(|value| (value, true))).await
+    }
+
+    /// Run `work` in a write transaction on the blocking pool; commit only
+    /// when it says it changed something (an unchanged pass is aborted: no
+    /// disk sync).
+    async fn write_if<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<(T, bool)> + Send + 'static,
+    ) -> StoreResult<T> {
         let shared = self.shared.clone();
         let permit = self.permit(&self.shared.writers).await?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             shared.run(Access::Write, |db, path| {
                 let txn = db.begin_write().map_err(|e| classify(path, e))?;
-                let value = work(&txn, path)?;
-                txn.commit().map_err(|e| classify(path, e))?;
+                let (value, changed) = work(&txn, path)?;
+                if changed {
+                    txn.commit().map_err(|e| classify(path, e))?;
+                } else {
+                    txn.abort().map_err(|e| classify(path, e))?;
+                }
                 Ok(value)
             })
         })

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{Access, Bytes, RedbStore, TASK_STATUS, TASKS, classify, decode, encode, get_task, prefix_end, put_task, status_byte};
+use super::{Bytes, RedbStore, TASK_STATUS, TASKS, classify, decode, encode, get_task, prefix_end, put_task, status_byte};
 use crate::ids::TaskId;
 use crate::store::lease::lease_end;
 use crate::store::{Admitted, Decide, RunningTask, StoreError, StoreResult, TaskLease};
@@ -35,12 +35,6 @@ impl LeaseRecord {
     fn into_lease(self) -> TaskLease {
         TaskLease { holder: self.holder, expires: self.expires, claim: self.claim }
     }
-}
-
-macro_rules! r {
-    ($path:expr, $expr:expr) => {
-        $expr.map_err(|e| classify($path, e))?
-    };
 }
 
 fn task_id(bytes: &[u8]) -> StoreResult<TaskId> {
@@ -115,32 +109,6 @@ fn running_roots(txn: &WriteTransaction, path: &Path) -> StoreResult<(Vec<(Runni
 }
 
 impl RedbStore {
-    /// Run `work` in a write transaction on the blocking pool; commit only
-    /// when it says it changed something (an unchanged pass is aborted: no
-    /// disk sync).
-    async fn write_if<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&WriteTransaction, &Path) -> StoreResult<(T, bool)> + Send + 'static,
-    ) -> StoreResult<T> {
-        let shared = self.shared.clone();
-        let permit = self.permit(&self.shared.writers).await?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            shared.run(Access::Write, |db, path| {
-                let txn = db.begin_write().map_err(|e| classify(path, e))?;
-                let (value, changed) = work(&txn, path)?;
-                if changed {
-                    txn.commit().map_err(|e| classify(path, e))?;
-                } else {
-                    txn.abort().map_err(|e| classify(path, e))?;
-                }
-                Ok(value)
-            })
-        })
-        .await
-        .map_err(|error| super::worker_failed(&self.shared.path, error))?
-    }
-
     pub(super) async fn admit(&self, me: uuid::Uuid, lease: std::time::Duration, decide: Decide) -> StoreResult<Admitted> {
         let check_orphans = !self.shared.orphans_leased.load(Ordering::Acquire);
         let admitted = self
