@@ -12,17 +12,26 @@ use drydock_core::store::{StoreErrorKind, TaskCursor, TaskQuery, TaskWithMessage
 use drydock_core::task::{Action, RequestContext as Requester};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
-use serde_json::{Map, Value, json};
+use poem_openapi::types::{Example, ToJSON};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags, Union};
+use serde_json::Value;
 
 use super::AppState;
 use super::auth::RequestContext;
 use super::body::{JsonText, RawBody};
-use super::error::{ApiError, ApiResult};
-use super::schema::{self, Documented, ListOf};
+use super::error::{
+    Answer, ApiError, ApiResult, BuildDataErrors, Envelope, HealthErrors, ListErrors, PurgeErrors, QueryErrors, ReadErrors,
+    ValidationErrors, WriteErrors,
+};
+use super::params::{self, Days, Depth, Flag, Lenient, PageSize};
+use super::security::{Anyone, Caller};
 use super::task_pages::{Page, PageKey};
-use crate::wire::task::{TaskListView, Zone, build_data_body, task_body};
-use crate::wire::validation::report_body;
+use crate::wire::task::{
+    BuildDataBody, KeyedBy, SubtaskErrorBody, TaskBody, TaskDetailBody, TaskListView, TaskShown, TaskTreeBody, TreeEntry, Zone,
+    build_data_body, result_body, task_body,
+};
+use crate::wire::types::{AnyObject, CreatableAction, NodeFilterSchema, NodeFilterValue};
+use crate::wire::validation::{ReportBody, report_typed};
 use drydock_core::validate::{DesignReport, DesignStatus, ReportMessage};
 
 /// Endpoint groups in the OpenAPI document.
@@ -43,7 +52,7 @@ pub enum ApiTags {
 pub enum VersionsReply {
     /// The versions offered.
     #[oai(status = 200)]
-    Ok(Json<Documented<schema::Versions>>),
+    Ok(Json<Versions>),
 }
 
 /// Build-data records.
@@ -51,7 +60,7 @@ pub enum VersionsReply {
 pub enum BuildDataReply {
     /// The records (possibly none).
     #[oai(status = 200)]
-    Ok(Json<Documented<ListOf<schema::BuildData>>>),
+    Ok(Json<Vec<BuildDataBody>>),
 }
 
 /// `POST /api/v1.0/nodefilter`.
@@ -59,7 +68,7 @@ pub enum BuildDataReply {
 pub enum NodeNamesReply {
     /// The names of the selected nodes, in design order.
     #[oai(status = 200)]
-    Ok(Json<Documented<schema::NodeNames>>),
+    Ok(Json<Vec<String>>),
 }
 
 /// `GET /api/v1.0/nodes`.
@@ -67,7 +76,7 @@ pub enum NodeNamesReply {
 pub enum NodesReply {
     /// The machines.
     #[oai(status = 200)]
-    Ok(Json<Documented<ListOf<schema::Node>>>),
+    Ok(Json<Vec<NodeSummary>>),
 }
 
 /// `GET /api/v1.0/health`.
@@ -86,10 +95,10 @@ pub enum HealthReply {
 pub enum ExtendedHealthReply {
     /// Healthy: a Status document.
     #[oai(status = 200)]
-    Healthy(Json<Documented<schema::HealthStatus>>),
+    Healthy(Json<HealthStatus>),
     /// Unhealthy: a Status document listing the failed checks.
     #[oai(status = 503)]
-    Unhealthy(Json<Documented<schema::HealthStatus>>),
+    Unhealthy(Json<HealthStatus>),
 }
 
 /// `GET /api/v1.0/tasks/{id}`.
@@ -97,7 +106,7 @@ pub enum ExtendedHealthReply {
 pub enum TaskReply {
     /// The task, or with `layers` the task tree by id.
     #[oai(status = 200)]
-    Ok(Json<Documented<schema::TaskDetail>>),
+    Ok(Json<TaskShown>),
 }
 
 /// `POST /api/v1.0/tasks`.
@@ -105,7 +114,7 @@ pub enum TaskReply {
 pub enum TaskCreated {
     /// The task, queued.
     #[oai(status = 201)]
-    Created(Json<Documented<schema::Task>>, #[oai(header = "Location")] String),
+    Created(Json<TaskBody>, #[oai(header = "Location")] String),
 }
 
 /// `GET /api/v1.0/tasks`: one page of tasks.
@@ -114,7 +123,7 @@ pub enum TaskList {
     /// The tasks, oldest first. `X-Drydock-Next-Marker` is set when more
     /// tasks follow; pass it back as `marker`.
     #[oai(status = 200)]
-    Ok(JsonText<ListOf<schema::Task>>, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
+    Ok(JsonText<Vec<TaskBody>>, #[oai(header = "X-Drydock-Next-Marker")] Option<String>),
 }
 
 /// `DELETE /api/v1.0/tasks`.
@@ -133,35 +142,58 @@ pub enum PurgeReply {
 pub enum ValidationReply {
     /// The design passed: a Status document.
     #[oai(status = 200)]
-    Valid(Json<Documented<schema::ValidationStatus>>),
-    /// The design failed: the same Status document with `code: 400`.
+    Valid(Json<ReportBody>),
+    /// The design failed: the same Status document with `code: 400`; a
+    /// request the server cannot validate (no body, no `href`, a reference
+    /// the source refused) gets the error envelope.
     #[oai(status = 400)]
-    Invalid(Json<Documented<schema::ValidationStatus>>),
+    Invalid(Json<ValidationFailure>),
 }
 
 /// Body of `POST /api/v1.0/tasks` (documentation only).
 #[derive(Object)]
+#[oai(example)]
 pub struct TaskCreateRequest {
-    /// `validate_design`, `verify_site`, `prepare_site`, `verify_nodes`,
-    /// `prepare_nodes`, `deploy_nodes`, `destroy_nodes` or `relabel_nodes`.
-    pub action: String,
+    /// What the task does.
+    pub action: CreatableAction,
     /// The design reference.
     pub design_ref: String,
-    /// A node filter or null.
-    pub node_filter: Option<Value>,
+    /// The nodes the task is about (null or absent: every node).
+    pub node_filter: Option<NodeFilterValue>,
+}
+
+impl Example for TaskCreateRequest {
+    fn example() -> Self {
+        TaskCreateRequest {
+            action: CreatableAction(Action::DeployNodes.as_str().into()),
+            design_ref: "http://deckhand/api/v1.0/revisions/1/rendered-documents".into(),
+            node_filter: Some(NodeFilterValue::new(NodeFilterSchema::example().to_json().unwrap_or_default())),
+        }
+    }
 }
 
 /// Body of `POST /api/v1.0/nodefilter` (documentation only).
 #[derive(Object)]
+#[oai(example)]
 pub struct NodeFilterRequest {
     /// The design reference.
     pub design_ref: String,
-    /// A node filter or null (every node).
-    pub node_filter: Option<Value>,
+    /// The filter (null or absent: every node).
+    pub node_filter: Option<NodeFilterValue>,
+}
+
+impl Example for NodeFilterRequest {
+    fn example() -> Self {
+        NodeFilterRequest {
+            design_ref: "file:///srv/site/site.yaml".into(),
+            node_filter: Some(NodeFilterValue::new(NodeFilterSchema::example().to_json().unwrap_or_default())),
+        }
+    }
 }
 
 /// Body of `POST /api/v1.0/validatedesign` (documentation only).
 #[derive(Object)]
+#[oai(example)]
 pub struct ValidateDesignRequest {
     /// Informational (`design`).
     pub rel: Option<String>,
@@ -172,8 +204,125 @@ pub struct ValidateDesignRequest {
     pub media_type: Option<String>,
 }
 
+impl Example for ValidateDesignRequest {
+    fn example() -> Self {
+        ValidateDesignRequest {
+            rel: Some("design".into()),
+            href: "file:///srv/site/site.yaml".into(),
+            media_type: Some("application/x-yaml".into()),
+        }
+    }
+}
+
+/// The 400 of `POST /validatedesign`: the failed validation's Status
+/// document, or the error envelope when the request could not be validated.
+#[derive(Union)]
+#[oai(one_of)]
+pub enum ValidationFailure {
+    /// The design failed validation (`code: 400`).
+    Report(ReportBody),
+    /// No body, no `href`, or a reference the source refused.
+    Error(Envelope),
+}
+
+/// Where a version lives and whether it is stable.
+#[derive(Object)]
+pub struct VersionEntry {
+    /// `/api/v1.0`.
+    pub path: String,
+    /// `stable`.
+    pub status: String,
+}
+
+/// The API versions this server offers.
+#[derive(Object)]
+#[oai(example)]
+pub struct Versions {
+    /// Version 1.0.
+    #[oai(rename = "v1.0")]
+    pub v1_0: VersionEntry,
+}
+
+impl Example for Versions {
+    fn example() -> Self {
+        Versions { v1_0: VersionEntry { path: "/api/v1.0".into(), status: "stable".into() } }
+    }
+}
+
+/// A failed health check.
+#[derive(Object)]
+pub struct HealthMessage {
+    /// What failed.
+    pub message: String,
+    /// Always true.
+    pub error: bool,
+    /// `SimpleMessage`.
+    pub kind: String,
+}
+
+/// The failed checks.
+#[derive(Object)]
+pub struct HealthDetails {
+    /// How many checks failed.
+    #[oai(rename = "errorCount")]
+    pub error_count: i64,
+    /// The failed checks.
+    #[oai(rename = "messageList")]
+    pub message_list: Vec<HealthMessage>,
+}
+
+/// `Success` with code 200, or `Failure` with code 503 and the failed checks.
+#[derive(Object)]
+#[oai(example)]
+pub struct HealthStatus {
+    /// Always `Status`.
+    pub kind: String,
+    /// Always `v1.0`.
+    #[oai(rename = "apiVersion")]
+    pub api_version: String,
+    /// Always empty.
+    pub metadata: AnyObject,
+    /// `Success` or `Failure`.
+    pub status: String,
+    /// Empty, or `Drydock failed to respond`.
+    pub message: String,
+    /// `HealthCheck`.
+    pub reason: String,
+    /// The failed checks.
+    pub details: HealthDetails,
+    /// 200 or 503.
+    pub code: i64,
+}
+
+impl HealthStatus {
+    fn new(failures: Vec<HealthMessage>) -> Self {
+        let healthy = failures.is_empty();
+        HealthStatus {
+            kind: "Status".into(),
+            api_version: "v1.0".into(),
+            metadata: AnyObject::default(),
+            status: if healthy { "Success" } else { "Failure" }.into(),
+            message: if healthy { "" } else { "Drydock failed to respond" }.into(),
+            reason: "HealthCheck".into(),
+            details: HealthDetails { error_count: failures.len() as i64, message_list: failures },
+            code: if healthy { 200 } else { 503 },
+        }
+    }
+}
+
+impl Example for HealthStatus {
+    fn example() -> Self {
+        HealthStatus::new(Vec::new())
+    }
+}
+
+fn failed_check(message: &str) -> HealthMessage {
+    HealthMessage { message: message.into(), error: true, kind: "SimpleMessage".into() }
+}
+
 /// A machine as `GET /api/v1.0/nodes` lists it (compat §1.3.9).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Object)]
+#[oai(rename = "Node")]
 pub struct NodeSummary {
     /// Host name.
     pub hostname: String,
@@ -184,12 +333,16 @@ pub struct NodeSummary {
     /// Provisioner status (`Deployed`, `Ready`, …).
     pub status_name: String,
     /// PXE MAC address.
+    #[oai(nullable)]
     pub boot_mac: Option<String>,
     /// `on`, `off`, `unknown`.
+    #[oai(nullable)]
     pub power_state: Option<String>,
     /// BMC address.
+    #[oai(nullable)]
     pub power_address: Option<String>,
     /// Boot interface address.
+    #[oai(nullable)]
     pub boot_ip: Option<String>,
 }
 
@@ -235,12 +388,12 @@ impl DrydockApi {
         super::authorize(&self.state, context, rule)
     }
 
-    async fn health_checks(&self) -> Vec<Value> {
+    async fn health_checks(&self) -> Vec<HealthMessage> {
         match self.state.store.ping().await {
             Ok(()) => Vec::new(),
             Err(error) => {
                 tracing::error!(error = %error, "health check: the state store does not answer");
-                vec![json!({"message": "Unable to connect to database", "error": true, "kind": "SimpleMessage"})]
+                vec![failed_check("Unable to connect to database")]
             }
         }
     }
@@ -254,14 +407,14 @@ impl DrydockApi {
         layers: i64,
         builddata: bool,
         subtaskerrors: bool,
-    ) -> ApiResult<(Map<String, Value>, Map<String, Value>)> {
+    ) -> ApiResult<(Vec<(String, TreeEntry)>, KeyedBy<SubtaskErrorBody>)> {
         let depth_limit = match layers {
             -1 => usize::MAX,
             n if n <= 0 => 1,
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
-        let mut layered = Map::new();
-        let mut errors = Map::new();
+        let mut layered = Vec::new();
+        let mut errors = KeyedBy::default();
         let mut seen: HashSet<TaskId> = HashSet::from([root.task.id]);
         let mut level = vec![root];
         let mut depth = 1;
@@ -281,24 +434,19 @@ impl DrydockApi {
             let mut next = Vec::with_capacity(children.len());
             for (TaskWithMessages { task, messages }, fresh) in level.into_iter().zip(fresh) {
                 if depth > 1 && subtaskerrors && messages.iter().any(|message| message.error) {
-                    let mut result = crate::wire::task::result_body(&task.result, &messages, Zone::Naive);
-                    if let Value::Object(map) = &mut result {
-                        map.insert("task_id".into(), task.id.to_string().into());
-                    }
-                    errors.insert(task.id.to_string(), result);
+                    let result = result_body(&task.result, &messages, Zone::Naive);
+                    errors.0.push((task.id.to_string(), SubtaskErrorBody { result, task_id: task.id.to_string() }));
                 }
                 if depth <= depth_limit {
-                    let mut body = task_body(&task, &messages, Zone::Naive);
-                    if builddata {
-                        body.insert("build_data".into(), self.build_data_json(task.id).await?);
-                    }
-                    layered.insert(task.id.to_string(), Value::Object(body));
+                    let build_data = if builddata { Some(self.build_data_json(task.id).await?) } else { None };
+                    let body = TaskDetailBody { task: task_body(&task, &messages, Zone::Naive), build_data, subtask_errors: None };
+                    layered.push((task.id.to_string(), Some(body)));
                 }
                 for id in fresh {
                     match children.remove(&id) {
                         Some(child) => next.push(child),
                         None if depth < depth_limit => {
-                            layered.insert(id.to_string(), Value::Null);
+                            layered.push((id.to_string(), None));
                         }
                         None => {}
                     }
@@ -310,7 +458,7 @@ impl DrydockApi {
         Ok((layered, errors))
     }
 
-    async fn build_data_json(&self, task: TaskId) -> ApiResult<Value> {
+    async fn build_data_json(&self, task: TaskId) -> ApiResult<Vec<BuildDataBody>> {
         let records = self.state.store.build_data_for_task(task).await?;
         Ok(records.iter().map(build_data_body).collect())
     }
@@ -319,25 +467,25 @@ impl DrydockApi {
 #[OpenApi]
 impl DrydockApi {
     /// API versions (no authentication).
-    #[oai(path = "/versions", method = "get", tag = "ApiTags::Service")]
-    async fn versions(&self) -> VersionsReply {
-        VersionsReply::Ok(Json(Documented::new(json!({"v1.0": {"path": "/api/v1.0", "status": "stable"}}))))
+    #[oai(path = "/versions", method = "get", tag = "ApiTags::Service", operation_id = "get_versions")]
+    async fn versions(&self, _anyone: Anyone) -> VersionsReply {
+        VersionsReply::Ok(Json(Versions::example()))
     }
 
     /// Liveness: 204 when the state store answers, 503 otherwise. Writes
     /// nothing (no authentication).
-    #[oai(path = "/api/v1.0/health", method = "get", tag = "ApiTags::Service")]
-    async fn health(&self) -> HealthReply {
+    #[oai(path = "/api/v1.0/health", method = "get", tag = "ApiTags::Service", operation_id = "get_health")]
+    async fn health(&self, _anyone: Anyone) -> HealthReply {
         if self.health_checks().await.is_empty() { HealthReply::Healthy } else { HealthReply::Unhealthy }
     }
 
     /// Health with a Status document (`physical_provisioner:health_data`).
-    #[oai(path = "/api/v1.0/health/extended", method = "get", tag = "ApiTags::Service")]
-    async fn health_extended(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<ExtendedHealthReply> {
+    #[oai(path = "/api/v1.0/health/extended", method = "get", tag = "ApiTags::Service", operation_id = "get_extended_health")]
+    async fn health_extended(&self, context: Caller<'_>) -> Answer<ExtendedHealthReply, HealthErrors> {
         self.authorize(&context, "physical_provisioner:health_data")?;
         // The store must answer and, since a store that answers may still
         // be unable to keep a write (a full disk), take a probe write.
-        let failure = |message: &str| vec![json!({"message": message, "error": true, "kind": "SimpleMessage"})];
+        let failure = |message: &str| vec![failed_check(message)];
         let failures = match self.state.store.ping().await {
             Err(error) => {
                 tracing::error!(error = %error, "health check: the state store does not answer");
@@ -359,32 +507,24 @@ impl DrydockApi {
             },
         };
         let healthy = failures.is_empty();
-        let body = json!({
-            "kind": "Status", "apiVersion": "v1.0", "metadata": {},
-            "status": if healthy { "Success" } else { "Failure" },
-            "message": if healthy { "" } else { "Drydock failed to respond" },
-            "reason": "HealthCheck",
-            "details": {"errorCount": failures.len(), "messageList": failures},
-            "code": if healthy { 200 } else { 503 },
-        });
-        let body = Json(Documented::new(body));
+        let body = Json(HealthStatus::new(failures));
         Ok(if healthy { ExtendedHealthReply::Healthy(body) } else { ExtendedHealthReply::Unhealthy(body) })
     }
 
     /// Tasks, oldest first (`physical_provisioner:read_task`). Without
     /// `limit`, up to the server's default page size (large enough for
     /// clients that expect every task); `limit` is capped at the maximum.
-    #[oai(path = "/api/v1.0/tasks", method = "get", tag = "ApiTags::Tasks")]
+    #[oai(path = "/api/v1.0/tasks", method = "get", tag = "ApiTags::Tasks", operation_id = "get_tasks")]
     async fn task_list(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         /// Page size.
-        limit: Query<Option<String>>,
+        limit: Query<Option<Lenient<PageSize>>>,
         /// `X-Drydock-Next-Marker` of the previous page.
         marker: Query<Option<String>>,
-    ) -> ApiResult<TaskList> {
+    ) -> Answer<TaskList, ListErrors> {
         self.authorize(&context, "physical_provisioner:read_task")?;
-        let limit = self.state.config.paging.limit(limit.0.as_deref())?;
+        let limit = self.state.config.paging.limit(params::text(&limit.0))?;
         let after = match marker.0.as_deref() {
             None => None,
             Some(text) => Some(decode_marker(text).ok_or_else(|| ApiError::BadRequest("Invalid marker".into()))?),
@@ -408,19 +548,19 @@ impl DrydockApi {
 
     /// Create a task and queue it for the orchestrator
     /// (`physical_provisioner:create_task`, then the action's own rule).
-    #[oai(path = "/api/v1.0/tasks", method = "post", tag = "ApiTags::Tasks")]
-    async fn task_create(&self, context: poem::web::Data<&RequestContext>, body: RawBody<TaskCreateRequest>) -> ApiResult<TaskCreated> {
+    #[oai(path = "/api/v1.0/tasks", method = "post", tag = "ApiTags::Tasks", operation_id = "create_task")]
+    async fn task_create(&self, context: Caller<'_>, body: RawBody<TaskCreateRequest>) -> Answer<TaskCreated, WriteErrors> {
         self.authorize(&context, "physical_provisioner:create_task")?;
         let body = body.read().await?;
         if !body.is_json() {
-            return Err(ApiError::BadRequest("Content-Type must be application/json".into()));
+            return Err(ApiError::BadRequest("Content-Type must be application/json".into()).into());
         }
         if body.is_empty() {
-            return Err(ApiError::BadRequest("Request body must not be empty".into()));
+            return Err(ApiError::BadRequest("Request body must not be empty".into()).into());
         }
         let value = body.json().map_err(|error| ApiError::BadRequest(format!("Invalid JSON in request body: {error}")))?;
         let Value::Object(fields) = value else {
-            return Err(ApiError::BadRequest("The request body must be a JSON object".into()));
+            return Err(ApiError::BadRequest("The request body must be a JSON object".into()).into());
         };
         let action_text = fields.get("action").and_then(Value::as_str);
         let action = action_text
@@ -430,12 +570,12 @@ impl DrydockApi {
         self.authorize(&context, &format!("physical_provisioner:{}", action.as_str()))?;
         let design_ref = match fields.get("design_ref") {
             Some(Value::String(text)) if !text.is_empty() => text.clone(),
-            _ => return Err(ApiError::BadRequest("Task creation requires fields design_ref, action".into())),
+            _ => return Err(ApiError::BadRequest("Task creation requires fields design_ref, action".into()).into()),
         };
         let node_filter = match fields.get("node_filter") {
             None | Some(Value::Null) => None,
             Some(filter @ Value::Object(_)) => Some(filter.clone()),
-            Some(_) => return Err(ApiError::BadRequest("node_filter must be an object or null".into())),
+            Some(_) => return Err(ApiError::BadRequest("node_filter must be an object or null".into()).into()),
         };
         // Who asked, as the original records it (compat §4.1 `request_context`); no token.
         let request_context = Requester {
@@ -463,14 +603,19 @@ impl DrydockApi {
             })?;
         tracing::info!(task_id = %task.id, action = action.as_str(), user = context.user.as_deref().unwrap_or("-"), "task queued");
         let body = task_body(&task, &[], Zone::Aware);
-        Ok(TaskCreated::Created(Json(Documented::new(Value::Object(body))), format!("/api/v1.0/tasks/{}", task.id)))
+        Ok(TaskCreated::Created(Json(body), format!("/api/v1.0/tasks/{}", task.id)))
     }
 
     /// Purge finished tasks older than `days` (default 90; a whole number
     /// from 0 to 36500) (`physical_provisioner:delete_tasks`). A task that
     /// has not finished, its ancestors and its descendants are never purged.
-    #[oai(path = "/api/v1.0/tasks", method = "delete", tag = "ApiTags::Tasks")]
-    async fn task_purge(&self, context: poem::web::Data<&RequestContext>, days: Query<Option<String>>) -> ApiResult<PurgeReply> {
+    #[oai(path = "/api/v1.0/tasks", method = "delete", tag = "ApiTags::Tasks", operation_id = "delete_tasks")]
+    async fn task_purge(
+        &self,
+        context: Caller<'_>,
+        /// Age in days of the finished tasks to purge (default 90).
+        days: Query<Option<Lenient<Days>>>,
+    ) -> Answer<PurgeReply, PurgeErrors> {
         self.authorize(&context, "physical_provisioner:delete_tasks")?;
         const MAX_DAYS: i64 = 36_500;
         let invalid = || {
@@ -480,11 +625,11 @@ impl DrydockApi {
         // value is given) mean 90; anything else that is not a whole number
         // of days in range is refused (upstream purged with 90, or with a
         // negative value everything; docs/compat.md).
-        let days = match days.0.as_deref().map(str::trim) {
+        let days = match params::text(&days.0).map(str::trim) {
             None | Some("" | "None") => 90,
             Some(text) => match text.parse::<i64>() {
                 Ok(days @ 0..=MAX_DAYS) => days,
-                _ => return Err(invalid()),
+                _ => return Err(invalid().into()),
             },
         };
         let now = match self.state.store.now().await {
@@ -501,7 +646,7 @@ impl DrydockApi {
                 Ok(PurgeReply::Purged(PlainText("Tables purged successfully.".into())))
             }
             // Out of space, as every write: 507 rather than the original's 404.
-            Err(error) if error.kind() == StoreErrorKind::Full => Err(error.into()),
+            Err(error) if error.kind() == StoreErrorKind::Full => Err(ApiError::from(error).into()),
             Err(error) => {
                 tracing::error!(error = %error, "task purge failed");
                 Ok(PurgeReply::Failed)
@@ -511,112 +656,101 @@ impl DrydockApi {
 
     /// One task (`physical_provisioner:read_task`), optionally with build
     /// data, descendants' errors and descendants by layer.
-    #[oai(path = "/api/v1.0/tasks/:task_id", method = "get", tag = "ApiTags::Tasks")]
+    #[oai(path = "/api/v1.0/tasks/:task_id", method = "get", tag = "ApiTags::Tasks", operation_id = "get_task")]
     async fn task_get(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         task_id: Path<String>,
         /// Add `build_data` (records of this task).
-        builddata: Query<Option<String>>,
+        builddata: Query<Option<Lenient<Flag>>>,
         /// Add `subtask_errors` (descendants with errors, at any depth).
-        subtaskerrors: Query<Option<String>>,
+        subtaskerrors: Query<Option<Lenient<Flag>>>,
         /// 0: the task; N: descendants down to depth N keyed by id; -1: all.
-        layers: Query<Option<String>>,
-    ) -> ApiResult<TaskReply> {
+        layers: Query<Option<Lenient<Depth>>>,
+    ) -> Answer<TaskReply, ReadErrors> {
         self.authorize(&context, "physical_provisioner:read_task")?;
-        let builddata = parse_bool("builddata", builddata.0.as_deref())?;
-        let subtaskerrors = parse_bool("subtaskerrors", subtaskerrors.0.as_deref())?;
-        let layers = layers.0.as_deref().and_then(|text| text.trim().parse::<i64>().ok()).unwrap_or(0);
+        let builddata = parse_bool("builddata", params::text(&builddata.0))?;
+        let subtaskerrors = parse_bool("subtaskerrors", params::text(&subtaskerrors.0))?;
+        let layers = params::text(&layers.0).and_then(|text| text.trim().parse::<i64>().ok()).unwrap_or(0);
         let not_found = || ApiError::NotFound(format!("Task {} does not exist", task_id.0));
         let id: TaskId = task_id.0.parse().map_err(|_| not_found())?;
         // The task and its messages in one read.
-        let Some(root) = self.state.store.task_get_many_with_messages(&[id]).await?.pop() else { return Err(not_found()) };
+        let Some(root) = self.state.store.task_get_many_with_messages(&[id]).await?.pop() else { return Err(not_found().into()) };
         if layers == 0 {
-            let mut body = task_body(&root.task, &root.messages, Zone::Naive);
-            if builddata {
-                body.insert("build_data".into(), self.build_data_json(id).await?);
-            }
-            if subtaskerrors {
-                let (_, errors) = self.task_tree(root, 1, false, true).await?;
-                body.insert("subtask_errors".into(), Value::Object(errors));
-            }
-            return Ok(TaskReply::Ok(Json(Documented::new(Value::Object(body)))));
+            let task = task_body(&root.task, &root.messages, Zone::Naive);
+            let build_data = if builddata { Some(self.build_data_json(id).await?) } else { None };
+            let subtask_errors = if subtaskerrors { Some(self.task_tree(root, 1, false, true).await?.1) } else { None };
+            return Ok(TaskReply::Ok(Json(TaskShown::Task(TaskDetailBody { task, build_data, subtask_errors }))));
         }
-        let (layered, errors) = self.task_tree(root, layers, builddata, subtaskerrors).await?;
-        let mut body = Map::new();
-        body.insert("init_task_id".into(), id.to_string().into());
-        body.extend(layered);
-        if subtaskerrors {
-            body.insert("subtask_errors".into(), Value::Object(errors));
-        }
-        Ok(TaskReply::Ok(Json(Documented::new(Value::Object(body)))))
+        let (tasks, errors) = self.task_tree(root, layers, builddata, subtaskerrors).await?;
+        let tree = TaskTreeBody { init_task_id: id.to_string(), tasks, subtask_errors: subtaskerrors.then_some(errors) };
+        Ok(TaskReply::Ok(Json(TaskShown::Tree(tree))))
     }
 
     /// Build data a task collected (`physical_provisioner:read_build_data`);
     /// 404 with an empty body when there is none.
-    #[oai(path = "/api/v1.0/tasks/:task_id/builddata", method = "get", tag = "ApiTags::Tasks")]
-    async fn task_build_data(&self, context: poem::web::Data<&RequestContext>, task_id: Path<String>) -> ApiResult<BuildDataReply> {
+    #[oai(path = "/api/v1.0/tasks/:task_id/builddata", method = "get", tag = "ApiTags::Tasks", operation_id = "get_task_build_data")]
+    async fn task_build_data(&self, context: Caller<'_>, task_id: Path<String>) -> Answer<BuildDataReply, BuildDataErrors> {
         self.authorize(&context, "physical_provisioner:read_build_data")?;
         let empty = ApiError::Plain { status: poem::http::StatusCode::NOT_FOUND, text: None };
-        let Ok(id) = task_id.0.parse::<TaskId>() else { return Err(empty) };
+        let Ok(id) = task_id.0.parse::<TaskId>() else { return Err(empty.into()) };
         let records = self.state.store.build_data_for_task(id).await.map_err(|error| {
             tracing::error!(error = %error, "task build data: state store error");
             ApiError::Plain { status: poem::http::StatusCode::INTERNAL_SERVER_ERROR, text: Some("Unexpected error.") }
         })?;
         if records.is_empty() {
-            return Err(empty);
+            return Err(empty.into());
         }
-        Ok(BuildDataReply::Ok(Json(Documented::new(records.iter().map(build_data_body).collect()))))
+        Ok(BuildDataReply::Ok(Json(records.iter().map(build_data_body).collect())))
     }
 
     /// Machines known to the node provisioner (`physical_provisioner:read_data`).
-    #[oai(path = "/api/v1.0/nodes", method = "get", tag = "ApiTags::Nodes")]
-    async fn nodes(&self, context: poem::web::Data<&RequestContext>) -> ApiResult<NodesReply> {
+    #[oai(path = "/api/v1.0/nodes", method = "get", tag = "ApiTags::Nodes", operation_id = "get_nodes")]
+    async fn nodes(&self, context: Caller<'_>) -> Answer<NodesReply, ListErrors> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let Some(inventory) = &self.state.nodes else {
-            return Err(ApiError::InternalWithMessage("No node driver is configured".into()));
+            return Err(ApiError::InternalWithMessage("No node driver is configured".into()).into());
         };
         let machines = inventory.machines().await.map_err(ApiError::Internal)?;
-        let body = serde_json::to_value(machines).map_err(|error| ApiError::Internal(error.to_string()))?;
-        Ok(NodesReply::Ok(Json(Documented::new(body))))
+        Ok(NodesReply::Ok(Json(machines)))
     }
 
     /// A node's build data (`physical_provisioner:read_build_data`); with
     /// `latest=true` only the newest record per generator.
-    #[oai(path = "/api/v1.0/nodes/:hostname/builddata", method = "get", tag = "ApiTags::Nodes")]
+    #[oai(path = "/api/v1.0/nodes/:hostname/builddata", method = "get", tag = "ApiTags::Nodes", operation_id = "get_node_build_data")]
     async fn node_build_data(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         hostname: Path<String>,
         /// `true` (any case): newest record per generator.
-        latest: Query<Option<String>>,
-    ) -> ApiResult<BuildDataReply> {
+        latest: Query<Option<Lenient<Flag>>>,
+    ) -> Answer<BuildDataReply, ReadErrors> {
         self.authorize(&context, "physical_provisioner:read_build_data")?;
-        let latest = latest.0.as_deref().is_some_and(|value| value.eq_ignore_ascii_case("true"));
+        let latest = params::text(&latest.0).is_some_and(|value| value.eq_ignore_ascii_case("true"));
         let records = self.state.store.build_data_for_node(&hostname.0, latest).await?;
         if records.is_empty() {
-            return Err(ApiError::NotFound("No build data found".into()));
+            return Err(ApiError::NotFound("No build data found".into()).into());
         }
-        Ok(BuildDataReply::Ok(Json(Documented::new(records.iter().map(build_data_body).collect()))))
+        Ok(BuildDataReply::Ok(Json(records.iter().map(build_data_body).collect())))
     }
 
     /// Names of the design's nodes a filter selects, in design order
     /// (`physical_provisioner:read_data`).
-    #[oai(path = "/api/v1.0/nodefilter", method = "post", tag = "ApiTags::Nodes")]
-    async fn node_filter(&self, context: poem::web::Data<&RequestContext>, body: RawBody<NodeFilterRequest>) -> ApiResult<NodeNamesReply> {
+    #[oai(path = "/api/v1.0/nodefilter", method = "post", tag = "ApiTags::Nodes", operation_id = "get_nodes_for_filter")]
+    async fn node_filter(&self, context: Caller<'_>, body: RawBody<NodeFilterRequest>) -> Answer<NodeNamesReply, QueryErrors> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let body = body.read().await?;
         if body.is_empty() {
-            return Err(ApiError::BadRequest("Missing input required value: design_ref".into()));
+            return Err(ApiError::BadRequest("Missing input required value: design_ref".into()).into());
         }
         let fields = match body.json() {
             Ok(Value::Object(fields)) => fields,
-            Ok(_) => return Err(ApiError::BadRequest("The request body must be a JSON object".into())),
-            Err(error) => return Err(ApiError::BadRequest(format!("Invalid JSON in request body: {error}"))),
+            Ok(_) => return Err(ApiError::BadRequest("The request body must be a JSON object".into()).into()),
+            Err(error) => return Err(ApiError::BadRequest(format!("Invalid JSON in request body: {error}")).into()),
         };
         let design_ref = match fields.get("design_ref") {
             Some(Value::String(text)) if !text.is_empty() => text.clone(),
-            _ => return Err(ApiError::BadRequest("Missing input required value: design_ref".into())),
+            _ => return Err(ApiError::BadRequest("Missing input required value: design_ref".into()).into()),
         };
         let filter = match fields.get("node_filter") {
             None | Some(Value::Null) => None,
@@ -630,38 +764,38 @@ impl DrydockApi {
                 // The original answers an empty list when the design cannot be
                 // loaded (compat §1.3.11).
                 tracing::warn!(design_ref = %DesignRef(design_ref.clone()).redacted(), error = %error, "nodefilter: design not loaded");
-                return Ok(NodeNamesReply::Ok(Json(Documented::new(json!([])))));
+                return Ok(NodeNamesReply::Ok(Json(Vec::new())));
             }
         };
         let Some(site) = &evaluation.site else {
-            return Ok(NodeNamesReply::Ok(Json(Documented::new(json!([])))));
+            return Ok(NodeNamesReply::Ok(Json(Vec::new())));
         };
         let selected = site.select(filter.as_ref()).map_err(|error| ApiError::BadRequest(error.to_string()))?;
-        let names: Vec<Value> = selected.into_iter().map(|index| Value::String(site.nodes()[index].name().to_owned())).collect();
-        Ok(NodeNamesReply::Ok(Json(Documented::new(Value::Array(names)))))
+        let names: Vec<String> = selected.into_iter().map(|index| site.nodes()[index].name().to_owned()).collect();
+        Ok(NodeNamesReply::Ok(Json(names)))
     }
 
     /// Fetch, parse, compile and validate a design
     /// (`physical_provisioner:validate_site_design`). The Status document is
     /// the body of both 200 and 400.
-    #[oai(path = "/api/v1.0/validatedesign", method = "post", tag = "ApiTags::Designs")]
+    #[oai(path = "/api/v1.0/validatedesign", method = "post", tag = "ApiTags::Designs", operation_id = "validate_design")]
     async fn validate_design(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         body: RawBody<ValidateDesignRequest>,
-    ) -> ApiResult<ValidationReply> {
+    ) -> Answer<ValidationReply, ValidationErrors> {
         self.authorize(&context, "physical_provisioner:validate_site_design")?;
         let body = body.read().await?;
         if body.is_empty() {
-            return Err(ApiError::BadRequest("Request body must not be empty for validation.".into()));
+            return Err(ApiError::BadRequest("Request body must not be empty for validation.".into()).into());
         }
         if !body.is_json() {
-            return Err(ApiError::BadRequest("Content-Type must be application/json".into()));
+            return Err(ApiError::BadRequest("Content-Type must be application/json".into()).into());
         }
         let value = body.json().map_err(|error| ApiError::BadRequest(format!("Invalid JSON in request body: {error}")))?;
         let href = match value.get("href") {
             Some(Value::String(href)) if !href.is_empty() => href.clone(),
-            _ => return Err(ApiError::BadRequest(r#"The "href" key must be provided in the request body."#.into())),
+            _ => return Err(ApiError::BadRequest(r#"The "href" key must be provided in the request body."#.into()).into()),
         };
         let evaluation = match self.state.load_design(&href).await {
             Ok(evaluation) => evaluation,
@@ -677,17 +811,23 @@ impl DrydockApi {
                     error_count: 1,
                     messages: vec![ReportMessage::Finding(finding)],
                 };
-                return Ok(ValidationReply::Invalid(Json(Documented::new(report_body(&report)))));
+                return Ok(ValidationReply::Invalid(Json(ValidationFailure::Report(report_typed(&report)))));
             }
             // A reference the source answered for (not found, unauthorised,
             // refused by the policy, not a regular file, too large, bad
             // scheme) is the client's mistake: 400 naming that answer
             // (upstream answers 500; Shipyard only reads `status`). Only an
             // unreachable source (transient) is the server's 500.
-            Err(super::DesignLoadError::Fetch(error)) if !error.is_transient() => return Err(ApiError::BadRequest(error.to_string())),
-            Err(error) => return Err(ApiError::InternalWithMessage(error.to_string())),
+            Err(super::DesignLoadError::Fetch(error)) if !error.is_transient() => {
+                return Err(ApiError::BadRequest(error.to_string()).into());
+            }
+            Err(error) => return Err(ApiError::InternalWithMessage(error.to_string()).into()),
         };
-        let body = Json(Documented::new(report_body(&evaluation.report)));
-        Ok(if evaluation.report.is_success() { ValidationReply::Valid(body) } else { ValidationReply::Invalid(body) })
+        let body = report_typed(&evaluation.report);
+        Ok(if evaluation.report.is_success() {
+            ValidationReply::Valid(Json(body))
+        } else {
+            ValidationReply::Invalid(Json(ValidationFailure::Report(body)))
+        })
     }
 }

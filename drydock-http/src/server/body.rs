@@ -187,7 +187,7 @@ impl<S> JsonText<S> {
     }
 }
 
-impl<S: super::schema::Shape> poem_openapi::payload::Payload for JsonText<S> {
+impl<S: Type + Send> poem_openapi::payload::Payload for JsonText<S> {
     const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
 
     fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {

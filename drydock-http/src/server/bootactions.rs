@@ -30,11 +30,10 @@ use poem::web::RequestBody;
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
 use poem_openapi::types::Type;
-use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi, Tags, param::Path};
-use serde_json::Value;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi, Tags, param::Path};
 
-use super::schema::{self, Documented};
-use crate::wire::bootaction::{error_body, introspection, parse_report, status_row};
+use super::security::BootactionKey;
+use crate::wire::bootaction::{ErrorBody, Introspection, StatusRow, error_body, introspection, parse_report, status_row};
 
 /// The header nodes authenticate with.
 pub const KEY_HEADER: &str = "X-Bootaction-Key";
@@ -75,8 +74,8 @@ impl Failure {
         Failure::new(500, "500 Internal Server Error", Some(error.to_string()))
     }
 
-    fn body(&self) -> Json<Documented<schema::FrameworkError>> {
-        Json(Documented::new(error_body(&self.title, self.description.as_deref())))
+    fn body(&self) -> Json<ErrorBody> {
+        Json(error_body(&self.title, self.description.as_deref()))
     }
 }
 
@@ -89,19 +88,19 @@ pub enum AssetResponse {
     Tarball(Binary<Vec<u8>>, #[oai(header = "Content-Disposition")] String),
     /// Malformed request.
     #[oai(status = 400)]
-    BadRequest(Json<Documented<schema::FrameworkError>>),
+    BadRequest(Json<ErrorBody>),
     /// No `X-Bootaction-Key`.
     #[oai(status = 401)]
-    Unauthorized(Json<Documented<schema::FrameworkError>>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The key does not match the node's current key.
     #[oai(status = 403)]
-    Forbidden(Json<Documented<schema::FrameworkError>>),
+    Forbidden(Json<ErrorBody>),
     /// No boot-action context for the node.
     #[oai(status = 404)]
-    NotFound(Json<Documented<schema::FrameworkError>>),
+    NotFound(Json<ErrorBody>),
     /// The design could not be loaded or an asset could not be rendered.
     #[oai(status = 500)]
-    Internal(Json<Documented<schema::FrameworkError>>),
+    Internal(Json<ErrorBody>),
 }
 
 /// Answers of the introspection endpoint.
@@ -110,22 +109,22 @@ pub enum AssetResponse {
 pub enum IntrospectionResponse {
     /// The node's effective configuration.
     #[oai(status = 200)]
-    Ok(Json<Documented<schema::NodeIntrospection>>),
+    Ok(Json<Box<Introspection>>),
     /// Malformed request.
     #[oai(status = 400)]
-    BadRequest(Json<Documented<schema::FrameworkError>>),
+    BadRequest(Json<ErrorBody>),
     /// No `X-Bootaction-Key`.
     #[oai(status = 401)]
-    Unauthorized(Json<Documented<schema::FrameworkError>>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The key does not match the node's current key.
     #[oai(status = 403)]
-    Forbidden(Json<Documented<schema::FrameworkError>>),
+    Forbidden(Json<ErrorBody>),
     /// No boot-action context for the node.
     #[oai(status = 404)]
-    NotFound(Json<Documented<schema::FrameworkError>>),
+    NotFound(Json<ErrorBody>),
     /// The design could not be loaded.
     #[oai(status = 500)]
-    Internal(Json<Documented<schema::FrameworkError>>),
+    Internal(Json<ErrorBody>),
 }
 
 /// Answers of the status endpoint.
@@ -134,25 +133,25 @@ pub enum IntrospectionResponse {
 pub enum StatusResponse {
     /// The updated status row (without its key).
     #[oai(status = 200)]
-    Ok(Json<Documented<schema::BootActionStatus>>),
+    Ok(Json<StatusRow>),
     /// The body is not a valid report.
     #[oai(status = 400)]
-    BadRequest(Json<Documented<schema::FrameworkError>>),
+    BadRequest(Json<ErrorBody>),
     /// No `X-Bootaction-Key`.
     #[oai(status = 401)]
-    Unauthorized(Json<Documented<schema::FrameworkError>>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The key does not match the action's key.
     #[oai(status = 403)]
-    Forbidden(Json<Documented<schema::FrameworkError>>),
+    Forbidden(Json<ErrorBody>),
     /// No such boot action.
     #[oai(status = 404)]
-    NotFound(Json<Documented<schema::FrameworkError>>),
+    NotFound(Json<ErrorBody>),
     /// The action already has a final status.
     #[oai(status = 409)]
-    Conflict(Json<Documented<schema::FrameworkError>>),
+    Conflict(Json<ErrorBody>),
     /// The state store failed.
     #[oai(status = 500)]
-    Internal(Json<Documented<schema::FrameworkError>>),
+    Internal(Json<ErrorBody>),
 }
 
 macro_rules! from_failure {
@@ -208,13 +207,39 @@ pub const MAX_REPORT_BYTES: usize = 1 << 20;
 /// The report a node posts (documentation of the body; the handler checks
 /// it itself so that lookup and key errors come first).
 #[derive(Object)]
-#[oai(rename = "BootActionReport", deny_unknown_fields)]
+#[oai(rename = "BootActionReport", deny_unknown_fields, example)]
 struct ReportSchema {
-    /// Final status: `Success`, `Failure`, `success` or `failure`. Once
-    /// given, the action accepts no further reports.
-    status: Option<String>,
+    /// Final status. Once given, the action accepts no further reports.
+    status: Option<ReportStatus>,
     /// Messages for the deploying task.
     details: Option<Vec<ReportDetailSchema>>,
+}
+
+/// The final status a node reports (either spelling).
+#[derive(Enum)]
+#[oai(rename = "BootActionReportStatus")]
+enum ReportStatus {
+    /// Success.
+    #[oai(rename = "Success")]
+    Success,
+    /// Failure.
+    #[oai(rename = "Failure")]
+    Failure,
+    /// Success.
+    #[oai(rename = "success")]
+    SuccessLower,
+    /// Failure.
+    #[oai(rename = "failure")]
+    FailureLower,
+}
+
+impl poem_openapi::types::Example for ReportSchema {
+    fn example() -> Self {
+        ReportSchema {
+            status: Some(ReportStatus::Success),
+            details: Some(vec![ReportDetailSchema { message: "hw_tuning applied".into(), error: false }]),
+        }
+    }
 }
 
 /// One message of a report (other keys are kept as the message's `extra`).
@@ -393,7 +418,7 @@ impl BootActionApi {
         }
     }
 
-    async fn report(&self, request: &Request, action_id: &str, body: ReportBody) -> Result<Value, Failure> {
+    async fn report(&self, request: &Request, action_id: &str, body: ReportBody) -> Result<StatusRow, Failure> {
         let id: BootActionId = action_id.parse().map_err(|_| Failure::not_found(None))?;
         let row = match self.store.bootaction_status_get(id).await {
             Ok(row) => row,
@@ -440,23 +465,23 @@ impl BootActionApi {
 impl BootActionApi {
     /// The node's systemd units as a gzip-compressed tar (compat §1.3.13).
     /// Authenticated with the `X-Bootaction-Key` header (the node's current key).
-    #[oai(path = "/api/v1.0/bootactions/nodes/:hostname/units", method = "get")]
-    async fn units(&self, request: &Request, hostname: Path<String>) -> AssetResponse {
+    #[oai(path = "/api/v1.0/bootactions/nodes/:hostname/units", method = "get", operation_id = "get_boot_action_units")]
+    async fn units(&self, request: &Request, _key: BootactionKey, hostname: Path<String>) -> AssetResponse {
         self.assets(request, &hostname, AssetType::Unit).await
     }
 
     /// The node's files as a gzip-compressed tar (compat §1.3.13).
     /// Authenticated with the `X-Bootaction-Key` header (the node's current key).
-    #[oai(path = "/api/v1.0/bootactions/nodes/:hostname/files", method = "get")]
-    async fn files(&self, request: &Request, hostname: Path<String>) -> AssetResponse {
+    #[oai(path = "/api/v1.0/bootactions/nodes/:hostname/files", method = "get", operation_id = "get_boot_action_files")]
+    async fn files(&self, request: &Request, _key: BootactionKey, hostname: Path<String>) -> AssetResponse {
         self.assets(request, &hostname, AssetType::File).await
     }
 
     /// The node's effective configuration as deployed: interfaces,
     /// addresses, routes, storage, platform and metadata (a Rust addition).
     /// Authenticated with the `X-Bootaction-Key` header (the node's current key).
-    #[oai(path = "/api/v1.0/bootactions/nodes/:hostname/introspection", method = "get")]
-    async fn introspection(&self, request: &Request, hostname: Path<String>) -> IntrospectionResponse {
+    #[oai(path = "/api/v1.0/bootactions/nodes/:hostname/introspection", method = "get", operation_id = "get_boot_action_introspection")]
+    async fn introspection(&self, request: &Request, _key: BootactionKey, hostname: Path<String>) -> IntrospectionResponse {
         let result = async {
             let context = self.authorised_context(request, &hostname).await?;
             let design_ref = self.design_ref_of(context.task_id).await?;
@@ -468,7 +493,7 @@ impl BootActionApi {
         }
         .await;
         match result {
-            Ok(body) => IntrospectionResponse::Ok(Json(Documented::new(body))),
+            Ok(body) => IntrospectionResponse::Ok(Json(Box::new(body))),
             Err(failure) => failure.into(),
         }
     }
@@ -477,10 +502,10 @@ impl BootActionApi {
     /// (compat §1.3.14). Authenticated with the `X-Bootaction-Key` header
     /// (the key of the deployment that created the action). After a final
     /// status every report gets 409.
-    #[oai(path = "/api/v1.0/bootactions/:action_id", method = "post")]
-    async fn status(&self, request: &Request, action_id: Path<String>, body: ReportBody) -> StatusResponse {
+    #[oai(path = "/api/v1.0/bootactions/:action_id", method = "post", operation_id = "report_boot_action")]
+    async fn status(&self, request: &Request, _key: BootactionKey, action_id: Path<String>, body: ReportBody) -> StatusResponse {
         match self.report(request, &action_id, body).await {
-            Ok(row) => StatusResponse::Ok(Json(Documented::new(row))),
+            Ok(row) => StatusResponse::Ok(Json(row)),
             Err(failure) => failure.into(),
         }
     }

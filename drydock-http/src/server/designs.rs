@@ -12,18 +12,22 @@ use drydock_core::store::StoreErrorKind;
 use drydock_core::task::records::{DesignPart, DesignRecord};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
 use super::api::ApiTags;
 use super::auth::RequestContext;
 use super::body::RawBody;
 use super::cache::StoredDocument;
+use super::error::{Answer, ListErrors, ReadErrors, WriteErrors};
 use super::error::{ApiError, ApiResult};
-use super::schema::{self, Documented, ListOf};
+use super::params::{self, DesignSource, Ingester, Lenient, PageSize};
+use super::schema::{self, Documented};
+use super::security::Caller;
 use crate::wire::task::{Zone, py_datetime};
-use crate::wire::validation::report_body;
+use crate::wire::validation::{ReportBody, report_typed};
 use drydock_core::designs::EvaluateError;
 
 /// A design was created.
@@ -31,7 +35,7 @@ use drydock_core::designs::EvaluateError;
 pub enum DesignCreated {
     /// Created.
     #[oai(status = 201)]
-    Created(Json<Documented<schema::Design>>, #[oai(header = "Location")] String),
+    Created(Json<DesignBody>, #[oai(header = "Location")] String),
 }
 
 /// A part was added.
@@ -39,7 +43,7 @@ pub enum DesignCreated {
 pub enum PartCreated {
     /// Created.
     #[oai(status = 201)]
-    Created(Json<Documented<schema::DesignPart>>, #[oai(header = "Location")] String),
+    Created(Json<PartBody>, #[oai(header = "Location")] String),
 }
 
 /// A design.
@@ -47,7 +51,7 @@ pub enum PartCreated {
 pub enum DesignReply {
     /// The design.
     #[oai(status = 200)]
-    Ok(Json<Documented<schema::Design>>),
+    Ok(Json<DesignBody>),
 }
 
 /// A design's parts.
@@ -55,7 +59,7 @@ pub enum DesignReply {
 pub enum PartsReply {
     /// The parts, in the order added.
     #[oai(status = 200)]
-    Ok(Json<Documented<ListOf<schema::DesignPart>>>),
+    Ok(Json<Vec<PartBody>>),
 }
 
 /// `GET /designs/{id}/parts/{kind}`.
@@ -63,7 +67,7 @@ pub enum PartsReply {
 pub enum DocumentsReply {
     /// The design's documents of that kind.
     #[oai(status = 200)]
-    Ok(Json<Documented<ListOf<schema::DesignDocument>>>),
+    Ok(Json<Vec<Documented<schema::DesignDocument>>>),
 }
 
 /// `GET /designs/{id}/parts/{kind}/{name}`.
@@ -86,30 +90,116 @@ pub enum DesignList {
 /// Body of `POST /designs/{id}/parts` when adding from a reference
 /// (documentation only; a YAML body with `?ingester=yaml` is accepted too).
 #[derive(Object)]
+#[oai(example)]
 pub struct PartFromReference {
     /// A design reference (file, http(s), deckhand+http(s)).
     pub href: String,
 }
 
+impl Example for PartFromReference {
+    fn example() -> Self {
+        PartFromReference { href: "file:///srv/site/site.yaml".into() }
+    }
+}
+
 /// Body of `POST /designs` (documentation only; may be empty).
 #[derive(Object)]
+#[oai(example)]
 pub struct DesignCreateRequest {
     /// Parts of this design are copied into the new one.
+    #[oai(skip_serializing_if_is_none)]
     pub base_design_id: Option<String>,
 }
 
-fn design_json(record: &DesignRecord) -> Value {
-    json!({"id": record.id.to_string(), "created": py_datetime(&record.created, Zone::Aware), "part_count": record.part_count})
+impl Example for DesignCreateRequest {
+    fn example() -> Self {
+        DesignCreateRequest { base_design_id: None }
+    }
 }
 
-fn part_json(part: &DesignPart) -> Value {
-    json!({
-        "design_id": part.design_id.to_string(),
-        "sequence": part.sequence,
-        "source": part.source,
-        "added": py_datetime(&part.added, Zone::Aware),
-        "bytes": part.content.len(),
-    })
+/// A YAML stream added to a design, from a request body or a design
+/// reference.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "DesignPart", example)]
+pub struct PartBody {
+    /// The design.
+    pub design_id: String,
+    /// Its position among the design's parts, from 1.
+    pub sequence: i64,
+    /// Where it came from (`request body`, or the reference, redacted).
+    pub source: String,
+    /// When it was added (Python `str(datetime)`, `+00:00`).
+    pub added: String,
+    /// Its size in bytes.
+    pub bytes: i64,
+}
+
+impl Example for PartBody {
+    fn example() -> Self {
+        PartBody {
+            design_id: "6d7f9a3c-52e1-4e0b-9b1a-2f4c8d3e7a10".into(),
+            sequence: 1,
+            source: "request body".into(),
+            added: "2025-11-24 16:00:00+00:00".into(),
+            bytes: 2048,
+        }
+    }
+}
+
+/// A stored design: with `source=designed` its parts, with
+/// `source=compiled` its validation report and node names.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "Design", example)]
+pub struct DesignBody {
+    /// The design's id (a UUID).
+    pub id: String,
+    /// When it was created (Python `str(datetime)`, `+00:00`).
+    pub created: String,
+    /// How many parts it has.
+    pub part_count: i64,
+    /// With `source=designed` (the default, not on creation): the parts.
+    #[oai(skip_serializing_if_is_none)]
+    pub parts: Option<Vec<PartBody>>,
+    /// With `source=compiled`: the validation report.
+    #[oai(skip_serializing_if_is_none)]
+    pub validation: Option<ReportBody>,
+    /// With `source=compiled`: the design's node names.
+    #[oai(skip_serializing_if_is_none)]
+    pub nodes: Option<Vec<String>>,
+}
+
+impl Example for DesignBody {
+    fn example() -> Self {
+        DesignBody {
+            id: "6d7f9a3c-52e1-4e0b-9b1a-2f4c8d3e7a10".into(),
+            created: "2025-11-24 16:00:00+00:00".into(),
+            part_count: 1,
+            parts: Some(vec![PartBody::example()]),
+            validation: None,
+            nodes: None,
+        }
+    }
+}
+
+fn design_json(record: &DesignRecord) -> DesignBody {
+    DesignBody {
+        id: record.id.to_string(),
+        created: py_datetime(&record.created, Zone::Aware),
+        part_count: record.part_count as i64,
+        parts: None,
+        validation: None,
+        nodes: None,
+    }
+}
+
+fn part_json(part: &DesignPart) -> PartBody {
+    PartBody {
+        design_id: part.design_id.to_string(),
+        sequence: i64::from(part.sequence),
+        source: part.source.clone(),
+        added: py_datetime(&part.added, Zone::Aware),
+        bytes: part.content.len() as i64,
+    }
 }
 
 /// Every YAML document of the design's parts, with its kind and name.
@@ -176,17 +266,17 @@ impl DesignsApi {
     /// at a time in id order (`physical_provisioner:read_data`): `limit` (the
     /// server's default page size without one) and `marker` (the previous
     /// page's `X-Drydock-Next-Marker`).
-    #[oai(path = "/api/v1.0/designs", method = "get", tag = "ApiTags::Designs")]
+    #[oai(path = "/api/v1.0/designs", method = "get", tag = "ApiTags::Designs", operation_id = "get_design_ids")]
     async fn design_list(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         /// Page size.
-        limit: Query<Option<String>>,
+        limit: Query<Option<Lenient<PageSize>>>,
         /// `X-Drydock-Next-Marker` of the previous page.
         marker: Query<Option<String>>,
-    ) -> ApiResult<DesignList> {
+    ) -> Answer<DesignList, ListErrors> {
         self.authorize(&context, "physical_provisioner:read_data")?;
-        let limit = self.state.config.paging.limit(limit.0.as_deref())?;
+        let limit = self.state.config.paging.limit(params::text(&limit.0))?;
         let after = match marker.0.as_deref() {
             None => None,
             Some(text) => Some(text.parse::<TaskId>().map_err(|_| ApiError::BadRequest("Invalid marker".into()))?),
@@ -199,12 +289,8 @@ impl DesignsApi {
 
     /// Create a design, empty or as a copy of `base_design_id`
     /// (`physical_provisioner:ingest_data`).
-    #[oai(path = "/api/v1.0/designs", method = "post", tag = "ApiTags::Designs")]
-    async fn design_create(
-        &self,
-        context: poem::web::Data<&RequestContext>,
-        body: RawBody<DesignCreateRequest>,
-    ) -> ApiResult<DesignCreated> {
+    #[oai(path = "/api/v1.0/designs", method = "post", tag = "ApiTags::Designs", operation_id = "create_design")]
+    async fn design_create(&self, context: Caller<'_>, body: RawBody<DesignCreateRequest>) -> Answer<DesignCreated, WriteErrors> {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
         let body = body.read().await?;
         let base = if body.is_empty() {
@@ -214,7 +300,7 @@ impl DesignsApi {
             match value.get("base_design_id") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(text)) => Some(Self::design_id(text)?),
-                Some(_) => return Err(ApiError::BadRequest("base_design_id must be a string".into())),
+                Some(_) => return Err(ApiError::BadRequest("base_design_id must be a string".into()).into()),
             }
         };
         let base_parts = match base {
@@ -229,28 +315,28 @@ impl DesignsApi {
             self.state.store.design_part_add(record.id, &part.source, &part.content).await?;
         }
         let record = self.state.store.design_get(record.id).await?;
-        Ok(DesignCreated::Created(Json(Documented::new(design_json(&record))), format!("/api/v1.0/designs/{}", record.id)))
+        Ok(DesignCreated::Created(Json(design_json(&record)), format!("/api/v1.0/designs/{}", record.id)))
     }
 
     /// A design: its parts as stored (`source=designed`, default) or its
     /// compiled form's validation report and nodes (`source=compiled`)
     /// (`physical_provisioner:read_data`).
-    #[oai(path = "/api/v1.0/designs/:design_id", method = "get", tag = "ApiTags::Designs")]
+    #[oai(path = "/api/v1.0/designs/:design_id", method = "get", tag = "ApiTags::Designs", operation_id = "get_design")]
     async fn design_get(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         design_id: Path<String>,
-        /// `designed` or `compiled`.
-        source: Query<Option<String>>,
-    ) -> ApiResult<DesignReply> {
+        /// `designed` (default) or `compiled`.
+        source: Query<Option<Lenient<DesignSource>>>,
+    ) -> Answer<DesignReply, ReadErrors> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let id = Self::design_id(&design_id.0)?;
         let record = self.record(id).await?;
         let parts = self.state.store.design_parts(id).await?;
         let mut body = design_json(&record);
-        match source.0.as_deref().unwrap_or("designed") {
+        match params::text(&source.0).unwrap_or("designed") {
             "designed" => {
-                body["parts"] = parts.iter().map(part_json).collect();
+                body.parts = Some(parts.iter().map(part_json).collect());
             }
             "compiled" => {
                 let content = super::sources::stream_of(&parts);
@@ -258,61 +344,63 @@ impl DesignsApi {
                 let fetched = SourceBytes { bytes: content, name: reference.clone() };
                 let evaluation =
                     self.state.designs.evaluate(&reference, fetched).await.map_err(|error| ApiError::BadRequest(error.to_string()))?;
-                body["validation"] = report_body(&evaluation.report);
-                body["nodes"] = evaluation
-                    .site
-                    .as_ref()
-                    .map(|site| site.nodes().iter().map(|node| Value::String(node.name().to_owned())).collect())
-                    .unwrap_or_else(|| json!([]));
+                body.validation = Some(report_typed(&evaluation.report));
+                body.nodes = Some(
+                    evaluation
+                        .site
+                        .as_ref()
+                        .map(|site| site.nodes().iter().map(|node| node.name().to_owned()).collect())
+                        .unwrap_or_default(),
+                );
             }
-            other => return Err(ApiError::BadRequest(format!("Invalid source {other}: use designed or compiled"))),
+            other => return Err(ApiError::BadRequest(format!("Invalid source {other}: use designed or compiled")).into()),
         }
-        Ok(DesignReply::Ok(Json(Documented::new(body))))
+        Ok(DesignReply::Ok(Json(body)))
     }
 
     /// A design's parts in the order added (`physical_provisioner:ingest_data`,
     /// as upstream).
-    #[oai(path = "/api/v1.0/designs/:design_id/parts", method = "get", tag = "ApiTags::Designs")]
-    async fn part_list(&self, context: poem::web::Data<&RequestContext>, design_id: Path<String>) -> ApiResult<PartsReply> {
+    #[oai(path = "/api/v1.0/designs/:design_id/parts", method = "get", tag = "ApiTags::Designs", operation_id = "get_parts")]
+    async fn part_list(&self, context: Caller<'_>, design_id: Path<String>) -> Answer<PartsReply, ReadErrors> {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
         let id = Self::design_id(&design_id.0)?;
         self.record(id).await?;
         let parts = self.state.store.design_parts(id).await?;
-        Ok(PartsReply::Ok(Json(Documented::new(parts.iter().map(part_json).collect()))))
+        Ok(PartsReply::Ok(Json(parts.iter().map(part_json).collect())))
     }
 
     /// Add a part: a YAML body with `?ingester=yaml`, or a JSON body
     /// `{"href": "<design ref>"}` whose content is fetched
     /// (`physical_provisioner:ingest_data`).
-    #[oai(path = "/api/v1.0/designs/:design_id/parts", method = "post", tag = "ApiTags::Designs")]
+    #[oai(path = "/api/v1.0/designs/:design_id/parts", method = "post", tag = "ApiTags::Designs", operation_id = "load_parts")]
     async fn part_add(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         design_id: Path<String>,
         /// `yaml` for a YAML body.
-        ingester: Query<Option<String>>,
+        ingester: Query<Option<Lenient<Ingester>>>,
         body: RawBody<PartFromReference>,
-    ) -> ApiResult<PartCreated> {
+    ) -> Answer<PartCreated, WriteErrors> {
         self.authorize(&context, "physical_provisioner:ingest_data")?;
         let id = Self::design_id(&design_id.0)?;
         self.record(id).await?;
         let body = body.read().await?;
         if body.is_empty() {
-            return Err(ApiError::BadRequest("Empty body not supported".into()));
+            return Err(ApiError::BadRequest("Empty body not supported".into()).into());
         }
         let (source, content) = if body.is_json() {
             let value = body.json().map_err(|error| ApiError::BadRequest(format!("Invalid JSON in request body: {error}")))?;
             let Some(href) = value.get("href").and_then(Value::as_str).filter(|href| !href.is_empty()) else {
-                return Err(ApiError::BadRequest(r#"The "href" key must be provided in the request body."#.into()));
+                return Err(ApiError::BadRequest(r#"The "href" key must be provided in the request body."#.into()).into());
             };
             let design_ref = DesignRef(href.to_owned());
             let fetched = self.state.source.fetch(&design_ref).await.map_err(|error| ApiError::BadRequest(error.to_string()))?;
             (design_ref.redacted(), fetched.bytes)
         } else {
-            match ingester.0.as_deref() {
-                None => return Err(ApiError::BadRequest("POST requires parameter 'ingester'".into())),
+            match params::text(&ingester.0) {
+                None => return Err(ApiError::BadRequest("POST requires parameter 'ingester'".into()).into()),
                 Some("yaml") => ("request body".to_owned(), body.bytes),
-                Some(other) => return Err(ApiError::BadRequest(format!("Unknown ingester {other}"))),
+                Some(other) => return Err(ApiError::BadRequest(format!("Unknown ingester {other}")).into()),
             }
         };
         // Parsed once before storing, within the design path's budgets and
@@ -331,43 +419,38 @@ impl DesignsApi {
             .map_err(|error| ApiError::Internal(error.to_string()))?
             .map_err(ApiError::BadRequest)?;
         let part = self.state.store.design_part_add(id, &source, &content).await?;
-        Ok(PartCreated::Created(Json(Documented::new(part_json(&part))), format!("/api/v1.0/designs/{id}/parts")))
+        Ok(PartCreated::Created(Json(part_json(&part)), format!("/api/v1.0/designs/{id}/parts")))
     }
 
     /// The documents of one kind in a design (`physical_provisioner:read_data`).
-    #[oai(path = "/api/v1.0/designs/:design_id/parts/:kind", method = "get", tag = "ApiTags::Designs")]
-    async fn part_kind(
-        &self,
-        context: poem::web::Data<&RequestContext>,
-        design_id: Path<String>,
-        kind: Path<String>,
-    ) -> ApiResult<DocumentsReply> {
+    #[oai(path = "/api/v1.0/designs/:design_id/parts/:kind", method = "get", tag = "ApiTags::Designs", operation_id = "get_parts_by_kind")]
+    async fn part_kind(&self, context: Caller<'_>, design_id: Path<String>, kind: Path<String>) -> Answer<DocumentsReply, ReadErrors> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let id = Self::design_id(&design_id.0)?;
         let docs = self.documents(id).await?;
-        let selected: Vec<Value> =
-            docs.iter().filter(|doc| doc.kind.eq_ignore_ascii_case(&kind.0)).map(|doc| doc.document.clone()).collect();
+        let selected: Vec<Documented<schema::DesignDocument>> =
+            docs.iter().filter(|doc| doc.kind.eq_ignore_ascii_case(&kind.0)).map(|doc| Documented::new(doc.document.clone())).collect();
         if selected.is_empty() {
-            return Err(ApiError::NotFound(format!("Kind {} unknown", kind.0)));
+            return Err(ApiError::NotFound(format!("Kind {} unknown", kind.0)).into());
         }
-        Ok(DocumentsReply::Ok(Json(Documented::new(Value::Array(selected)))))
+        Ok(DocumentsReply::Ok(Json(selected)))
     }
 
     /// One document of a design (`physical_provisioner:read_data`).
-    #[oai(path = "/api/v1.0/designs/:design_id/parts/:kind/:name", method = "get", tag = "ApiTags::Designs")]
+    #[oai(path = "/api/v1.0/designs/:design_id/parts/:kind/:name", method = "get", tag = "ApiTags::Designs", operation_id = "get_part")]
     async fn part_get(
         &self,
-        context: poem::web::Data<&RequestContext>,
+        context: Caller<'_>,
         design_id: Path<String>,
         kind: Path<String>,
         name: Path<String>,
-    ) -> ApiResult<DocumentReply> {
+    ) -> Answer<DocumentReply, ReadErrors> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let id = Self::design_id(&design_id.0)?;
         let docs = self.documents(id).await?;
         docs.iter()
             .find(|doc| doc.kind.eq_ignore_ascii_case(&kind.0) && doc.name == name.0)
             .map(|doc| DocumentReply::Ok(Json(Documented::new(doc.document.clone()))))
-            .ok_or_else(|| ApiError::NotFound(format!("{} {} not found in design {id}", kind.0, name.0)))
+            .ok_or_else(|| ApiError::NotFound(format!("{} {} not found in design {id}", kind.0, name.0)).into())
     }
 }

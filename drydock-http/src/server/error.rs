@@ -7,8 +7,11 @@
 use drydock_core::store::{StoreError, StoreErrorKind};
 use poem::http::StatusCode;
 use poem::{Response, error::ResponseError};
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry};
-use serde_json::json;
+use std::marker::PhantomData;
+
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::{Example, ToJSON, Type};
+use poem_openapi::{Enum, Object};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +97,8 @@ impl ApiError {
 
 /// The format A envelope.
 pub fn envelope(status: StatusCode, message: &str, retry: bool) -> Response {
-    json_response(status, &json!({"type": "error", "message": message, "retry": retry}))
+    let body = Envelope { kind: EnvelopeType::Error, message: message.to_owned(), retry };
+    json_response(status, &body.to_json().unwrap_or_default())
 }
 
 /// A JSON response with exactly this body.
@@ -139,7 +143,9 @@ impl ResponseError for ApiError {
                 response.headers_mut().insert("retry-after", poem::http::HeaderValue::from_static(BUSY_RETRY_AFTER));
                 response
             }
-            ApiError::Framework { title, .. } => json_response(status, &json!({"title": title})),
+            ApiError::Framework { title, .. } => {
+                json_response(status, &crate::wire::bootaction::error_body(title, None).to_json().unwrap_or_default())
+            }
             ApiError::Plain { text, .. } => match text {
                 Some(text) => Response::builder().status(status).content_type("text/plain; charset=utf-8").body(*text),
                 None => Response::builder().status(status).finish(),
@@ -152,58 +158,160 @@ impl ResponseError for ApiError {
 /// Seconds a client is asked to wait when the server is busy.
 const BUSY_RETRY_AFTER: &str = "1";
 
-/// The error envelope's schema name in the OpenAPI document.
-const ERROR_SCHEMA: &str = "ErrorEnvelope";
+/// What type of envelope (always `error`).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "ErrorType", rename_all = "lowercase")]
+pub enum EnvelopeType {
+    /// An error.
+    Error,
+}
 
-impl poem_openapi::ApiResponse for ApiError {
+/// The error envelope (format A) of every `/api/v1.0` error except the
+/// boot-action API's.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "ErrorEnvelope", example)]
+pub struct Envelope {
+    /// Always `error`.
+    #[oai(rename = "type")]
+    pub kind: EnvelopeType,
+    /// What went wrong.
+    pub message: String,
+    /// Whether the same request may succeed later.
+    pub retry: bool,
+}
+
+impl Example for Envelope {
+    fn example() -> Self {
+        Envelope { kind: EnvelopeType::Error, message: "Task 6d7f9a3c-52e1-4e0b-9b1a-2f4c8d3e7a10 does not exist".into(), retry: false }
+    }
+}
+
+/// The error statuses one operation answers with (besides those of its
+/// reply type), each with the error envelope except where noted: the
+/// operation's contract in the OpenAPI document.
+pub trait ErrorSet: Send + Sync + 'static {
+    /// The statuses, ascending.
+    const STATUSES: &'static [u16];
+    /// Its 404 has no body (the original's build-data answer).
+    const EMPTY_404: bool = false;
+    /// Its 500 is plain text (the original's build-data answer).
+    const TEXT_500: bool = false;
+}
+
+macro_rules! error_sets {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),*] $({ $($flag:ident),* })?;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+            impl ErrorSet for $name {
+                const STATUSES: &'static [u16] = &[$($status),*];
+                $($(const $flag: bool = true;)*)?
+            }
+        )*
+    };
+}
+
+error_sets! {
+    /// Extended health: its 503 is the reply's Status document.
+    HealthErrors = [401, 403, 413, 500];
+    /// A read without a lookup by name.
+    ListErrors = [400, 401, 403, 413, 500, 503];
+    /// A read of something named in the path.
+    ReadErrors = [400, 401, 403, 404, 413, 500, 503];
+    /// `GET /tasks/{task_id}/builddata`: 404 without a body, 500 as text.
+    BuildDataErrors = [401, 403, 404, 413, 500, 503] { EMPTY_404, TEXT_500 };
+    /// A request with a body that reads the store.
+    QueryErrors = [400, 401, 403, 408, 413, 500, 503];
+    /// `POST /validatedesign`: its 400 is the reply's.
+    ValidationErrors = [401, 403, 408, 413, 500, 503];
+    /// A request that writes.
+    WriteErrors = [400, 401, 403, 404, 408, 413, 500, 503, 507];
+    /// `DELETE /tasks`: its 404 is the reply's.
+    PurgeErrors = [400, 401, 403, 413, 500, 503, 507];
+}
+
+fn describe(status: u16) -> &'static str {
+    match status {
+        400 => "Bad request",
+        401 => "Unauthenticated: no valid credentials and the policy denies",
+        403 => "Forbidden: the policy denies the caller",
+        404 => "Not found",
+        408 => "The request body was not received in time",
+        413 => "Request body too large",
+        500 => "Unknown error",
+        503 => "Store unavailable, request timed out, or the server's body budget is spent (retry: true; Retry-After when busy)",
+        507 => "Store full: no space left for writes (retry: true)",
+        _ => "Error",
+    }
+}
+
+/// A handler's error, documented as the error set `S`: an [`ApiError`]
+/// (whose answer it is) with the operation's contract attached.
+pub struct Fail<S>(pub ApiError, PhantomData<fn() -> S>);
+
+impl<S> From<ApiError> for Fail<S> {
+    fn from(error: ApiError) -> Self {
+        Fail(error, PhantomData)
+    }
+}
+
+impl<S> From<StoreError> for Fail<S> {
+    fn from(error: StoreError) -> Self {
+        Fail(ApiError::from(error), PhantomData)
+    }
+}
+
+impl<S> std::fmt::Debug for Fail<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S> std::fmt::Display for Fail<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S> std::error::Error for Fail<S> {}
+
+impl<S: ErrorSet> ResponseError for Fail<S> {
+    fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn as_response(&self) -> Response {
+        self.0.as_response()
+    }
+}
+
+impl<S: ErrorSet> poem_openapi::ApiResponse for Fail<S> {
     fn meta() -> MetaResponses {
-        let error = |status: u16, description: &'static str| MetaResponse {
-            description,
-            status: Some(status),
-            status_range: None,
-            content: vec![MetaMediaType { content_type: "application/json", schema: MetaSchemaRef::Reference(ERROR_SCHEMA.into()) }],
-            headers: vec![],
-        };
-        MetaResponses {
-            responses: vec![
-                error(400, "Bad request (format A)"),
-                error(401, "Unauthenticated: no valid credentials and the policy denies"),
-                error(403, "Forbidden: the policy denies the caller"),
-                // Some 404s carry no body (the original's build-data and
-                // purge answers), so no content is promised.
-                MetaResponse {
-                    description: "Not found: a format A body, or an empty one where the original answers so",
-                    status: Some(404),
-                    status_range: None,
-                    content: vec![],
-                    headers: vec![],
-                },
-                error(408, "The request body was not received in time"),
-                error(413, "Request body too large"),
-                error(500, "Unknown error"),
-                error(
-                    503,
-                    "Store unavailable, request timed out, or the server's body budget is spent (retry: true; Retry-After when busy)",
-                ),
-                error(507, "Store full: no space left for writes (retry: true)"),
-            ],
-        }
+        let envelope = || vec![MetaMediaType { content_type: "application/json", schema: <Envelope as Type>::schema_ref() }];
+        let responses = S::STATUSES
+            .iter()
+            .map(|&status| {
+                let (description, content) = match status {
+                    404 if S::EMPTY_404 => ("No such task, or it has no build data (no body)", vec![]),
+                    500 if S::TEXT_500 => (
+                        "The state store failed (`Unexpected error.`)",
+                        vec![MetaMediaType { content_type: "text/plain; charset=utf-8", schema: <String as Type>::schema_ref() }],
+                    ),
+                    _ => (describe(status), envelope()),
+                };
+                MetaResponse { description, status: Some(status), status_range: None, content, headers: vec![] }
+            })
+            .collect();
+        MetaResponses { responses }
     }
 
     fn register(registry: &mut Registry) {
-        registry.create_schema::<ApiError, _>(ERROR_SCHEMA.into(), |_| {
-            let mut schema = MetaSchema::new("object");
-            schema.title = Some("Drydock error envelope (format A)".into());
-            schema.required = vec!["type", "message", "retry"];
-            schema.properties = vec![
-                ("type", MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))),
-                ("message", MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))),
-                ("retry", MetaSchemaRef::Inline(Box::new(MetaSchema::new("boolean")))),
-            ];
-            schema
-        });
+        <Envelope as Type>::register(registry);
     }
 }
+
+/// A handler's result, its errors documented as `S`.
+pub type Answer<T, S> = Result<T, Fail<S>>;
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -16,8 +16,10 @@ pub mod designs;
 pub mod error;
 pub mod listener;
 pub mod nodes;
+pub mod params;
 pub mod policy;
 pub mod schema;
+pub mod security;
 pub mod sources;
 pub mod task_pages;
 

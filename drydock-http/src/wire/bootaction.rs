@@ -9,27 +9,66 @@ use drydock_core::ids::{DesignRef, TaskId};
 use drydock_core::model::BaremetalNode;
 use drydock_core::task::ActionResult;
 use drydock_core::task::records::BootActionStatus;
-use serde_json::{Map, Value, json};
+use poem_openapi::Object;
+use serde_json::{Map, Value};
+
+use super::types::{Compat, StringMap};
+
+/// Format B, the framework's error body: a `title` such as `404 Not Found`
+/// and, mostly, a `description` (boot-action API, router errors).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "FrameworkError")]
+pub struct ErrorBody {
+    /// `<code> <reason>`, or `Unauthorized`.
+    pub title: String,
+    /// What went wrong.
+    #[oai(skip_serializing_if_is_none)]
+    pub description: Option<String>,
+}
 
 /// Format B: `{"title": …, "description": …}` (`description` only when given).
-pub fn error_body(title: &str, description: Option<&str>) -> Value {
-    let mut body = Map::new();
-    body.insert("title".into(), json!(title));
-    if let Some(description) = description {
-        body.insert("description".into(), json!(description));
+pub fn error_body(title: &str, description: Option<&str>) -> ErrorBody {
+    ErrorBody { title: title.to_owned(), description: description.map(str::to_owned) }
+}
+
+/// A boot action of a node and its status, as `POST /bootactions/{action_id}`
+/// answers (compat §1.3.14; never the key).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "BootActionStatus", example)]
+pub struct StatusRow {
+    /// The node.
+    pub node_name: String,
+    /// The boot action's id (a ULID).
+    pub action_id: String,
+    /// The boot action's name in the design.
+    pub action_name: String,
+    /// The deployment task.
+    pub task_id: String,
+    /// `incomplete` until the node reports `success` or `failure`.
+    pub action_status: Compat<ActionResult>,
+}
+
+impl poem_openapi::types::Example for StatusRow {
+    fn example() -> Self {
+        StatusRow {
+            node_name: "compute01".into(),
+            action_id: "01J9Z8Q6X4R5T7V2W3Y4Z5A6B7".into(),
+            action_name: "hw_tuning".into(),
+            task_id: "6d7f9a3c-52e1-4e0b-9b1a-2f4c8d3e7a10".into(),
+            action_status: Compat(ActionResult::Success),
+        }
     }
-    Value::Object(body)
 }
 
 /// The status row without its key.
-pub fn status_row(row: &BootActionStatus) -> Value {
-    json!({
-        "node_name": row.node_name,
-        "action_id": row.action_id.to_string(),
-        "action_name": row.action_name,
-        "task_id": row.task_id.to_string(),
-        "action_status": row.action_status.as_str(),
-    })
+pub fn status_row(row: &BootActionStatus) -> StatusRow {
+    StatusRow {
+        node_name: row.node_name.clone(),
+        action_id: row.action_id.to_string(),
+        action_name: row.action_name.clone(),
+        task_id: row.task_id.to_string(),
+        action_status: Compat(row.action_status),
+    }
 }
 
 /// One `details` item of a report.
@@ -89,119 +128,370 @@ pub fn parse_report(body: &[u8]) -> Option<Report> {
     Some(report)
 }
 
+/// What a deployed node sees of itself (a Rust addition, docs/compat.md):
+/// its effective configuration as deployed by `task_id` from `design_ref`
+/// (credentials redacted).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "NodeIntrospection")]
+pub struct Introspection {
+    /// The node's name.
+    pub hostname: String,
+    /// The DNS domain of its primary network.
+    pub domain: String,
+    /// `hostname.domain`.
+    pub fqdn: String,
+    /// The deployment task.
+    pub task_id: String,
+    /// The design reference, credentials redacted.
+    pub design_ref: String,
+    /// The network of the default route.
+    #[oai(nullable)]
+    pub primary_network: Option<String>,
+    /// Its interfaces.
+    pub interfaces: Vec<IntrospectedInterface>,
+    /// Its address on each network (`dhcp` when dynamic).
+    pub addresses: Vec<IntrospectedAddress>,
+    /// The routes of its networks, route-domain routes included.
+    pub routes: Vec<IntrospectedRoute>,
+    /// Its storage layout.
+    pub storage: IntrospectedStorage,
+    /// Image, kernel and kernel parameters.
+    pub platform: IntrospectedPlatform,
+    /// Tags, owner data, rack, PXE MAC and hardware profile.
+    pub metadata: IntrospectedMetadata,
+}
+
+/// An interface of an introspected node.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedInterface")]
+pub struct IntrospectedInterface {
+    /// Device name.
+    pub name: String,
+    /// The network link it is attached to.
+    #[oai(nullable)]
+    pub network_link: Option<String>,
+    /// Bonded devices.
+    pub hardware_slaves: Vec<String>,
+    /// Networks on it.
+    pub networks: Vec<String>,
+    /// Whether SR-IOV is enabled.
+    pub sriov: bool,
+    /// Virtual functions (only with SR-IOV).
+    #[oai(skip_serializing_if_is_none)]
+    pub vf_count: Option<i64>,
+    /// Trusted mode of the virtual functions (only with SR-IOV).
+    #[oai(skip_serializing_if_is_none)]
+    pub trustedmode: Option<bool>,
+}
+
+/// A node's address on one network.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedAddress")]
+pub struct IntrospectedAddress {
+    /// The network.
+    pub network: String,
+    /// The address, or `dhcp`.
+    pub address: String,
+    /// The network's CIDR (null when the network is unknown).
+    #[oai(nullable)]
+    pub cidr: Option<String>,
+    /// The network's VLAN.
+    #[oai(nullable)]
+    pub vlan: Option<String>,
+    /// The network's MTU.
+    #[oai(nullable)]
+    pub mtu: Option<i64>,
+    /// The network's DNS domain.
+    #[oai(nullable)]
+    pub dns_domain: Option<String>,
+    /// The network's DNS servers (comma-separated).
+    #[oai(nullable)]
+    pub dns_servers: Option<String>,
+}
+
+/// A route of one of the node's networks.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedRoute")]
+pub struct IntrospectedRoute {
+    /// The network the route belongs to.
+    pub network: String,
+    /// Destination subnet.
+    #[oai(nullable)]
+    pub subnet: Option<String>,
+    /// Next hop.
+    #[oai(nullable)]
+    pub gateway: Option<String>,
+    /// Metric, as text.
+    #[oai(nullable)]
+    pub metric: Option<String>,
+    /// Route domain.
+    #[oai(nullable)]
+    pub routedomain: Option<String>,
+}
+
+/// Physical devices with their partitions, and volume groups with their
+/// logical volumes.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedStorage")]
+pub struct IntrospectedStorage {
+    /// Disks.
+    pub physical_devices: Vec<IntrospectedDevice>,
+    /// LVM volume groups.
+    pub volume_groups: Vec<IntrospectedVolumeGroup>,
+}
+
+/// A disk.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedDevice")]
+pub struct IntrospectedDevice {
+    /// Device name (or selector).
+    pub name: String,
+    /// Labels selecting the device.
+    #[oai(nullable)]
+    pub labels: Option<StringMap>,
+    /// The volume group the whole device belongs to.
+    #[oai(nullable)]
+    pub volume_group: Option<String>,
+    /// Its partitions.
+    pub partitions: Vec<IntrospectedPartition>,
+}
+
+/// A partition of a disk.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedPartition")]
+pub struct IntrospectedPartition {
+    /// Name.
+    pub name: String,
+    /// Size as written in the design (`10g`, `>100g`, `99%`).
+    #[oai(nullable)]
+    pub size: Option<String>,
+    /// Whether it is bootable.
+    pub bootable: bool,
+    /// Partition UUID.
+    #[oai(nullable)]
+    pub part_uuid: Option<String>,
+    /// The volume group it belongs to.
+    #[oai(nullable)]
+    pub volume_group: Option<String>,
+    /// Mount point.
+    #[oai(nullable)]
+    pub mountpoint: Option<String>,
+    /// File system.
+    #[oai(nullable)]
+    pub fstype: Option<String>,
+    /// Mount options.
+    #[oai(nullable)]
+    pub mount_options: Option<String>,
+    /// File-system UUID.
+    #[oai(nullable)]
+    pub fs_uuid: Option<String>,
+    /// File-system label.
+    #[oai(nullable)]
+    pub fs_label: Option<String>,
+}
+
+/// An LVM volume group.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedVolumeGroup")]
+pub struct IntrospectedVolumeGroup {
+    /// Name.
+    pub name: String,
+    /// Volume-group UUID.
+    #[oai(nullable)]
+    pub vg_uuid: Option<String>,
+    /// Its logical volumes.
+    pub logical_volumes: Vec<IntrospectedLogicalVolume>,
+}
+
+/// An LVM logical volume.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedLogicalVolume")]
+pub struct IntrospectedLogicalVolume {
+    /// Name.
+    pub name: String,
+    /// Size as written in the design.
+    #[oai(nullable)]
+    pub size: Option<String>,
+    /// Logical-volume UUID.
+    #[oai(nullable)]
+    pub lv_uuid: Option<String>,
+    /// Mount point.
+    #[oai(nullable)]
+    pub mountpoint: Option<String>,
+    /// File system.
+    #[oai(nullable)]
+    pub fstype: Option<String>,
+    /// Mount options.
+    #[oai(nullable)]
+    pub mount_options: Option<String>,
+    /// File-system UUID.
+    #[oai(nullable)]
+    pub fs_uuid: Option<String>,
+    /// File-system label.
+    #[oai(nullable)]
+    pub fs_label: Option<String>,
+}
+
+/// Image, kernel and kernel parameters.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedPlatform")]
+pub struct IntrospectedPlatform {
+    /// The OS image.
+    #[oai(nullable)]
+    pub image: Option<String>,
+    /// The kernel.
+    #[oai(nullable)]
+    pub kernel: Option<String>,
+    /// Kernel parameters.
+    pub kernel_params: StringMap,
+}
+
+/// Tags, owner data, rack, PXE MAC and hardware profile.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "IntrospectedMetadata")]
+pub struct IntrospectedMetadata {
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Owner data.
+    pub owner_data: StringMap,
+    /// Rack.
+    #[oai(nullable)]
+    pub rack: Option<String>,
+    /// PXE MAC address.
+    #[oai(nullable)]
+    pub boot_mac: Option<String>,
+    /// Hardware profile.
+    #[oai(nullable)]
+    pub hardware_profile: Option<String>,
+}
+
 /// What a node sees of itself: the effective configuration of `node` in
 /// `site` as deployed by `task_id` from `design_ref` (redacted).
-pub fn introspection(site: &EffectiveSite, node: &BaremetalNode, task_id: TaskId, design_ref: &DesignRef) -> Value {
+pub fn introspection(site: &EffectiveSite, node: &BaremetalNode, task_id: TaskId, design_ref: &DesignRef) -> Introspection {
     let config = &node.config;
-    let addresses: Vec<Value> = node
+    let addresses = node
         .addressing
         .iter()
         .map(|assignment| {
             let network = site.design.network(&assignment.network);
-            json!({
-                "network": assignment.network,
-                "address": assignment.address.as_deref().unwrap_or("dhcp"),
-                "cidr": network.map(|network| network.cidr.clone()),
-                "vlan": network.and_then(|network| network.vlan_id.clone()),
-                "mtu": network.and_then(|network| network.mtu),
-                "dns_domain": network.map(|network| network.dns_domain.clone()),
-                "dns_servers": network.and_then(|network| network.dns_servers.clone()),
-            })
+            IntrospectedAddress {
+                network: assignment.network.clone(),
+                address: assignment.address.as_deref().unwrap_or("dhcp").to_owned(),
+                cidr: network.map(|network| network.cidr.clone()),
+                vlan: network.and_then(|network| network.vlan_id.clone()),
+                mtu: network.and_then(|network| network.mtu),
+                dns_domain: network.map(|network| network.dns_domain.clone()),
+                dns_servers: network.and_then(|network| network.dns_servers.clone()),
+            }
         })
         .collect();
     let mut routes = Vec::new();
     for assignment in &node.addressing {
         let Some(network) = site.design.network(&assignment.network) else { continue };
         for route in network.effective_routes() {
-            routes.push(json!({
-                "network": assignment.network,
-                "subnet": route.subnet,
-                "gateway": route.gateway,
-                "metric": route.metric,
-                "routedomain": route.routedomain,
-            }));
+            routes.push(IntrospectedRoute {
+                network: assignment.network.clone(),
+                subnet: route.subnet.clone(),
+                gateway: route.gateway.clone(),
+                metric: route.metric.clone(),
+                routedomain: route.routedomain.clone(),
+            });
         }
     }
-    let interfaces: Vec<Value> = config
+    let interfaces = config
         .interfaces
         .iter()
-        .map(|interface| {
-            let mut entry = json!({
-                "name": interface.name,
-                "network_link": interface.network_link,
-                "hardware_slaves": interface.hardware_slaves,
-                "networks": interface.networks,
-                "sriov": interface.sriov,
-            });
-            if interface.sriov {
-                entry["vf_count"] = json!(interface.vf_count.unwrap_or(0));
-                entry["trustedmode"] = json!(interface.trustedmode.unwrap_or(false));
-            }
-            entry
+        .map(|interface| IntrospectedInterface {
+            name: interface.name.clone(),
+            network_link: interface.network_link.clone(),
+            hardware_slaves: interface.hardware_slaves.clone(),
+            networks: interface.networks.clone(),
+            sriov: interface.sriov,
+            vf_count: interface.sriov.then(|| interface.vf_count.unwrap_or(0)),
+            trustedmode: interface.sriov.then(|| interface.trustedmode.unwrap_or(false)),
         })
         .collect();
-    let storage = json!({
-        "physical_devices": config.storage.physical_devices.iter().map(|device| json!({
-            "name": device.name,
-            "labels": device.labels,
-            "volume_group": device.volume_group,
-            "partitions": device.partitions.iter().map(|partition| json!({
-                "name": partition.name,
-                "size": partition.size,
-                "bootable": partition.bootable,
-                "part_uuid": partition.part_uuid,
-                "volume_group": partition.volume_group,
-                "mountpoint": partition.mountpoint,
-                "fstype": partition.fstype,
-                "mount_options": partition.mount_options,
-                "fs_uuid": partition.fs_uuid,
-                "fs_label": partition.fs_label,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "volume_groups": config.storage.volume_groups.iter().map(|group| json!({
-            "name": group.name,
-            "vg_uuid": group.vg_uuid,
-            "logical_volumes": group.logical_volumes.iter().map(|volume| json!({
-                "name": volume.name,
-                "size": volume.size,
-                "lv_uuid": volume.lv_uuid,
-                "mountpoint": volume.mountpoint,
-                "fstype": volume.fstype,
-                "mount_options": volume.mount_options,
-                "fs_uuid": volume.fs_uuid,
-                "fs_label": volume.fs_label,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    });
-    json!({
-        "hostname": node.name(),
-        "domain": site.node_domain(node),
-        "fqdn": site.node_fqdn(node),
-        "task_id": task_id.to_string(),
-        "design_ref": design_ref.redacted(),
-        "primary_network": config.primary_network,
-        "interfaces": interfaces,
-        "addresses": addresses,
-        "routes": routes,
-        "storage": storage,
-        "platform": {
-            "image": config.image,
-            "kernel": config.kernel,
-            "kernel_params": config.kernel_params,
+    let storage = IntrospectedStorage {
+        physical_devices: config
+            .storage
+            .physical_devices
+            .iter()
+            .map(|device| IntrospectedDevice {
+                name: device.name.clone(),
+                labels: device.labels.clone().map(StringMap),
+                volume_group: device.volume_group.clone(),
+                partitions: device
+                    .partitions
+                    .iter()
+                    .map(|partition| IntrospectedPartition {
+                        name: partition.name.clone(),
+                        size: partition.size.clone(),
+                        bootable: partition.bootable,
+                        part_uuid: partition.part_uuid.clone(),
+                        volume_group: partition.volume_group.clone(),
+                        mountpoint: partition.mountpoint.clone(),
+                        fstype: partition.fstype.clone(),
+                        mount_options: partition.mount_options.clone(),
+                        fs_uuid: partition.fs_uuid.clone(),
+                        fs_label: partition.fs_label.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        volume_groups: config
+            .storage
+            .volume_groups
+            .iter()
+            .map(|group| IntrospectedVolumeGroup {
+                name: group.name.clone(),
+                vg_uuid: group.vg_uuid.clone(),
+                logical_volumes: group
+                    .logical_volumes
+                    .iter()
+                    .map(|volume| IntrospectedLogicalVolume {
+                        name: volume.name.clone(),
+                        size: volume.size.clone(),
+                        lv_uuid: volume.lv_uuid.clone(),
+                        mountpoint: volume.mountpoint.clone(),
+                        fstype: volume.fstype.clone(),
+                        mount_options: volume.mount_options.clone(),
+                        fs_uuid: volume.fs_uuid.clone(),
+                        fs_label: volume.fs_label.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    Introspection {
+        hostname: node.name().to_owned(),
+        domain: site.node_domain(node),
+        fqdn: site.node_fqdn(node),
+        task_id: task_id.to_string(),
+        design_ref: design_ref.redacted().to_string(),
+        primary_network: config.primary_network.clone(),
+        interfaces,
+        addresses,
+        routes,
+        storage,
+        platform: IntrospectedPlatform {
+            image: config.image.clone(),
+            kernel: config.kernel.clone(),
+            kernel_params: StringMap(config.kernel_params.clone()),
         },
-        "metadata": {
-            "tags": config.tags,
-            "owner_data": config.owner_data,
-            "rack": config.rack,
-            "boot_mac": node.boot_mac,
-            "hardware_profile": config.hardware_profile,
+        metadata: IntrospectedMetadata {
+            tags: config.tags.clone(),
+            owner_data: StringMap(config.owner_data.clone()),
+            rack: config.rack.clone(),
+            boot_mac: node.boot_mac.clone(),
+            hardware_profile: config.hardware_profile.clone(),
         },
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn reports_follow_the_schema() {

@@ -3,4 +3,5 @@
 
 pub mod bootaction;
 pub mod task;
+pub mod types;
 pub mod validation;

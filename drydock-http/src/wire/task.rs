@@ -5,8 +5,14 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use drydock_core::ids::TaskId;
 use drydock_core::store::TaskWithMessages;
 use drydock_core::task::records::BuildData;
+use drydock_core::task::{Action, ActionResult, TaskStatus};
 use drydock_core::task::{StatusMessage, Task, TaskResult};
-use serde_json::{Map, Value, json};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{Example, ToJSON, Type};
+use poem_openapi::{Object, Union};
+use serde_json::{Map, Value};
+
+use super::types::{AnyObject, Compat, StoredFilter};
 
 /// Whether timestamps carry `+00:00`: in-memory values (the POST response)
 /// do, values read back from the store do not (compat §0.2).
@@ -78,77 +84,416 @@ fn py_datetime_ascii<'b>(timestamp: &DateTime<Utc>, zone: Zone, buffer: &'b mut 
     std::str::from_utf8(&buffer[..end]).ok()
 }
 
-fn py_datetime_opt(timestamp: Option<&DateTime<Utc>>, zone: Zone) -> Value {
-    timestamp.map_or(Value::Null, |timestamp| Value::String(py_datetime(timestamp, zone)))
+fn py_datetime_opt(timestamp: Option<&DateTime<Utc>>, zone: Zone) -> Option<String> {
+    timestamp.map(|timestamp| py_datetime(timestamp, zone))
+}
+
+/// A status message of a task (compat §2.4).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "StatusMessage")]
+pub struct MessageBody {
+    /// The text.
+    pub message: String,
+    /// Whether it reports an error.
+    pub error: bool,
+    /// What `context` names: `node`, `task`, `bootaction`, …
+    pub context_type: String,
+    /// The node (or task, or boot action) the message is about.
+    pub context: String,
+    /// When it was recorded (Python `str(datetime)`).
+    pub ts: String,
+    /// Further fields: a JSON object written as a string (as upstream), `"{}"` when none.
+    pub extra: String,
+}
+
+/// A link of a task's result.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "Link")]
+pub struct LinkBody {
+    /// The relation (`detail_logs`, …).
+    pub rel: String,
+    /// The URL.
+    pub href: String,
+}
+
+/// The messages of a task's result.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "TaskResultDetails")]
+pub struct ResultDetails {
+    /// How many messages are errors.
+    #[oai(rename = "errorCount")]
+    pub error_count: i64,
+    /// The messages, oldest first.
+    #[oai(rename = "messageList")]
+    pub message_list: Vec<MessageBody>,
+}
+
+/// A task's result: a Status document with the nodes it succeeded and
+/// failed on, its links and its messages (compat §2.3).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "TaskResult")]
+pub struct ResultBody {
+    /// Always `Status`.
+    pub kind: String,
+    /// Always `v1.0`.
+    #[oai(rename = "apiVersion")]
+    pub api_version: String,
+    /// Always empty.
+    pub metadata: AnyObject,
+    /// A summary, when set.
+    #[oai(nullable)]
+    pub message: Option<String>,
+    /// Why, when set.
+    #[oai(nullable)]
+    pub reason: Option<String>,
+    /// The outcome.
+    pub status: Compat<ActionResult>,
+    /// Nodes (or entities) the task succeeded on.
+    pub successes: Vec<String>,
+    /// Nodes (or entities) the task failed on.
+    pub failures: Vec<String>,
+    /// Related links.
+    pub links: Vec<LinkBody>,
+    /// The messages.
+    pub details: ResultDetails,
+}
+
+/// A task (compat §2.1); timestamps are Python `str(datetime)` text (UTC;
+/// `+00:00` only on the answer to the task's creation).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "Task", example)]
+pub struct TaskBody {
+    /// Always `Task`.
+    pub kind: String,
+    /// Always `v1`.
+    #[oai(rename = "apiVersion")]
+    pub api_version: String,
+    /// The task's id (a UUID).
+    pub task_id: String,
+    /// What the task does.
+    pub action: Compat<Action>,
+    /// The parent task, for a sub-task.
+    #[oai(nullable)]
+    pub parent_task_id: Option<String>,
+    /// The design reference.
+    #[oai(nullable)]
+    pub design_ref: Option<String>,
+    /// Execution state.
+    pub status: Compat<TaskStatus>,
+    /// The result.
+    pub result: ResultBody,
+    /// The nodes the task is about (null: every node of the design).
+    pub node_filter: Option<StoredFilter>,
+    /// Sub-tasks, in creation order.
+    pub subtask_id_list: Vec<String>,
+    /// Creation time.
+    pub created: String,
+    /// Who created it.
+    #[oai(nullable)]
+    pub created_by: Option<String>,
+    /// Last update.
+    #[oai(nullable)]
+    pub updated: Option<String>,
+    /// When it was terminated.
+    #[oai(nullable)]
+    pub terminated: Option<String>,
+    /// Who terminated it.
+    #[oai(nullable)]
+    pub terminated_by: Option<String>,
+    /// Whether termination was requested.
+    pub terminate: bool,
+    /// Retries so far.
+    pub retry: i64,
+}
+
+impl Example for TaskBody {
+    fn example() -> Self {
+        let mut task = Task::new(
+            Action::DeployNodes,
+            Some(drydock_core::ids::DesignRef("http://deckhand/api/v1.0/revisions/1/rendered-documents".into())),
+        );
+        task.id = TaskId(uuid::Uuid::from_u128(0x6d7f_9a3c_52e1_4e0b_9b1a_2f4c_8d3e_7a10));
+        task.created = chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default();
+        task.created_by = Some("shipyard".into());
+        task.node_filter =
+            Some(serde_json::json!({"filter_set_type": "union", "filter_set": [{"filter_type": "union", "node_names": ["compute01"]}]}));
+        task_body(&task, &[], Zone::Naive)
+    }
 }
 
 /// A status message (compat §2.4); `extra` is emitted as a JSON string.
-pub fn message_body(message: &StatusMessage, zone: Zone) -> Value {
-    json!({
-        "message": message.message,
-        "error": message.error,
-        "context_type": message.context_type,
-        "context": message.context,
-        "ts": py_datetime(&message.timestamp, zone),
-        "extra": Value::Object(message.extra.clone()).to_string(),
-    })
+pub fn message_body(message: &StatusMessage, zone: Zone) -> MessageBody {
+    MessageBody {
+        message: message.message.clone(),
+        error: message.error,
+        context_type: message.context_type.clone(),
+        context: message.context.clone(),
+        ts: py_datetime(&message.timestamp, zone),
+        extra: Value::Object(message.extra.clone()).to_string(),
+    }
 }
 
 /// The result (Status object, compat §2.3); `errorCount` is recomputed from
 /// the messages.
-pub fn result_body(result: &TaskResult, messages: &[StatusMessage], zone: Zone) -> Value {
-    let links: Vec<Value> =
-        result.links.iter().flat_map(|(rel, hrefs)| hrefs.iter().map(move |href| json!({"rel": rel, "href": href}))).collect();
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1.0",
-        "metadata": {},
-        "message": result.message,
-        "reason": result.reason,
-        "status": result.status.as_str(),
-        "successes": result.successes,
-        "failures": result.failures,
-        "links": links,
-        "details": {
-            "errorCount": messages.iter().filter(|message| message.error).count(),
-            "messageList": messages.iter().map(|message| message_body(message, zone)).collect::<Vec<_>>(),
+pub fn result_body(result: &TaskResult, messages: &[StatusMessage], zone: Zone) -> ResultBody {
+    ResultBody {
+        kind: "Status".into(),
+        api_version: "v1.0".into(),
+        metadata: AnyObject::default(),
+        message: result.message.clone(),
+        reason: result.reason.clone(),
+        status: Compat(result.status),
+        successes: result.successes.clone(),
+        failures: result.failures.clone(),
+        links: result
+            .links
+            .iter()
+            .flat_map(|(rel, hrefs)| hrefs.iter().map(move |href| LinkBody { rel: rel.clone(), href: href.clone() }))
+            .collect(),
+        details: ResultDetails {
+            error_count: messages.iter().filter(|message| message.error).count() as i64,
+            message_list: messages.iter().map(|message| message_body(message, zone)).collect(),
         },
-    })
+    }
 }
 
 /// The Task object in the original's key order (compat §2.1).
-pub fn task_body(task: &Task, messages: &[StatusMessage], zone: Zone) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("kind".into(), "Task".into());
-    body.insert("apiVersion".into(), "v1".into());
-    body.insert("task_id".into(), task.id.to_string().into());
-    body.insert("action".into(), task.action.as_str().into());
-    body.insert("parent_task_id".into(), task.parent.map_or(Value::Null, |parent| parent.to_string().into()));
-    body.insert("design_ref".into(), task.design_ref.as_ref().map_or(Value::Null, |design| design.as_str().into()));
-    body.insert("status".into(), task.status.as_str().into());
-    body.insert("result".into(), result_body(&task.result, messages, zone));
-    body.insert("node_filter".into(), task.node_filter.clone().unwrap_or(Value::Null));
-    body.insert("subtask_id_list".into(), task.subtasks.iter().map(|id| Value::String(id.to_string())).collect());
-    body.insert("created".into(), py_datetime(&task.created, zone).into());
-    body.insert("created_by".into(), task.created_by.clone().map_or(Value::Null, Value::String));
-    body.insert("updated".into(), py_datetime_opt(task.updated.as_ref(), zone));
-    body.insert("terminated".into(), py_datetime_opt(task.terminated.as_ref(), zone));
-    body.insert("terminated_by".into(), task.terminated_by.clone().map_or(Value::Null, Value::String));
-    body.insert("terminate".into(), task.terminate.into());
-    body.insert("retry".into(), task.retry.into());
-    body
+pub fn task_body(task: &Task, messages: &[StatusMessage], zone: Zone) -> TaskBody {
+    TaskBody {
+        kind: "Task".into(),
+        api_version: "v1".into(),
+        task_id: task.id.to_string(),
+        action: Compat(task.action),
+        parent_task_id: task.parent.map(|parent| parent.to_string()),
+        design_ref: task.design_ref.as_ref().map(|design| design.as_str().to_owned()),
+        status: Compat(task.status),
+        result: result_body(&task.result, messages, zone),
+        node_filter: task.node_filter.clone().map(StoredFilter::new),
+        subtask_id_list: task.subtasks.iter().map(ToString::to_string).collect(),
+        created: py_datetime(&task.created, zone),
+        created_by: task.created_by.clone(),
+        updated: py_datetime_opt(task.updated.as_ref(), zone),
+        terminated: py_datetime_opt(task.terminated.as_ref(), zone),
+        terminated_by: task.terminated_by.clone(),
+        terminate: task.terminate,
+        retry: i64::from(task.retry),
+    }
+}
+
+/// Data a task collected about a node (compat §1.3.8).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "BuildData")]
+pub struct BuildDataBody {
+    /// The node.
+    pub node_name: String,
+    /// The task that collected it.
+    pub task_id: String,
+    /// When (Python `str(datetime)`, `+00:00`).
+    pub collected_date: String,
+    /// What produced it (`lshw`, …).
+    pub generator: String,
+    /// Its media type (`text/plain`, `application/json`, …).
+    pub data_format: String,
+    /// The data itself, as text.
+    pub data_element: String,
 }
 
 /// A build-data record (compat §1.3.8); `collected_date` is re-tagged UTC.
-pub fn build_data_body(record: &BuildData) -> Value {
-    json!({
-        "node_name": record.node_name,
-        "task_id": record.task_id.to_string(),
-        "collected_date": py_datetime(&record.collected_date, Zone::Aware),
-        "generator": record.generator,
-        "data_format": record.data_format,
-        "data_element": record.data_element,
-    })
+pub fn build_data_body(record: &BuildData) -> BuildDataBody {
+    BuildDataBody {
+        node_name: record.node_name.clone(),
+        task_id: record.task_id.to_string(),
+        collected_date: py_datetime(&record.collected_date, Zone::Aware),
+        generator: record.generator.clone(),
+        data_format: record.data_format.clone(),
+        data_element: record.data_element.clone(),
+    }
+}
+
+/// A JSON object whose keys are not known in advance (task ids), in the
+/// order the server adds them, documented with `additionalProperties: V`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedBy<V>(pub Vec<(String, V)>);
+
+impl<V> Default for KeyedBy<V> {
+    fn default() -> Self {
+        KeyedBy(Vec::new())
+    }
+}
+
+impl<V: Type> Type for KeyedBy<V> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("map_{}", V::name()).into()
+    }
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema { additional_properties: Some(Box::new(V::schema_ref())), ..MetaSchema::new("object") }))
+    }
+    fn register(registry: &mut Registry) {
+        V::register(registry);
+    }
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<V: ToJSON> ToJSON for KeyedBy<V> {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::Object(self.0.iter().map(|(key, value)| (key.clone(), value.to_json().unwrap_or(Value::Null))).collect()))
+    }
+}
+
+impl<V: poem_openapi::types::ParseFromJSON> poem_openapi::types::ParseFromJSON for KeyedBy<V> {
+    fn parse_from_json(value: Option<Value>) -> poem_openapi::types::ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::Object(map) => map
+                .into_iter()
+                .map(|(key, value)| {
+                    V::parse_from_json(Some(value)).map(|value| (key, value)).map_err(poem_openapi::types::ParseError::propagate)
+                })
+                .collect::<Result<_, _>>()
+                .map(KeyedBy),
+            other => Err(poem_openapi::types::ParseError::expected_type(other)),
+        }
+    }
+}
+
+/// A descendant with errors, in `subtask_errors`: its result and its id.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "SubtaskError")]
+pub struct SubtaskErrorBody {
+    /// The descendant's result.
+    #[oai(flatten)]
+    pub result: ResultBody,
+    /// The descendant.
+    pub task_id: String,
+}
+
+/// A task as `GET /tasks/{task_id}` shows it: with `builddata` its build
+/// data, with `subtaskerrors` its descendants' errors (by task id).
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename = "TaskDetail")]
+pub struct TaskDetailBody {
+    /// The task.
+    #[oai(flatten)]
+    pub task: TaskBody,
+    /// With `builddata`: the task's build data.
+    #[oai(skip_serializing_if_is_none)]
+    pub build_data: Option<Vec<BuildDataBody>>,
+    /// With `subtaskerrors`: every descendant whose messages include an error, by task id.
+    #[oai(skip_serializing_if_is_none)]
+    pub subtask_errors: Option<KeyedBy<SubtaskErrorBody>>,
+}
+
+/// One entry of a task tree: the task (with `builddata` its build data),
+/// or null for a sub-task no longer stored.
+pub type TreeEntry = Option<TaskDetailBody>;
+
+/// `GET /tasks/{task_id}` with `layers`: the task and its descendants down
+/// to that depth, by task id, after `init_task_id`; then, with
+/// `subtaskerrors`, `subtask_errors`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskTreeBody {
+    /// The task asked for.
+    pub init_task_id: String,
+    /// The tasks by id, breadth first (null: no longer stored).
+    pub tasks: Vec<(String, TreeEntry)>,
+    /// With `subtaskerrors`.
+    pub subtask_errors: Option<KeyedBy<SubtaskErrorBody>>,
+}
+
+impl Type for TaskTreeBody {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TaskTree".into()
+    }
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference("TaskTree".into())
+    }
+    fn register(registry: &mut Registry) {
+        <TaskDetailBody as Type>::register(registry);
+        registry.create_schema::<Self, _>("TaskTree".into(), |_| {
+            let string = MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")));
+            let entry = MetaSchema {
+                nullable: true,
+                all_of: vec![<TaskDetailBody as Type>::schema_ref()],
+                description: Some("A task of the tree (null: no longer stored)."),
+                ..MetaSchema::new("object")
+            };
+            MetaSchema {
+                description: Some(
+                    "With `layers` (N > 0, or -1 for all): `init_task_id`, then the task and its descendants down to that depth by \
+                     task id, then with `subtaskerrors` `subtask_errors`.",
+                ),
+                required: vec!["init_task_id"],
+                properties: vec![("init_task_id", string), ("subtask_errors", <KeyedBy<SubtaskErrorBody> as Type>::schema_ref())],
+                additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(entry)))),
+                ..MetaSchema::new("object")
+            }
+        });
+    }
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ToJSON for TaskTreeBody {
+    fn to_json(&self) -> Option<Value> {
+        let mut body = Map::new();
+        body.insert("init_task_id".into(), Value::String(self.init_task_id.clone()));
+        for (id, entry) in &self.tasks {
+            body.insert(id.clone(), entry.to_json().unwrap_or(Value::Null));
+        }
+        if let Some(errors) = &self.subtask_errors {
+            body.insert("subtask_errors".into(), errors.to_json().unwrap_or(Value::Null));
+        }
+        Some(Value::Object(body))
+    }
+}
+
+impl poem_openapi::types::ParseFromJSON for TaskTreeBody {
+    fn parse_from_json(value: Option<Value>) -> poem_openapi::types::ParseResult<Self> {
+        let Some(Value::Object(mut map)) = value else { return Err(poem_openapi::types::ParseError::custom("expected an object")) };
+        let init_task_id = match map.shift_remove("init_task_id") {
+            Some(Value::String(id)) => id,
+            _ => return Err(poem_openapi::types::ParseError::custom("init_task_id missing")),
+        };
+        let subtask_errors = map
+            .shift_remove("subtask_errors")
+            .map(|errors| KeyedBy::parse_from_json(Some(errors)).map_err(poem_openapi::types::ParseError::propagate))
+            .transpose()?;
+        let tasks = map
+            .into_iter()
+            .map(|(id, entry)| {
+                TreeEntry::parse_from_json(Some(entry)).map(|entry| (id, entry)).map_err(poem_openapi::types::ParseError::propagate)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(TaskTreeBody { init_task_id, tasks, subtask_errors })
+    }
+}
+
+/// `GET /tasks/{task_id}`: the task, or with `layers` the task tree.
+// One value per response: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Union, Debug, Clone, PartialEq)]
+#[oai(one_of)]
+pub enum TaskShown {
+    /// The task (`layers` absent or 0).
+    Task(TaskDetailBody),
+    /// The task tree (`layers` N > 0 or -1).
+    Tree(TaskTreeBody),
 }
 
 /// A page of tasks with their messages, written as the JSON array of Task
@@ -421,6 +766,7 @@ impl Out {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use serde_json::json;
 
     use super::*;
 
@@ -447,8 +793,14 @@ mod tests {
     fn assert_list_matches_value_form(page: &[TaskWithMessages]) {
         for zone in [Zone::Aware, Zone::Naive] {
             let text = TaskListView::new(page, zone).to_json();
-            let value: Vec<Value> = page.iter().map(|entry| Value::Object(task_body(&entry.task, &entry.messages, zone))).collect();
-            assert_eq!(text, Value::Array(value).to_string());
+            // The typed bodies, serialised as the JSON payloads write them.
+            let typed: Vec<TaskBody> = page.iter().map(|entry| task_body(&entry.task, &entry.messages, zone)).collect();
+            let value = typed.to_json().expect("a JSON array");
+            assert_eq!(text, value.to_string());
+            // And the text reads back into the same typed bodies.
+            let parsed: Value = serde_json::from_str(&text).expect("JSON");
+            let read = <Vec<TaskBody> as poem_openapi::types::ParseFromJSON>::parse_from_json(Some(parsed)).expect("typed");
+            assert_eq!(read, typed);
         }
     }
 

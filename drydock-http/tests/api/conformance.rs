@@ -1,7 +1,7 @@
 //! Response bodies checked against the committed OpenAPI document: the
 //! subset of OpenAPI 3.0 schemas the document uses (`$ref`, `type`,
 //! `nullable`, `required`, `properties`, `additionalProperties`, `items`,
-//! `allOf`, `anyOf`), so tests can prove the shapes they read are the ones
+//! `allOf`, `anyOf`, `oneOf`, `enum`), so tests can prove the shapes they read are the ones
 //! the document promises (schemathesis does the same for generated requests).
 
 use std::sync::LazyLock;
@@ -61,9 +61,22 @@ fn violations(schema: &Value, value: &Value, at: &str) -> Vec<String> {
         Some("boolean") => value.is_boolean(),
         Some(other) => panic!("type {other} is not checked here"),
     };
+    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
+        let tried: Vec<Vec<String>> = one.iter().map(|option| violations(option, value, at)).collect();
+        match tried.iter().filter(|problems| problems.is_empty()).count() {
+            1 => {}
+            0 => out.push(format!("{at}: fits none of oneOf ({})", tried.concat().join("; "))),
+            n => out.push(format!("{at}: fits {n} of oneOf")),
+        }
+    }
     if !fits {
         out.push(format!("{at}: {value} is not of type {}", schema["type"]));
         return out;
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {}", Value::Array(allowed.clone())));
     }
     if let Some(map) = value.as_object() {
         for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
@@ -95,10 +108,13 @@ fn violations(schema: &Value, value: &Value, at: &str) -> Vec<String> {
 fn the_checker_rejects_what_the_document_does_not_allow() {
     let task = &DOCUMENT["components"]["schemas"]["Task"];
     assert!(!violations(task, &json!({"task_id": "x"}), "$").is_empty(), "missing properties");
-    let detail = json!({"$ref": "#/components/schemas/TaskDetail"});
+    let detail = json!({"$ref": "#/components/schemas/TaskShown"});
     let layered = json!({"init_task_id": "r", "r": null, "s": {"task_id": 3}});
     let problems = violations(&detail, &layered, "$");
-    assert!(problems.iter().any(|problem| problem.contains("fits none of anyOf")), "{problems:?}");
+    assert!(problems.iter().any(|problem| problem.contains("fits none of oneOf")), "{problems:?}");
+    let status = json!({"$ref": "#/components/schemas/TaskStatus"});
+    assert!(!violations(&status, &json!("sleeping"), "$").is_empty(), "not an enum value");
+    assert!(violations(&status, &json!("complete"), "$").is_empty());
     assert!(violations(&detail, &json!({"init_task_id": "r", "r": null}), "$").is_empty(), "a purged descendant is null");
     assert!(!violations(&json!({"type": "integer"}), &json!("1"), "$").is_empty());
 }
