@@ -16,7 +16,7 @@ mkdir -p "$TARGET/bench-sites"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.5,<2" "requests>=2.20"
 "$VENV/bin/maturin" build --quiet --release --manifest-path drydock-py/Cargo.toml --out "$TARGET/wheels-release" --interpreter "$VENV/bin/python"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$TARGET"/wheels-release/drydock-*.whl
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$TARGET"/wheels-release/drydock_rs-*.whl
 cargo build --quiet --release -p drydock-http --bin drydock
 
 rust=$(python3 - "$TARGET/release/drydock" "$SITE" <<'PY'

@@ -93,3 +93,18 @@ def test_errors_map_to_the_original_exceptions(server):
     with pytest.raises(compat_errors.ClientError) as missing:
         ok.get_task("missing")
     assert missing.value.status_code == 404 and "Task not found" in str(missing.value)
+
+
+def test_from_url_takes_the_cli_url_and_token(server):
+    import drydock
+
+    api = drydock.Client.from_url(f"http://127.0.0.1:{server}", token="t-1", marker="m-2")
+    api.get_tasks()
+    assert Recorder.seen[-1]["path"] == "/api/v1.0/tasks"
+    assert (Recorder.seen[-1]["token"], Recorder.seen[-1]["marker"]) == ("t-1", "m-2")
+    drydock.Client.from_url(f"http://127.0.0.1:{server}/").get_nodes()
+    assert Recorder.seen[-1]["path"] == "/api/v1.0/nodes" and Recorder.seen[-1]["token"] is None
+    assert drydock.Client.from_url("https://drydock.example").session.base_url == "https://drydock.example/api/"
+    for bad in ("127.0.0.1:9000", "ftp://host", "http://"):
+        with pytest.raises(ValueError):
+            drydock.Client.from_url(bad)

@@ -6,6 +6,8 @@ import pytest
 
 import drydock
 from conftest import ROOT, SAMPLES
+from drydock import types
+from shapes import assert_shape
 
 
 def test_fullsite_loads_with_its_effective_nodes(fullsite_path):
@@ -55,6 +57,7 @@ def test_boot_actions_render_for_a_node(fullsite_path):
     hello = [f for f in files if f["path"] == "/var/tmp/hello.sh"]
     assert hello and hello[0]["permissions"] == 0o555
     assert isinstance(hello[0]["content"], bytes)
+    assert_shape(files + site.render_boot_actions("compute01", "unit"), list[types.RenderedAsset])
     with pytest.raises(drydock.BootActionError):
         site.render_boot_actions("compute01", "bogus")
 
@@ -73,6 +76,7 @@ def test_invalid_samples_report_findings_with_codes_and_lines():
         flagged += 1
         errors = site.errors()
         assert errors and all(error.is_error for error in errors)
+        assert_shape([finding.to_dict() for finding in site.findings], list[types.FindingDict], path.name)
         coded = [error for error in errors if error.code]
         for error in coded:
             assert error.code.startswith("DD"), error

@@ -3,10 +3,10 @@ a live ``drydock serve`` (token auth, in-memory store, its own orchestrator,
 the MaaS driver pointed at a ``drydock-sim`` lab built from the example
 site), used the way Airship Shipyard uses them: create a task, poll it to
 the end, list tasks, validate a design, select nodes, list nodes, and a
-refused token."""
+refused token; the README's example as written; every answer against
+the TypedDicts of ``drydock.types``."""
 
 import json
-
 import os
 import pathlib
 import socket
@@ -16,7 +16,11 @@ import time
 
 import pytest
 
+import drydock
 from conftest import ROOT
+from drydock import types
+from readme_example import readme_python_block
+from shapes import assert_shape
 from drydock_provisioner.drydock_client import client as compat_client
 from drydock_provisioner.drydock_client import exceptions as compat_errors
 from drydock_provisioner.drydock_client import session as compat_session
@@ -137,6 +141,64 @@ def test_a_refused_token_is_an_unauthorized_error(server):
         client(server[0], token="not-a-valid-token").get_tasks()
 
 
+def test_the_readme_example_runs_as_written(server, tmp_path):
+    """The README's Python block, verbatim, from the top of the checkout
+    with DD_URL and DD_TOKEN set as the README says."""
+    port, _ = server
+    script = tmp_path / "readme_example.py"
+    script.write_text(readme_python_block())
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        env={**os.environ, "DD_URL": f"http://127.0.0.1:{port}", "DD_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "True []", lines[0]
+    assert "Success 0" in lines, run.stdout
+    assert "validate_design complete success" in lines, run.stdout
+    assert "['cp-r01-n01', 'cp-r01-n02', 'cmp-r01-n03', 'cp-r02-n01', 'cmp-r02-n02', 'cmp-r02-n03']" in lines, run.stdout
+    assert lines[-1].endswith(" tasks") and int(lines[-1].split()[0]) >= 1, lines[-1]
+
+
+def test_answers_have_the_shapes_of_the_stubs(server):
+    """Each call's real answer against its TypedDict: every declared key
+    there (optional ones aside), no undeclared key, each value of its
+    type; a failed validation's body is a ValidationStatus too."""
+    port, _ = server
+    api = drydock.Client.from_url(f"http://127.0.0.1:{port}", token=TOKEN)
+    design = f"file://{ROOT / 'examples' / 'site.yaml'}"
+    task = api.create_task(design, "prepare_site")
+    assert_shape(task, types.Task, "create_task")
+    done = wait(api, task["task_id"])
+    detail = api.get_task(done["task_id"], builddata=True, subtaskerrors=True)
+    assert {"build_data", "subtask_errors"} <= detail.keys()
+    assert_shape(detail, types.TaskDetail, "get_task")
+    assert_shape(api.get_tasks(), list[types.Task], "get_tasks")
+    tree = api.get_task(done["task_id"], layers=-1)
+    assert tree.pop("init_task_id") == done["task_id"] and len(tree) == 1 + len(done["subtask_id_list"])
+    assert_shape(tree, dict[str, types.Task], "get_task(layers=-1)")
+    assert_shape(api.get_nodes(), list[types.Node], "get_nodes")
+    assert_shape(api.validate_design(design), types.ValidationStatus, "validate_design")
+    design_id = api.create_design()
+    site = (ROOT / "examples" / "site.yaml").read_text()
+    assert_shape(api.load_parts(design_id, site.replace("cidr: '10.20.0.0/24'", "cidr: '10.20.0.0/33'")), types.DesignPart)
+    assert_shape(api.get_design(design_id), types.Design, "get_design")
+    compiled = api.get_design(design_id, source="compiled")
+    assert_shape(compiled, types.Design, "get_design(compiled)")
+    assert compiled["validation"]["status"] == "Failure"
+    with pytest.raises(drydock.ClientError) as refused:
+        api.validate_design(f"design://{design_id}")
+    assert refused.value.status_code == 400
+    report = json.loads(str(refused.value).split(": ", 1)[1])
+    assert_shape(report, types.ValidationStatus, "validate_design (failure)")
+    errors = [message for message in report["details"]["messageList"] if message["error"]]
+    assert errors and all(message.get("documents") for message in errors if "kind" in message), errors
+
+
 def maas_get(info, path, **query):
     """A GET on the simulated MaaS with its OAuth PLAINTEXT key."""
     import requests
@@ -180,6 +242,7 @@ def test_a_deployed_node_reports_its_boot_action_through_the_client(server):
     assert row["action_status"] == "incomplete"
     row = drydock.report_boot_action(action_id, key, status="success", details=[{"message": "done", "error": False}])
     assert row["action_status"] == "success" and row["action_name"] == "control-plane-seed"
+    assert_shape(row, types.BootActionStatus)
     with pytest.raises(compat_errors.ClientError) as again:
         drydock.report_boot_action(action_id, key, status="failure")
     assert again.value.status_code == 409
@@ -188,3 +251,4 @@ def test_a_deployed_node_reports_its_boot_action_through_the_client(server):
     tree = drydock.get_task(deploy["task_id"], layers=-1)
     text = json.dumps(tree)
     assert "control-plane-seed" in text and "cp-r01-n01" in text
+

@@ -14,7 +14,10 @@ evaluate node filters and render boot actions::
     names = site.select({"filter_set_type": "union",
                          "filter_set": [{"filter_type": "union", "node_tags": ["compute"]}]})
 
-``drydock.client`` talks to a running ``drydock serve``; the package
+``drydock.client`` talks to a running ``drydock serve``
+(``drydock.Client.from_url(url, token)``); ``drydock.types`` has the
+shapes of its answers as TypedDicts. The distribution is
+``drydock-rs`` (``pip install drydock-rs``); the package
 ``drydock_provisioner.drydock_client`` is the original client's interface
 on top of it, for code such as Airship Shipyard.
 """
@@ -34,6 +37,7 @@ from ._drydock import (
     loads,
 )
 from .client import Client, ClientError, ClientForbiddenError, ClientUnauthorizedError
+from . import types
 
 __all__ = [
     "BootActionError",
@@ -52,4 +56,5 @@ __all__ = [
     "__version__",
     "load",
     "loads",
+    "types",
 ]

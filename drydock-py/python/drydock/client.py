@@ -8,13 +8,20 @@ for fresh headers and retry once.
 """
 
 import logging
-from typing import Any, Callable, Iterable, Optional, Tuple, Union
+import urllib.parse
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast, overload
 
 import requests
+
+from .types import BootActionStatus, BuildData, Design, DesignPart, Node, NodeFilter, Task, TaskDetail, ValidationStatus
 
 LOG = logging.getLogger(__name__)
 
 AuthGen = Callable[[], Iterable[Tuple[str, str]]]
+"""Makes the authentication headers: ``lambda: [("X-Auth-Token", token)]``."""
+
+Timeout = Union[None, int, Tuple[int, int]]
+"""The read timeout, or (connect, read) timeouts, in seconds."""
 
 
 class ClientError(Exception):
@@ -53,7 +60,7 @@ class Session:
         auth_gen: Optional[AuthGen] = None,
         marker: Optional[str] = None,
         end_user: Optional[str] = None,
-        timeout: Union[None, int, Tuple[int, int]] = None,
+        timeout: Timeout = None,
     ):
         self.__session = requests.Session()
         self.auth_gen = auth_gen
@@ -100,25 +107,27 @@ class Session:
             response = self.__session.request(method, url, timeout=timeout, **kwargs)
         return response
 
-    def get(self, endpoint: str, query: Optional[dict] = None, timeout: Any = None, headers: Optional[dict] = None) -> requests.Response:
+    def get(
+        self, endpoint: str, query: Optional[Dict[str, Any]] = None, timeout: Timeout = None, headers: Optional[Dict[str, str]] = None
+    ) -> requests.Response:
         """GET ``endpoint`` (relative to ``/api/``)."""
         return self._send("GET", endpoint, timeout=timeout, params=query, headers=headers)
 
     def post(
         self,
         endpoint: str,
-        query: Optional[dict] = None,
+        query: Optional[Dict[str, Any]] = None,
         body: Any = None,
         data: Any = None,
-        timeout: Any = None,
-        headers: Optional[dict] = None,
+        timeout: Timeout = None,
+        headers: Optional[Dict[str, str]] = None,
     ) -> requests.Response:
         """POST JSON ``data`` (or raw ``body``) to ``endpoint``."""
         if body is not None:
             return self._send("POST", endpoint, timeout=timeout, params=query, data=body, headers=headers)
         return self._send("POST", endpoint, timeout=timeout, params=query, json=data, headers=headers)
 
-    def delete(self, endpoint: str, query: Optional[dict] = None, timeout: Any = None) -> requests.Response:
+    def delete(self, endpoint: str, query: Optional[Dict[str, Any]] = None, timeout: Timeout = None) -> requests.Response:
         """DELETE ``endpoint``."""
         return self._send("DELETE", endpoint, timeout=timeout, params=query)
 
@@ -129,6 +138,19 @@ class Client:
     def __init__(self, session: Session):
         self.session = session
         self.logger = LOG
+
+    @classmethod
+    def from_url(cls, url: str, token: Optional[str] = None, **session_options: Any) -> "Client":
+        """A client of the server at ``url`` (``scheme://host[:port]``, as
+        the CLI's ``--url``/``DD_URL``), sending ``token`` (if any) as
+        ``X-Auth-Token``; other keywords go to ``Session``."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s)://host[:port] URL: {url!r}")
+        auth_gen: Optional[AuthGen] = None
+        if token:
+            auth_gen = lambda: [("X-Auth-Token", token)]  # noqa: E731
+        return cls(Session(parts.hostname, port=parts.port, scheme=parts.scheme, auth_gen=auth_gen, **session_options))
 
     def _check(self, response: requests.Response) -> Any:
         if response.status_code == 401:
@@ -141,31 +163,31 @@ class Client:
             return None
         return response.json()
 
-    def get_task_build_data(self, task_id: str) -> Any:
+    def get_task_build_data(self, task_id: str) -> List[BuildData]:
         """Build data collected by a task."""
-        return self._check(self.session.get(f"v1.0/tasks/{task_id}/builddata"))
+        return cast(List[BuildData], self._check(self.session.get(f"v1.0/tasks/{task_id}/builddata")))
 
-    def get_node_build_data(self, nodename: str, latest: bool = True) -> Any:
+    def get_node_build_data(self, nodename: str, latest: bool = True) -> List[BuildData]:
         """Build data of a node (only the newest per generator by default)."""
-        return self._check(self.session.get(f"v1.0/nodes/{nodename}/builddata?latest={latest}"))
+        return cast(List[BuildData], self._check(self.session.get(f"v1.0/nodes/{nodename}/builddata?latest={latest}")))
 
-    def get_nodes(self) -> Any:
+    def get_nodes(self) -> List[Node]:
         """The node provisioner's nodes."""
-        return self._check(self.session.get("v1.0/nodes"))
+        return cast(List[Node], self._check(self.session.get("v1.0/nodes")))
 
-    def get_nodes_for_filter(self, design_ref: str, node_filter: Any = None) -> Any:
+    def get_nodes_for_filter(self, design_ref: str, node_filter: Optional[NodeFilter] = None) -> List[str]:
         """Names of the design's nodes a filter selects."""
         body = {"node_filter": node_filter, "design_ref": design_ref}
-        return self._check(self.session.post("v1.0/nodefilter", data=body))
+        return cast(List[str], self._check(self.session.post("v1.0/nodefilter", data=body)))
 
     def create_design(self) -> str:
         """Create an empty design (the designs API); returns its id."""
-        return self._check(self.session.post("v1.0/designs", data={}))["id"]
+        return cast(str, self._check(self.session.post("v1.0/designs", data={}))["id"])
 
-    def get_design_ids(self) -> list:
+    def get_design_ids(self) -> List[str]:
         """The ids of the stored designs (every page of ``GET /designs``)."""
-        ids: list = []
-        query: Optional[dict] = None
+        ids: List[str] = []
+        query: Optional[Dict[str, Any]] = None
         while True:
             response = self.session.get("v1.0/designs", query=query)
             ids.extend(self._check(response) or [])
@@ -174,28 +196,35 @@ class Client:
                 return ids
             query = {"marker": marker}
 
-    def load_parts(self, design_id: str, yaml_string: str) -> Any:
+    def load_parts(self, design_id: str, yaml_string: str) -> DesignPart:
         """Add a YAML document stream to a design; returns the part."""
-        return self._check(
-            self.session.post(
-                f"v1.0/designs/{design_id}/parts",
-                query={"ingester": "yaml"},
-                body=yaml_string.encode("utf-8"),
-                headers={"Content-Type": "application/x-yaml"},
-            )
+        response = self.session.post(
+            f"v1.0/designs/{design_id}/parts",
+            query={"ingester": "yaml"},
+            body=yaml_string.encode("utf-8"),
+            headers={"Content-Type": "application/x-yaml"},
         )
+        return cast(DesignPart, self._check(response))
 
-    def get_design(self, design_id: str, source: str = "designed") -> Any:
+    def get_design(self, design_id: str, source: str = "designed") -> Design:
         """A design: its parts (``designed``) or its validation and nodes
         (``compiled``)."""
-        return self._check(self.session.get(f"v1.0/designs/{design_id}", query={"source": source}))
+        return cast(Design, self._check(self.session.get(f"v1.0/designs/{design_id}", query={"source": source})))
 
-    def get_tasks(self) -> Any:
+    def get_tasks(self) -> List[Task]:
         """Every task (first page)."""
-        return self._check(self.session.get("v1.0/tasks"))
+        return cast(List[Task], self._check(self.session.get("v1.0/tasks")))
 
-    def get_task(self, task_id: str, builddata: Any = None, subtaskerrors: Any = None, layers: Any = None) -> Any:
-        """One task; optionally with build data, subtask errors and layers."""
+    @overload
+    def get_task(self, task_id: str, builddata: Optional[bool] = None, subtaskerrors: Optional[bool] = None, layers: None = None) -> TaskDetail: ...
+
+    @overload
+    def get_task(self, task_id: str, builddata: Optional[bool] = None, subtaskerrors: Optional[bool] = None, *, layers: int) -> Dict[str, Any]: ...
+
+    def get_task(self, task_id: str, builddata: Optional[bool] = None, subtaskerrors: Optional[bool] = None, layers: Optional[int] = None) -> Any:
+        """One task; optionally with build data and subtask errors. With
+        ``layers`` (N > 0, or -1 for all) the task tree instead: the task and
+        its descendants by task id (a ``Task`` each), plus ``init_task_id``."""
         endpoint = f"v1.0/tasks/{task_id}"
         query = []
         if builddata:
@@ -208,19 +237,21 @@ class Client:
             endpoint += "?" + "&".join(query)
         return self._check(self.session.get(endpoint))
 
-    def delete_tasks(self, days: Any = None) -> str:
+    def delete_tasks(self, days: Optional[int] = None) -> str:
         """Purge tasks older than ``days`` days."""
         self._check(self.session.delete(f"v1.0/tasks?days={days}"))
         return "Task table purged successfully."
 
-    def create_task(self, design_ref: str, task_action: str, node_filter: Any = None) -> Any:
+    def create_task(self, design_ref: str, task_action: str, node_filter: Optional[NodeFilter] = None) -> Task:
         """Create a task; returns it."""
         body = {"action": task_action, "design_ref": design_ref, "node_filter": node_filter}
-        return self._check(self.session.post("v1.0/tasks", data=body))
+        return cast(Task, self._check(self.session.post("v1.0/tasks", data=body)))
 
-    def validate_design(self, href: str) -> Any:
-        """Validate the design at ``href``; returns the validation report."""
-        return self._check(self.session.post("v1.0/validatedesign", data={"href": href}))
+    def validate_design(self, href: str) -> ValidationStatus:
+        """Validate the design at ``href``; returns the validation report. A
+        design with errors is a ``ClientError`` with ``status_code`` 400
+        whose message ends with the report's JSON."""
+        return cast(ValidationStatus, self._check(self.session.post("v1.0/validatedesign", data={"href": href})))
 
     # Beyond the original client: what a deployed node does with its
     # boot-action key (the original ships a Go client for this).
@@ -234,13 +265,15 @@ class Client:
             self._check(response)
         return response.content
 
-    def report_boot_action(self, action_id: str, key: str, status: Optional[str] = None, details: Optional[list] = None) -> Any:
+    def report_boot_action(
+        self, action_id: str, key: str, status: Optional[str] = None, details: Optional[List[Dict[str, Any]]] = None
+    ) -> BootActionStatus:
         """Report progress (``details``: ``[{"message": ..., "error": bool}]``)
         and/or the final ``status`` (``success`` or ``failure``) of a boot
         action; returns its status row. A second final status is a 409."""
-        body: dict = {}
+        body: Dict[str, Any] = {}
         if status is not None:
             body["status"] = status
         if details is not None:
             body["details"] = details
-        return self._check(self.session.post(f"v1.0/bootactions/{action_id}", data=body, headers={"X-Bootaction-Key": key}))
+        return cast(BootActionStatus, self._check(self.session.post(f"v1.0/bootactions/{action_id}", data=body, headers={"X-Bootaction-Key": key})))
