@@ -29,6 +29,7 @@ pub mod config;
 pub mod design;
 pub mod lab;
 pub mod load;
+pub mod logging;
 pub mod node;
 pub mod oslo;
 pub mod output;

@@ -174,6 +174,9 @@ pub struct ServeArgs {
     /// Print the OpenAPI document and exit.
     #[arg(long)]
     pub print_openapi: bool,
+    /// Logging.
+    #[command(flatten)]
+    pub log: super::logging::LogArgs,
     /// The URL deployed nodes report boot-action status to (and fetch their
     /// units and files from): this server's `/api/v1.0/bootactions/` as the
     /// nodes reach it.
@@ -422,6 +425,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         request_timeout: Duration::from_secs(args.request_timeout),
         paging: Paging { default_page: args.default_page.max(1), max_page: args.max_page.max(1) },
         design_cache: args.design_cache,
+        request_log: args.log.request_log(),
     };
     let mut state = AppState::new(orchestrator, source, auth, policy, config);
     state.nodes = inventory;
@@ -434,11 +438,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         outln!("{}", crate::server::openapi_document(Arc::new(crate::server::document_state())));
         return ExitCode::SUCCESS;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
+    super::logging::init(&args.log);
     let state = match build(&args).await {
         Ok(state) => state,
         Err(error) => {

@@ -99,6 +99,36 @@ pub struct ServerConfig {
     /// designs are the orchestrator's [`DesignService`]'s, sized by its
     /// configuration).
     pub design_cache: usize,
+    /// The one log line per request.
+    pub request_log: RequestLog,
+}
+
+/// The one log line per request: at `level` (`None`: not written), and at
+/// debug for requests to `quiet_paths` (probes, scrapes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLog {
+    /// The level of a request's line.
+    pub level: Option<tracing::Level>,
+    /// Paths logged at debug.
+    pub quiet_paths: Vec<String>,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        RequestLog {
+            level: Some(tracing::Level::INFO),
+            quiet_paths: ["/api/v1.0/health", "/api/v1.0/health/extended", "/metrics"].map(String::from).to_vec(),
+        }
+    }
+}
+
+impl RequestLog {
+    /// The level a request to `path` is logged at (a quiet path's at most
+    /// debug: `tracing` orders the more verbose levels higher).
+    pub fn level_for(&self, path: &str) -> Option<tracing::Level> {
+        let level = self.level?;
+        Some(if self.quiet_paths.iter().any(|quiet| quiet == path) { level.max(tracing::Level::DEBUG) } else { level })
+    }
 }
 
 impl Default for ServerConfig {
@@ -113,6 +143,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(600),
             paging: Paging { default_page: 10_000, max_page: 10_000 },
             design_cache: 4,
+            request_log: RequestLog::default(),
         }
     }
 }
@@ -352,17 +383,27 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-drydock-req", value);
     }
-    tracing::info!(
-        request_id = %request_id,
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        user = context.user.as_deref().unwrap_or("-"),
-        external_marker = context.external_marker.as_deref().unwrap_or("-"),
-        end_user = context.end_user.as_deref().unwrap_or("-"),
-        "request"
-    );
+    // `tracing` wants the level of an event as a constant.
+    macro_rules! request_line {
+        ($($level:ident),*) => {
+            match state.config.request_log.level_for(&path) {
+                $(Some(tracing::Level::$level) => tracing::event!(
+                    tracing::Level::$level,
+                    request_id = %request_id,
+                    method = %method,
+                    path = %path,
+                    status = response.status().as_u16(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    user = context.user.as_deref().unwrap_or("-"),
+                    external_marker = context.external_marker.as_deref().unwrap_or("-"),
+                    end_user = context.end_user.as_deref().unwrap_or("-"),
+                    "request"
+                ),)*
+                _ => {}
+            }
+        };
+    }
+    request_line!(ERROR, WARN, INFO, DEBUG, TRACE);
     Ok(response)
 }
 

@@ -3,6 +3,7 @@
 
 mod client;
 mod config;
+mod logs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
