@@ -13,18 +13,24 @@ pub mod model;
 
 pub mod compile;
 pub mod ingest;
+#[cfg(feature = "runtime")]
 pub mod task;
 
+#[cfg(feature = "bootaction")]
 pub mod bootaction;
+#[cfg(feature = "runtime")]
 pub mod drivers;
+#[cfg(feature = "runtime")]
 pub mod store;
 pub mod validate;
 
+#[cfg(feature = "runtime")]
 pub mod designs;
 
 pub mod lab;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "store-redb"))]
 mod test_support;
 
+#[cfg(feature = "runtime")]
 pub mod orchestrator;

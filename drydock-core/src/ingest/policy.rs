@@ -1,6 +1,6 @@
 //! Which design references may be read: the [`ReferencePolicy`] that
-//! [`super::source::DefaultSource`] applies before touching a file or a
-//! host. Files are allowed under configured roots (checked on the
+//! the readers of [`super::source`] (`FileSource`, `DefaultSource`) apply
+//! before touching a file or a host. Files are allowed under configured roots (checked on the
 //! canonicalised path), hosts by allow and deny lists of names, addresses
 //! and CIDR ranges, with link-local and cloud metadata addresses denied by
 //! default on a server. Pure data and checks: the caller resolves paths and
