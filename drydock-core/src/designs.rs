@@ -78,6 +78,7 @@ impl<K, V: Clone> Recent<K, V> {
 
 /// Why a design could not be evaluated at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EvaluateError {
     /// The bytes are not a design stream (not YAML, too deep, over budget, …).
     #[error("{0}")]

@@ -68,6 +68,7 @@ impl fmt::Debug for IdentityKey {
 
 /// Why an asset could not be rendered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BootActionError {
     /// A pipeline segment got the wrong input or bad data.
     #[error("Error when running bootaction pipeline segment {segment}: {detail} (boot action {action}, asset {asset})")]

@@ -67,6 +67,7 @@ impl fmt::Display for HostRule {
 
 /// Why a host is denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DenyReason {
     /// The host is on the deny list.
     Listed,
@@ -93,6 +94,7 @@ impl fmt::Display for DenyReason {
 /// host or path as the user gave them, never an address a name resolved to
 /// nor a canonicalised path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// File references are refused altogether (no roots configured).
     #[error("file references are not allowed: no --design-root is configured")]

@@ -38,6 +38,7 @@ use crate::ids::DesignRef;
 
 /// Why a design reference could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// The scheme has no handler.
     #[error("Invalid reference scheme {scheme}: no handler")]
@@ -237,6 +238,7 @@ impl FileSource {
 
 /// How a reference is read.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scheme {
     /// A local file.
     File(PathBuf),
