@@ -236,6 +236,17 @@ impl FileSource {
     }
 }
 
+/// For boot-action rendering without tokio (feature `bootaction` alone):
+/// the read blocks the polling thread. On tokio use `DefaultSource`, which
+/// reads on the blocking pool.
+#[cfg(any(feature = "bootaction", feature = "runtime"))]
+#[async_trait]
+impl DesignSource for FileSource {
+    async fn fetch(&self, reference: &DesignRef) -> Result<SourceBytes, SourceError> {
+        self.read(reference)
+    }
+}
+
 /// How a reference is read.
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -656,6 +667,17 @@ mod tests {
         assert!(matches!(error, SourceError::TooLarge { limit: 10, .. }), "{error}");
         let error = source.read(&DesignRef(env!("CARGO_MANIFEST_DIR").into())).expect_err("a directory");
         assert!(matches!(error, SourceError::NotARegularFile { kind: "directory", .. }), "{error}");
+    }
+
+    #[cfg(feature = "bootaction")]
+    #[tokio::test]
+    async fn file_source_is_a_design_source() {
+        let source: &dyn DesignSource = &FileSource::default();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site.yaml");
+        let fetched = source.fetch(&DesignRef(path.into())).await.expect("example site");
+        assert_eq!(fetched.bytes, std::fs::read(path).expect("read"));
+        let error = source.fetch(&DesignRef("deckhand+http://h/x".into())).await.expect_err("http");
+        assert!(matches!(error, SourceError::UnsupportedScheme { .. }), "{error}");
     }
 
     #[cfg(feature = "runtime")]
