@@ -9,7 +9,7 @@
 pub mod cloudinit;
 pub mod context;
 pub mod packages;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod render;
 pub mod tarball;
 
