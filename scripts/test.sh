@@ -31,10 +31,14 @@ if [ "${CI:-}" = true ]; then
 fi
 disk
 
-echo "==> lint: cargo fmt, cargo clippy, cargo doc (warnings denied)"
+echo "==> lint: cargo fmt, cargo clippy, cargo doc (warnings denied; drydock-core also design-only)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+# drydock-core with no default features is the design path alone (no tokio,
+# no templates): it must build, lint and document on its own.
+cargo clippy -p drydock-core --no-default-features --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc -p drydock-core --no-default-features --no-deps --locked --quiet
 
 log_dir="$(mktemp -d)"
 cleanup_hooks+=(remove_logs)

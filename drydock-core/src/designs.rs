@@ -78,6 +78,7 @@ impl<K, V: Clone> Recent<K, V> {
 
 /// Why a design could not be evaluated at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EvaluateError {
     /// The bytes are not a design stream (not YAML, too deep, over budget, …).
     #[error("{0}")]
@@ -357,6 +358,7 @@ impl PlatformSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "driver-maas")]
     use crate::drivers::maas::{MaasConfig, MaasDriver};
 
     fn example() -> SourceBytes {
@@ -399,6 +401,7 @@ mod tests {
         assert!(matches!(error, EvaluateError::Ingest(_)), "{error}");
     }
 
+    #[cfg(feature = "driver-maas")]
     #[tokio::test]
     async fn the_catalogue_is_read_once_per_period_and_a_failure_briefly_remembered() {
         let scenario: drydock_sim::Scenario = serde_json::from_value(serde_json::json!({"images": ["jammy"]})).expect("scenario");

@@ -1,17 +1,20 @@
-//! Typed identifiers shared across the crate: task ids (UUIDs), boot-action
-//! ids (ULIDs), node names, design references and document references, plus the
+//! Typed identifiers shared across the crate: task ids (UUIDs, feature
+//! `runtime`), boot-action ids (ULIDs, feature `bootaction`), node names, design references and document references, plus the
 //! redacting [`Secret`] wrapper for credentials.
 //!
 //! Rank 0: this module imports nothing else from the crate.
 
 use std::fmt;
+#[cfg(any(feature = "bootaction", feature = "runtime"))]
 use std::str::FromStr;
 
 /// A task identifier: a UUID v4, lowercase and hyphenated on the wire, 16
 /// raw bytes in the compat database (compat: api spec §0.2).
+#[cfg(feature = "runtime")]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TaskId(pub uuid::Uuid);
 
+#[cfg(feature = "runtime")]
 impl TaskId {
     /// A fresh random id.
     pub fn generate() -> Self {
@@ -29,18 +32,21 @@ impl TaskId {
     }
 }
 
+#[cfg(feature = "runtime")]
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0.hyphenated(), f)
     }
 }
 
+#[cfg(feature = "runtime")]
 impl fmt::Debug for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TaskId({})", self.0.hyphenated())
     }
 }
 
+#[cfg(feature = "runtime")]
 impl FromStr for TaskId {
     type Err = InvalidId;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -58,9 +64,11 @@ pub struct InvalidId {
 
 /// A boot-action instance id: a ULID, 26 upper-case base32 characters
 /// (compat: site-design spec §5.2).
+#[cfg(feature = "bootaction")]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BootActionId(pub ulid::Ulid);
 
+#[cfg(feature = "bootaction")]
 impl BootActionId {
     /// A fresh id.
     pub fn generate() -> Self {
@@ -68,18 +76,21 @@ impl BootActionId {
     }
 }
 
+#[cfg(feature = "bootaction")]
 impl fmt::Display for BootActionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
     }
 }
 
+#[cfg(feature = "bootaction")]
 impl fmt::Debug for BootActionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BootActionId({})", self.0)
     }
 }
 
+#[cfg(feature = "bootaction")]
 impl FromStr for BootActionId {
     type Err = InvalidId;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -136,6 +147,18 @@ impl DesignRef {
             Some(at) => format!("{}***@{}", &text[..authority_start], &rest[at + 1..]),
             None => text.clone(),
         }
+    }
+}
+
+impl From<&str> for DesignRef {
+    fn from(reference: &str) -> Self {
+        DesignRef(reference.to_owned())
+    }
+}
+
+impl From<String> for DesignRef {
+    fn from(reference: String) -> Self {
+        DesignRef(reference)
     }
 }
 
@@ -229,6 +252,7 @@ mod tests {
         assert_eq!(secret.expose(), "hunter2");
     }
 
+    #[cfg(feature = "runtime")]
     #[test]
     fn task_id_round_trips() {
         let id = TaskId::generate();

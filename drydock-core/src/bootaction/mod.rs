@@ -9,7 +9,7 @@
 pub mod cloudinit;
 pub mod context;
 pub mod packages;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod render;
 pub mod tarball;
 
@@ -68,6 +68,7 @@ impl fmt::Debug for IdentityKey {
 
 /// Why an asset could not be rendered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BootActionError {
     /// A pipeline segment got the wrong input or bad data.
     #[error("Error when running bootaction pipeline segment {segment}: {detail} (boot action {action}, asset {asset})")]

@@ -8,7 +8,7 @@ use crate::model::PipelineSegment;
 
 /// A value flowing through a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     /// Raw bytes.
     Bytes(Vec<u8>),
     /// Text.
@@ -17,7 +17,7 @@ pub enum Flow {
 
 impl Flow {
     /// The final bytes (strings are UTF-8 encoded).
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
         match self {
             Flow::Bytes(bytes) => bytes,
             Flow::Text(text) => text.into_bytes(),
@@ -27,7 +27,7 @@ impl Flow {
 
 /// Run one segment; `template` renders a string. Errors carry the original's
 /// wording of the failure (`<ExceptionType> - <text>`).
-pub fn run_segment(
+pub(crate) fn run_segment(
     segment: PipelineSegment,
     value: Flow,
     template: &mut dyn FnMut(&str) -> Result<String, String>,

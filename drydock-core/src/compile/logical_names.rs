@@ -15,6 +15,7 @@ use crate::model::HardwareProfile;
 
 /// The lshw XML or an alias pattern is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LogicalNameError {
     /// The build data is not well-formed XML.
     #[error("lshw build data is not valid XML: {0}")]

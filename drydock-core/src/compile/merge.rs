@@ -18,7 +18,7 @@ use crate::model::{HostConfig, Interface, LogicalVolume, Partition, PhysicalDevi
 /// Merge a child configuration over its parent's compiled configuration.
 /// The child is consumed (its data moves into the result); the parent, shared
 /// by every node inheriting from it, is cloned where needed.
-pub fn merge_host_config(child: HostConfig, parent: &HostConfig) -> HostConfig {
+pub(crate) fn merge_host_config(child: HostConfig, parent: &HostConfig) -> HostConfig {
     HostConfig {
         parent_profile: child.parent_profile,
         hardware_profile: scalar(child.hardware_profile, &parent.hardware_profile),
@@ -40,7 +40,7 @@ pub fn merge_host_config(child: HostConfig, parent: &HostConfig) -> HostConfig {
 }
 
 /// §3.3.1: child null → parent; child `!` → null; otherwise child.
-pub fn scalar(child: Option<String>, parent: &Option<String>) -> Option<String> {
+pub(crate) fn scalar(child: Option<String>, parent: &Option<String>) -> Option<String> {
     match child.as_deref() {
         None => parent.clone(),
         Some("!") => None,
@@ -50,7 +50,7 @@ pub fn scalar(child: Option<String>, parent: &Option<String>) -> Option<String> 
 
 /// §3.3.2: parent entries minus those the child removes with `!key`, then
 /// the child's entries (existing keys keep their position).
-pub fn map(child: StringMap, parent: &StringMap) -> StringMap {
+pub(crate) fn map(child: StringMap, parent: &StringMap) -> StringMap {
     if child.is_empty() {
         return parent.clone();
     }
@@ -72,7 +72,7 @@ pub fn map(child: StringMap, parent: &StringMap) -> StringMap {
 
 /// §3.3.2 for maps that may be absent (device labels): either side absent
 /// returns the other.
-pub fn optional_map(child: Option<StringMap>, parent: &Option<StringMap>) -> Option<StringMap> {
+pub(crate) fn optional_map(child: Option<StringMap>, parent: &Option<StringMap>) -> Option<StringMap> {
     match (child, parent) {
         (Some(child), Some(parent)) => Some(map(child, parent)),
         (Some(only), None) => Some(only),
@@ -85,7 +85,7 @@ const SMALL: usize = 16;
 
 /// §3.3.3: the child's plain entries, then the parent's entries the child
 /// neither removes (`!x`) nor already has.
-pub fn string_list(child: Vec<String>, parent: &[String]) -> Vec<String> {
+pub(crate) fn string_list(child: Vec<String>, parent: &[String]) -> Vec<String> {
     if child.is_empty() {
         return parent.to_vec();
     }
@@ -110,7 +110,7 @@ pub fn string_list(child: Vec<String>, parent: &[String]) -> Vec<String> {
 /// §3.3.4 (the interface algorithm): parent entries in parent order —
 /// removed by a child `!name`, merged with a same-named child entry, or
 /// copied — then the child's new entries in child order.
-pub fn named<T: Clone>(child: Vec<T>, parent: &[T], name: fn(&T) -> &String, merge: fn(T, &T) -> T) -> Vec<T> {
+pub(crate) fn named<T: Clone>(child: Vec<T>, parent: &[T], name: fn(&T) -> &String, merge: fn(T, &T) -> T) -> Vec<T> {
     if child.is_empty() {
         return parent.to_vec();
     }

@@ -8,8 +8,8 @@
 
 pub mod hardware;
 pub mod logical_names;
-pub mod merge;
-pub mod routedomain;
+pub(crate) mod merge;
+pub(crate) mod routedomain;
 pub mod select;
 pub mod size;
 
@@ -21,6 +21,7 @@ pub use select::{RequestFilterError, SelectError};
 
 /// Why a design has no effective site (upstream: `Error loading effective site: …`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CompileError {
     /// A profile chain names a profile that does not exist.
     #[error("HostProfile {name} not found in design state (referenced by {referrer})")]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::model::{Network, RenderedRoutes};
 
 /// Render route domains into `networks` (replaces earlier renderings).
-pub fn render_route_domains(networks: &mut [Network]) {
+pub(crate) fn render_route_domains(networks: &mut [Network]) {
     // Domains in order of first appearance, with member CIDRs in network order.
     let mut domain_order: Vec<String> = Vec::new();
     let mut members: HashMap<String, Vec<String>> = HashMap::new();

@@ -11,6 +11,7 @@ use crate::model::{BaremetalNode, FilterSetType, NodeFilter, NodeFilterEntry};
 
 /// A filter that cannot be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SelectError {
     /// A filter has no `filter_type`.
     #[error("Error processing node filter: Field `filter_type' cannot be None (filter {index})")]
@@ -37,6 +38,7 @@ pub enum SelectError {
 /// A node filter as a client sends it with a task (api spec §2.6.1) that
 /// cannot be used with any design.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestFilterError {
     /// It does not have the shape of a node filter.
     #[error("Invalid node_filter: {0}")]

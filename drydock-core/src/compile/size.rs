@@ -48,6 +48,7 @@ pub struct SizeContext {
 
 /// Why a driver size string is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SizeError {
     /// Not `[>]<digits><unit>`.
     #[error("invalid size format '{0}'")]

@@ -4,6 +4,7 @@
 
 /// What the caller should do about a driver error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DriverErrorKind {
     /// Unreachable, busy, a 5xx: retrying may work.
     Transient,

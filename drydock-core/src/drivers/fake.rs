@@ -20,6 +20,7 @@ use crate::model::{BaremetalNode, StringMap};
 
 /// What an injected fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// Return a permanent error.
     Error,

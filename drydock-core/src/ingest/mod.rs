@@ -35,6 +35,7 @@ const DD001_DIAGNOSTIC: &str = "Invalid input file - see Drydock Troubleshooting
 
 /// The design could not be read at all (as opposed to findings about it).
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum IngestError {
     /// The bytes are not UTF-8.
     #[error("{source_name}: the design is not valid UTF-8 (first bad byte at offset {offset}, line {line})")]

@@ -1,6 +1,6 @@
 //! Which design references may be read: the [`ReferencePolicy`] that
-//! [`super::source::DefaultSource`] applies before touching a file or a
-//! host. Files are allowed under configured roots (checked on the
+//! the readers of [`super::source`] (`FileSource`, `DefaultSource`) apply
+//! before touching a file or a host. Files are allowed under configured roots (checked on the
 //! canonicalised path), hosts by allow and deny lists of names, addresses
 //! and CIDR ranges, with link-local and cloud metadata addresses denied by
 //! default on a server. Pure data and checks: the caller resolves paths and
@@ -67,6 +67,7 @@ impl fmt::Display for HostRule {
 
 /// Why a host is denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DenyReason {
     /// The host is on the deny list.
     Listed,
@@ -93,6 +94,7 @@ impl fmt::Display for DenyReason {
 /// host or path as the user gave them, never an address a name resolved to
 /// nor a canonicalised path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// File references are refused altogether (no roots configured).
     #[error("file references are not allowed: no --design-root is configured")]

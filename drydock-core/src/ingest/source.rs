@@ -4,11 +4,18 @@
 //! token when a token provider is configured). This is the only I/O of the
 //! design path.
 //!
+//! Two readers share one file-reading implementation: [`FileSource`]
+//! (always built) reads paths and `file://` references synchronously, for a
+//! design-only build with no async runtime; `DefaultSource` (feature
+//! `runtime`) is the `DesignSource` of the server, the CLI and the Python
+//! module, reading files on tokio's blocking pool and, with the feature
+//! `remote-sources`, the HTTP schemes.
+//!
 //! Every read is bounded while it happens: files must be regular files
 //! (checked before opening, opened without blocking and re-checked on the
 //! handle) and are read to at most the limit plus one byte; HTTP bodies are
 //! streamed chunk by chunk and abandoned past the limit, under connect,
-//! idle-read and total deadlines ([`SourceTimeouts`]). The
+//! idle-read and total deadlines (`SourceTimeouts`). The
 //! [`ReferencePolicy`] decides which files and hosts may be read, on the
 //! canonical path and on the addresses a name resolves to, for every
 //! redirect hop.
@@ -16,18 +23,22 @@
 //! Each call makes one attempt; retries belong to the caller's retry policy,
 //! which can ask [`SourceError::is_transient`].
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "runtime")]
 use std::sync::Arc;
+#[cfg(feature = "runtime")]
 use std::time::Duration;
 
+#[cfg(any(feature = "bootaction", feature = "runtime"))]
 use async_trait::async_trait;
-use tokio::io::AsyncReadExt;
 
 pub use super::policy::{HostRule, HostRuleError, ReferencePolicy, Refusal};
 use crate::ids::DesignRef;
 
 /// Why a design reference could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// The scheme has no handler.
     #[error("Invalid reference scheme {scheme}: no handler")]
@@ -102,13 +113,17 @@ pub struct SourceBytes {
 }
 
 /// Supplies Keystone tokens for `deckhand+http` references.
+#[cfg(feature = "runtime")]
 #[async_trait]
 pub trait TokenProvider: Send + Sync {
     /// A valid token (never logged).
     async fn token(&self) -> Result<crate::ids::Secret, SourceError>;
 }
 
-/// Reads design references.
+/// Reads design references (asynchronously: boot-action assets with a
+/// `location` and the orchestrator read through one). Features
+/// `bootaction` or `runtime`.
+#[cfg(any(feature = "bootaction", feature = "runtime"))]
 #[async_trait]
 pub trait DesignSource: Send + Sync {
     /// Read the design behind `reference`.
@@ -116,6 +131,7 @@ pub trait DesignSource: Send + Sync {
 }
 
 /// How long a fetch may take.
+#[cfg(feature = "runtime")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceTimeouts {
     /// Establishing a connection (default 16 s, compat §1.2).
@@ -130,6 +146,7 @@ pub struct SourceTimeouts {
     pub total: Duration,
 }
 
+#[cfg(feature = "runtime")]
 impl Default for SourceTimeouts {
     fn default() -> Self {
         SourceTimeouts { connect: Duration::from_secs(16), read: Duration::from_secs(300), total: Duration::from_secs(300) }
@@ -137,13 +154,16 @@ impl Default for SourceTimeouts {
 }
 
 /// Redirects followed per fetch; each hop is checked by the policy.
+#[cfg(feature = "runtime")]
 pub const MAX_REDIRECTS: usize = 5;
 
 /// The standard resolver for every supported scheme.
 ///
 /// `DefaultSource::default()` reads any file and any host (the local CLI
 /// and the Python module); a server sets `policy` to
-/// [`ReferencePolicy::server`].
+/// [`ReferencePolicy::server`]. Feature `runtime`; `http(s)` and the
+/// Keystone schemes need `remote-sources`.
+#[cfg(feature = "runtime")]
 #[derive(Clone, Default)]
 pub struct DefaultSource {
     /// Largest design accepted, in bytes (default 512 MiB).
@@ -156,6 +176,7 @@ pub struct DefaultSource {
     pub policy: ReferencePolicy,
 }
 
+#[cfg(feature = "runtime")]
 impl DefaultSource {
     /// A source governed by `policy`, with default limits and timeouts.
     pub fn with_policy(policy: ReferencePolicy) -> Self {
@@ -163,6 +184,7 @@ impl DefaultSource {
     }
 }
 
+#[cfg(feature = "runtime")]
 impl std::fmt::Debug for DefaultSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DefaultSource")
@@ -175,8 +197,59 @@ impl std::fmt::Debug for DefaultSource {
 
 const DEFAULT_MAX_BYTES: usize = 512 << 20;
 
+/// Reads local design files synchronously: plain paths and `file://`
+/// references, with the same checks and limit as `DefaultSource` (regular
+/// files only, at most `max_bytes`, the [`ReferencePolicy`]'s roots). The
+/// HTTP schemes are [`SourceError::UnsupportedScheme`] here. Always built;
+/// what a design-only build reads files with.
+///
+/// ```
+/// use drydock_core::ids::DesignRef;
+/// use drydock_core::ingest::source::{FileSource, SourceError};
+///
+/// let source = FileSource::default();
+/// let design = source.read(&DesignRef::from("../examples/site.yaml"))?;
+/// assert_eq!(design.name, "../examples/site.yaml");
+/// assert!(String::from_utf8_lossy(&design.bytes).contains("schema: drydock/Region/v1"));
+/// let error = source.read(&DesignRef::from("https://deckhand.example/site.yaml")).unwrap_err();
+/// assert!(matches!(error, SourceError::UnsupportedScheme { .. }));
+/// # Ok::<(), SourceError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FileSource {
+    /// Largest design accepted, in bytes (default 512 MiB).
+    pub max_bytes: Option<usize>,
+    /// Which files may be read (default: any).
+    pub policy: ReferencePolicy,
+}
+
+impl FileSource {
+    /// Read the design file behind `reference`.
+    pub fn read(&self, reference: &DesignRef) -> Result<SourceBytes, SourceError> {
+        match scheme_of(reference.as_str())? {
+            Scheme::File(path) => read_file(&path, reference, self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES), &self.policy),
+            Scheme::Http(_) | Scheme::KeystoneHttp(_) => {
+                let scheme = reference.as_str().split_once("://").map_or("http", |(scheme, _)| scheme);
+                Err(SourceError::UnsupportedScheme { scheme: format!("{scheme} (a FileSource reads local files only)") })
+            }
+        }
+    }
+}
+
+/// For boot-action rendering without tokio (feature `bootaction` alone):
+/// the read blocks the polling thread. On tokio use `DefaultSource`, which
+/// reads on the blocking pool.
+#[cfg(any(feature = "bootaction", feature = "runtime"))]
+#[async_trait]
+impl DesignSource for FileSource {
+    async fn fetch(&self, reference: &DesignRef) -> Result<SourceBytes, SourceError> {
+        self.read(reference)
+    }
+}
+
 /// How a reference is read.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scheme {
     /// A local file.
     File(PathBuf),
@@ -209,6 +282,7 @@ pub fn scheme_of(reference: &str) -> Result<Scheme, SourceError> {
     }
 }
 
+#[cfg(feature = "runtime")]
 #[async_trait]
 impl DesignSource for DefaultSource {
     async fn fetch(&self, reference: &DesignRef) -> Result<SourceBytes, SourceError> {
@@ -217,7 +291,17 @@ impl DesignSource for DefaultSource {
         let scheme = scheme_of(reference.as_str())?;
         let fetch = async {
             match scheme {
-                Scheme::File(path) => read_file(path, reference, limit, &self.policy).await,
+                Scheme::File(path) => {
+                    // The same blocking read as FileSource, on the blocking
+                    // pool (tokio::fs would use it for every call anyway).
+                    let (owned, policy) = (reference.clone(), self.policy.clone());
+                    tokio::task::spawn_blocking(move || read_file(&path, &owned, limit, &policy)).await.unwrap_or_else(|error| {
+                        Err(SourceError::Unreachable {
+                            reference: reference.to_string(),
+                            detail: format!("the file read did not finish: {error}"),
+                        })
+                    })
+                }
                 #[cfg(feature = "remote-sources")]
                 Scheme::Http(url) => self.fetch_http(&url, reference, limit, false).await,
                 #[cfg(feature = "remote-sources")]
@@ -239,6 +323,7 @@ impl DesignSource for DefaultSource {
 }
 
 /// `1.5s`, `300s`.
+#[cfg(feature = "runtime")]
 fn seconds(duration: Duration) -> String {
     format!("{}s", duration.as_secs_f64())
 }
@@ -298,7 +383,7 @@ fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
 
 /// Where to open `path`: itself when files are unrestricted, else its
 /// canonical form once the policy has checked it.
-async fn permitted_path(path: &Path, reference: &DesignRef, policy: &ReferencePolicy) -> Result<PathBuf, SourceError> {
+fn permitted_path(path: &Path, reference: &DesignRef, policy: &ReferencePolicy) -> Result<PathBuf, SourceError> {
     let Some(roots) = &policy.roots else {
         return Ok(path.to_path_buf());
     };
@@ -307,13 +392,8 @@ async fn permitted_path(path: &Path, reference: &DesignRef, policy: &ReferencePo
         return Err(refused(Refusal::NoFileRoots));
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let mut canonical_roots = Vec::with_capacity(roots.len());
-    for root in roots {
-        if let Ok(canonical) = tokio::fs::canonicalize(root).await {
-            canonical_roots.push(canonical);
-        }
-    }
-    match tokio::fs::canonicalize(path).await {
+    let canonical_roots: Vec<PathBuf> = roots.iter().filter_map(|root| std::fs::canonicalize(root).ok()).collect();
+    match std::fs::canonicalize(path) {
         Ok(canonical) => {
             policy.check_file(path, &cwd, Some(&canonical), &canonical_roots).map_err(refused)?;
             Ok(canonical)
@@ -327,28 +407,33 @@ async fn permitted_path(path: &Path, reference: &DesignRef, policy: &ReferencePo
     }
 }
 
-async fn read_file(path: PathBuf, reference: &DesignRef, limit: usize, policy: &ReferencePolicy) -> Result<SourceBytes, SourceError> {
+/// Read the file at `path` (blocking): the one implementation behind
+/// [`FileSource`] and `DefaultSource`.
+fn read_file(path: &Path, reference: &DesignRef, limit: usize, policy: &ReferencePolicy) -> Result<SourceBytes, SourceError> {
     let name = path.display().to_string();
-    let target = permitted_path(&path, reference, policy).await?;
+    let target = permitted_path(path, reference, policy)?;
     let not_regular = |kind| SourceError::NotARegularFile { reference: reference.to_string(), kind };
     // Look before opening: opening a FIFO waits for a writer, a device
     // may never end.
-    let before = tokio::fs::metadata(&target).await.map_err(|error| file_error(&error, reference))?;
+    let before = std::fs::metadata(&target).map_err(|error| file_error(&error, reference))?;
     if let Some(kind) = special_kind(before.file_type()) {
         return Err(not_regular(kind));
     }
     if before.len() > limit as u64 {
         return Err(SourceError::TooLarge { reference: reference.to_string(), limit });
     }
-    let mut options = tokio::fs::OpenOptions::new();
+    let mut options = std::fs::OpenOptions::new();
     options.read(true);
     // Never block in open (the path may have become a FIFO since the
     // look), never adopt a terminal, and never follow a symlink planted
     // in place of a checked canonical path.
     #[cfg(unix)]
-    options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | if policy.roots.is_some() { libc::O_NOFOLLOW } else { 0 });
-    let file = options.open(&target).await.map_err(|error| file_error(&error, reference))?;
-    let opened = file.metadata().await.map_err(|error| file_error(&error, reference))?;
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | if policy.roots.is_some() { libc::O_NOFOLLOW } else { 0 });
+    }
+    let file = options.open(&target).map_err(|error| file_error(&error, reference))?;
+    let opened = file.metadata().map_err(|error| file_error(&error, reference))?;
     if let Some(kind) = special_kind(opened.file_type()) {
         return Err(not_regular(kind));
     }
@@ -363,7 +448,6 @@ async fn read_file(path: PathBuf, reference: &DesignRef, limit: usize, policy: &
     let mut bytes = Vec::with_capacity(expected.saturating_add(1));
     file.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
-        .await
         .map_err(|error| SourceError::Unreachable { reference: reference.to_string(), detail: error.to_string() })?;
     if bytes.len() > limit {
         return Err(SourceError::TooLarge { reference: reference.to_string(), limit });
@@ -567,6 +651,36 @@ mod tests {
         assert!(!error.is_transient());
     }
 
+    #[test]
+    fn file_source_reads_files_and_refuses_http() {
+        let source = FileSource::default();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site.yaml");
+        let read = source.read(&DesignRef(format!("file://{path}"))).expect("example site");
+        assert_eq!(read.bytes, std::fs::read(path).expect("read"));
+        assert_eq!(read.name, path);
+        let error = source.read(&DesignRef("/definitely/not/here.yaml".into())).expect_err("missing");
+        assert!(matches!(error, SourceError::NotFound { .. }), "{error}");
+        let error = source.read(&DesignRef("https://h/site.yaml".into())).expect_err("http");
+        assert_eq!(error.to_string(), "Invalid reference scheme https (a FileSource reads local files only): no handler");
+        let small = FileSource { max_bytes: Some(10), ..FileSource::default() };
+        let error = small.read(&DesignRef(path.into())).expect_err("too large");
+        assert!(matches!(error, SourceError::TooLarge { limit: 10, .. }), "{error}");
+        let error = source.read(&DesignRef(env!("CARGO_MANIFEST_DIR").into())).expect_err("a directory");
+        assert!(matches!(error, SourceError::NotARegularFile { kind: "directory", .. }), "{error}");
+    }
+
+    #[cfg(feature = "bootaction")]
+    #[tokio::test]
+    async fn file_source_is_a_design_source() {
+        let source: &dyn DesignSource = &FileSource::default();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site.yaml");
+        let fetched = source.fetch(&DesignRef(path.into())).await.expect("example site");
+        assert_eq!(fetched.bytes, std::fs::read(path).expect("read"));
+        let error = source.fetch(&DesignRef("deckhand+http://h/x".into())).await.expect_err("http");
+        assert!(matches!(error, SourceError::UnsupportedScheme { .. }), "{error}");
+    }
+
+    #[cfg(feature = "runtime")]
     #[tokio::test]
     async fn missing_file_is_not_found() {
         let source = DefaultSource::default();

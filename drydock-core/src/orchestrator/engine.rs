@@ -113,6 +113,7 @@ pub struct Dependencies {
 /// Why an action stopped early. Every error ends the task `complete` with
 /// Why a task could not be created.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SubmitError {
     /// Its node filter cannot be evaluated by any design (a 400 for an API
     /// client: `Invalid node_filter: …`).
@@ -125,6 +126,7 @@ pub enum SubmitError {
 
 /// result `failure` and the error as a message (compat §3.6 fix).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OrchestratorError {
     /// The store failed.
     #[error("state store error")]

@@ -342,6 +342,7 @@ async fn terminating_a_task_cancels_its_remaining_work() {
 /// A process running deploy_nodes on a redb store is killed (SIGKILL); a new
 /// process on the same file takes the lease over when it expires, resumes
 /// the task, and it ends complete with every node's result.
+#[cfg(feature = "store-redb")]
 #[tokio::test]
 async fn a_killed_orchestrator_process_is_resumed_by_the_next() {
     use std::io::{BufRead, BufReader};

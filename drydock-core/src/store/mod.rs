@@ -29,6 +29,7 @@ pub use lease::{Admission, Admitted, Decide, RunningTask, StartTask, TakeOver, T
 
 /// What a caller should do about a store error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreErrorKind {
     /// The thing does not exist.
     NotFound,
@@ -45,6 +46,7 @@ pub enum StoreErrorKind {
 
 /// A store error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Not found.
     #[error("{what} not found")]

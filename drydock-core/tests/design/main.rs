@@ -4,12 +4,14 @@
 
 #![allow(unreachable_pub)]
 
+#[cfg(feature = "runtime")]
 mod bootaction;
 mod catalogue;
 mod corpus;
 mod generated;
 mod robustness;
 mod rules;
+#[cfg(feature = "remote-sources")]
 mod source;
 mod spec_cases;
 mod support;

@@ -600,6 +600,7 @@ impl DrydockApi {
             .map_err(|error| match error {
                 SubmitError::NodeFilter(error) => ApiError::BadRequest(error.to_string()),
                 SubmitError::Store(error) => ApiError::from(error),
+                _ => ApiError::Internal(error.to_string()),
             })?;
         tracing::info!(task_id = %task.id, action = action.as_str(), user = context.user.as_deref().unwrap_or("-"), "task queued");
         let body = task_body(&task, &[], Zone::Aware);

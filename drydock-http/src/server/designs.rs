@@ -256,6 +256,7 @@ impl DesignsApi {
         self.state.documents.parse(id, part_count, move || documents(&parts)).await.map_err(|error| match error {
             EvaluateError::Ingest(_) | EvaluateError::Parse(_) => ApiError::BadRequest(error.to_string()),
             EvaluateError::Worker(text) => ApiError::Internal(text),
+            _ => ApiError::Internal(error.to_string()),
         })
     }
 }

@@ -122,6 +122,7 @@ impl ResponseError for ApiError {
                 // No space left for the write: 507, worth retrying once space is freed.
                 StoreErrorKind::Full => StatusCode::INSUFFICIENT_STORAGE,
                 StoreErrorKind::Conflict | StoreErrorKind::Corrupt => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Internal(_) | ApiError::InternalWithMessage(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Framework { status, .. } | ApiError::Plain { status, .. } => *status,
