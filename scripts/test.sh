@@ -33,6 +33,8 @@ disk
 
 echo "==> lint: cargo fmt, cargo clippy, cargo doc (warnings denied; drydock-core also design-only)"
 cargo fmt --all --check
+# The generated-client check's Rust crate is outside the workspace.
+cargo fmt --check --manifest-path tests/clients/rust/Cargo.toml
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 # drydock-core with no default features is the design path alone (no tokio,
