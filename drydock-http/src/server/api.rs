@@ -96,9 +96,23 @@ pub enum ExtendedHealthReply {
     /// Healthy: a Status document.
     #[oai(status = 200)]
     Healthy(Json<HealthStatus>),
-    /// Unhealthy: a Status document listing the failed checks.
+    /// Unhealthy: a Status document listing the failed checks; the error
+    /// envelope when the request timed out or the server is busy.
     #[oai(status = 503)]
-    Unhealthy(Json<HealthStatus>),
+    Unhealthy(Json<HealthFailure>),
+}
+
+/// An error answer of `GET /health/extended`: the Status document of a
+/// failed health check (503), or the error envelope (a request refused,
+/// timed out or the server busy). The two are told apart by their required
+/// fields (`kind`, `apiVersion`, `status`, `code` against `type`, `retry`).
+#[derive(Union)]
+#[oai(one_of)]
+pub enum HealthFailure {
+    /// The health check failed (`code: 503`).
+    Status(HealthStatus),
+    /// The request was not served.
+    Error(Envelope),
 }
 
 /// `GET /api/v1.0/tasks/{id}`.
@@ -132,9 +146,6 @@ pub enum PurgeReply {
     /// `Tables purged successfully.`
     #[oai(status = 200)]
     Purged(PlainText<String>),
-    /// The purge failed (empty body, compat §1.3.6).
-    #[oai(status = 404)]
-    Failed,
 }
 
 /// `POST /api/v1.0/validatedesign`.
@@ -154,7 +165,8 @@ pub enum ValidationReply {
 #[derive(Object)]
 #[oai(example)]
 pub struct TaskCreateRequest {
-    /// What the task does.
+    // What the task does. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     pub action: CreatableAction,
     /// The design reference.
     pub design_ref: String,
@@ -507,8 +519,12 @@ impl DrydockApi {
             },
         };
         let healthy = failures.is_empty();
-        let body = Json(HealthStatus::new(failures));
-        Ok(if healthy { ExtendedHealthReply::Healthy(body) } else { ExtendedHealthReply::Unhealthy(body) })
+        let body = HealthStatus::new(failures);
+        Ok(if healthy {
+            ExtendedHealthReply::Healthy(Json(body))
+        } else {
+            ExtendedHealthReply::Unhealthy(Json(HealthFailure::Status(body)))
+        })
     }
 
     /// Tasks, oldest first (`physical_provisioner:read_task`). Without
@@ -633,11 +649,14 @@ impl DrydockApi {
                 _ => return Err(invalid().into()),
             },
         };
+        // A failed purge is 404 as in the original (compat §1.3.6), with the
+        // error envelope rather than its empty body (docs/compat.md).
+        let failed = || ApiError::NotFound("Task purge failed".into());
         let now = match self.state.store.now().await {
             Ok(now) => now,
             Err(error) => {
                 tracing::error!(error = %error, "task purge: the state store does not answer");
-                return Ok(PurgeReply::Failed);
+                return Err(failed().into());
             }
         };
         let cutoff = chrono::Duration::try_days(days).and_then(|span| now.checked_sub_signed(span)).ok_or_else(invalid)?;
@@ -650,7 +669,7 @@ impl DrydockApi {
             Err(error) if error.kind() == StoreErrorKind::Full => Err(ApiError::from(error).into()),
             Err(error) => {
                 tracing::error!(error = %error, "task purge failed");
-                Ok(PurgeReply::Failed)
+                Err(failed().into())
             }
         }
     }
@@ -689,18 +708,19 @@ impl DrydockApi {
     }
 
     /// Build data a task collected (`physical_provisioner:read_build_data`);
-    /// 404 with an empty body when there is none.
+    /// 404 `No build data found` when there is none, 500 `Unexpected error.`
+    /// when the store fails (the original's texts, as error envelopes).
     #[oai(path = "/api/v1.0/tasks/:task_id/builddata", method = "get", tag = "ApiTags::Tasks", operation_id = "get_task_build_data")]
     async fn task_build_data(&self, context: Caller<'_>, task_id: Path<String>) -> Answer<BuildDataReply, BuildDataErrors> {
         self.authorize(&context, "physical_provisioner:read_build_data")?;
-        let empty = ApiError::Plain { status: poem::http::StatusCode::NOT_FOUND, text: None };
-        let Ok(id) = task_id.0.parse::<TaskId>() else { return Err(empty.into()) };
+        let none = || ApiError::NotFound("No build data found".into());
+        let Ok(id) = task_id.0.parse::<TaskId>() else { return Err(none().into()) };
         let records = self.state.store.build_data_for_task(id).await.map_err(|error| {
             tracing::error!(error = %error, "task build data: state store error");
-            ApiError::Plain { status: poem::http::StatusCode::INTERNAL_SERVER_ERROR, text: Some("Unexpected error.") }
+            ApiError::InternalWithMessage("Unexpected error.".into())
         })?;
         if records.is_empty() {
-            return Err(empty.into());
+            return Err(none().into());
         }
         Ok(BuildDataReply::Ok(Json(records.iter().map(build_data_body).collect())))
     }

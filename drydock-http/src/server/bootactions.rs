@@ -205,32 +205,29 @@ pub struct ReportBody {
 pub const MAX_REPORT_BYTES: usize = 1 << 20;
 
 /// The report a node posts (documentation of the body; the handler checks
-/// it itself so that lookup and key errors come first).
+/// it itself so that lookup and key errors come first). A `status` is final:
+/// once given, the action accepts no further reports (409).
 #[derive(Object)]
 #[oai(rename = "BootActionReport", deny_unknown_fields, example)]
 struct ReportSchema {
-    /// Final status. Once given, the action accepts no further reports.
+    // Final status. Once given, the action accepts no further reports.
     status: Option<ReportStatus>,
     /// Messages for the deploying task.
     details: Option<Vec<ReportDetailSchema>>,
 }
 
-/// The final status a node reports (either spelling).
+/// The final status a node reports: `success` or `failure`, as drydock's
+/// boot-action script and the original's signalling client send it. The
+/// server also accepts the capitalised `Success` and `Failure` (compat
+/// §1.3.14); they are not listed here because generated clients cannot take
+/// enum values that differ only by case.
 #[derive(Enum)]
-#[oai(rename = "BootActionReportStatus")]
+#[oai(rename = "BootActionReportStatus", rename_all = "lowercase")]
 enum ReportStatus {
-    /// Success.
-    #[oai(rename = "Success")]
+    /// The action succeeded.
     Success,
-    /// Failure.
-    #[oai(rename = "Failure")]
+    /// The action failed.
     Failure,
-    /// Success.
-    #[oai(rename = "success")]
-    SuccessLower,
-    /// Failure.
-    #[oai(rename = "failure")]
-    FailureLower,
 }
 
 impl poem_openapi::types::Example for ReportSchema {

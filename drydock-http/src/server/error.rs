@@ -1,15 +1,18 @@
 //! The server's one error type, [`ApiError`], and the only place core errors
-//! become status codes and the three body formats of the original (compat:
-//! api spec §1.1): A `{"type","message","retry"}`, B `{"title"[,
-//! "description"]}`, C plain text or empty. A store out of space answers
-//! 507 format A with `retry: true` (not in the original; docs/compat.md).
+//! become status codes and the body formats of the original (compat: api
+//! spec §1.1): A `{"type","message","retry"}` and B `{"title"[,
+//! "description"]}`. Format C (plain text or empty) is not used for errors:
+//! the task build-data and purge failures the original answered that way get
+//! format A (docs/compat.md), so that every error status of an operation has
+//! one documented body. A store out of space answers 507 format A with
+//! `retry: true` (not in the original; docs/compat.md).
 
 use drydock_core::store::{StoreError, StoreErrorKind};
 use poem::http::StatusCode;
 use poem::{Response, error::ResponseError};
 use std::marker::PhantomData;
 
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
 use poem_openapi::types::{Example, ToJSON, Type};
 use poem_openapi::{Enum, Object};
 
@@ -64,14 +67,6 @@ pub enum ApiError {
         /// The `title`.
         title: String,
     },
-    /// A format C answer: plain text, or an empty body.
-    #[error("{status}")]
-    Plain {
-        /// The status.
-        status: StatusCode,
-        /// The body (empty when `None`).
-        text: Option<&'static str>,
-    },
 }
 
 impl ApiError {
@@ -125,7 +120,7 @@ impl ResponseError for ApiError {
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Internal(_) | ApiError::InternalWithMessage(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Framework { status, .. } | ApiError::Plain { status, .. } => *status,
+            ApiError::Framework { status, .. } => *status,
         }
     }
 
@@ -147,10 +142,6 @@ impl ResponseError for ApiError {
             ApiError::Framework { title, .. } => {
                 json_response(status, &crate::wire::bootaction::error_body(title, None).to_json().unwrap_or_default())
             }
-            ApiError::Plain { text, .. } => match text {
-                Some(text) => Response::builder().status(status).content_type("text/plain; charset=utf-8").body(*text),
-                None => Response::builder().status(status).finish(),
-            },
             other => envelope(status, &other.to_string(), false),
         }
     }
@@ -172,7 +163,8 @@ pub enum EnvelopeType {
 #[derive(Object, Debug, Clone, PartialEq)]
 #[oai(rename = "ErrorEnvelope", example)]
 pub struct Envelope {
-    /// Always `error`.
+    // Always `error`. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     #[oai(rename = "type")]
     pub kind: EnvelopeType,
     /// What went wrong.
@@ -188,47 +180,63 @@ impl Example for Envelope {
 }
 
 /// The error statuses one operation answers with (besides those of its
-/// reply type), each with the error envelope except where noted: the
-/// operation's contract in the OpenAPI document.
+/// reply type), all with one body schema: the operation's contract in the
+/// OpenAPI document. Generated clients (progenitor) need every error status
+/// of an operation to have the same body type, so an operation whose reply
+/// has an error status with another body documents a `oneOf` of that body
+/// and the envelope on every error status.
 pub trait ErrorSet: Send + Sync + 'static {
     /// The statuses, ascending.
     const STATUSES: &'static [u16];
-    /// Its 404 has no body (the original's build-data answer).
-    const EMPTY_404: bool = false;
-    /// Its 500 is plain text (the original's build-data answer).
-    const TEXT_500: bool = false;
+    /// The schema of every error body (the envelope unless overridden).
+    fn body_schema() -> MetaSchemaRef {
+        <Envelope as Type>::schema_ref()
+    }
+    /// Registers the schemas [`ErrorSet::body_schema`] refers to.
+    fn register_body(registry: &mut Registry) {
+        <Envelope as Type>::register(registry);
+    }
 }
 
 macro_rules! error_sets {
-    ($($(#[$doc:meta])* $name:ident = [$($status:literal),*] $({ $($flag:ident),* })?;)*) => {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),*] $(as $body:ty)?;)*) => {
         $(
             $(#[$doc])*
             pub struct $name;
             impl ErrorSet for $name {
                 const STATUSES: &'static [u16] = &[$($status),*];
-                $($(const $flag: bool = true;)*)?
+                $(
+                    fn body_schema() -> MetaSchemaRef {
+                        <$body as Type>::schema_ref()
+                    }
+                    fn register_body(registry: &mut Registry) {
+                        <$body as Type>::register(registry);
+                    }
+                )?
             }
         )*
     };
 }
 
 error_sets! {
-    /// Extended health: its 503 is the reply's Status document.
-    HealthErrors = [401, 403, 413, 500];
+    /// Extended health: its 503 is the reply's; every error body is a
+    /// Status document or the envelope.
+    HealthErrors = [401, 403, 413, 500] as crate::server::api::HealthFailure;
     /// A read without a lookup by name.
     ListErrors = [400, 401, 403, 413, 500, 503];
     /// A read of something named in the path.
     ReadErrors = [400, 401, 403, 404, 413, 500, 503];
-    /// `GET /tasks/{task_id}/builddata`: 404 without a body, 500 as text.
-    BuildDataErrors = [401, 403, 404, 413, 500, 503] { EMPTY_404, TEXT_500 };
+    /// `GET /tasks/{task_id}/builddata`.
+    BuildDataErrors = [401, 403, 404, 413, 500, 503];
     /// A request with a body that reads the store.
     QueryErrors = [400, 401, 403, 408, 413, 500, 503];
-    /// `POST /validatedesign`: its 400 is the reply's.
-    ValidationErrors = [401, 403, 408, 413, 500, 503];
+    /// `POST /validatedesign`: its 400 is the reply's; every error body is
+    /// a Status document or the envelope.
+    ValidationErrors = [401, 403, 408, 413, 500, 503] as crate::server::api::ValidationFailure;
     /// A request that writes.
     WriteErrors = [400, 401, 403, 404, 408, 413, 500, 503, 507];
-    /// `DELETE /tasks`: its 404 is the reply's.
-    PurgeErrors = [400, 401, 403, 413, 500, 503, 507];
+    /// `DELETE /tasks`: a purge that failed is 404.
+    PurgeErrors = [400, 401, 403, 404, 413, 500, 503, 507];
 }
 
 fn describe(status: u16) -> &'static str {
@@ -288,26 +296,21 @@ impl<S: ErrorSet> ResponseError for Fail<S> {
 
 impl<S: ErrorSet> poem_openapi::ApiResponse for Fail<S> {
     fn meta() -> MetaResponses {
-        let envelope = || vec![MetaMediaType { content_type: "application/json", schema: <Envelope as Type>::schema_ref() }];
         let responses = S::STATUSES
             .iter()
-            .map(|&status| {
-                let (description, content) = match status {
-                    404 if S::EMPTY_404 => ("No such task, or it has no build data (no body)", vec![]),
-                    500 if S::TEXT_500 => (
-                        "The state store failed (`Unexpected error.`)",
-                        vec![MetaMediaType { content_type: "text/plain; charset=utf-8", schema: <String as Type>::schema_ref() }],
-                    ),
-                    _ => (describe(status), envelope()),
-                };
-                MetaResponse { description, status: Some(status), status_range: None, content, headers: vec![] }
+            .map(|&status| MetaResponse {
+                description: describe(status),
+                status: Some(status),
+                status_range: None,
+                content: vec![MetaMediaType { content_type: "application/json", schema: S::body_schema() }],
+                headers: vec![],
             })
             .collect();
         MetaResponses { responses }
     }
 
     fn register(registry: &mut Registry) {
-        <Envelope as Type>::register(registry);
+        S::register_body(registry);
     }
 }
 

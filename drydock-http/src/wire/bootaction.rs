@@ -44,7 +44,9 @@ pub struct StatusRow {
     pub action_name: String,
     /// The deployment task.
     pub task_id: String,
-    /// `incomplete` until the node reports `success` or `failure`.
+    // `incomplete` until the node reports `success` or `failure`.
+    // (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     pub action_status: Compat<ActionResult>,
 }
 

@@ -146,7 +146,8 @@ pub struct ResultBody {
     /// Why, when set.
     #[oai(nullable)]
     pub reason: Option<String>,
-    /// The outcome.
+    // The outcome. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     pub status: Compat<ActionResult>,
     /// Nodes (or entities) the task succeeded on.
     pub successes: Vec<String>,
@@ -154,7 +155,10 @@ pub struct ResultBody {
     pub failures: Vec<String>,
     /// Related links.
     pub links: Vec<LinkBody>,
-    /// The messages.
+    // The messages. A plain comment: with a field doc the reference would be
+    // wrapped in an `allOf`, from which openapi-python-client derives an
+    // inline model named `TaskResultDetails`, clashing with the named schema.
+    #[allow(missing_docs)]
     pub details: ResultDetails,
 }
 
@@ -170,7 +174,8 @@ pub struct TaskBody {
     pub api_version: String,
     /// The task's id (a UUID).
     pub task_id: String,
-    /// What the task does.
+    // What the task does. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     pub action: Compat<Action>,
     /// The parent task, for a sub-task.
     #[oai(nullable)]
@@ -178,9 +183,12 @@ pub struct TaskBody {
     /// The design reference.
     #[oai(nullable)]
     pub design_ref: Option<String>,
-    /// Execution state.
+    // Execution state. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     pub status: Compat<TaskStatus>,
-    /// The result.
+    // The result. A plain comment, as `TaskResult.details`: a field doc
+    // would make openapi-python-client derive an inline `TaskResult` model.
+    #[allow(missing_docs)]
     pub result: ResultBody,
     /// The nodes the task is about (null: every node of the design).
     pub node_filter: Option<StoredFilter>,

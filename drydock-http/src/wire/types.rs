@@ -1,7 +1,15 @@
 //! Typed building blocks of the wire bodies: the core's compat enums as
 //! OpenAPI enums ([`Compat`], whose values come from the core's own
-//! `ALL`/`as_str`, so the document lists exactly what is sent), JSON values
+//! `ALL`/`as_str`, so the document lists exactly what is sent; a set whose
+//! values differ only by case is a described string instead), JSON values
 //! documented with a known schema ([`Shaped`]), and the node filter.
+//!
+//! Enum fields: an object field whose type is a named enum carries its
+//! meaning in a `//` comment (with `#[allow(missing_docs)]`), not a `///`
+//! doc. poem-openapi turns a field doc into `allOf: [{$ref}, {description}]`
+//! around the reference, which openapi-python-client cannot take for a
+//! non-object ("Cannot take allOf a non-object"); without it the field is a
+//! plain `$ref` and the enum's own description says what the values mean.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -20,6 +28,11 @@ pub trait WireEnum: Copy + Send + Sync + 'static {
     const NAME: &'static str;
     /// What the schema says.
     const DESCRIPTION: &'static str;
+    /// Whether the values are documented as a named enum. Generated clients
+    /// (progenitor, openapi-python-client) cannot take an enum whose values
+    /// differ only by case: such a set is documented as a string, inline,
+    /// with [`WireEnum::DESCRIPTION`] naming the values.
+    const ENUMERATED: bool = true;
     /// Every value, in declaration order.
     fn all() -> &'static [Self];
     /// The wire string.
@@ -45,15 +58,24 @@ wire_enum!(Action, "TaskAction", "What a task does (compat §2.2.3).", Action::A
 wire_enum!(TaskStatus, "TaskStatus", "Execution state of a task (compat §2.2.1).", TaskStatus::ALL);
 wire_enum!(ActionResult, "ResultStatus", "Outcome of a task or a boot action (compat §2.2.2).", ActionResult::ALL);
 wire_enum!(Level, "FindingLevel", "Severity of a validation finding.", &[Level::Error, Level::Warning, Level::Info]);
-wire_enum!(
-    DesignStatus,
-    "ValidationResult",
-    "Outcome of a design validation: `Success`, `Failure`, or `failure` when the design could not be evaluated.",
-    &[DesignStatus::Success, DesignStatus::Failure, DesignStatus::NotEvaluated]
-);
+
+impl WireEnum for DesignStatus {
+    const NAME: &'static str = "ValidationResult";
+    const DESCRIPTION: &'static str =
+        "Outcome of a design validation: `Success`, `Failure`, or `failure` (lowercase) when the design could not be evaluated.";
+    // `Failure` and `failure` differ only by case.
+    const ENUMERATED: bool = false;
+    fn all() -> &'static [Self] {
+        &[DesignStatus::Success, DesignStatus::Failure, DesignStatus::NotEvaluated]
+    }
+    fn wire(self) -> &'static str {
+        self.as_str()
+    }
+}
 
 /// A core enum on the wire: its compat string, documented as a named enum
-/// of every value.
+/// of every value (or, when not [`WireEnum::ENUMERATED`], as a described
+/// string).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compat<E>(pub E);
 
@@ -66,9 +88,16 @@ impl<E: WireEnum> Type for Compat<E> {
         Cow::Borrowed(E::NAME)
     }
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(E::NAME.into())
+        if E::ENUMERATED {
+            MetaSchemaRef::Reference(E::NAME.into())
+        } else {
+            MetaSchemaRef::Inline(Box::new(MetaSchema { description: Some(E::DESCRIPTION), ..MetaSchema::new("string") }))
+        }
     }
     fn register(registry: &mut Registry) {
+        if !E::ENUMERATED {
+            return;
+        }
         registry.create_schema::<Self, _>(E::NAME.into(), |_| MetaSchema {
             description: Some(E::DESCRIPTION),
             enum_items: E::all().iter().map(|value| Value::String(value.wire().into())).collect(),
@@ -184,7 +213,8 @@ pub enum FilterLogic {
 #[derive(Object, Debug, Clone)]
 #[oai(rename = "NodeFilterSet", deny_unknown_fields)]
 pub struct NodeFilterSetSchema {
-    /// How the criteria of this entry combine.
+    // How the criteria of this entry combine. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     #[oai(skip_serializing_if_is_none)]
     pub filter_type: Option<FilterLogic>,
     /// Nodes by name.
@@ -209,7 +239,8 @@ pub struct NodeFilterSetSchema {
 #[derive(Object, Debug, Clone)]
 #[oai(rename = "NodeFilter", deny_unknown_fields, example)]
 pub struct NodeFilterSchema {
-    /// How the entries combine.
+    // How the entries combine. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     pub filter_set_type: FilterLogic,
     /// The entries (absent or empty: no node).
     #[oai(skip_serializing_if_is_none, nullable)]

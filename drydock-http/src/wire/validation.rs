@@ -39,7 +39,8 @@ pub struct FindingBody {
     pub message: String,
     /// Whether it blocks the design (level `Error`).
     pub error: bool,
-    /// Severity.
+    // Severity. (A plain comment: see `wire::types` on enum fields.)
+    #[allow(missing_docs)]
     pub level: Compat<Level>,
     /// How to fix it (may be empty).
     pub diagnostic: String,
@@ -107,7 +108,9 @@ pub struct ReportBody {
     /// Why, when set.
     #[oai(nullable)]
     pub reason: Option<String>,
-    /// The outcome.
+    /// The outcome: `Success`, `Failure`, or `failure` (lowercase) when the
+    /// design could not be evaluated (a string, not an enum: two values
+    /// differ only by case).
     pub status: Compat<DesignStatus>,
     /// The findings.
     pub details: DetailsBody,

@@ -13,6 +13,7 @@ use poem::web::Json;
 use poem::{EndpointExt, IntoResponse, Route, handler, post};
 use serde_json::json;
 
+use crate::conformance::{assert_documented, template};
 use crate::support::{Call, Harness, Setup, harness, site_ref};
 
 const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
@@ -72,6 +73,11 @@ async fn token_mode_401_403_and_allowed() {
         wrong.assert_envelope(401, "Unauthenticated");
         let reader = server.send(call(&method, path, &body).header("authorization", format!("Bearer {READER_TOKEN}"))).await;
         reader.assert_envelope(403, "Forbidden");
+        // Each as its operation documents it (one branch of a oneOf, for
+        // health and validatedesign).
+        let method_name = method.as_str().to_ascii_lowercase();
+        assert_documented(&method_name, template(path), 401, &anonymous.json());
+        assert_documented(&method_name, template(path), 403, &reader.json());
         let admin = server.send(call(&method, path, &body).header("authorization", format!("Bearer {ADMIN_TOKEN}"))).await;
         assert!(admin.status != 401 && admin.status != 403, "{method} {path}: {}", admin.status);
         for reply in [&anonymous, &wrong, &reader, &admin] {

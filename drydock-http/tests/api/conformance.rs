@@ -23,6 +23,22 @@ pub(crate) fn assert_documented(method: &str, path: &str, status: u16, body: &Va
     assert!(problems.is_empty(), "{method} {path} {status} does not match the document:\n{}\nbody: {body}", problems.join("\n"));
 }
 
+/// The document's path template a concrete request path (no query) falls
+/// under: `/api/v1.0/tasks/abc/builddata` → `/api/v1.0/tasks/{task_id}/builddata`.
+pub(crate) fn template(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.split('/').collect();
+    let paths = DOCUMENT["paths"].as_object().expect("paths");
+    let fits = |candidate: &str| {
+        let pattern: Vec<&str> = candidate.split('/').collect();
+        pattern.len() == segments.len()
+            && pattern.iter().zip(&segments).all(|(want, got)| (want.starts_with('{') && want.ends_with('}')) || want == got)
+    };
+    // A literal segment beats a parameter (`/designs/{id}/parts/{kind}` vs nothing shorter).
+    let mut found: Vec<&String> = paths.keys().filter(|candidate| fits(candidate)).collect();
+    found.sort_by_key(|candidate| candidate.matches('{').count());
+    found.first().unwrap_or_else(|| panic!("{path}: no path of the document")).as_str()
+}
+
 fn resolve(schema: &Value) -> &Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(reference) => {
@@ -117,4 +133,18 @@ fn the_checker_rejects_what_the_document_does_not_allow() {
     assert!(violations(&status, &json!("complete"), "$").is_empty());
     assert!(violations(&detail, &json!({"init_task_id": "r", "r": null}), "$").is_empty(), "a purged descendant is null");
     assert!(!violations(&json!({"type": "integer"}), &json!("1"), "$").is_empty());
+    assert_eq!(template("/api/v1.0/tasks/abc/builddata"), "/api/v1.0/tasks/{task_id}/builddata");
+    assert_eq!(template("/api/v1.0/tasks"), "/api/v1.0/tasks");
+}
+
+#[test]
+fn error_bodies_that_are_a_one_of_fit_exactly_one_branch() {
+    // The envelope and the Status documents that share an operation's error
+    // statuses are told apart by their required fields.
+    let envelope = json!({"type": "error", "message": "Forbidden", "retry": false});
+    for name in ["HealthFailure", "ValidationFailure"] {
+        let schema = json!({"$ref": format!("#/components/schemas/{name}")});
+        assert!(violations(&schema, &envelope, "$").is_empty(), "{name}: the envelope");
+        assert!(!violations(&schema, &json!({"message": "x"}), "$").is_empty(), "{name}: neither branch");
+    }
 }

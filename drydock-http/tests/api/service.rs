@@ -49,6 +49,8 @@ async fn health_reports_a_store_that_is_down() {
     assert!(reply.body.is_empty());
     let extended = server.get("/api/v1.0/health/extended").await;
     assert_eq!(extended.status, 503);
+    // The Status branch of the documented oneOf, not the envelope.
+    crate::conformance::assert_documented("get", "/api/v1.0/health/extended", 503, &extended.json());
     insta::assert_json_snapshot!("health_extended_down", extended.json());
 }
 
