@@ -168,6 +168,9 @@ pub mod lab;
 mod test_support;
 
 #[cfg(feature = "runtime")]
+pub mod metrics;
+
+#[cfg(feature = "runtime")]
 pub mod orchestrator;
 
 pub use compile::{CompileError, EffectiveSite, SelectError, compile};

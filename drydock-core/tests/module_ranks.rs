@@ -20,6 +20,7 @@ const RANKS: &[(&str, u8)] = &[
     ("drivers", 4),
     ("lab", 4),
     ("designs", 5),
+    ("metrics", 5),
     ("orchestrator", 6),
 ];
 

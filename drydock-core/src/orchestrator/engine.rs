@@ -18,6 +18,7 @@ use crate::designs::{DesignService, DesignWorkers, PlatformSource};
 use crate::drivers::{DriverError, KubernetesDriver, NodeDriver, OobRegistry};
 use crate::ids::{DesignRef, TaskId};
 use crate::ingest::source::DesignSource;
+use crate::metrics::Metrics;
 use crate::store::{StateStore, StoreError, UpdateGuard};
 use crate::task::aggregate::{align_result, bubble_results};
 use crate::task::{Action, RequestContext, StatusMessage, Task, TaskStatus, node_names_filter};
@@ -182,6 +183,9 @@ pub struct Orchestrator {
     /// Wakes the main loop (runner.rs): a task was queued, or its
     /// termination requested, through this orchestrator.
     pub(super) wake: Arc<tokio::sync::Notify>,
+    /// Where its tasks, steps, driver calls and store operations are
+    /// counted and timed.
+    pub(super) metrics: Metrics,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -195,8 +199,20 @@ impl std::fmt::Debug for Orchestrator {
 pub(super) type LoadedDesign = Arc<crate::validate::Evaluation>;
 
 impl Orchestrator {
-    /// An orchestrator over `deps`.
+    /// An orchestrator over `deps`, with metrics of its own (see
+    /// [`Orchestrator::with_metrics`]).
     pub fn new(deps: Dependencies, config: OrchestratorConfig) -> Self {
+        Self::with_metrics(deps, config, Metrics::new())
+    }
+
+    /// An orchestrator over `deps` recording into `metrics`: its drivers and
+    /// store are wrapped so every driver call and store operation is timed
+    /// (the store it hands out, [`Orchestrator::store`], is the wrapped one).
+    pub fn with_metrics(mut deps: Dependencies, config: OrchestratorConfig, metrics: Metrics) -> Self {
+        deps.store = metrics.store(deps.store);
+        deps.node_driver = deps.node_driver.map(|driver| metrics.node_driver(driver));
+        deps.oob = deps.oob.map(|driver| metrics.oob(driver));
+        deps.kubernetes = deps.kubernetes.map(|driver| metrics.kubernetes(driver));
         let fanout = Fanout::new(config.limits);
         let designs = DesignService::new(
             config.design_cache,
@@ -211,7 +227,13 @@ impl Orchestrator {
             instance: uuid::Uuid::new_v4(),
             cancellations: Arc::default(),
             wake: Arc::default(),
+            metrics,
         }
+    }
+
+    /// The metrics it records into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The store.
@@ -272,6 +294,7 @@ impl Orchestrator {
         let mut queued = created.clone();
         queued.status = TaskStatus::Queued;
         let queued = self.deps.store.task_update(&queued, UpdateGuard::Generation(created.generation)).await?;
+        self.metrics.task_created(action);
         self.wake.notify_one();
         Ok(queued)
     }
@@ -477,6 +500,7 @@ impl Orchestrator {
         task.status = TaskStatus::Running;
         let mut task = self.save(&task).await?;
         let cancel = self.cancellation(parent.id);
+        let started = std::time::Instant::now();
         // Its own task, so a panic in the driver becomes a failure.
         let mut running = tokio::spawn(step);
         let outcome = tokio::select! {
@@ -495,6 +519,7 @@ impl Orchestrator {
             () = cancel.cancelled() => Err(DriverError::new(crate::drivers::DriverErrorKind::Permanent, action.as_str(), "task", "cancelled")),
         };
         running.abort();
+        self.metrics.site_step(action, if outcome.is_ok() { "done" } else { "failed" }, started.elapsed());
         match outcome {
             Ok(notes) => {
                 for note in notes {
@@ -536,15 +561,20 @@ impl Orchestrator {
         }
         let child_ids: Arc<HashMap<String, TaskId>> = Arc::new(children.iter().map(|(node, child)| (node.clone(), child.id)).collect());
         let calls = self.fanout.calls().clone();
+        let metrics = self.metrics.clone();
         let fanned: Step = Arc::new(move |node: String, observed: Observed| {
             let task = child_ids.get(&node).copied();
             let step = step.clone();
             let calls = calls.clone();
+            // Records `aborted` if the step is dropped at its deadline.
+            let timer = metrics.node_step_timer(action);
             Box::pin(async move {
-                match task {
+                let outcome = match task {
                     Some(task) => step(NodeCall { node, task, observed, calls }).await,
                     None => StepOutcome::failed("internal error: no task for this node"),
-                }
+                };
+                timer.finish(outcome.label());
+                outcome
             })
         });
         let mut results = self.fanout.run(parent.id, nodes.to_vec(), deadline, self.cancellation(parent.id), fanned);

@@ -47,6 +47,16 @@ impl StepOutcome {
     pub fn failed(reason: impl Into<String>) -> Self {
         StepOutcome::Failed { reason: reason.into(), last_state: None }
     }
+
+    /// The `outcome` label of its metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepOutcome::Done => "done",
+            StepOutcome::AlreadyDone => "already_done",
+            StepOutcome::Skipped(_) => "skipped",
+            StepOutcome::Failed { .. } => "failed",
+        }
+    }
 }
 
 /// Where a step reports what it has observed so far, so a deadline can say

@@ -95,6 +95,8 @@ struct Schedule {
 /// decision needs, owned, so it can run inside the store's transaction.
 struct Proposal {
     me: uuid::Uuid,
+    /// Where what the admission saw of every replica's leases is recorded.
+    metrics: crate::metrics::Metrics,
     /// Leases held by these instances are alive whatever their expiry says
     /// (an exclusive store: the instances running in this process), or
     /// `None` to go by expiry alone.
@@ -121,6 +123,9 @@ impl Proposal {
     /// already hold their claims), then admit queued tasks into the slots
     /// left against every running task's claim.
     fn decide(&self, now: DateTime<Utc>, running: &[RunningTask]) -> Admission {
+        let lapsed = running.iter().filter(|task| self.lapsed(now, task)).count();
+        let holders: HashSet<uuid::Uuid> = running.iter().filter_map(|task| task.lease.holder).collect();
+        self.metrics.leases_seen(running.len(), lapsed, holders.len());
         let mut free = self.free;
         let mut take_over = Vec::new();
         let mut held = Vec::with_capacity(running.len());
@@ -158,11 +163,14 @@ impl Orchestrator {
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut events = self.deps.store.task_events();
         tracing::info!(instance = %self.instance, "the orchestrator is running tasks");
+        self.metrics.orchestrator_running(true, self.config.max_concurrent_tasks.max(1));
         let outcome = loop {
             if shutdown.is_cancelled() {
                 break Ok(());
             }
-            if let Err(error) = self.pass(&mut schedule).await {
+            let pass = self.pass(&mut schedule).await;
+            self.metrics.tasks_running(schedule.running.len());
+            if let Err(error) = pass {
                 if !error.is_transient() {
                     break Err(error);
                 }
@@ -195,6 +203,8 @@ impl Orchestrator {
             }
         };
         self.stop_all(&mut schedule).await;
+        self.metrics.tasks_running(0);
+        self.metrics.orchestrator_running(false, self.config.max_concurrent_tasks.max(1));
         outcome
     }
 
@@ -211,6 +221,7 @@ impl Orchestrator {
             }
         }
         self.notice_terminations(schedule).await?;
+        self.metrics.scheduling_pass(waiting.len());
         let queued: HashSet<TaskId> = waiting.iter().map(|task| task.id).collect();
         schedule.claims.retain(|id, _| queued.contains(id));
         let mut resolving: HashSet<TaskId> = schedule.resolution_of.values().copied().collect();
@@ -238,6 +249,7 @@ impl Orchestrator {
         }
         let proposal = Proposal {
             me: self.instance,
+            metrics: self.metrics.clone(),
             alive: self.deps.store.exclusive().then(|| alive().iter().copied().collect()),
             mine: schedule.running.keys().copied().collect(),
             free: self.config.max_concurrent_tasks.max(1).saturating_sub(schedule.running.len()),
@@ -251,6 +263,7 @@ impl Orchestrator {
         }
         let decide: Decide = Arc::new(move |now, running| proposal.decide(now, running));
         let admitted = self.deps.store.task_admit(self.instance, self.config.leader_grace_period, decide).await?;
+        self.metrics.admitted(admitted.started.len(), admitted.taken_over.len());
         for task in admitted.taken_over {
             tracing::warn!(task_id = %task.id, action = %task.action, "resuming a task whose runner stopped (its lease lapsed)");
             self.spawn(schedule, task.id, true);
@@ -386,6 +399,7 @@ impl Orchestrator {
         let ids: Vec<TaskId> = schedule.running.keys().copied().collect();
         let renewed: HashSet<TaskId> =
             self.deps.store.task_lease_renew(self.instance, &ids, self.config.leader_grace_period).await?.into_iter().collect();
+        self.metrics.leases_lost(ids.len() - renewed.len().min(ids.len()));
         for id in ids {
             if renewed.contains(&id) {
                 continue;

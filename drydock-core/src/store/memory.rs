@@ -122,6 +122,10 @@ fn task_not_found(id: TaskId) -> StoreError {
 
 #[async_trait]
 impl StateStore for MemoryStore {
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+
     async fn now(&self) -> StoreResult<DateTime<Utc>> {
         Ok(Utc::now())
     }

@@ -207,6 +207,11 @@ pub struct PurgeReport {
 /// The state store.
 #[async_trait]
 pub trait StateStore: Send + Sync {
+    /// The backend's name, the `backend` label of its metrics (`memory`,
+    /// `redb`, `postgresql`; `other` by default).
+    fn backend_name(&self) -> &'static str {
+        "other"
+    }
     /// The store's current time (database time for PostgreSQL).
     async fn now(&self) -> StoreResult<DateTime<Utc>>;
     /// A cheap liveness check that writes nothing.

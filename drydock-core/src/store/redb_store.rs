@@ -903,6 +903,10 @@ fn next_counter(txn: &WriteTransaction, path: &Path, name: &str) -> StoreResult<
 
 #[async_trait]
 impl StateStore for RedbStore {
+    fn backend_name(&self) -> &'static str {
+        "redb"
+    }
+
     async fn now(&self) -> StoreResult<DateTime<Utc>> {
         Ok(Utc::now())
     }

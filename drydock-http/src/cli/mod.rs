@@ -26,6 +26,7 @@ macro_rules! out {
 
 pub mod client;
 pub mod config;
+pub mod db;
 pub mod design;
 pub mod lab;
 pub mod load;
@@ -78,6 +79,9 @@ pub enum Command {
     /// The embedded store file (`drydock store check PATH`).
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// The PostgreSQL store's schema (`drydock db migrate`, the db-sync job).
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(shell::CompletionsArgs),
     /// Print the man page (roff).
@@ -133,6 +137,7 @@ pub fn main() -> ExitCode {
             Command::Validate(args) => validate::run(args).await,
             Command::Lab(command) => lab::run(command).await,
             Command::Store(command) => store::run(command),
+            Command::Db(command) => db::run(command).await,
             Command::Completions(args) => shell::completions(&args),
             Command::Man => shell::man(),
             Command::Serve(args) => serve::run(*args).await,

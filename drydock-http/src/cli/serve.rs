@@ -174,6 +174,12 @@ pub struct ServeArgs {
     /// Print the OpenAPI document and exit.
     #[arg(long)]
     pub print_openapi: bool,
+    /// Let anyone read the Prometheus metrics at `/metrics`, without a
+    /// token (otherwise the `physical_provisioner:read_metrics` policy rule
+    /// decides, admin by default). The metrics carry no secrets, task ids
+    /// or node names.
+    #[arg(long, env = "DRYDOCK_METRICS_ANONYMOUS")]
+    pub metrics_anonymous: bool,
     /// Logging.
     #[command(flatten)]
     pub log: super::logging::LogArgs,
@@ -426,6 +432,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         paging: Paging { default_page: args.default_page.max(1), max_page: args.max_page.max(1) },
         design_cache: args.design_cache,
         request_log: args.log.request_log(),
+        metrics_anonymous: args.metrics_anonymous,
     };
     let mut state = AppState::new(orchestrator, source, auth, policy, config);
     state.nodes = inventory;

@@ -15,12 +15,14 @@ pub mod convert;
 pub mod designs;
 pub mod error;
 pub mod listener;
+pub mod metrics;
 pub mod nodes;
 pub mod params;
 pub mod policy;
 pub mod schema;
 pub mod security;
 pub mod sources;
+pub mod systemd;
 pub mod task_pages;
 
 use std::net::SocketAddr;
@@ -101,6 +103,9 @@ pub struct ServerConfig {
     pub design_cache: usize,
     /// The one log line per request.
     pub request_log: RequestLog,
+    /// Whether anyone may read `/metrics` (otherwise its policy rule,
+    /// [`metrics::READ_METRICS`], decides).
+    pub metrics_anonymous: bool,
 }
 
 /// The one log line per request: at `level` (`None`: not written), and at
@@ -144,6 +149,7 @@ impl Default for ServerConfig {
             paging: Paging { default_page: 10_000, max_page: 10_000 },
             design_cache: 4,
             request_log: RequestLog::default(),
+            metrics_anonymous: false,
         }
     }
 }
@@ -187,6 +193,9 @@ pub struct AppState {
     pub workers: DesignWorkers,
     /// The task list's rendered pages, shared between requests.
     pub task_pages: task_pages::TaskPages,
+    /// Requests by route and status (`/metrics` writes them after the
+    /// orchestrator's metrics).
+    pub http_metrics: metrics::HttpMetrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -220,6 +229,7 @@ impl AppState {
             policy,
             config,
             task_pages: task_pages::TaskPages::new(),
+            http_metrics: metrics::HttpMetrics::default(),
         }
     }
 
@@ -263,6 +273,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("/api/v1.0/designs/*/parts", "GET,POST"),
     ("/api/v1.0/designs/*/parts/*", "GET"),
     ("/api/v1.0/designs/*/parts/*/*", "GET"),
+    ("/metrics", "GET"),
 ];
 
 /// Route templates (`*` matches one segment) and their methods, as
@@ -270,18 +281,34 @@ const ROUTES: &[(&str, &str)] = &[
 pub type RouteMethods = &'static [(&'static str, &'static str)];
 
 fn allowed_methods(path: &str, extra: RouteMethods) -> Option<&'static str> {
+    route_of(path, extra).map(|(_, methods)| methods)
+}
+
+/// The route template `path` matches, and its methods.
+fn route_of(path: &str, extra: RouteMethods) -> Option<(&'static str, &'static str)> {
     ROUTES.iter().chain(extra).find_map(|(template, methods)| {
         let mut want = template.split('/');
         let mut have = path.split('/');
         loop {
             match (want.next(), have.next()) {
-                (None, None) => return Some(*methods),
+                (None, None) => return Some((*template, *methods)),
                 (Some("*"), Some(segment)) if !segment.is_empty() => {}
                 (Some(a), Some(b)) if a == b => {}
                 _ => return None,
             }
         }
     })
+}
+
+/// The `route` label of a request to `path`: its route's template, the
+/// Swagger UI as one, anything else `other` (bounded, whatever clients send).
+fn route_label(path: &str, extra: RouteMethods) -> &'static str {
+    match route_of(path, extra) {
+        Some((template, _)) => template,
+        None if path == "/api/v1.0/openapi.json" => "/api/v1.0/openapi.json",
+        None if path == "/api/v1.0/swagger-ui" || path.starts_with("/api/v1.0/swagger-ui/") => "/api/v1.0/swagger-ui/*",
+        None => "other",
+    }
 }
 
 /// Collapse repeated `/` and drop one trailing `/` (compat §1.1 fix).
@@ -334,6 +361,7 @@ fn error_response(error: poem::Error, path: &str, extra: RouteMethods) -> Respon
 /// The request pipeline around every endpoint.
 async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppState>, extra: RouteMethods) -> poem::Result<Response> {
     let started = Instant::now();
+    let _in_flight = state.http_metrics.started();
     let request_id = uuid::Uuid::new_v4().to_string();
     if let Some(uri) = normalise(req.uri()) {
         *req.uri_mut() = uri;
@@ -404,6 +432,7 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
         };
     }
     request_line!(ERROR, WARN, INFO, DEBUG, TRACE);
+    state.http_metrics.observe(&method, route_label(&path, extra), response.status(), started.elapsed());
     Ok(response)
 }
 
@@ -446,10 +475,12 @@ pub fn app_with_routes<A: OpenApi + 'static>(state: Arc<AppState>, extra: A, rou
     let ui = service.swagger_ui();
     let spec = service.spec_endpoint();
     let pipeline_state = state.clone();
+    let scrape = metrics::MetricsEndpoint { state: state.clone() };
     Route::new()
         .nest("/", service)
         .nest("/api/v1.0/swagger-ui", ui)
         .at("/api/v1.0/openapi.json", spec)
+        .at("/metrics", poem::get(scrape))
         .around(move |next, req| pipeline(next, req, pipeline_state.clone(), routes))
 }
 
@@ -496,12 +527,20 @@ pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool)
             tracing::error!(error = %error, "the orchestrator loop stopped");
         }
     });
-    tracing::info!(address = %listener.local_addr()?, "serving /api/v1.0");
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "serving /api/v1.0");
+    // SIGTERM is handled from before readiness is announced, so a service
+    // manager stopping the server at once still gets a graceful shutdown.
+    #[cfg(unix)]
+    let sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    // The store is open (the state was built on it) and the listener bound:
+    // connections are accepted from here on.
+    systemd::ready(&format!("serving /api/v1.0 on {local}"));
     let signalled = shutdown.clone();
     let signal = async move {
         let terminate = async {
             #[cfg(unix)]
-            if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            if let Ok(mut signal) = sigterm {
                 signal.recv().await;
                 return;
             }
@@ -512,6 +551,7 @@ pub async fn serve(state: Arc<AppState>, address: SocketAddr, orchestrate: bool)
             () = terminate => {}
         }
         tracing::info!("shutting down");
+        systemd::stopping();
         signalled.cancel();
     };
     let limits = listener::ConnectionLimits {

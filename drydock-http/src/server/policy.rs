@@ -28,6 +28,9 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("physical_provisioner:ingest_data", "role:admin"),
     ("physical_provisioner:health_data", "role:admin"),
     ("physical_provisioner:validate_site_design", "role:admin"),
+    // Not in the original (it had no /metrics): reading the Prometheus
+    // exposition; `drydock serve --metrics-anonymous` lets anyone scrape.
+    ("physical_provisioner:read_metrics", "role:admin"),
 ];
 
 /// Why a policy file cannot be used.

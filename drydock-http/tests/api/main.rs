@@ -7,6 +7,7 @@ mod binary;
 mod conformance;
 mod designs;
 mod hostile;
+mod metrics;
 mod nodes;
 mod openapi;
 mod service;

@@ -145,7 +145,7 @@ fn a_closed_pipe_ends_the_command_quietly() {
 /// command is in them.
 #[test]
 fn completions_and_the_man_page_cover_every_command() {
-    let commands = ["validate", "serve", "task", "node", "design", "part", "config", "lab", "store", "completions", "man"];
+    let commands = ["validate", "serve", "task", "node", "design", "part", "config", "lab", "store", "db", "completions", "man"];
     for shell in ["bash", "zsh", "fish"] {
         let output = drydock(&["completions", shell]);
         assert_eq!(output.status.code(), Some(0), "{shell}");

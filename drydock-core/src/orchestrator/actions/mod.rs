@@ -76,6 +76,7 @@ impl Orchestrator {
     /// Execute task `id` to the end (the main loop runs this for each task
     /// it starts; tests call it directly). Returns the finished task.
     pub async fn execute(&self, id: TaskId) -> Result<Task, StoreError> {
+        let started = std::time::Instant::now();
         let mut task = self.deps.store.task_get(id).await?;
         task.status = TaskStatus::Running;
         let task = self.save(&task).await?;
@@ -124,6 +125,8 @@ impl Orchestrator {
             finished = self.save(&finished).await?;
         }
         tracing::info!(task_id = %finished.id, result = %finished.result.status, "task finished");
+        let result = if finished.status == TaskStatus::Terminated { "terminated" } else { finished.result.status.as_str() };
+        self.metrics.task_finished(finished.action, result, started.elapsed());
         Ok(finished)
     }
 

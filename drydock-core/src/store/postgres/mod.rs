@@ -569,6 +569,10 @@ fn describe_target(config: &tokio_postgres::Config) -> String {
 
 #[async_trait]
 impl StateStore for PostgresStore {
+    fn backend_name(&self) -> &'static str {
+        "postgresql"
+    }
+
     async fn now(&self) -> StoreResult<DateTime<Utc>> {
         let client = self.client().await?;
         let row = client.query_one("SELECT timezone('UTC', now())", &[]).await.map_err(|e| self.err(e))?;
