@@ -195,6 +195,8 @@ fn request_and_task_spans_reach_an_otlp_http_receiver() {
     assert_eq!(post_attributes.get("http.request.method").map(String::as_str), Some("POST"), "{post_attributes:?}");
     assert_eq!(post_attributes.get("http.response.status_code").map(String::as_str), Some("201"), "{post_attributes:?}");
     assert_eq!(post.kind, SpanKind::Server as i32);
+    let queued = post.events.iter().find(|event| event.name == "task queued").expect("the POST's task queued event");
+    assert_eq!(attributes(&queued.attributes).get("task_id"), Some(&task_id), "the request links to its task");
     assert!(post.end_time_unix_nano >= post.start_time_unix_nano && post.start_time_unix_nano > 0);
     // The polls of the task: one route template for every id.
     let get = named("request")
@@ -213,4 +215,17 @@ fn request_and_task_spans_reach_an_otlp_http_receiver() {
     // Its log lines became events of the span.
     let events: Vec<&str> = task_span.events.iter().map(|event| event.name.as_str()).collect();
     assert!(events.contains(&"task started") && events.contains(&"task finished"), "{events:?}");
+}
+
+#[test]
+fn an_unusable_otlp_endpoint_stops_the_server_from_starting() {
+    let output = Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(["serve", "--store", "memory", "--auth", "noauth", "--listen", "127.0.0.1:0", "--otlp-endpoint", "ftp://collector"])
+        .env_remove("DRYDOCK_OTLP_ENDPOINT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("drydock serve runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--otlp-endpoint \"ftp://collector\": not an http(s) URL"), "{stderr}");
 }
