@@ -138,22 +138,23 @@ pub fn init(args: &LogArgs) -> Result<Telemetry, String> {
         LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(true).boxed(),
     };
     let registry = tracing_subscriber::registry().with(filter).with(log);
-    let mut telemetry = Telemetry::default();
     match args.otlp_endpoint.as_deref().filter(|endpoint| !endpoint.is_empty()) {
         None => {
             let _ = registry.try_init();
+            Ok(Telemetry::default())
         }
         #[cfg(feature = "otlp")]
         Some(endpoint) => {
             let (provider, layer) = super::otlp::layer(endpoint)?;
             if registry.with(layer).try_init().is_ok() {
-                telemetry.provider = Some(provider);
+                Ok(Telemetry { provider: Some(provider) })
             } else {
+                // A subscriber was already installed: nothing would feed it.
                 super::otlp::shutdown(provider);
+                Ok(Telemetry::default())
             }
         }
         #[cfg(not(feature = "otlp"))]
-        Some(_) => return Err("--otlp-endpoint: this drydock was built without the `otlp` feature".to_owned()),
+        Some(_) => Err("--otlp-endpoint: this drydock was built without the `otlp` feature".to_owned()),
     }
-    Ok(telemetry)
 }
