@@ -8,7 +8,8 @@
 //! orchestrator wraps its drivers and store in the timing decorators of
 //! this module ([`InstrumentedOob`], [`InstrumentedNodeDriver`],
 //! [`InstrumentedKubernetes`], [`InstrumentedStore`]), so drivers and stores
-//! know nothing of metrics and every call is timed in one place.
+//! know nothing of metrics and every call is timed in one place. The same
+//! driver wrappers put each call in a `driver_call` tracing span.
 //!
 //! Labels are bounded: actions, steps, driver and operation names, outcomes
 //! and backends are fixed vocabularies; task ids, node names, endpoints and
@@ -287,7 +288,13 @@ impl Metrics {
         StepTimer { metrics: self.clone(), step, started: Instant::now(), finished: false }
     }
 
-    fn driver_call<T>(&self, driver: &'static str, operation: &'static str, started: Instant, result: &Result<T, DriverError>) {
+    fn driver_call<T>(
+        &self,
+        driver: &'static str,
+        operation: &'static str,
+        started: Instant,
+        result: &Result<T, DriverError>,
+    ) -> &'static str {
         let outcome = match result {
             Ok(_) => "ok",
             Err(error) => match error.kind() {
@@ -299,6 +306,7 @@ impl Metrics {
             },
         };
         self.f().driver_calls.get_or_create(&DriverLabels { driver, operation, outcome }).observe(started.elapsed().as_secs_f64());
+        outcome
     }
 
     fn store_operation<T>(&self, backend: &'static str, operation: &'static str, started: Instant, result: &StoreResult<T>) {
@@ -402,12 +410,17 @@ impl Drop for StepTimer {
     }
 }
 
-/// Time `call` as `operation` of `driver`.
+/// Time `call` as `operation` of `driver`, in a `driver_call` span
+/// (`driver`, `operation`, `outcome`; the node and task are the enclosing
+/// `node_step` span's).
 macro_rules! timed_call {
     ($self:ident, $operation:literal, $call:expr) => {{
+        let span =
+            tracing::info_span!("driver_call", driver = $self.driver_label(), operation = $operation, outcome = tracing::field::Empty);
         let started = Instant::now();
-        let result = $call.await;
-        $self.metrics.driver_call($self.driver_label(), $operation, started, &result);
+        let result = tracing::Instrument::instrument($call, span.clone()).await;
+        let outcome = $self.metrics.driver_call($self.driver_label(), $operation, started, &result);
+        span.record("outcome", outcome);
         result
     }};
 }

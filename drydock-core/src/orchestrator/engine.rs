@@ -489,7 +489,9 @@ impl Orchestrator {
     // ---- the two step runners ----
 
     /// Run a site-wide step as a registered sub-task of `parent`: the step
-    /// succeeds or fails as a whole; its errors become messages.
+    /// succeeds or fails as a whole; its errors become messages. Runs in a
+    /// `stage` span (`step`, `parent_task_id`, the sub-task's `task_id`).
+    #[tracing::instrument(name = "stage", skip_all, fields(step = action.as_str(), parent_task_id = %parent.id, task_id = tracing::field::Empty))]
     pub(super) async fn site_step(
         &self,
         parent: &Task,
@@ -497,12 +499,14 @@ impl Orchestrator {
         step: BoxFuture<'static, Result<Vec<String>, DriverError>>,
     ) -> Result<Task, StoreError> {
         let mut task = self.subtask(parent, action, None, true).await?;
+        tracing::Span::current().record("task_id", tracing::field::display(task.id));
         task.status = TaskStatus::Running;
         let mut task = self.save(&task).await?;
         let cancel = self.cancellation(parent.id);
         let started = std::time::Instant::now();
-        // Its own task, so a panic in the driver becomes a failure.
-        let mut running = tokio::spawn(step);
+        // Its own task, so a panic in the driver becomes a failure (still
+        // within this stage's span).
+        let mut running = tokio::spawn(tracing::Instrument::in_current_span(step));
         let outcome = tokio::select! {
             joined = &mut running => joined.unwrap_or_else(|error| Err(DriverError::new(
                 crate::drivers::DriverErrorKind::Permanent,
@@ -548,9 +552,20 @@ impl Orchestrator {
     /// budget of steps the fan-out uses; each child ends with
     /// `success(node)` or `failure(node)` and a message; the driver task
     /// aggregates them.
+    ///
+    /// Runs in a `stage` span (`step`, `parent_task_id`, the driver task's
+    /// `task_id`, `nodes`); each node's step in a `node_step` span within it
+    /// (`task_id` of the node's child task, `node`, `step`, `outcome`).
+    #[tracing::instrument(
+        name = "stage",
+        skip_all,
+        fields(step = plan.action.as_str(), parent_task_id = %parent.id, task_id = tracing::field::Empty, nodes = plan.nodes.len())
+    )]
     pub(super) async fn node_step(&self, parent: &Task, plan: StepPlan<'_>, step: NodeStep) -> Result<Task, StoreError> {
         let StepPlan { action, nodes, register, deadline } = plan;
         let mut driver_task = self.subtask(parent, action, Some(node_names_filter(nodes)), register).await?;
+        let stage = tracing::Span::current();
+        stage.record("task_id", tracing::field::display(driver_task.id));
         driver_task.status = TaskStatus::Running;
         driver_task = self.save(&driver_task).await?;
         let mut children: HashMap<String, Task> = HashMap::new();
@@ -568,14 +583,27 @@ impl Orchestrator {
             let calls = calls.clone();
             // Records `aborted` if the step is dropped at its deadline.
             let timer = metrics.node_step_timer(action);
-            Box::pin(async move {
+            let span = tracing::info_span!(
+                parent: &stage,
+                "node_step",
+                task_id = tracing::field::Empty,
+                node = %node,
+                step = action.as_str(),
+                outcome = tracing::field::Empty
+            );
+            if let Some(task) = task {
+                span.record("task_id", tracing::field::display(task));
+            }
+            let work = async move {
                 let outcome = match task {
                     Some(task) => step(NodeCall { node, task, observed, calls }).await,
                     None => StepOutcome::failed("internal error: no task for this node"),
                 };
                 timer.finish(outcome.label());
+                tracing::Span::current().record("outcome", outcome.label());
                 outcome
-            })
+            };
+            Box::pin(tracing::Instrument::instrument(work, span))
         });
         let mut results = self.fanout.run(parent.id, nodes.to_vec(), deadline, self.cancellation(parent.id), fanned);
         while let Some((node, outcome)) = results.recv().await {

@@ -483,3 +483,136 @@ async fn a_retried_deployment_waits_only_for_the_boot_actions_it_delivered() {
     delivered.sort();
     assert_eq!(signalling, delivered);
 }
+
+/// The spans a task leaves, as a subscriber layer records them: each
+/// closed span's name and fields, and its ancestors' names and fields.
+mod spans {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing_subscriber::layer::Context;
+    use tracing_subscriber::registry::LookupSpan;
+
+    #[derive(Debug, Clone, Default)]
+    pub(super) struct Fields(pub(super) HashMap<String, String>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    /// A closed span.
+    #[derive(Debug, Clone)]
+    pub(super) struct Closed {
+        pub(super) name: &'static str,
+        pub(super) fields: HashMap<String, String>,
+        /// Innermost first.
+        pub(super) ancestors: Vec<(&'static str, HashMap<String, String>)>,
+    }
+
+    #[derive(Debug, Clone, Default)]
+    pub(super) struct Recorder(pub(super) Arc<Mutex<Vec<Closed>>>);
+
+    impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Recorder {
+        fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+            let mut fields = Fields::default();
+            attributes.record(&mut fields);
+            if let Some(span) = context.span(id) {
+                span.extensions_mut().insert(fields);
+            }
+        }
+        fn on_record(&self, id: &Id, values: &Record<'_>, context: Context<'_, S>) {
+            if let Some(span) = context.span(id)
+                && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
+            {
+                values.record(fields);
+            }
+        }
+        fn on_close(&self, id: Id, context: Context<'_, S>) {
+            let Some(span) = context.span(&id) else { return };
+            let fields_of = |span: &tracing_subscriber::registry::SpanRef<'_, S>| {
+                span.extensions().get::<Fields>().map(|fields| fields.0.clone()).unwrap_or_default()
+            };
+            let ancestors = span.scope().skip(1).map(|ancestor| (ancestor.name(), fields_of(&ancestor))).collect();
+            let closed = Closed { name: span.name(), fields: fields_of(&span), ancestors };
+            self.0.lock().expect("lock").push(closed);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_its_stages_node_steps_and_driver_calls_are_nested_spans() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let recorder = spans::Recorder::default();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let world = FakeWorld::new();
+    let orchestrator = orchestrator(world, true);
+    let task = run(&orchestrator, Action::PrepareNodes).await;
+    assert_eq!(task.result.status, ActionResult::Success);
+    let closed = recorder.0.lock().expect("lock").clone();
+    let field = |fields: &std::collections::HashMap<String, String>, name: &str| fields.get(name).cloned().unwrap_or_default();
+    let id = task.id.to_string();
+
+    let tasks: Vec<&spans::Closed> = closed.iter().filter(|span| span.name == "task").collect();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(
+        (field(&tasks[0].fields, "task_id"), field(&tasks[0].fields, "action"), field(&tasks[0].fields, "result")),
+        (id.clone(), "prepare_nodes".to_owned(), "success".to_owned())
+    );
+
+    // Every stage runs as a sub-task of this task, within the task's span.
+    let stages: Vec<&spans::Closed> = closed.iter().filter(|span| span.name == "stage").collect();
+    assert!(!stages.is_empty());
+    for stage in &stages {
+        assert_eq!(field(&stage.fields, "parent_task_id"), id, "{stage:?}");
+        let stage_task =
+            orchestrator.store().task_get(field(&stage.fields, "task_id").parse().expect("task id")).await.expect("stage task");
+        // (A stage the task does not list has no parent in the store.)
+        assert!(stage_task.parent.is_none_or(|parent| parent == task.id), "{stage:?}");
+        assert_eq!(stage_task.action.as_str(), field(&stage.fields, "step"), "{stage:?}");
+        assert_eq!(stage.ancestors.first().map(|(name, fields)| (*name, field(fields, "task_id"))), Some(("task", id.clone())));
+    }
+    let steps: Vec<String> = stages.iter().map(|stage| field(&stage.fields, "step")).collect();
+    assert!(steps.contains(&"set_node_boot".to_owned()) && steps.contains(&"identify_node".to_owned()), "{steps:?}");
+
+    // Node steps carry the node, the step, its outcome and the node's child
+    // task, within their stage (each node is identified once it has
+    // enlisted).
+    let node_steps: Vec<&spans::Closed> = closed.iter().filter(|span| span.name == "node_step").collect();
+    for node in NODES {
+        let identify = node_steps
+            .iter()
+            .find(|span| {
+                field(&span.fields, "node") == node
+                    && field(&span.fields, "step") == "identify_node"
+                    && field(&span.fields, "outcome") == "done"
+            })
+            .unwrap_or_else(|| panic!("no identify_node step span that found {node}: {node_steps:?}"));
+        let child = field(&identify.fields, "task_id");
+        let (stage_name, stage_fields) = identify.ancestors.first().expect("a parent");
+        assert_eq!((*stage_name, field(stage_fields, "step")), ("stage", "identify_node".to_owned()));
+        let stage_task = field(stage_fields, "task_id");
+        let stage_children = orchestrator.store().task_get(stage_task.parse().expect("task id")).await.expect("stage task").subtasks;
+        assert!(stage_children.iter().any(|c| c.to_string() == child), "{child} is a child of the stage's task");
+    }
+
+    // Driver calls happen within a node's step: the node is the step's.
+    let calls: Vec<&spans::Closed> = closed.iter().filter(|span| span.name == "driver_call").collect();
+    let commission = calls.iter().find(|span| field(&span.fields, "operation") == "commission").expect("a commission driver call");
+    assert_eq!(
+        (field(&commission.fields, "driver"), field(&commission.fields, "outcome")),
+        ("fake-provisioner".to_owned(), "ok".to_owned()),
+        "{commission:?}"
+    );
+    let (step_name, step_fields) = commission.ancestors.first().expect("a parent");
+    assert_eq!(*step_name, "node_step");
+    assert!(NODES.contains(&field(step_fields, "node").as_str()), "{step_fields:?}");
+    assert!(commission.ancestors.iter().any(|(name, fields)| *name == "task" && field(fields, "task_id") == id));
+    assert!(calls.iter().any(|span| field(&span.fields, "operation") == "set_boot_device"), "OOB calls too");
+}

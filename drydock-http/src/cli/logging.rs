@@ -1,7 +1,8 @@
 //! The logs of `drydock serve`: human text or one JSON object per line
 //! (timestamp, level, target, message, the event's fields and the spans it
 //! happened in), colour only on a terminal, and the one line per request at
-//! a level of the operator's choosing (health checks at debug by default).
+//! a level of the operator's choosing (health checks at debug by default);
+//! and, with `--otlp-endpoint`, the trace spans exported over OTLP/HTTP.
 
 use std::io::IsTerminal;
 
@@ -80,6 +81,11 @@ pub struct LogArgs {
     /// and scrapes would otherwise fill the log.
     #[arg(long = "quiet-request-path", value_name = "PATH", default_values = ["/api/v1.0/health", "/api/v1.0/health/extended", "/metrics"])]
     pub quiet_request_paths: Vec<String>,
+    /// Export trace spans (requests, tasks, stages, node steps, driver
+    /// calls) to this OTLP/HTTP receiver, e.g. `http://collector:4318`
+    /// (`/v1/traces` is appended to a URL without a path). Off by default.
+    #[arg(long, value_name = "URL", env = "DRYDOCK_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl LogArgs {
@@ -98,17 +104,57 @@ fn colour(choice: LogColor) -> bool {
     }
 }
 
-/// Install the global subscriber (once; later calls do nothing).
-pub fn init(args: &LogArgs) {
-    let filter = || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = match args.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter()).with_ansi(colour(args.log_color)).try_init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_env_filter(filter())
-            .try_init(),
+/// What logging set up that must be closed when the server stops: the OTLP
+/// exporter, whose buffered spans are flushed then.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    #[cfg(feature = "otlp")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Flush and stop the trace export, if any (blocking, off the async
+    /// workers).
+    pub async fn shutdown(self) {
+        #[cfg(feature = "otlp")]
+        if let Some(provider) = self.provider {
+            let _ = tokio::task::spawn_blocking(move || super::otlp::shutdown(provider)).await;
+        }
+    }
+}
+
+/// Install the global subscriber (once; later calls install nothing):
+/// `RUST_LOG` (default `info`) decides which spans and events are recorded,
+/// the log layer writes them, and with `--otlp-endpoint` an OpenTelemetry
+/// layer exports drydock's spans.
+pub fn init(args: &LogArgs) -> Result<Telemetry, String> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let log = match args.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(colour(args.log_color)).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(true).boxed(),
     };
+    let registry = tracing_subscriber::registry().with(filter).with(log);
+    match args.otlp_endpoint.as_deref().filter(|endpoint| !endpoint.is_empty()) {
+        None => {
+            let _ = registry.try_init();
+            Ok(Telemetry::default())
+        }
+        #[cfg(feature = "otlp")]
+        Some(endpoint) => {
+            let (provider, layer) = super::otlp::layer(endpoint)?;
+            if registry.with(layer).try_init().is_ok() {
+                Ok(Telemetry { provider: Some(provider) })
+            } else {
+                // A subscriber was already installed: nothing would feed it.
+                super::otlp::shutdown(provider);
+                Ok(Telemetry::default())
+            }
+        }
+        #[cfg(not(feature = "otlp"))]
+        Some(_) => Err("--otlp-endpoint: this drydock was built without the `otlp` feature".to_owned()),
+    }
 }

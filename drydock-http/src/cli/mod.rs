@@ -33,6 +33,8 @@ pub mod load;
 pub mod logging;
 pub mod node;
 pub mod oslo;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod output;
 pub mod serve;
 pub mod shell;

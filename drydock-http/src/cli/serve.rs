@@ -445,19 +445,29 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         outln!("{}", crate::server::openapi_document(Arc::new(crate::server::document_state())));
         return ExitCode::SUCCESS;
     }
-    super::logging::init(&args.log);
-    let state = match build(&args).await {
-        Ok(state) => state,
+    let telemetry = match super::logging::init(&args.log) {
+        Ok(telemetry) => telemetry,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }
     };
-    match crate::server::serve(Arc::new(state), args.listen, !args.no_orchestrator).await {
+    let state = match build(&args).await {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("error: {error}");
+            telemetry.shutdown().await;
+            return ExitCode::from(2);
+        }
+    };
+    let code = match crate::server::serve(Arc::new(state), args.listen, !args.no_orchestrator).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: cannot serve on {}: {error}", args.listen);
             ExitCode::from(2)
         }
-    }
+    };
+    // The spans of the last requests and tasks leave before the process.
+    telemetry.shutdown().await;
+    code
 }

@@ -41,6 +41,7 @@ use poem::http::{HeaderValue, Method, StatusCode, Uri};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use self::api::{DrydockApi, NodeInventory};
 use self::auth::{AuthMode, RequestContext};
@@ -358,14 +359,42 @@ fn error_response(error: poem::Error, path: &str, extra: RouteMethods) -> Respon
     error.into_response()
 }
 
-/// The request pipeline around every endpoint.
+/// The request pipeline around every endpoint: each request runs in a
+/// `request` span (method, route template, request id, and the status at
+/// the end), so what it does (and its log lines) carry them.
 async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppState>, extra: RouteMethods) -> poem::Result<Response> {
     let started = Instant::now();
-    let _in_flight = state.http_metrics.started();
     let request_id = uuid::Uuid::new_v4().to_string();
     if let Some(uri) = normalise(req.uri()) {
         *req.uri_mut() = uri;
     }
+    let route = route_label(req.uri().path(), extra);
+    let span = tracing::info_span!(
+        "request",
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        http.route = route,
+        request_id = %request_id,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let response = handle(next, req, state, extra, started, request_id, route).instrument(span.clone()).await;
+    if let Ok(response) = &response {
+        span.record("http.response.status_code", response.status().as_u16());
+    }
+    response
+}
+
+/// [`pipeline`] within the request's span.
+async fn handle<E: Endpoint>(
+    next: Arc<E>,
+    mut req: Request,
+    state: Arc<AppState>,
+    extra: RouteMethods,
+    started: Instant,
+    request_id: String,
+    route: &'static str,
+) -> poem::Result<Response> {
+    let _in_flight = state.http_metrics.started();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut context = RequestContext::default();
@@ -432,7 +461,7 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
         };
     }
     request_line!(ERROR, WARN, INFO, DEBUG, TRACE);
-    state.http_metrics.observe(&method, route_label(&path, extra), response.status(), started.elapsed());
+    state.http_metrics.observe(&method, route, response.status(), started.elapsed());
     Ok(response)
 }
 

@@ -60,6 +60,10 @@ fn json_logs_are_one_object_per_line_and_probes_are_debug() {
     assert_eq!((&versions["level"], &versions["path"], &versions["method"]), (&"INFO".into(), &"/versions".into(), &"GET".into()));
     assert_eq!(versions["status"], 200);
     assert!(versions["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{versions}");
+    // It is written within the request's span (route template, request id).
+    assert_eq!(versions["span"]["name"], "request", "{versions}");
+    assert_eq!(versions["span"]["http.route"], "/versions", "{versions}");
+    assert_eq!(versions["span"]["request_id"], versions["request_id"], "{versions}");
     assert!(lines.iter().any(|line| line["message"] == "serving /api/v1.0"), "{logs}");
 
     // At debug the probe's line appears, at DEBUG.

@@ -1,5 +1,8 @@
 //! Running `drydock` as a service (deploy/): readiness notification to
-//! systemd (`Type=notify`) and the `db migrate` job, through the binary.
+//! systemd (`Type=notify`), the `db migrate` job and the export of trace
+//! spans over OTLP, through the binary.
 
 mod migrate;
 mod notify;
+#[cfg(feature = "otlp")]
+mod traces;

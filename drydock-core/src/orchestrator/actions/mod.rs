@@ -75,9 +75,14 @@ pub(super) struct NodeAction<D: ?Sized + 'static> {
 impl Orchestrator {
     /// Execute task `id` to the end (the main loop runs this for each task
     /// it starts; tests call it directly). Returns the finished task.
+    ///
+    /// Runs in a `task` span (`task_id`, `action`, and `result` at the
+    /// end); its stages, node steps and driver calls are spans within it.
+    #[tracing::instrument(name = "task", skip_all, fields(task_id = %id, action = tracing::field::Empty, result = tracing::field::Empty))]
     pub async fn execute(&self, id: TaskId) -> Result<Task, StoreError> {
         let started = std::time::Instant::now();
         let mut task = self.deps.store.task_get(id).await?;
+        tracing::Span::current().record("action", task.action.as_str());
         task.status = TaskStatus::Running;
         let task = self.save(&task).await?;
         tracing::info!(task_id = %task.id, action = %task.action, "task started");
@@ -126,6 +131,7 @@ impl Orchestrator {
         }
         tracing::info!(task_id = %finished.id, result = %finished.result.status, "task finished");
         let result = if finished.status == TaskStatus::Terminated { "terminated" } else { finished.result.status.as_str() };
+        tracing::Span::current().record("result", result);
         self.metrics.task_finished(finished.action, result, started.elapsed());
         Ok(finished)
     }
