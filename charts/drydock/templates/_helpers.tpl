@@ -201,3 +201,64 @@ podAntiAffinity:
 {{ toYaml $term | indent 8 }}
 {{- end }}
 {{- end -}}
+
+{{/* A Keystone job (ks-user, ks-service, ks-endpoints): its script from drydock-bin run by the images.tags image's `openstack` client, as the admin (secrets.identity.admin), HOME on a scratch volume. Argument: (tuple $ $name $env), $name "user", "service" or "endpoints", $env the job's extra environment (a list). */}}
+{{- define "drydock.ksJob" -}}
+{{- $ctx := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $env := index . 2 -}}
+{{- $key := printf "ks_%s" $name -}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ printf "drydock-ks-%s" $name }}
+  labels:
+{{ tuple $ctx (printf "ks-%s" $name) | include "drydock.labels" | indent 4 }}
+spec:
+  backoffLimit: 6
+  template:
+    metadata:
+      labels:
+{{ tuple $ctx (printf "ks-%s" $name) | include "drydock.labels" | indent 8 }}
+    spec:
+      restartPolicy: OnFailure
+      automountServiceAccountToken: false
+      nodeSelector:
+        {{ $ctx.Values.labels.job.node_selector_key }}: {{ $ctx.Values.labels.job.node_selector_value | quote }}
+      securityContext:
+{{ toYaml $ctx.Values.pod.security_context.ks_jobs.pod | indent 8 }}
+      containers:
+        - name: {{ printf "ks-%s" $name }}
+          image: {{ index $ctx.Values.images.tags $key | quote }}
+          imagePullPolicy: {{ $ctx.Values.images.pull_policy | quote }}
+          command:
+            - /bin/sh
+            - {{ printf "/tmp/bin/ks-%s.sh" $name }}
+          envFrom:
+            - secretRef:
+                name: {{ $ctx.Values.secrets.identity.admin }}
+          env:
+            - name: HOME
+              value: /tmp/home
+{{ toYaml $env | indent 12 }}
+{{- if $ctx.Values.pod.resources.enabled }}
+          resources:
+{{ toYaml (index $ctx.Values.pod.resources.jobs $key) | indent 12 }}
+{{- end }}
+          securityContext:
+{{ toYaml $ctx.Values.pod.security_context.ks_jobs.container.ks_job | indent 12 }}
+          volumeMounts:
+            - name: drydock-bin
+              mountPath: /tmp/bin
+              readOnly: true
+            - name: home
+              mountPath: /tmp/home
+      volumes:
+        - name: drydock-bin
+          configMap:
+            name: drydock-bin
+            defaultMode: 0555
+        - name: home
+          emptyDir: {}
+{{- end -}}
