@@ -10,7 +10,9 @@
 # /api/v1.0/health; with the toggles rendering, a token request makes it
 # authenticate to a stand-in Keystone as the configured service user with the
 # password from the Secret, and `drydock db migrate` as the Job runs it must
-# reach for the database the Secret names.
+# reach for the database the Secret names. The Keystone jobs' scripts run
+# twice against a stand-in `openstack` client: they register the service,
+# its endpoints and the user once, and update rather than duplicate.
 # Usage: helm_rendered.py DRYDOCK_BIN DEFAULT_RENDER TOGGLES_RENDER KEYSTONE_PORT
 import base64
 import configparser
@@ -333,6 +335,79 @@ def run_migrate(binary, objects, where):
         check("S3cret" not in done.stderr + done.stdout, f"{where}: db migrate printed the password")
 
 
+# A stand-in `openstack` client for the Keystone jobs' scripts: records each
+# call (one JSON list per line) and keeps the catalogue in a JSON state file.
+FAKE_OPENSTACK = r"""#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_OS_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+path = os.environ["FAKE_OS_STATE"]
+state = json.load(open(path)) if os.path.exists(path) else {"services": [], "endpoints": []}
+def option(name):
+    return args[args.index(name) + 1] if name in args else None
+if args[:2] == ["service", "list"]:
+    for name, kind in state["services"]:
+        print(name, kind)
+elif args[:2] == ["service", "create"]:
+    state["services"].append([option("--name"), args[-1]])
+elif args[:2] == ["endpoint", "list"]:
+    for index, (service, interface, region, url) in enumerate(state["endpoints"]):
+        if [service, interface, region] == [option("--service"), option("--interface"), option("--region")]:
+            print(f"endpoint-{index}")
+elif args[:2] == ["endpoint", "create"]:
+    state["endpoints"].append([args[-3], args[-2], option("--region"), args[-1]])
+elif args[:2] == ["endpoint", "set"]:
+    state["endpoints"][int(args[-1].split("-")[1])][3] = option("--url")
+elif args[:2] == ["user", "create"]:
+    print("user-id-1")
+json.dump(state, open(path, "w"))
+"""
+
+
+def run_ks_scripts(objects, where):
+    """Runs the Keystone jobs' scripts twice against the stand-in client: the first run registers, the second finds it all there."""
+    bin_data = objects[("ConfigMap", "drydock-bin")]["data"]
+    with tempfile.TemporaryDirectory() as directory:
+        fake = os.path.join(directory, "openstack")
+        with open(fake, "w") as handle:
+            handle.write(FAKE_OPENSTACK)
+        os.chmod(fake, 0o755)
+        log_path, state_path = os.path.join(directory, "calls"), os.path.join(directory, "state.json")
+        runs = []
+        for _ in range(2):
+            open(log_path, "w").close()
+            for job in ("service", "endpoints", "user"):
+                (container,) = objects[("Job", f"drydock-ks-{job}")]["spec"]["template"]["spec"]["containers"]
+                env = {"PATH": f"{directory}:{os.environ['PATH']}", "FAKE_OS_LOG": log_path, "FAKE_OS_STATE": state_path}
+                for source in container.get("envFrom", []):
+                    secret = objects[("Secret", source["secretRef"]["name"])]
+                    env.update({key: base64.b64decode(value).decode() for key, value in secret["data"].items()})
+                env.update(container_env(objects, container, where))
+                script = os.path.join(directory, f"ks-{job}.sh")
+                with open(script, "w") as handle:
+                    handle.write(bin_data[f"ks-{job}.sh"])
+                done = subprocess.run(["/bin/sh", script], env=env, capture_output=True, text=True, timeout=60)
+                check(done.returncode == 0, f"{where}: ks-{job}.sh failed: {done.stderr.strip()[:300]}")
+            with open(log_path) as handle:
+                runs.append([json.loads(line) for line in handle])
+        with open(state_path) as handle:
+            state = json.load(handle)
+        first, second = runs
+        check(state["services"] == [["drydock", "physicalprovisioner"]], f"{where}: services {state['services']}")
+        internal = "http://drydock-api.default.svc.cluster.local:9000/api/v1.0"
+        expected = [["drydock", "admin", "RegionOne", internal], ["drydock", "internal", "RegionOne", internal], ["drydock", "public", "RegionOne", "http://drydock.test.local:9000/api/v1.0"]]
+        check(state["endpoints"] == expected, f"{where}: endpoints {state['endpoints']}")
+        creates = lambda calls, what: [call for call in calls if call[:2] == [what, "create"]]
+        check(len(creates(second, "service")) == 0 and len(creates(second, "endpoint")) == 0, f"{where}: the second run created again")
+        check(len([call for call in second if call[:2] == ["endpoint", "set"]]) == 3, f"{where}: the second run did not update the endpoints")
+        for calls in runs:
+            user = [call for call in calls if call[:2] == ["user", "create"]]
+            check(len(user) == 1 and user[0][-1] == "drydock" and "password" in user[0][user[0].index("--password") + 1], f"{where}: user create {user}")
+            check(["user", "set", "--password", "password", "user-id-1"] in calls, f"{where}: the password is not set on an existing user")
+            check(["role", "add", "--project", "service", "--project-domain", "default", "--user", "user-id-1", "admin"] in calls, f"{where}: role add {calls}")
+
+
 def main():
     binary, default_path, toggles_path, keystone_port = sys.argv[1:5]
     default, toggles = load(default_path), load(toggles_path)
@@ -344,6 +419,7 @@ def main():
         run_server(binary, default, "default values, drydock serve", False)
         run_server(binary, toggles, "toggles values, drydock serve", True)
         run_migrate(binary, toggles, "toggles values, drydock db migrate")
+        run_ks_scripts(default, "default values, Keystone jobs")
     finally:
         keystone.shutdown()
     for failure in FAILURES:
