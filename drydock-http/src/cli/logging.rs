@@ -137,7 +137,9 @@ pub fn init(args: &LogArgs) -> Result<Telemetry, String> {
         LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(colour(args.log_color)).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(true).boxed(),
     };
-    let registry = tracing_subscriber::registry().with(filter).with(log);
+    // Each layer filters for itself: the log by `RUST_LOG`, the trace export
+    // (its own filter) every drydock span, the DEBUG request span included.
+    let registry = tracing_subscriber::registry().with(log.with_filter(filter));
     match args.otlp_endpoint.as_deref().filter(|endpoint| !endpoint.is_empty()) {
         None => {
             let _ = registry.try_init();

@@ -46,11 +46,11 @@ where
         )
         .build();
     let tracer = provider.tracer("drydock");
-    // Only drydock's own spans: the exporter's HTTP client must not trace
-    // its own exports.
-    let layer = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_filter(tracing_subscriber::filter::filter_fn(|metadata| metadata.target().starts_with("drydock")));
+    // Only drydock's own spans (the exporter's HTTP client must not trace its
+    // own exports), every level, and their events at INFO and above.
+    let layer = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+        metadata.target().starts_with("drydock") && (metadata.is_span() || *metadata.level() <= tracing::Level::INFO)
+    }));
     Ok((provider, layer))
 }
 

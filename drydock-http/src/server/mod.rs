@@ -369,7 +369,10 @@ async fn pipeline<E: Endpoint>(next: Arc<E>, mut req: Request, state: Arc<AppSta
         *req.uri_mut() = uri;
     }
     let route = route_label(req.uri().path(), extra);
-    let span = tracing::info_span!(
+    // A DEBUG span: at the default log level it is not recorded (the request
+    // line carries the same fields), so it costs nothing per request unless
+    // traces are exported or debug logs asked for (benches/observability.sh).
+    let span = tracing::debug_span!(
         "request",
         otel.kind = "server",
         http.request.method = %req.method(),
