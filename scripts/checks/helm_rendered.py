@@ -269,11 +269,12 @@ def files_from(objects, directory):
 
 
 def local_args(args, directory, port):
-    """The container's arguments with /etc/drydock in the scratch directory, on a loopback port, with the memory store."""
+    """The container's arguments with /etc/drydock in the scratch directory, on a loopback port, with the memory store
+    and no orchestrator: the rendered configuration names the cluster's MaaS, which a check must never contact."""
     out = [arg.replace("/etc/drydock", directory) for arg in args]
     if "--listen" in out:
         out[out.index("--listen") + 1] = f"127.0.0.1:{port}"
-    return out + ["--store", "memory"]
+    return out + ["--store", "memory", "--no-orchestrator"]
 
 
 def run_server(binary, objects, where, keystone_check):
