@@ -19,17 +19,31 @@
 # Usage: scripts/quickstart.sh [design.yaml]   (its nodes' BMCs must be
 # `oob.type: redfish`, as in examples/site.yaml: the simulator's BMCs speak Redfish)
 set -euo pipefail
+# The design, as an absolute path (a relative one is taken from where the
+# script was started, before it moves to the repository).
+DESIGN=$(realpath -e "${1:-$(dirname "$0")/../examples/site.yaml}" 2> /dev/null) || {
+    echo "quickstart: no such design file: ${1:-examples/site.yaml}" >&2
+    exit 2
+}
+STARTED_IN=$PWD
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DESIGN=${1:-examples/site.yaml}
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*" | sed "s|$ROOT/||g; s|$BIN/||g" >&2; "$@"; }
+# Each command is printed as it can be pasted into the shell it was started
+# from while the server runs (DD_URL exported): the binaries relative to that
+# directory when they are under it (target/debug/… from the repository),
+# otherwise absolute, and the design as its absolute path.
+run() { printf '$ %s\n' "$*" | sed "s|$BIN/|$SHOWN_BIN/|g" >&2; "$@"; }
 
 PROFILE=${DRYDOCK_PROFILE:-debug}
 say "Building drydock and drydock-sim ($PROFILE)"
 cargo build --profile "${PROFILE/debug/dev}" --quiet -p drydock-http -p drydock-sim --bins
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
+BIN=$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE")
+case $BIN in
+    "$STARTED_IN"/*) SHOWN_BIN=${BIN#"$STARTED_IN"/} ;;
+    *) SHOWN_BIN=$BIN ;;
+esac
 started=$(date +%s)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/drydock-quickstart.XXXXXX")
@@ -67,16 +81,17 @@ PORT=$(free_port)
 export DD_URL="http://127.0.0.1:$PORT"
 MAAS_API_KEY=$MAAS_KEY RUST_LOG=${RUST_LOG:-warn,drydock_core::orchestrator=info} "$BIN/drydock" serve \
     --listen "127.0.0.1:$PORT" --store "redb:$WORK/drydock.redb" --auth noauth \
-    --design-root "$(dirname "$ROOT/$DESIGN")" \
+    --design-root "$(dirname "$DESIGN")" \
     --maas-api-url "$MAAS_URL" --redfish-use-ssl false --bmc-proxy "$SIM" \
     --bootaction-report-url "$DD_URL/api/v1.0/bootactions/" \
     --poll-interval 1s --status-poll 1s --power-poll 250ms > "$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -fs "$DD_URL/api/v1.0/health" > /dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "$DD_URL/api/v1.0/health" > /dev/null || { echo "drydock serve did not start:"; cat "$WORK/server.log"; exit 1; }
-echo "serving $DD_URL (store: $WORK/drydock.redb)"
+echo "serving $DD_URL (store: $WORK/drydock.redb); the commands below need:"
+echo "export DD_URL=$DD_URL"
 
-REF="file://$ROOT/$DESIGN"
+REF="file://$DESIGN"
 say "Validating the design through the API"
 run "$BIN/drydock" validatedesign "$DESIGN"
 
@@ -91,3 +106,4 @@ DEPLOY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["task_i
 run "$BIN/drydock" task show --task-id "$DEPLOY" --nodes
 echo
 echo "Done in $(( $(date +%s) - started )) s: every node deployed and reported its boot actions."
+echo "The binaries are $SHOWN_BIN/drydock and $SHOWN_BIN/drydock-sim (cargo install --path drydock-http puts drydock on your PATH)."
