@@ -59,7 +59,8 @@ pub struct CreateArgs {
     /// Follow the task until it ends.
     #[arg(long, short = 'b')]
     pub block: bool,
-    /// Seconds between polls with --block.
+    /// The longest wait in seconds between polls with --block (the first
+    /// polls come sooner: 50 ms, doubling up to this).
     #[arg(long, default_value_t = 15.0)]
     pub poll_interval: f64,
 }
@@ -73,7 +74,8 @@ pub struct ShowArgs {
     /// Follow the task until it ends.
     #[arg(long, short = 'b')]
     pub block: bool,
-    /// Seconds between polls with --block.
+    /// The longest wait in seconds between polls with --block (the first
+    /// polls come sooner: 50 ms, doubling up to this).
     #[arg(long, default_value_t = 15.0)]
     pub poll_interval: f64,
     /// Also print each node's result and the boot-action statuses it
@@ -136,10 +138,18 @@ pub async fn run(args: TaskArgs) -> ExitCode {
             TaskCommand::Show(show) => {
                 let path = format!("tasks/{}", encode(&show.task_id));
                 let code = if show.block {
-                    let task = follow(&client, &show.task_id, show.poll_interval).await?;
-                    finish(&task, format)
+                    let (task, tree) = follow(&client, &show.task_id, show.poll_interval).await?;
+                    finish(&task, &tree, format)
                 } else {
-                    print_task(&client.json(Method::GET, &path, None).await?, format);
+                    let task = client.json(Method::GET, &path, None).await?;
+                    // A task that did not succeed is shown with the steps
+                    // that failed, which live in its descendants.
+                    let tree = if format == ClientOutput::Text && !succeeded_or_running(&task) {
+                        client.get_query(&path, &[("layers", "-1".to_string())]).await?
+                    } else {
+                        Value::Null
+                    };
+                    print_task(&task, &tree, format);
                     ExitCode::SUCCESS
                 };
                 if show.nodes {
@@ -198,12 +208,12 @@ async fn create_task(client: &Client, args: CreateArgs, format: ClientOutput) ->
     let body = json!({"action": args.action, "design_ref": design, "node_filter": filter});
     let task = client.json(Method::POST, "tasks", Some(&body)).await?;
     if !args.block {
-        print_task(&task, format);
+        print_task(&task, &Value::Null, format);
         return Ok(ExitCode::SUCCESS);
     }
     let id = task.get("task_id").and_then(Value::as_str).ok_or_else(|| Failure::Request("the created task has no task_id".into()))?;
-    let task = follow(client, id, args.poll_interval).await?;
-    Ok(finish(&task, format))
+    let (task, tree) = follow(client, id, args.poll_interval).await?;
+    Ok(finish(&task, &tree, format))
 }
 
 /// Every named node must be in the design: ask the server's node filter.
@@ -223,9 +233,20 @@ fn ended(task: &Value) -> bool {
     matches!(task.get("status").and_then(Value::as_str), Some("complete" | "terminated"))
 }
 
+/// The waits between polls with `--block`: 50 ms, doubling up to
+/// `longest` seconds, so a task that ends at once is reported at once and a
+/// long one is polled at the user's interval.
+fn poll_waits(longest: f64) -> impl Iterator<Item = Duration> {
+    let longest = Duration::from_secs_f64(longest);
+    std::iter::successors(Some(FIRST_POLL.min(longest)), move |wait| Some((*wait * 2).min(longest)))
+}
+
+/// The first wait of [`poll_waits`].
+const FIRST_POLL: Duration = Duration::from_millis(50);
+
 /// Poll a task (with its descendants) until it ends, drawing progress on
-/// stderr; the final task.
-async fn follow(client: &Client, id: &str, interval: f64) -> Result<Value, Failure> {
+/// stderr; the final task and its tree (`?layers=-1`).
+async fn follow(client: &Client, id: &str, interval: f64) -> Result<(Value, Value), Failure> {
     if !(interval.is_finite() && interval > 0.0) {
         return Err(Failure::Usage("--poll-interval must be a positive number of seconds".into()));
     }
@@ -237,6 +258,7 @@ async fn follow(client: &Client, id: &str, interval: f64) -> Result<Value, Failu
     bar.enable_steady_tick(Duration::from_millis(200));
     let path = format!("tasks/{}", encode(id));
     let query = [("layers", "-1".to_string())];
+    let mut waits = poll_waits(interval);
     loop {
         let tree = match client.get_query(&path, &query).await {
             Ok(tree) => tree,
@@ -260,9 +282,9 @@ async fn follow(client: &Client, id: &str, interval: f64) -> Result<Value, Failu
         bar.set_message(message);
         if ended(&top) {
             bar.finish_and_clear();
-            return Ok(top);
+            return Ok((top, tree));
         }
-        tokio::time::sleep(Duration::from_secs_f64(interval)).await;
+        tokio::time::sleep(waits.next().unwrap_or(FIRST_POLL)).await;
     }
 }
 
@@ -407,8 +429,8 @@ fn print_nodes(tree: &Value, format: ClientOutput) {
 }
 
 /// Print the final task; success only when its result is `success`.
-fn finish(task: &Value, format: ClientOutput) -> ExitCode {
-    print_task(task, format);
+fn finish(task: &Value, tree: &Value, format: ClientOutput) -> ExitCode {
+    print_task(task, tree, format);
     let result = task.pointer("/result/status").and_then(Value::as_str).unwrap_or("unknown");
     if result == "success" {
         ExitCode::SUCCESS
@@ -418,26 +440,85 @@ fn finish(task: &Value, format: ClientOutput) -> ExitCode {
     }
 }
 
-fn print_task(task: &Value, format: ClientOutput) {
+/// Whether a task succeeded or has not ended yet (nothing to explain).
+fn succeeded_or_running(task: &Value) -> bool {
+    !ended(task) || task.pointer("/result/status").and_then(Value::as_str) == Some("success")
+}
+
+/// A task as text, or as `format`. A task that ended without success is
+/// followed by why: the errors recorded in `tree` (its `?layers=-1` tree, or
+/// `Null` for the task's own), the first [`MAX_ERROR_LINES`] of them.
+fn print_task(task: &Value, tree: &Value, format: ClientOutput) {
     match format {
         ClientOutput::Text => {
-            let nodes = |key: &str| strings(task.pointer(&format!("/result/{key}"))).collect::<Vec<_>>().join(", ");
-            let rows = [
+            let nodes = |key: &str| {
+                let names = strings(task.pointer(&format!("/result/{key}"))).collect::<Vec<_>>();
+                if names.is_empty() { "-".to_owned() } else { names.join(", ") }
+            };
+            let mut rows = vec![
                 ("Task ID", cell(task, "task_id")),
                 ("Action", cell(task, "action")),
                 ("Status", cell(task, "status")),
                 ("Result", task.pointer("/result/status").and_then(Value::as_str).unwrap_or("-").to_owned()),
+            ];
+            if let Some(message) = task.pointer("/result/message").and_then(Value::as_str).filter(|text| !text.is_empty()) {
+                rows.push(("Message", message.to_owned()));
+            }
+            rows.extend([
                 ("Design", cell(task, "design_ref")),
                 ("Created", cell(task, "created")),
                 ("Succeeded", nodes("successes")),
                 ("Failed", nodes("failures")),
-            ];
+            ]);
             for (name, value) in rows {
                 outln!("{name:<10} {value}");
+            }
+            if !succeeded_or_running(task) {
+                let errors = error_lines(task, tree);
+                if !errors.is_empty() {
+                    outln!("Errors");
+                    for line in errors.iter().take(MAX_ERROR_LINES) {
+                        outln!("  {line}");
+                    }
+                    if errors.len() > MAX_ERROR_LINES {
+                        outln!("  … and {} more (-o yaml shows them all)", errors.len() - MAX_ERROR_LINES);
+                    }
+                }
             }
         }
         other => print_value(task, other),
     }
+}
+
+/// The most error lines [`print_task`] prints.
+const MAX_ERROR_LINES: usize = 10;
+
+/// The error messages of a task and its descendants, oldest first, each as
+/// `step: what (node|document name): message` (the step only for a
+/// descendant).
+fn error_lines(task: &Value, tree: &Value) -> Vec<String> {
+    let mut tasks: Vec<&Value> = tree.as_object().map(|tasks| tasks.values().filter(|task| task.is_object()).collect()).unwrap_or_default();
+    if tasks.is_empty() {
+        tasks.push(task);
+    }
+    let root = cell(task, "task_id");
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for each in tasks {
+        let step = if cell(each, "task_id") == root { String::new() } else { format!("{}: ", cell(each, "action")) };
+        for message in each.pointer("/result/details/messageList").and_then(Value::as_array).into_iter().flatten() {
+            if message.get("error").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            let about = match (message.get("context_type").and_then(Value::as_str), message.get("context").and_then(Value::as_str)) {
+                (Some(kind), Some(name)) if !name.is_empty() => format!("{kind} {name}: "),
+                (None, Some(name)) if !name.is_empty() => format!("{name}: "),
+                _ => String::new(),
+            };
+            lines.push((cell(message, "ts"), format!("{step}{about}{}", cell(message, "message"))));
+        }
+    }
+    lines.sort();
+    lines.into_iter().map(|(_, line)| line).collect()
 }
 
 fn print_tasks(tasks: &Value) {
@@ -496,6 +577,31 @@ mod tests {
         let rows = node_rows(&tree);
         assert_eq!(rows[0].2, vec!["hello: success".to_string()]);
         assert_eq!(rows[1].3, vec!["bootaction_report: unrelated".to_string()]);
+    }
+
+    #[test]
+    fn polls_start_at_once_and_slow_down_to_the_interval() {
+        let waits: Vec<u128> = poll_waits(1.0).take(8).map(|wait| wait.as_millis()).collect();
+        assert_eq!(waits, [50, 100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(poll_waits(0.01).next(), Some(Duration::from_millis(10)), "never longer than asked");
+    }
+
+    #[test]
+    fn a_failed_task_is_explained_by_its_errors_oldest_first() {
+        let task = json!({"task_id": "t", "action": "deploy_nodes", "status": "complete", "result": {"status": "failure",
+            "details": {"messageList": [{"message": "Some nodes failed", "error": true, "ts": "2026-12-05 10:00:09"}]}}});
+        let tree = json!({"init_task_id": "t", "t": task,
+            "s": {"task_id": "s", "action": "deploy_node", "status": "complete", "result": {"status": "failure", "details": {"messageList": [
+                {"message": "MaaS refused the deployment", "error": true, "context_type": "node", "context": "n2", "ts": "2026-12-05 10:00:05"},
+                {"message": "Deploying", "error": false, "context_type": "node", "context": "n2", "ts": "2026-12-05 10:00:01"}]}}}});
+        assert_eq!(
+            error_lines(&tree["t"], &tree),
+            ["deploy_node: node n2: MaaS refused the deployment", "Some nodes failed"],
+            "the step and node named, information left out"
+        );
+        assert_eq!(error_lines(&tree["t"], &Value::Null), ["Some nodes failed"], "without the tree, the task's own");
+        assert!(!succeeded_or_running(&task));
+        assert!(succeeded_or_running(&json!({"status": "running", "result": {"status": "incomplete"}})));
     }
 
     #[test]

@@ -191,6 +191,20 @@ fn a_failed_task_makes_block_exit_non_zero() {
     let task: Value = serde_json::from_slice(&output.stdout).expect("final task");
     assert_ne!(task["result"]["status"], "success");
     assert!(text(&output.stderr).contains("ended with result"), "{}", text(&output.stderr));
+    // As a table: why it failed, and reported as soon as it ended (the
+    // default --poll-interval is the longest wait; the first poll is at once).
+    let started = Instant::now();
+    let output = server.run(&["task", "create", "-d", &broken.path().display().to_string(), "-a", "validate_design", "--block"]);
+    let waited = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    assert!(table.lines().any(|line| line.starts_with("Result") && line.ends_with("failure")), "{table}");
+    assert!(table.lines().any(|line| line.starts_with("Succeeded") && line.ends_with(" -")), "no empty cells: {table}");
+    assert!(table.contains("Errors\n  document x: Region:v1 schema validation error"), "{table}");
+    assert!(waited < Duration::from_secs(10), "--block reported a task that ends at once after {waited:?}");
+    let id = table.lines().find_map(|line| line.strip_prefix("Task ID")).expect("task id").trim().to_owned();
+    let shown = text(&server.run(&["task", "show", "-t", &id]).stdout);
+    assert!(shown.contains("Errors\n  document x: Region:v1 schema validation error"), "{shown}");
     // A local file that is not YAML is refused when it is uploaded.
     std::fs::write(broken.path(), "schema: drydock/Region/v1\nmetadata: {name: x\n").expect("write");
     let output = server.run(&["task", "create", "-d", &broken.path().display().to_string(), "-a", "validate_design"]);
