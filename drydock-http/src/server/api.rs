@@ -730,7 +730,10 @@ impl DrydockApi {
     async fn nodes(&self, context: Caller<'_>) -> Answer<NodesReply, ListErrors> {
         self.authorize(&context, "physical_provisioner:read_data")?;
         let Some(inventory) = &self.state.nodes else {
-            return Err(ApiError::InternalWithMessage("No node driver is configured".into()).into());
+            return Err(ApiError::NotConfigured(
+                "No node driver is configured: this server was started without --maas-api-url and --maas-api-key".into(),
+            )
+            .into());
         };
         let machines = inventory.machines().await.map_err(ApiError::Internal)?;
         Ok(NodesReply::Ok(Json(machines)))

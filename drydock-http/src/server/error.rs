@@ -48,6 +48,11 @@ pub enum ApiError {
     /// The client took too long to send the body (408, format A).
     #[error("Request body not received in time")]
     BodyTimeout,
+    /// What the request needs is not configured on this server (503,
+    /// format A, `retry: false`: asking again will not help until an
+    /// operator changes the server's configuration).
+    #[error("{0}")]
+    NotConfigured(String),
     /// The store failed; the detail is logged, never sent.
     #[error("state store error")]
     Store(#[from] StoreError),
@@ -109,7 +114,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Timeout | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout | ApiError::Busy | ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Store(error) => match error.kind() {
                 StoreErrorKind::NotFound => StatusCode::NOT_FOUND,

@@ -29,7 +29,10 @@ impl NodeInventory for Inventory {
 #[tokio::test]
 async fn nodes_come_from_the_inventory() {
     let server = harness_with(Setup::default(), ());
-    server.get("/api/v1.0/nodes").await.assert_envelope(500, "No node driver is configured");
+    server
+        .get("/api/v1.0/nodes")
+        .await
+        .assert_envelope(503, "No node driver is configured: this server was started without --maas-api-url and --maas-api-key");
     let mut state = drydock_http::server::document_state();
     state.nodes = Some(Arc::new(Inventory));
     state.auth = drydock_http::server::auth::AuthMode::NoAuth { roles: vec!["admin".into()] };
