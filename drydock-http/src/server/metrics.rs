@@ -32,11 +32,18 @@ pub const READ_METRICS: &str = "physical_provisioner:read_metrics";
 /// OpenMetrics text, what `prometheus-client` writes by default.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
     route: &'static str,
     status: u16,
+}
+
+/// Hashed cheaply: one lookup per request.
+impl std::hash::Hash for RequestLabels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(drydock_core::metrics::label_fingerprint(&[self.method, self.route], u64::from(self.status)));
+    }
 }
 
 fn request_histogram() -> Histogram {
