@@ -135,7 +135,10 @@ pub fn init(args: &LogArgs) -> Result<Telemetry, String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let log = match args.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(colour(args.log_color)).boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(true).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(super::json_log::JsonLines)
+            .boxed(),
     };
     // Each layer filters for itself: the log by `RUST_LOG`, the trace export
     // (its own filter) every drydock span, the DEBUG request span included.

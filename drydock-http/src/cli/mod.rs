@@ -28,6 +28,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod design;
+pub mod json_log;
 pub mod lab;
 pub mod load;
 pub mod logging;
