@@ -326,6 +326,7 @@ async fn respond(world: Shared, fixed_bmc: Option<String>, mut request: Request)
         return Response::builder()
             .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
             .content_type(answer.content_type)
+            .header("X-Context-Marker", answer.context_marker)
             .body(answer.body);
     }
     if let Some(sub) = path.strip_prefix("/_emulator") {

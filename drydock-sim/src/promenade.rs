@@ -14,8 +14,10 @@
 //!
 //! Authentication: with `promenade.tokens` in the scenario, `X-Auth-Token`
 //! must be one of them (401 otherwise); without, every caller is an admin
-//! (Promenade behind its noauth middleware). Faults (`/_emulator/faults`)
-//! match the request path like the other services'.
+//! (Promenade behind its noauth middleware). The request's
+//! `X-Context-Marker` is logged and echoed (a new one when absent), as
+//! Promenade's middleware does. Faults (`/_emulator/faults`) match the
+//! request path like the other services'.
 
 use crate::world::{RequestRecord, World};
 use serde_json::{Map, Value, json};
@@ -76,6 +78,8 @@ pub(crate) struct PromReply {
     pub(crate) status: u16,
     pub(crate) body: String,
     pub(crate) content_type: &'static str,
+    /// The `X-Context-Marker` answered (the request's, else a new one).
+    pub(crate) context_marker: String,
 }
 
 /// Falcon's status line for a code.
@@ -103,7 +107,7 @@ fn failure(status: u16, title: &str, description: Option<&str>, error_type: &str
         "details": {"errorType": error_type, "errorCount": 1, "messageList": [{"message": description, "error": true}]},
         "code": status_line(status), "retry": false,
     });
-    PromReply { status, body: body.to_string(), content_type: "application/json" }
+    PromReply { status, body: body.to_string(), content_type: "application/json", context_marker: String::new() }
 }
 
 /// Promenade's success document (`SuccessMessage('Update node labels')`).
@@ -113,7 +117,7 @@ fn success() -> PromReply {
         "details": {"errorCount": 0, "messageList": []},
         "status": "Success", "message": "", "reason": "Update node labels", "code": status_line(200),
     });
-    PromReply { status: 200, body: body.to_string(), content_type: "application/json" }
+    PromReply { status: 200, body: body.to_string(), content_type: "application/json", context_marker: String::new() }
 }
 
 /// Handles one request under `/api/`; `path` is the raw (encoded) path.
@@ -143,6 +147,7 @@ pub(crate) fn handle(
         auth: "anonymous".into(),
         status: 0,
         fault: None,
+        context_marker: headers.get("x-context-marker").and_then(|value| value.to_str().ok()).map(str::to_owned),
     };
     let latency = world.take_fault("latency", method, path, None).and_then(|fault| fault.latency_ms);
     if let Some(ms) = latency {
@@ -153,11 +158,16 @@ pub(crate) fn handle(
         record.fault = Some(format!("status {status}"));
         match fault.body {
             // A body as given (tests use it for answers that are not JSON).
-            Some(text) => PromReply { status, body: text, content_type: "text/plain; charset=utf-8" },
+            Some(text) => PromReply { status, body: text, content_type: "text/plain; charset=utf-8", context_marker: String::new() },
             None => failure(status, "Kubernetes API Error", Some("injected fault"), "KubernetesApiError"),
         }
     } else {
         dispatch(world, method, path, headers, body, &mut record)
+    };
+    let mut answer = answer;
+    answer.context_marker = match &record.context_marker {
+        Some(marker) => marker.clone(),
+        None => world.new_uuid(),
     };
     record.status = answer.status;
     world.record(record);

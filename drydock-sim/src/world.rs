@@ -182,6 +182,9 @@ pub struct RequestRecord {
     pub status: u16,
     /// Injected fault that decided the answer, if any.
     pub fault: Option<String>,
+    /// Promenade: the request's `X-Context-Marker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_marker: Option<String>,
 }
 
 /// The whole simulated lab.
