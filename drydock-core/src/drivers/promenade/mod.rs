@@ -2,8 +2,8 @@
 //! labels set with one `PUT <promenade>/api/v1.0/node-labels/<node>` whose
 //! body is the label map, `X-Auth-Token` and `X-Context-Marker` headers. A
 //! 2xx answer with a JSON body is success; 401, 403, any other status and a
-//! body that is not JSON are errors naming the status and a bounded excerpt
-//! of what Promenade said.
+//! body that is not JSON are errors naming the status and what Promenade
+//! said (its error document's message and reason, else a bounded excerpt).
 //!
 //! Promenade is found at a configured URL (`--promenade-url`) or, as the
 //! original does, in the Keystone catalogue: the `kubernetesprovisioner`
@@ -114,7 +114,7 @@ pub enum PromenadeError {
     #[error("cannot build the Promenade HTTP client")]
     Client(#[source] reqwest::Error),
     /// Promenade did not answer within the timeouts.
-    #[error("Promenade at {endpoint} did not answer in time")]
+    #[error("Promenade did not answer in time at {endpoint}")]
     Timeout {
         /// Promenade's base URL.
         endpoint: String,
@@ -132,7 +132,7 @@ pub enum PromenadeError {
         source: reqwest::Error,
     },
     /// 401, also after a new token when there is a token source.
-    #[error("Promenade at {endpoint} refused the credentials (HTTP 401{}): {excerpt}", if *.renewed { ", also with a new token" } else { "" })]
+    #[error("Promenade refused the credentials (HTTP 401{}) at {endpoint}: {excerpt}", if *.renewed { ", also with a new token" } else { "" })]
     Unauthorized {
         /// Promenade's base URL.
         endpoint: String,
@@ -142,7 +142,7 @@ pub enum PromenadeError {
         excerpt: String,
     },
     /// 403: the credentials do not allow relabelling.
-    #[error("Promenade at {endpoint} forbids relabelling with these credentials (HTTP 403): {excerpt}")]
+    #[error("Promenade forbids relabelling with these credentials (HTTP 403) at {endpoint}: {excerpt}")]
     Forbidden {
         /// Promenade's base URL.
         endpoint: String,
@@ -150,7 +150,7 @@ pub enum PromenadeError {
         excerpt: String,
     },
     /// Any other non-2xx answer.
-    #[error("Promenade at {endpoint} answered HTTP {status}: {excerpt}")]
+    #[error("Promenade answered HTTP {status} at {endpoint}: {excerpt}")]
     Status {
         /// Promenade's base URL.
         endpoint: String,
@@ -160,7 +160,7 @@ pub enum PromenadeError {
         excerpt: String,
     },
     /// A 2xx answer whose body is not JSON.
-    #[error("Promenade at {endpoint} answered HTTP {status} with a body that is not JSON: {excerpt:?}")]
+    #[error("Promenade answered HTTP {status} at {endpoint} with a body that is not JSON: {excerpt:?}")]
     NotJson {
         /// Promenade's base URL.
         endpoint: String,
@@ -295,6 +295,20 @@ fn excerpt(body: &[u8], token: Option<&Secret>) -> String {
     }
 }
 
+/// What an error answer says: Promenade's error document (the UCP status
+/// format) as `message: reason`, anything else as its [`excerpt`].
+fn summary(body: &[u8], token: Option<&Secret>) -> String {
+    let document: Option<Value> = serde_json::from_slice(body).ok();
+    let text = |key: &str| {
+        document.as_ref().and_then(|document| document.get(key)).and_then(Value::as_str).map(str::trim).filter(|text| !text.is_empty())
+    };
+    match (text("message"), text("reason")) {
+        (Some(message), Some(reason)) => excerpt(format!("{message}: {reason}").as_bytes(), token),
+        (Some(message), None) => excerpt(message.as_bytes(), token),
+        _ => excerpt(body, token),
+    }
+}
+
 /// The Promenade driver.
 #[derive(Clone)]
 pub struct PromenadeDriver {
@@ -370,7 +384,7 @@ impl PromenadeDriver {
                     break;
                 }
             }
-            let quoted = || excerpt(&body, token.as_ref());
+            let quoted = || summary(&body, token.as_ref());
             match status {
                 401 if !renewed && self.auth.is_some() => {
                     tracing::debug!(%node, endpoint = %base, "Promenade refused the token; asking for a new one");
@@ -383,7 +397,7 @@ impl PromenadeDriver {
                     return serde_json::from_slice(&body).map_err(|source| PromenadeError::NotJson {
                         endpoint: base,
                         status,
-                        excerpt: quoted(),
+                        excerpt: excerpt(&body, token.as_ref()),
                         source,
                     });
                 }

@@ -121,7 +121,7 @@ async fn a_refused_token_is_renewed_once() {
     assert_eq!(lab.requests().len(), 2);
     let error = error.into_driver_error("relabel", "n1");
     assert_eq!(error.kind(), DriverErrorKind::Auth);
-    assert!(error.to_string().starts_with("relabel on n1 failed: Promenade at http://127.0.0.1:"), "{error}");
+    assert!(error.to_string().starts_with("relabel on n1 failed: Promenade refused the credentials (HTTP 401"), "{error}");
     assert!(error.to_string().contains("HTTP 401, also with a new token"), "{error}");
     assert!(!error.to_string().contains("secret"), "no token in messages: {error}");
 
@@ -142,19 +142,15 @@ async fn answers_map_to_errors_by_status() {
         PromenadeDriver::new(config(&lab.promenade_url()), Some(Arc::new(StaticToken(Secret::new("tok3n-value"))))).expect("driver");
     let cases = [
         (json!({"status": 403, "times": 1, "body": "policy says no to tok3n-value"}), DriverErrorKind::Auth, "HTTP 403"),
-        (json!({"status": 500, "times": 1}), DriverErrorKind::Transient, "HTTP 500: {\"kind\":\"status\""),
+        (json!({"status": 500, "times": 1}), DriverErrorKind::Transient, "HTTP 500 at http://127.0.0.1:"),
         (json!({"status": 503, "times": 1}), DriverErrorKind::Transient, "HTTP 503"),
         (json!({"status": 400, "times": 1}), DriverErrorKind::Permanent, "HTTP 400"),
         (
             json!({"status": 200, "times": 1, "body": "OK, labels set"}),
             DriverErrorKind::Permanent,
-            "HTTP 200 with a body that is not JSON: \"OK, labels set\"",
+            "with a body that is not JSON: \"OK, labels set\"",
         ),
-        (
-            json!({"status": 204, "times": 1, "body": ""}),
-            DriverErrorKind::Permanent,
-            "HTTP 204 with a body that is not JSON: \"(empty body)\"",
-        ),
+        (json!({"status": 204, "times": 1, "body": ""}), DriverErrorKind::Permanent, "with a body that is not JSON: \"(empty body)\""),
     ];
     for (spec, kind, says) in cases {
         fault(&lab, spec.clone());
@@ -162,9 +158,16 @@ async fn answers_map_to_errors_by_status() {
         let error = error.into_driver_error("relabel", "n1");
         assert_eq!(error.kind(), kind, "{spec}: {error}");
         assert!(error.to_string().contains(says), "{spec}: {error}");
+        let status = spec["status"].as_u64().unwrap_or_default();
+        assert!(error.to_string().starts_with("relabel on n1 failed: Promenade"), "{error}");
+        assert!(error.to_string().contains(&format!("HTTP {status}")), "{spec}: {error}");
         assert!(!error.to_string().contains("tok3n-value"), "the token is masked: {error}");
     }
     assert!(lab.requests().iter().all(|record| record.fault.is_some()), "every case answered by its fault");
+    fault(&lab, json!({"status": 500, "times": 1}));
+    let error = driver.relabel_node("n1", &labels(&[])).await.expect_err("500").to_string();
+    let want = format!("HTTP 500 at {}: Kubernetes API Error: injected fault", lab.promenade_url());
+    assert!(error.ends_with(&want), "Promenade's error document summarised: {error}");
 
     // An unknown node: Promenade's 404, not retried.
     let error = driver.relabel_node("ghost", &labels(&[])).await.expect_err("not a node").into_driver_error("relabel", "ghost");
@@ -247,4 +250,9 @@ fn excerpts_are_bounded_single_lines_without_the_token() {
     let long = excerpt("é".repeat(1000).as_bytes(), None);
     assert_eq!(long.chars().count(), EXCERPT_CHARS + 1);
     assert_eq!(excerpt(&[0xff, 0xfe, b'a'], None), "\u{fffd}\u{fffd}a");
+    let document = br#"{"kind": "status", "status": "Failure", "message": "Unauthenticated", "reason": "Credentials are not established"}"#;
+    assert_eq!(summary(document, None), "Unauthenticated: Credentials are not established");
+    assert_eq!(summary(br#"{"message": "Node not found", "reason": null}"#, None), "Node not found");
+    assert_eq!(summary(br#"{"message": "", "reason": "abc123"}"#, Some(&token)), r#"{"message": "", "reason": "***"}"#);
+    assert_eq!(summary(b"plain abc123", Some(&token)), "plain ***");
 }
