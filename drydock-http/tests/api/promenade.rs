@@ -212,3 +212,72 @@ fn promenade_configuration_errors_exit_2() {
         assert!(!stderr.contains("s3cret"), "{stderr}");
     }
 }
+
+/// A Keystone that counts the tokens it issues (`token-1`, `token-2`, …),
+/// each expiring at `expires_at`.
+async fn counting_keystone(expires_at: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    let app = Route::new().at(
+        "/v3/auth/tokens",
+        post(handler_fn(move |_| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            poem::Response::builder()
+                .status(poem::http::StatusCode::CREATED)
+                .header("X-Subject-Token", format!("token-{n}"))
+                .content_type("application/json")
+                .body(json!({"token": {"expires_at": expires_at, "catalog": []}}).to_string())
+        })),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (format!("http://{address}/v3"), issued)
+}
+
+fn service_user(url: &str) -> drydock_http::keystone::PasswordAuth {
+    drydock_http::keystone::PasswordAuth {
+        auth_url: url.to_owned(),
+        username: "drydock".into(),
+        user_domain_name: "default".into(),
+        password: drydock_core::ids::Secret::new("service-secret"),
+        project: drydock_http::keystone::ProjectScope::Id("service".into()),
+    }
+}
+
+#[tokio::test]
+async fn the_service_session_keeps_its_token_until_it_expires_or_is_refused() {
+    use drydock_core::drivers::promenade::ServiceAuth;
+    use std::sync::atomic::Ordering;
+
+    let (url, issued) = counting_keystone("2999-01-01T00:00:00Z").await;
+    let session = drydock_http::keystone::ServiceSession::new(service_user(&url)).expect("session");
+    assert_eq!(session.token(false).await.expect("token").expose(), "token-1");
+    assert_eq!(session.token(false).await.expect("token").expose(), "token-1", "kept");
+    assert_eq!(session.endpoint("kubernetesprovisioner", "internal").await.expect("catalogue"), None);
+    assert_eq!(session.token(true).await.expect("token").expose(), "token-1", "a token seconds old counts as renewed");
+    assert_eq!(issued.load(Ordering::SeqCst), 1);
+
+    // A token about to expire is replaced before use.
+    let (url, issued) = counting_keystone("2000-01-01T00:00:00Z").await;
+    let session = drydock_http::keystone::ServiceSession::new(service_user(&url)).expect("session");
+    assert_eq!(session.token(false).await.expect("token").expose(), "token-1");
+    assert_eq!(session.token(false).await.expect("token").expose(), "token-2");
+    assert_eq!(issued.load(Ordering::SeqCst), 2);
+
+    // Keystone refusing the service user is an auth error; down, an unavailable one.
+    let mut unreachable = service_user("http://127.0.0.1:9/v3");
+    unreachable.password = drydock_core::ids::Secret::new("wrong");
+    let down = drydock_http::keystone::ServiceSession::new(unreachable).expect("session");
+    let error = down.token(false).await.expect_err("nothing listens");
+    assert!(matches!(error, drydock_core::drivers::promenade::AuthError::Unavailable(_)), "{error:?}");
+    assert!(!error.to_string().contains("wrong"), "{error}");
+    let keystone = fake_keystone("http://127.0.0.1:9".into()).await;
+    let mut refused = service_user(&keystone);
+    refused.password = drydock_core::ids::Secret::new("wrong");
+    let session = drydock_http::keystone::ServiceSession::new(refused).expect("session");
+    let error = session.token(false).await.expect_err("refused");
+    assert!(matches!(error, drydock_core::drivers::promenade::AuthError::Refused(_)), "{error:?}");
+    assert!(error.to_string().contains("HTTP 401") && !error.to_string().contains("wrong"), "{error}");
+}
