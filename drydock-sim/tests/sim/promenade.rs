@@ -57,7 +57,9 @@ async fn labels_are_replaced_and_echoed_as_promenade_does() {
 async fn bad_requests_are_refused_in_promenades_order() {
     let lab = lab(&["good"]).await;
     let url = format!("{}/api/v1.0/node-labels/seeded", lab.promenade_url());
-    let cases: Vec<(&str, String, Vec<(&str, String)>, &[u8], u16)> = vec![
+    /// Method, URL, headers, body and the status Promenade answers.
+    type Case<'a> = (&'a str, String, Vec<(&'a str, String)>, &'a [u8], u16);
+    let cases: Vec<Case> = vec![
         ("PUT", format!("{}/api/v1.0/node-labels", lab.promenade_url()), json_headers(None), b"{}", 404),
         ("GET", url.clone(), json_headers(Some("good")), b"", 405),
         ("PUT", url.clone(), json_headers(None), b"{}", 401),
