@@ -7,10 +7,13 @@
 #      node at the node's OOB address (the simulator doubles as the HTTP proxy
 #      in front of the BMC network); deployed machines run their cloud-init
 #      user data, so the boot-action agent really fetches and reports;
-#   2. `drydock serve` on a redb file, with the MaaS driver and that proxy;
+#   2. `drydock serve` on a redb file, with the MaaS driver, that proxy and the
+#      simulator's Promenade;
 #   3. `drydock validatedesign`, then prepare_site, prepare_nodes and
 #      deploy_nodes with `drydock task create --block` (live progress);
-#   4. a per-node summary with the boot-action statuses the nodes reported.
+#   4. a per-node summary with the boot-action statuses the nodes reported;
+#   5. relabel_nodes: each node's owner_data as its Kubernetes labels, through
+#      the simulator's Promenade (whose cluster has every deployed machine).
 #
 # Everything lives in a temporary directory and every process it starts is
 # stopped on exit (KEEP=1 keeps the directory for a look afterwards).
@@ -83,7 +86,7 @@ MAAS_API_KEY=$MAAS_KEY RUST_LOG=${RUST_LOG:-warn,drydock_core::orchestrator=info
     --listen "127.0.0.1:$PORT" --store "redb:$WORK/drydock.redb" --auth noauth \
     --design-root "$(dirname "$DESIGN")" \
     --maas-api-url "$MAAS_URL" --redfish-use-ssl false --bmc-proxy "$SIM" \
-    --bootaction-report-url "$DD_URL/api/v1.0/bootactions/" \
+    --bootaction-report-url "$DD_URL/api/v1.0/bootactions/" --promenade-url "$SIM" \
     --poll-interval 1s --status-poll 1s --power-poll 250ms > "$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -fs "$DD_URL/api/v1.0/health" > /dev/null 2>&1 && break; sleep 0.1; done
@@ -104,6 +107,14 @@ done
 say "Per-node summary"
 DEPLOY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["task_id"])' "$WORK/deploy_nodes.json")
 run "$BIN/drydock" task show --task-id "$DEPLOY" --nodes
+
+say "relabel_nodes: owner_data as Kubernetes labels, through Promenade"
+run "$BIN/drydock" task create --design-ref "$REF" --action relabel_nodes --block --poll-interval 0.5 -o json > "$WORK/relabel_nodes.json"
+python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print("task %s: %s, result %s" % (t["task_id"], t["status"], t["result"]["status"]))' "$WORK/relabel_nodes.json"
+curl -fs "$SIM/_emulator/promenade/nodes" | python3 -c '
+import json, sys
+for node, labels in sorted(json.load(sys.stdin)["nodes"].items()):
+    print("labels %s: %s" % (node, ", ".join("%s=%s" % kv for kv in sorted(labels.items()) if "kubernetes.io" not in kv[0])))'
 echo
-echo "Done in $(( $(date +%s) - started )) s: every node deployed and reported its boot actions."
+echo "Done in $(( $(date +%s) - started )) s: every node deployed, reported its boot actions and got its labels."
 echo "The binaries are $SHOWN_BIN/drydock and $SHOWN_BIN/drydock-sim (cargo install --path drydock-http puts drydock on your PATH)."

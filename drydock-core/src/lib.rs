@@ -135,6 +135,7 @@
 //! | `remote-sources` | `http(s)://` and `deckhand+http(s)://` design references | `runtime` |
 //! | `store-redb`, `store-postgres` | the embedded and the PostgreSQL state stores | `runtime` |
 //! | `driver-maas`, `driver-redfish`, `driver-ipmi` | the MaaS node driver, the Redfish and IPMI OOB drivers | `runtime` |
+//! | `driver-promenade` | the Promenade Kubernetes driver (`relabel_nodes`) | `runtime` |
 //!
 //! The `drydock-examples` crate in the repository has runnable programs:
 //! validating a site, listing nodes with their networks and storage,

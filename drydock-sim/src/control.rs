@@ -1,6 +1,7 @@
 //! The test-control API under `/_emulator/` (compat: drivers.md §3.7):
 //! reset, state dump, time advance and stepping, enlistment, behaviour
-//! scripts, forced statuses, faults and the request log. Unauthenticated;
+//! scripts, forced statuses, faults, the request log and the Kubernetes
+//! nodes behind Promenade (read, join, leave). Unauthenticated;
 //! served on loopback only. Control calls are not written to the request log.
 
 use crate::maas::model::Status;
@@ -138,6 +139,25 @@ pub(crate) fn handle(world: &mut World, method: &str, path: &str, query: &str, b
             let list: Vec<Value> =
                 world.log.iter().filter(|r| r.seq > since).map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect();
             (200, Value::from(list))
+        }
+        ("GET", ["promenade", "nodes"]) => {
+            crate::promenade::join_deployed(world);
+            (200, json!({"nodes": world.cluster.nodes}))
+        }
+        ("PUT", ["promenade", "nodes", name]) => match serde_json::from_value::<std::collections::BTreeMap<String, String>>(parsed) {
+            Ok(labels) => {
+                world.cluster.left.remove(*name);
+                world.cluster.nodes.insert((*name).to_owned(), labels);
+                (200, json!({"joined": name}))
+            }
+            Err(e) => (400, json!({"error": format!("labels must be an object of strings: {e}")})),
+        },
+        ("DELETE", ["promenade", "nodes", name]) => {
+            world.cluster.left.insert((*name).to_owned());
+            match world.cluster.nodes.remove(*name) {
+                Some(_) => (200, json!({"left": name})),
+                None => (404, json!({"error": "no such Kubernetes node"})),
+            }
         }
         ("DELETE", ["requests"]) => {
             world.log.clear();

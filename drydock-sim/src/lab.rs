@@ -1,5 +1,6 @@
-//! [`SimLab`]: a running simulator on 127.0.0.1 (MaaS, Redfish and the
-//! test-control API on one port, optional extra per-BMC Redfish ports),
+//! [`SimLab`]: a running simulator on 127.0.0.1 (MaaS, Redfish, Promenade
+//! and the test-control API on one port, optional extra per-BMC Redfish
+//! ports),
 //! plus the Rust handle tests use to read the request log, step
 //! transitions and inject faults. The server stops when the handle drops.
 
@@ -122,10 +123,45 @@ impl SimLab {
         format!("http://{}/_emulator", self.addr)
     }
 
+    /// `http://127.0.0.1:<port>`: Promenade's base URL (the Kubernetes
+    /// driver's endpoint; the API is under `/api/v1.0/`).
+    pub fn promenade_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// One JSON object with every URL and the API key (what the binary prints).
     pub fn info(&self) -> Value {
         json!({"maas_url": self.maas_url(), "api_key": self.api_key(), "control_url": self.control_url(),
-               "redfish_urls": self.bmc_urls, "redfish_base": format!("http://{}/bmc/", self.addr)})
+               "redfish_urls": self.bmc_urls, "redfish_base": format!("http://{}/bmc/", self.addr),
+               "promenade_url": self.promenade_url()})
+    }
+
+    /// The Kubernetes nodes behind Promenade and their labels (machines
+    /// MaaS has deployed included).
+    pub fn kubernetes_nodes(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut world = lock(&self.world);
+        crate::promenade::join_deployed(&mut world);
+        world.cluster.nodes.clone()
+    }
+
+    /// One Kubernetes node's labels; `None` when it is not in the cluster.
+    pub fn node_labels(&self, node: &str) -> Option<BTreeMap<String, String>> {
+        self.kubernetes_nodes().remove(node)
+    }
+
+    /// Adds a node to the cluster (or replaces its labels).
+    pub fn join_kubernetes_node(&self, node: &str, labels: BTreeMap<String, String>) {
+        let mut world = lock(&self.world);
+        world.cluster.left.remove(node);
+        world.cluster.nodes.insert(node.to_owned(), labels);
+    }
+
+    /// Removes a node from the cluster (Promenade then answers 404 for it);
+    /// it does not join again when its machine is deployed.
+    pub fn remove_kubernetes_node(&self, node: &str) {
+        let mut world = lock(&self.world);
+        world.cluster.left.insert(node.to_owned());
+        world.cluster.nodes.remove(node);
     }
 
     /// Copy of the request log.
@@ -281,6 +317,17 @@ async fn respond(world: Shared, fixed_bmc: Option<String>, mut request: Request)
             Some(value) => builder.content_type("application/json").body(value.to_string()),
             None => builder.finish(),
         };
+    }
+    if path.starts_with("/api/") {
+        let (answer, latency) = crate::promenade::handle(&mut lock(&world), &method, &path, &headers, &body);
+        if let Some(ms) = latency {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        return Response::builder()
+            .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            .content_type(answer.content_type)
+            .header("X-Context-Marker", answer.context_marker)
+            .body(answer.body);
     }
     if let Some(sub) = path.strip_prefix("/_emulator") {
         let (status, value) = crate::control::handle(&mut lock(&world), &method, sub, &query, &body);

@@ -16,10 +16,11 @@ pub mod control;
 pub mod external;
 pub mod lab;
 pub mod maas;
+pub mod promenade;
 pub mod redfish;
 pub mod scenario;
 pub mod world;
 
 pub use lab::{LabOptions, SimError, SimLab};
-pub use scenario::{Scenario, ScenarioError};
+pub use scenario::{PromenadeSeed, Scenario, ScenarioError};
 pub use world::{Durations, FaultSpec, RequestRecord, SimMode, World};

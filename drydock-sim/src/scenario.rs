@@ -69,6 +69,19 @@ pub struct Scenario {
     /// Ubuntu releases already synced besides the built-in focal and xenial
     /// (`jammy`, …), as if imported before the lab started.
     pub images: Vec<String>,
+    /// The Kubernetes cluster behind the simulated Promenade.
+    pub promenade: PromenadeSeed,
+}
+
+/// The simulated Promenade's cluster ([`crate::promenade`]).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromenadeSeed {
+    /// Tokens Promenade accepts in `X-Auth-Token`; none: no authentication.
+    pub tokens: Vec<String>,
+    /// Nodes already in the cluster and their labels (machines MaaS has
+    /// deployed join on their own).
+    pub nodes: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 /// An API key.

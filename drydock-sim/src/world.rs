@@ -164,7 +164,7 @@ pub(crate) struct Fault {
 pub struct RequestRecord {
     /// Order of arrival (from 1).
     pub seq: u64,
-    /// `maas` or `redfish`.
+    /// `maas`, `redfish` or `promenade`.
     pub service: String,
     /// HTTP method.
     pub method: String,
@@ -182,6 +182,9 @@ pub struct RequestRecord {
     pub status: u16,
     /// Injected fault that decided the answer, if any.
     pub fault: Option<String>,
+    /// Promenade: the request's `X-Context-Marker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_marker: Option<String>,
 }
 
 /// The whole simulated lab.
@@ -202,6 +205,8 @@ pub struct World {
     /// Where deployed machines "boot" their user data (see [`crate::boot`]);
     /// `None`: user data is stored, never run.
     pub(crate) boot_root: Option<std::path::PathBuf>,
+    /// The Kubernetes cluster behind the simulated Promenade.
+    pub(crate) cluster: crate::promenade::Cluster,
 }
 
 /// Errors of the world's Rust API.
@@ -328,6 +333,7 @@ impl World {
             .map(|b| serde_json::json!({"name": b.name, "address": b.address, "power": b.power.as_str(), "boot_target": b.boot_target.as_str()}))
             .collect();
         serde_json::json!({"mode": self.mode, "now_ms": self.now_ms(), "machines": machines, "bmcs": bmcs,
+                           "kubernetes_nodes": self.cluster.nodes,
                            "requests": self.log.len(), "faults": self.faults.iter().map(|f| f.spec.clone()).collect::<Vec<_>>()})
     }
 }
@@ -361,6 +367,7 @@ impl World {
             uuid_counter: 0,
             scenario: scenario.clone(),
             boot_root: None,
+            cluster: crate::promenade::Cluster::from_seed(&scenario.promenade),
         };
         world.install_builtins();
         world.region.importing = scenario.importing;

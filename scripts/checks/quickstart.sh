@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's quickstart, as a check: scripts/quickstart.sh must provision
-# every node of examples/site.yaml, and the closing per-node summary must show
-# each node succeeded with its boot actions reported as success. It runs
+# every node of examples/site.yaml, the closing per-node summary must show
+# each node succeeded with its boot actions reported as success, and every
+# node must then carry its owner_data as labels in the simulated Promenade. It runs
 # twice: as the README says, and from another directory with an absolute
 # design path; the commands it prints must name files that exist, so they
 # work when pasted.
@@ -16,11 +17,16 @@ trap 'rm -f "$out"' EXIT
 # deployed, nothing left running, and each printed command's binary and
 # design paths real from where it was started.
 check_run() {
-    local nodes ok
+    local nodes ok labelled
     nodes=$(grep -c 'kind: BaremetalNode\|schema: drydock/BaremetalNode/v1' examples/site.yaml)
     ok=$(grep -cE '^[a-z0-9-]+ +succeeded +([a-z-]+: success(; )?)+$' "$out" || true)
     if [ "$ok" -ne "$nodes" ]; then
         echo "quickstart ($1): expected $nodes nodes deployed with every boot action successful, saw $ok" >&2
+        exit 1
+    fi
+    labelled=$(grep -cE '^labels [a-z0-9-]+: .*site=synth7' "$out" || true)
+    if [ "$labelled" -ne "$nodes" ]; then
+        echo "quickstart ($1): expected $nodes nodes labelled through Promenade, saw $labelled" >&2
         exit 1
     fi
     if pgrep -f "drydock-quickstart" > /dev/null; then
@@ -44,7 +50,7 @@ check_run() {
     done < <(grep '^\$ ' "$out")
     [ "$commands" -ge 5 ] || { echo "quickstart ($1): expected the commands it runs to be printed, saw $commands" >&2; exit 1; }
     grep -q '^export DD_URL=http://127.0.0.1:' "$out" || { echo "quickstart ($1): DD_URL for the printed commands is not shown" >&2; exit 1; }
-    echo "quickstart ($1): $ok of $nodes nodes deployed, boot actions reported, $commands printed commands name real files; nothing left running"
+    echo "quickstart ($1): $ok of $nodes nodes deployed, boot actions reported, $labelled labelled through Promenade, $commands printed commands name real files; nothing left running"
 }
 
 # As the README runs it (debug builds, which the test run has already).

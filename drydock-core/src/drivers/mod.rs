@@ -15,6 +15,8 @@ pub mod ipmi;
 #[cfg(feature = "driver-maas")]
 pub mod maas;
 pub mod manual;
+#[cfg(feature = "driver-promenade")]
+pub mod promenade;
 #[cfg(feature = "driver-redfish")]
 pub mod redfish;
 pub mod types;

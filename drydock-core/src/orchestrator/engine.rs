@@ -62,6 +62,9 @@ pub struct OrchestratorConfig {
     pub destroy_node: Duration,
     /// Deadline for boot-action reports.
     pub bootaction_final_status: Duration,
+    /// Deadline for relabelling a node through the Kubernetes driver
+    /// (`timeouts.relabel_node`).
+    pub relabel_node: Duration,
     /// How often provisioner status is polled.
     pub status_poll: Duration,
     /// How often a BMC is polled until a power change holds.
@@ -88,6 +91,7 @@ impl Default for OrchestratorConfig {
             deploy_node: Duration::from_secs(45 * 60),
             destroy_node: Duration::from_secs(30 * 60),
             bootaction_final_status: Duration::from_secs(15 * 60),
+            relabel_node: Duration::from_secs(5 * 60),
             status_poll: Duration::from_secs(10),
             power_poll: Duration::from_secs(2),
             limits: FanoutLimits::default(),

@@ -40,6 +40,7 @@ const MAP: &[(&str, &str, &str, Unit)] = &[
     ("timeouts", "deploy_node", "deploy-node-timeout", Unit::Minutes),
     ("timeouts", "destroy_node", "destroy-node-timeout", Unit::Minutes),
     ("timeouts", "bootaction_final_status", "bootaction-final-status-timeout", Unit::Minutes),
+    ("timeouts", "relabel_node", "relabel-node-timeout", Unit::Minutes),
     ("redfish_driver", "use_ssl", "redfish-use-ssl", Unit::Bool),
     ("keystone_authtoken", "auth_url", "keystone-url", Unit::Text),
     ("keystone_authtoken", "username", "keystone-username", Unit::Text),

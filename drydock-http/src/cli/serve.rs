@@ -1,6 +1,7 @@
 //! `drydock serve`: run the `/api/v1.0` server and the orchestrator's leader
 //! loop in one process, with the chosen store, authentication mode, policy
-//! file and limits; `--print-openapi` prints the OpenAPI document instead.
+//! file, limits and drivers (MaaS, the OOB drivers, Promenade);
+//! `--print-openapi` prints the OpenAPI document instead.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,8 +13,9 @@ use clap::{Args, ValueEnum};
 use drydock_core::drivers::ipmi::{IpmiConfig, IpmiDriver};
 use drydock_core::drivers::maas::client::MaasClient;
 use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
+use drydock_core::drivers::promenade::{PromenadeConfig, PromenadeDriver, ServiceAuth, StaticToken};
 use drydock_core::drivers::redfish::{RedfishConfig, RedfishDriver};
-use drydock_core::drivers::{NodeDriver, OobRegistry};
+use drydock_core::drivers::{KubernetesDriver, NodeDriver, OobRegistry};
 use drydock_core::ids::Secret;
 use drydock_core::ingest::policy::{HostRule, ReferencePolicy};
 use drydock_core::ingest::source::{DefaultSource, DesignSource};
@@ -22,7 +24,7 @@ use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig}
 use drydock_core::store::StateStore;
 use drydock_core::store::memory::MemoryStore;
 
-use crate::keystone::ProjectScope;
+use crate::keystone::{PasswordAuth, ProjectScope, ServiceSession};
 use crate::server::api::NodeInventory;
 use crate::server::auth::{AuthMode, KeystoneValidator, ServiceCredentials, TokenTable};
 use crate::server::nodes::MaasInventory;
@@ -267,6 +269,29 @@ pub struct ServeArgs {
     /// How long deploy_nodes waits for nodes to report their boot actions.
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub bootaction_final_status_timeout: Duration,
+    /// Deadline for relabelling a node through Promenade (relabel_nodes).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub relabel_node_timeout: Duration,
+    /// Promenade's base URL: enables the Kubernetes driver (relabel_nodes
+    /// sends `PUT <URL>/api/v1.0/node-labels/<node>`). Without it, Keystone
+    /// service credentials (--keystone-url, --keystone-username,
+    /// --keystone-password and a project) enable it too, with Promenade
+    /// found in the Keystone catalogue (type `kubernetesprovisioner`,
+    /// interface `internal`, scheme, host and port kept) as the original
+    /// does; with neither, relabel_nodes ends "No KubernetesDriver enabled".
+    #[arg(long, env = "DRYDOCK_PROMENADE_URL")]
+    pub promenade_url: Option<String>,
+    /// A fixed token for Promenade's `X-Auth-Token` (needs --promenade-url;
+    /// prefer the environment variable). Default: the Keystone service
+    /// user's token when its credentials are given, else no token.
+    #[arg(long, env = "DRYDOCK_PROMENADE_TOKEN", hide_env_values = true)]
+    pub promenade_token: Option<String>,
+    /// Connect timeout for Promenade.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub promenade_connect_timeout: Duration,
+    /// Longest wait for the next bytes of a Promenade answer.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub promenade_read_timeout: Duration,
 }
 
 /// A duration: a number with a unit (`500ms`, `10s`, `5m`, `2h`); a bare
@@ -352,6 +377,53 @@ fn auth_mode(args: &ServeArgs) -> Result<AuthMode, String> {
     }
 }
 
+/// The Keystone service user, when all of its credentials are given.
+fn service_user(args: &ServeArgs) -> Option<PasswordAuth> {
+    let project = match (&args.keystone_project_id, &args.keystone_project_name) {
+        (Some(id), _) => ProjectScope::Id(id.clone()),
+        (None, Some(name)) => ProjectScope::Name { name: name.clone(), domain_name: args.keystone_project_domain_name.clone() },
+        (None, None) => return None,
+    };
+    Some(PasswordAuth {
+        auth_url: args.keystone_url.clone()?,
+        username: args.keystone_username.clone()?,
+        user_domain_name: args.keystone_user_domain_name.clone(),
+        password: Secret::new(args.keystone_password.clone()?),
+        project,
+    })
+}
+
+/// The Kubernetes (Promenade) driver: at `--promenade-url` (with
+/// `--promenade-token`, or the Keystone service user's tokens, or none), or
+/// found in the Keystone catalogue; `None` without either.
+fn kubernetes_driver(args: &ServeArgs) -> Result<Option<Arc<dyn KubernetesDriver>>, String> {
+    let token = args.promenade_token.as_deref().filter(|token| !token.is_empty());
+    if token.is_some() && args.promenade_url.is_none() {
+        return Err("--promenade-token needs --promenade-url".into());
+    }
+    let auth: Option<Arc<dyn ServiceAuth>> = match (token, service_user(args)) {
+        (Some(token), _) => Some(Arc::new(StaticToken(Secret::new(token)))),
+        (None, Some(user)) => {
+            Some(Arc::new(ServiceSession::new(user).map_err(|error| format!("cannot build the Keystone client: {error}"))?))
+        }
+        (None, None) => None,
+    };
+    if args.promenade_url.is_none() && auth.is_none() {
+        return Ok(None);
+    }
+    let config = PromenadeConfig {
+        url: args.promenade_url.clone(),
+        connect_timeout: args.promenade_connect_timeout,
+        read_timeout: args.promenade_read_timeout,
+    };
+    match &args.promenade_url {
+        Some(url) => tracing::info!(%url, token = auth.is_some(), "Kubernetes driver: Promenade at the configured URL"),
+        None => tracing::info!("Kubernetes driver: Promenade from the Keystone catalogue (kubernetesprovisioner, internal)"),
+    }
+    let driver = PromenadeDriver::new(config, auth).map_err(|error| format!("--promenade-url: {error}"))?;
+    Ok(Some(Arc::new(driver)))
+}
+
 /// The server's design-reference policy from `--design-root`,
 /// `--allow-host` and `--deny-host`.
 fn reference_policy(args: &ServeArgs) -> Result<ReferencePolicy, String> {
@@ -386,6 +458,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         (None, None) => (None, None),
         _ => return Err("the MaaS driver needs both --maas-api-url and --maas-api-key".into()),
     };
+    let kubernetes = kubernetes_driver(args)?;
     let references = reference_policy(args)?;
     let store = open_store(&args.store).await?;
     let files_and_hosts: Arc<dyn DesignSource> =
@@ -397,7 +470,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         Arc::new(redfish),
         Arc::new(drydock_core::drivers::manual::ManualDriver::new()),
     ]);
-    let deps = Dependencies { store, source: source.clone(), node_driver, oob, kubernetes: None };
+    let deps = Dependencies { store, source: source.clone(), node_driver, oob, kubernetes };
     let config = OrchestratorConfig {
         poll_interval: args.poll_interval,
         max_concurrent_tasks: args.max_concurrent_tasks as usize,
@@ -416,6 +489,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         deploy_node: args.deploy_node_timeout,
         destroy_node: args.destroy_node_timeout,
         bootaction_final_status: args.bootaction_final_status_timeout,
+        relabel_node: args.relabel_node_timeout,
         status_poll: args.status_poll,
         power_poll: args.power_poll,
         bootaction_report_url: args.bootaction_report_url.clone(),

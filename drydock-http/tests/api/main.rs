@@ -10,6 +10,7 @@ mod hostile;
 mod metrics;
 mod nodes;
 mod openapi;
+mod promenade;
 mod service;
 mod support;
 mod tasks;

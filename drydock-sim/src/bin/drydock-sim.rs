@@ -1,7 +1,7 @@
-//! `drydock-sim`: serve a simulated lab (MaaS 2.0 + Redfish BMCs + the
+//! `drydock-sim`: serve a simulated lab (MaaS 2.0 + Redfish BMCs + Promenade + the
 //! test-control API) on 127.0.0.1 until interrupted.
 //!
-//! Prints one JSON line with `maas_url`, `api_key`, `control_url`,
+//! Prints one JSON line with `maas_url`, `api_key`, `control_url`, `promenade_url`,
 //! `redfish_urls` and `redfish_base` so scripts can parse it, e.g.
 //! `drydock-sim --scenario lab.json --port 0`. The main port also works as an
 //! HTTP proxy in front of the BMC network: a Redfish request whose `Host` is

@@ -134,6 +134,7 @@ pub(crate) fn handle(world: &mut World, incoming: Incoming<'_>) -> (Reply, Optio
         auth: "anonymous".into(),
         status: 0,
         fault: None,
+        context_marker: None,
     };
     let mut latency = None;
     if let Some(fault) = world.take_fault("latency", incoming.method, incoming.full_path, op.as_deref()) {

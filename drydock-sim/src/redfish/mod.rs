@@ -58,6 +58,7 @@ pub(crate) fn handle(
         auth: "anonymous".into(),
         status: 0,
         fault: None,
+        context_marker: None,
     };
     let latency = world.take_fault("latency", method, full_path, None).and_then(|f| f.latency_ms);
     if let Some(ms) = latency {

@@ -5,5 +5,6 @@ mod faults;
 mod http;
 mod lifecycle;
 mod maas_api;
+mod promenade;
 mod redfish;
 mod shapes;

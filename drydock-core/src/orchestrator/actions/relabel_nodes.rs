@@ -14,7 +14,7 @@ pub(super) const ACTION: NodeAction<dyn KubernetesDriver> = NodeAction {
     nothing_to_do: "No nodes in scope, nothing to relabel.",
     stages: &[NodeStage {
         action: Action::RelabelNode,
-        deadline: |config| config.drydock_timeout,
+        deadline: |config| config.relabel_node,
         again: false,
         result: true,
         step: |_, site, driver| steps::relabel(site, driver),
