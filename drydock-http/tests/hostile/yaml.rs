@@ -82,7 +82,10 @@ async fn alias_bombs_are_budgeted_per_design() {
         let text = reply.text().await.expect("body");
         assert_eq!(status, 400, "{text}");
         assert!(text.contains("alias expansion"), "{text}");
-        assert!(took < Duration::from_secs(1), "the bomb took {took:?}");
+        // A guard against a hang, not a speed target (the budget stops it
+        // in milliseconds; unbudgeted, it would not end): generous, so a
+        // loaded CI machine does not trip it.
+        assert!(took < Duration::from_secs(15), "the bomb took {took:?}");
     }
     // Many at once stay within the memory ceiling.
     let mut bombs = tokio::task::JoinSet::new();
