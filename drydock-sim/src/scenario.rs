@@ -188,6 +188,23 @@ pub struct InterfaceSeed {
     pub subnet: Option<String>,
     /// Address discovered (DHCP lease) on that subnet.
     pub ip: Option<String>,
+    /// Links configured on the interface, as MaaS shows them in the
+    /// interface's `links` (a rack controller's addresses: what the original
+    /// looks a DHCP relay's upstream target up by). A machine's are replaced
+    /// when it is commissioned, as MaaS does.
+    pub links: Vec<LinkSeed>,
+}
+
+/// A link of an interface to a subnet.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkSeed {
+    /// CIDR of the subnet (one of the scenario's `fabrics`).
+    pub subnet: String,
+    /// `static` (default; needs `ip_address`), `auto`, `dhcp` or `link_up`.
+    pub mode: Option<String>,
+    /// The address, inside the subnet.
+    pub ip_address: Option<String>,
 }
 
 /// A physical disk.

@@ -377,6 +377,10 @@ impl World {
         for fabric in &scenario.fabrics {
             world.seed_fabric(fabric)?;
         }
+        let enlisting = scenario.bmcs.iter().filter_map(|bmc| bmc.enlist.as_deref());
+        for seed in scenario.rack_controllers.iter().chain(&scenario.machines).chain(enlisting) {
+            world.check_links(seed)?;
+        }
         for seed in &scenario.rack_controllers {
             let node = crate::maas::lifecycle::build_node(&mut world, seed, 2);
             world.region.racks.insert(node.system_id.clone(), node);
@@ -447,6 +451,36 @@ impl World {
         region.config.insert("maas_name".into(), Value::from("emulator"));
         region.config.insert("default_osystem".into(), Value::from("ubuntu"));
         region.config.insert("commissioning_distro_series".into(), Value::from("focal"));
+    }
+
+    /// A seed's interface links name subnets of the scenario, with a known
+    /// mode and, for `static`, an address inside the subnet that no other
+    /// seeded link holds.
+    fn check_links(&self, seed: &crate::scenario::MachineSeed) -> Result<(), crate::scenario::ScenarioError> {
+        let host = seed.hostname.as_deref().unwrap_or("(unnamed)");
+        for (index, nic) in seed.interfaces.iter().enumerate() {
+            let interface = nic.name.clone().unwrap_or_else(|| format!("eno{}", index + 1));
+            for link in &nic.links {
+                let invalid = |reason: String| crate::scenario::ScenarioError::Invalid {
+                    reason: format!("{host} interface {interface}: link to {}: {reason}", link.subnet),
+                };
+                if !self.region.subnets.values().any(|subnet| subnet.cidr == link.subnet) {
+                    return Err(invalid("no such subnet among the scenario's fabrics".into()));
+                }
+                let mode = link.mode.as_deref().unwrap_or("static");
+                if !matches!(mode, "static" | "auto" | "dhcp" | "link_up") {
+                    return Err(invalid(format!("mode {mode:?} is not static, auto, dhcp or link_up")));
+                }
+                match link.ip_address.as_deref() {
+                    None if mode == "static" => return Err(invalid("a static link needs an ip_address".into())),
+                    Some(ip) if !crate::maas::ip::contains(&link.subnet, ip) => {
+                        return Err(invalid(format!("{ip} is not inside the subnet")));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     fn seed_fabric(&mut self, seed: &crate::scenario::FabricSeed) -> Result<(), crate::scenario::ScenarioError> {

@@ -18,11 +18,32 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
     let mut interfaces = Vec::new();
     let mut boot_interface = None;
     for (index, nic) in seed.interfaces.iter().enumerate() {
-        let fabric = nic.fabric.as_deref().unwrap_or("fabric-0");
-        let fabric_id = region.fabrics.values().find(|f| f.name == fabric).map(|f| f.id).unwrap_or(0);
-        let vid = nic.vid.unwrap_or(0);
-        let vlan = region.vlans.values().find(|v| v.fabric == fabric_id && v.vid == vid).map(|v| v.id);
+        let subnet_of = |cidr: &str| region.subnets.values().find(|s| s.cidr == cidr).map(|s| (s.id, s.vlan));
+        let linked: Vec<(i64, i64)> = nic.links.iter().filter_map(|link| subnet_of(&link.subnet)).collect();
+        // An interface with links but no fabric named is on its first
+        // link's VLAN, as MaaS puts a rack's interface where its address is.
+        let vlan = match (&nic.fabric, nic.vid, linked.first()) {
+            (None, None, Some((_, vlan))) => Some(*vlan),
+            _ => {
+                let fabric = nic.fabric.as_deref().unwrap_or("fabric-0");
+                let fabric_id = region.fabrics.values().find(|f| f.name == fabric).map(|f| f.id).unwrap_or(0);
+                let vid = nic.vid.unwrap_or(0);
+                region.vlans.values().find(|v| v.fabric == fabric_id && v.vid == vid).map(|v| v.id)
+            }
+        };
         let discovered_subnet = nic.subnet.as_ref().and_then(|c| region.subnets.values().find(|s| &s.cidr == c)).map(|s| s.id);
+        let links: Vec<Link> = nic
+            .links
+            .iter()
+            .zip(&linked)
+            .map(|(link, (subnet, _))| Link {
+                id: region.new_id(),
+                mode: link.mode.clone().unwrap_or_else(|| "static".into()),
+                subnet: Some(*subnet),
+                ip_address: link.ip_address.clone(),
+                default_gateway: false,
+            })
+            .collect();
         let id = region.new_id();
         if nic.boot && boot_interface.is_none() {
             boot_interface = Some(id);
@@ -36,7 +57,7 @@ pub(crate) fn build_node(world: &mut World, seed: &MachineSeed, node_type: i64) 
             parents: vec![],
             tags: vec![],
             enabled: true,
-            links: vec![],
+            links,
             params: Map::new(),
             pci_address: nic.pci_address.clone().unwrap_or_else(|| format!("0000:{:02x}:00.0", index + 1)),
             commissioned_vlan: vlan,

@@ -336,3 +336,34 @@ async fn storage_reset_sequence_then_vg_from_repeated_fields() {
         client.post(&format!("nodes/{sid}/volume-group/{vg_id}/?op=create_logical_volume"), &[("name", "lv2"), ("size", "99T")]).await;
     assert_eq!(too_big.status, 400);
 }
+
+#[tokio::test]
+async fn rack_controller_links_are_seeded_and_bad_ones_refused() {
+    let scenario = |links: serde_json::Value| -> drydock_sim::Scenario {
+        serde_json::from_value(serde_json::json!({
+            "fabrics": [{"name": "fabric-rack", "vlans": [{"vid": 0, "subnets": [{"cidr": "172.16.5.0/24"}]}]}],
+            "rack_controllers": [{"hostname": "rack01", "interfaces": [{"name": "eth1", "mac": "52:54:00:aa:00:02", "links": links}]}],
+        }))
+        .expect("scenario")
+    };
+    let client = Client::start(scenario(serde_json::json!([{"subnet": "172.16.5.0/24", "ip_address": "172.16.5.5"}]))).await;
+    let racks = client.get("rackcontrollers/").await.json();
+    let interface = &racks[0]["interface_set"][0];
+    assert_eq!(interface["links"][0]["mode"], "static");
+    assert_eq!(interface["links"][0]["ip_address"], "172.16.5.5");
+    assert_eq!(interface["links"][0]["subnet"]["cidr"], "172.16.5.0/24");
+    assert_eq!(interface["vlan"]["id"], interface["links"][0]["subnet"]["vlan"]["id"], "on its link's VLAN");
+    for (links, expected) in [
+        (serde_json::json!([{"subnet": "10.9.9.0/24", "ip_address": "10.9.9.9"}]), "no such subnet"),
+        (serde_json::json!([{"subnet": "172.16.5.0/24", "ip_address": "172.16.6.5"}]), "172.16.6.5 is not inside the subnet"),
+        (serde_json::json!([{"subnet": "172.16.5.0/24"}]), "a static link needs an ip_address"),
+        (serde_json::json!([{"subnet": "172.16.5.0/24", "mode": "bogus"}]), "mode \"bogus\""),
+    ] {
+        let Err(error) = drydock_sim::SimLab::start(scenario(links)).await else { panic!("{expected:?}: the scenario was accepted") };
+        let chain = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ");
+        assert!(chain.contains(expected) && chain.contains("rack01 interface eth1"), "{expected:?} in {chain}");
+    }
+}
