@@ -130,6 +130,44 @@ fn machine_seed(site: &EffectiveSite, node: &BaremetalNode, pxe: Option<&str>) -
     json!({"hostname": node.name(), "architecture": "amd64/generic", "cpu_count": 16, "memory": 65536, "interfaces": interfaces, "disks": disks})
 }
 
+/// Where the rack controller holds the DHCP relays' upstream targets: for
+/// each distinct `dhcp_relay.upstream_target` of the design, a fabric with
+/// the subnet it is in (the design network's that contains it, else its
+/// /24, as MaaS discovers a rack's networks; none for a subnet in `known`
+/// or already added) and a rack interface with a static link at that
+/// address. The original's `prepare_site` finds the rack controller for a
+/// relayed network by this address.
+fn relay_upstreams(site: &EffectiveSite, mut known: Vec<String>) -> (Vec<Value>, Vec<Value>) {
+    let mut fabrics = Vec::new();
+    let mut interfaces = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for target in site.design.networks.iter().filter_map(|network| network.dhcp_relay_upstream_target.as_deref()) {
+        let Ok(address) = target.parse::<std::net::Ipv4Addr>() else { continue };
+        if seen.contains(&target) {
+            continue;
+        }
+        seen.push(target);
+        let cidr = site
+            .design
+            .networks
+            .iter()
+            .filter_map(|network| network.cidr.parse::<ipnet::Ipv4Net>().ok())
+            .find(|net| net.contains(&address))
+            .unwrap_or_else(|| ipnet::Ipv4Net::new(address, 24).map(|net| net.trunc()).unwrap_or_default());
+        let index = seen.len();
+        if !known.contains(&cidr.to_string()) {
+            known.push(cidr.to_string());
+            fabrics.push(json!({"name": format!("fabric-relay-{index}"), "vlans": [{"vid": 0, "subnets": [{"cidr": cidr.to_string()}]}]}));
+        }
+        interfaces.push(json!({
+            "name": format!("eth{index}"),
+            "mac": mac_for("rack-controller", index),
+            "links": [{"subnet": cidr.to_string(), "mode": "static", "ip_address": target}],
+        }));
+    }
+    (fabrics, interfaces)
+}
+
 /// The scenario (drydock-sim JSON) for `site`.
 pub fn lab_scenario(site: &EffectiveSite, options: &LabOptions) -> Value {
     let pxe = pxe_network(site);
@@ -148,6 +186,10 @@ pub fn lab_scenario(site: &EffectiveSite, options: &LabOptions) -> Value {
             {"cidr": network.cidr, "gateway_ip": gateway, "ranges": ranges}]}]}));
         rack_interfaces.push(json!({"name": "eth0", "mac": mac_for("rack-controller", 0), "subnet": network.cidr, "fabric": PXE_FABRIC}));
     }
+    let pxe_cidr = pxe.as_deref().and_then(|name| site.design.network(name)).map(|network| network.cidr.clone());
+    let (upstream_fabrics, upstream_interfaces) = relay_upstreams(site, pxe_cidr.into_iter().collect());
+    fabrics.extend(upstream_fabrics);
+    rack_interfaces.extend(upstream_interfaces);
     let mut machines = Vec::new();
     let mut bmcs = Vec::new();
     for node in site.nodes() {
