@@ -8,4 +8,5 @@ mod actions;
 mod e2e;
 mod errors;
 mod exclusive;
+mod relay;
 mod support;

@@ -252,18 +252,34 @@ fn plan_dhcp(
         None => format!("fabrics/{fabric_path}/vlans/{vid}/"),
     };
     let healthy: Vec<&RackController> = state.racks.iter().filter(|rack| rack.is_healthy()).collect();
+    // A relayed network is served only through the rack controller that
+    // holds the relay's upstream target, as the original does: MaaS's own
+    // DHCP on some other rack would answer on the wrong segment. (One
+    // difference, docs/compat.md: a target on the network's own VLAN means
+    // the rack is on the segment, so it serves DHCP there directly; the
+    // original asks MaaS to relay the VLAN to itself, which MaaS refuses.)
     if let Some(target) = network.dhcp_relay_upstream_target.as_deref() {
-        let relay = healthy
+        let holder = healthy
             .iter()
             .flat_map(|rack| rack.interface_set.iter())
-            .find(|interface| interface.links.iter().any(|link| link.ip_address.as_deref() == Some(target)));
-        if let Some(relay_vlan) = relay.and_then(|interface| interface.vlan.as_ref()) {
+            .find(|interface| interface.links.iter().any(|link| link.ip_address.as_deref() == Some(target)))
+            .and_then(|interface| interface.vlan.as_ref());
+        let Some(relay_vlan) = holder else {
+            plan.problem(format!(
+                "Network {name} requires DHCP through a relay to {target}, but could not locate a rack controller: \
+                 no healthy rack controller has an interface with the address {target}"
+            ));
+            return;
+        };
+        let on_segment = matches!(vlan_id, Val::Lit(own) if *own == relay_vlan.id.to_string());
+        if !on_segment {
             let current = vlan.and_then(|vlan| vlan.relay_vlan.as_ref()).and_then(|relay| relay.get("id")).and_then(|id| id.as_i64());
             if current != Some(relay_vlan.id) {
                 plan.push(Call::put(path).field("relay_vlan", relay_vlan.id).field("dhcp_on", flag(false)));
             }
             return;
         }
+        // The rack holding the target is on this VLAN: served directly.
     }
     let Val::Lit(vlan_text) = vlan_id else {
         plan.problem(format!("Network {name} requires DHCP, but could not locate a rack controller to serve it (its VLAN is new)"));

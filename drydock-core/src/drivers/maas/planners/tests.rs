@@ -47,7 +47,7 @@ fn discovered(rack_ip: &str) -> NetworkState {
 
 #[test]
 fn the_pxe_fabric_is_renamed_and_new_networks_bind_ids_of_earlier_calls() {
-    let plan = network_plan(&site(), &discovered("10.20.0.9"));
+    let plan = network_plan(&site(), &discovered("10.20.0.4"));
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     let calls = lines(&plan);
     assert!(calls.contains(&"PUT fabrics/1/".to_string()), "the discovered fabric takes the link's name: {calls:?}");
@@ -61,17 +61,76 @@ fn the_pxe_fabric_is_renamed_and_new_networks_bind_ids_of_earlier_calls() {
     assert_eq!(subnet.literal("gateway_ip"), Some("10.30.0.1"));
 }
 
+/// [`discovered`] with the rack's address on a VLAN of its own (id 21 on
+/// `fabric-rack`), as a relay's upstream target is.
+fn rack_upstream(rack_ip: &str) -> NetworkState {
+    let mut state = discovered("10.20.0.250");
+    state.fabrics.push(from(json!({"id": 2, "name": "fabric-rack", "vlans": [{"id": 21, "vid": 0, "fabric_id": 2}]})));
+    state.subnets.push(from(json!({"id": 6, "cidr": "172.16.5.0/24", "vlan": {"id": 21, "vid": 0, "fabric_id": 2}})));
+    state.racks[0].interface_set.push(from(json!({"id": 4, "name": "eth1", "vlan": {"id": 21, "vid": 0, "fabric_id": 2},
+        "links": [{"id": 10, "mode": "static", "ip_address": rack_ip}]})));
+    state
+}
+
+/// The example site with the PXE network's relay target set to `target`.
+fn relayed_site(target: &str) -> EffectiveSite {
+    let mut site = site();
+    let pxe = site.design.networks.iter_mut().find(|network| network.meta.name() == "pxe").expect("pxe network");
+    pxe.dhcp_relay_upstream_target = Some(target.into());
+    site
+}
+
 #[test]
-fn dhcp_goes_to_the_relay_vlan_when_a_rack_owns_the_upstream_target() {
-    let relayed = network_plan(&site(), &discovered("10.20.0.4"));
+fn dhcp_goes_to_the_relay_vlan_of_the_rack_that_owns_the_upstream_target() {
+    let relayed = network_plan(&relayed_site("172.16.5.5"), &rack_upstream("172.16.5.5"));
     let relay = relayed.calls.iter().find(|c| c.form.iter().any(|(k, _)| k == "relay_vlan")).expect("relay set");
-    assert_eq!((relay.literal("relay_vlan"), relay.literal("dhcp_on")), (Some("11"), Some("False")));
-    let served = network_plan(&site(), &discovered("10.20.0.9"));
+    assert_eq!((relay.literal("relay_vlan"), relay.literal("dhcp_on")), (Some("21"), Some("False")));
+    assert!(relayed.calls.iter().all(|c| c.literal("dhcp_on") != Some("True")), "MaaS DHCP stays off on a relayed VLAN");
+    assert!(relayed.problems.is_empty(), "{:?}", relayed.problems);
+}
+
+#[test]
+fn a_relayed_network_without_the_rack_that_owns_the_target_fails_naming_both() {
+    // rack01 is on the PXE VLAN and could serve it, but the design says the
+    // network is relayed to 172.16.5.5, which no rack holds: no fallback.
+    let refused = network_plan(&relayed_site("172.16.5.5"), &rack_upstream("172.16.5.6"));
+    assert!(
+        refused.problems.iter().any(|p| p.contains("Network pxe requires DHCP through a relay to 172.16.5.5")
+            && p.contains("no healthy rack controller has an interface with the address 172.16.5.5")),
+        "{:?}",
+        refused.problems
+    );
+    assert!(refused.calls.iter().all(|c| c.literal("dhcp_on") != Some("True") && c.literal("relay_vlan").is_none()), "{refused:?}");
+    let mut unhealthy = rack_upstream("172.16.5.5");
+    unhealthy.racks[0].service_set.retain(|service| service.name != "tftp");
+    let refused = network_plan(&relayed_site("172.16.5.5"), &unhealthy);
+    assert!(
+        refused.problems.iter().any(|p| p.contains("relay to 172.16.5.5")),
+        "an unhealthy holder does not count: {:?}",
+        refused.problems
+    );
+}
+
+#[test]
+fn a_relay_target_on_the_network_itself_is_served_directly_by_its_rack() {
+    // examples/site.yaml relays pxe to 10.20.0.4, inside pxe: the rack with
+    // that address is on the segment and serves DHCP (no self-relay).
+    let direct = network_plan(&site(), &discovered("10.20.0.4"));
+    let dhcp = direct.calls.iter().find(|c| c.literal("dhcp_on") == Some("True")).expect("rack serves DHCP");
+    assert_eq!(dhcp.literal("primary_rack"), Some("rack01"));
+    assert!(direct.calls.iter().all(|c| c.literal("relay_vlan").is_none()));
+}
+
+#[test]
+fn an_unrelayed_network_is_served_by_a_healthy_rack_on_its_vlan() {
+    let mut site = site();
+    site.design.networks.iter_mut().for_each(|network| network.dhcp_relay_upstream_target = None);
+    let served = network_plan(&site, &discovered("10.20.0.9"));
     let dhcp = served.calls.iter().find(|c| c.literal("dhcp_on") == Some("True")).expect("rack serves DHCP");
     assert_eq!(dhcp.literal("primary_rack"), Some("rack01"));
     let mut unhealthy = discovered("10.20.0.9");
     unhealthy.racks[0].service_set.retain(|service| service.name != "tftp");
-    let refused = network_plan(&site(), &unhealthy);
+    let refused = network_plan(&site, &unhealthy);
     assert!(refused.problems.iter().any(|p| p.contains("Network pxe requires DHCP")), "{:?}", refused.problems);
 }
 
