@@ -8,6 +8,8 @@
 //! never write status messages, and never sleep for long; waiting, retrying
 //! and deadlines belong to the orchestrator.
 
+#[cfg(feature = "driver-ipmi")]
+pub(crate) mod blocking;
 pub mod error;
 pub mod fake;
 #[cfg(feature = "driver-ipmi")]
