@@ -132,7 +132,7 @@ impl Entry {
             && self.envelope == envelope
             && self.design_ref == design_ref
             && self.content.as_slice() == content
-            && self.options.platform == options.platform
+            && self.options == *options
     }
 }
 
@@ -155,6 +155,8 @@ pub struct DesignService {
     in_flight: Arc<Mutex<Vec<(Entry, InFlight)>>>,
     workers: DesignWorkers,
     platform: Arc<PlatformSource>,
+    /// Validation accepts libvirt test URIs ([`ValidationOptions::libvirt_test_uris`]).
+    libvirt_test_uris: bool,
 }
 
 impl std::fmt::Debug for DesignService {
@@ -179,7 +181,20 @@ impl DesignService {
     /// A service keeping at most `capacity` evaluations, evaluating with
     /// `workers`, validating against `platform`'s catalogue.
     pub fn new(capacity: usize, workers: DesignWorkers, platform: PlatformSource) -> DesignService {
-        DesignService { entries: Arc::new(Recent::new(capacity)), in_flight: Arc::default(), workers, platform: Arc::new(platform) }
+        DesignService {
+            entries: Arc::new(Recent::new(capacity)),
+            in_flight: Arc::default(),
+            workers,
+            platform: Arc::new(platform),
+            libvirt_test_uris: false,
+        }
+    }
+
+    /// The same service, validating with libvirt test URIs accepted or not
+    /// ([`ValidationOptions::libvirt_test_uris`]; labs and tests only).
+    pub fn with_libvirt_test_uris(mut self, allow: bool) -> DesignService {
+        self.libvirt_test_uris = allow;
+        self
     }
 
     /// Where its CPU work runs (for other design work to share the bound).
@@ -188,9 +203,10 @@ impl DesignService {
     }
 
     /// The validation options of this moment: the provisioner's catalogue
-    /// as [`PlatformSource`] has it (none without a node driver).
+    /// as [`PlatformSource`] has it (none without a node driver), and
+    /// whether libvirt test URIs are accepted.
     pub async fn options(&self) -> ValidationOptions {
-        self.platform.options().await
+        ValidationOptions { libvirt_test_uris: self.libvirt_test_uris, ..self.platform.options().await }
     }
 
     /// How many evaluations are kept.
@@ -341,7 +357,7 @@ impl PlatformSource {
         if let Some((at, catalog)) = cached.as_ref()
             && at.elapsed() < if matches!(catalog, PlatformCatalog::Available(_)) { CATALOGUE_TTL } else { FAILURE_TTL }
         {
-            return ValidationOptions { platform: Some(catalog.clone()) };
+            return ValidationOptions { platform: Some(catalog.clone()), ..ValidationOptions::default() };
         }
         let catalog = match driver.images().await {
             Ok(images) => PlatformCatalog::Available(images),
@@ -351,7 +367,7 @@ impl PlatformSource {
             }
         };
         *cached = Some((Instant::now(), catalog.clone()));
-        ValidationOptions { platform: Some(catalog) }
+        ValidationOptions { platform: Some(catalog), ..ValidationOptions::default() }
     }
 }
 

@@ -54,13 +54,26 @@ fn mac_for(node: &str, index: usize) -> String {
     format!("52:54:{:02x}:{:02x}:{:02x}:{:02x}", bytes[0], bytes[1], bytes[2], index as u8)
 }
 
-/// The name of the PXE network: the one named `pxe`, else the first
-/// network of an interface named `pxe`.
+/// The name of the PXE network: the one named `pxe` when some node's
+/// interface is on it (or there is no node), else the first network of an
+/// interface named `pxe`, else the first network the nodes' interfaces are
+/// on that has a DHCP range (seaworthy-virt's VMs boot on `gp`, its `pxe`
+/// network is unused), else `pxe` if it exists.
 fn pxe_network(site: &EffectiveSite) -> Option<String> {
-    if site.design.network("pxe").is_some() {
+    let interfaces = || site.nodes().iter().flat_map(|node| node.config.interfaces.iter());
+    let carried = |name: &str| interfaces().any(|interface| interface.networks.iter().any(|network| network == name));
+    let named_pxe = site.design.network("pxe").is_some();
+    if named_pxe && (site.nodes().is_empty() || carried("pxe")) {
         return Some("pxe".into());
     }
-    site.nodes().iter().find_map(|node| node.config.interface("pxe").and_then(|interface| interface.networks.first().cloned()))
+    let on_pxe_interface =
+        site.nodes().iter().find_map(|node| node.config.interface("pxe").and_then(|interface| interface.networks.first().cloned()));
+    let with_dhcp = || {
+        interfaces().flat_map(|interface| interface.networks.iter()).find(|name| {
+            site.design.network(name).is_some_and(|network| network.ranges.iter().any(|range| range.range_type.as_deref() == Some("dhcp")))
+        })
+    };
+    on_pxe_interface.or_else(|| with_dhcp().cloned()).or_else(|| named_pxe.then(|| "pxe".into()))
 }
 
 fn machine_seed(site: &EffectiveSite, node: &BaremetalNode, pxe: Option<&str>) -> Value {

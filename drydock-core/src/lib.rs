@@ -116,7 +116,7 @@
 //! assert!(ingested.is_success(), "{:?}", ingested.findings);
 //! let site = compile(ingested.design)?;
 //! let images = PlatformCatalog::Available(vec![("jammy".into(), vec!["hwe-22.04".into()])]);
-//! let findings = validate(&site, &ValidationOptions { platform: Some(images) });
+//! let findings = validate(&site, &ValidationOptions { platform: Some(images), ..ValidationOptions::default() });
 //! assert!(findings.iter().all(|finding| finding.level == drydock_core::Level::Info));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -8,10 +8,13 @@
 //! never write status messages, and never sleep for long; waiting, retrying
 //! and deadlines belong to the orchestrator.
 
+#[cfg(any(feature = "driver-ipmi", feature = "driver-libvirt"))]
+pub(crate) mod blocking;
 pub mod error;
 pub mod fake;
 #[cfg(feature = "driver-ipmi")]
 pub mod ipmi;
+pub mod libvirt;
 #[cfg(feature = "driver-maas")]
 pub mod maas;
 pub mod manual;
@@ -138,22 +141,37 @@ impl OobRegistry {
 }
 
 /// The OOB target of a node: its `oob` parameters and the address on its
-/// OOB network (or an explicit `address` parameter).
+/// OOB network (or an explicit `address` parameter). A libvirt node's
+/// address is its hypervisor: `oob.libvirt_uri` without user-info or query
+/// ([`libvirt::uri::redacted`]), so the per-endpoint call limits count one
+/// hypervisor's domains together.
 pub fn oob_target(node: &BaremetalNode) -> Result<OobTarget, DriverError> {
     let parameters = &node.config.oob_parameters;
     let oob_type = node.config.oob_type.clone().unwrap_or_default();
-    let address = parameters
-        .get("address")
-        .cloned()
-        .or_else(|| parameters.get("network").and_then(|network| node.address_on(network)).map(str::to_owned))
-        .ok_or_else(|| {
+    let address = if oob_type == "libvirt" {
+        let uri = parameters.get("libvirt_uri").filter(|uri| !uri.is_empty()).ok_or_else(|| {
             DriverError::new(
                 DriverErrorKind::Permanent,
                 "oob_target",
                 node.name(),
-                "the node has no OOB address (oob.network has no static address)",
+                format!("Node {} has no 'libvirt_url' defined", node.name()),
             )
         })?;
+        Some(libvirt::uri::redacted(uri))
+    } else {
+        parameters
+            .get("address")
+            .cloned()
+            .or_else(|| parameters.get("network").and_then(|network| node.address_on(network)).map(str::to_owned))
+    };
+    let address = address.ok_or_else(|| {
+        DriverError::new(
+            DriverErrorKind::Permanent,
+            "oob_target",
+            node.name(),
+            "the node has no OOB address (oob.network has no static address)",
+        )
+    })?;
     let port = parameters.get("port").and_then(|port| port.parse().ok());
     Ok(OobTarget {
         node: crate::ids::NodeName(node.name().to_owned()),

@@ -74,6 +74,10 @@ pub struct OrchestratorConfig {
     pub limits: FanoutLimits,
     /// Where nodes report boot-action status.
     pub bootaction_report_url: String,
+    /// Validate designs accepting libvirt test URIs (`test://`) besides
+    /// `qemu+ssh` (DD4002, with a warning): a server whose libvirt driver
+    /// allows them (`--libvirt-allow-test-uris`; labs and tests only).
+    pub libvirt_test_uris: bool,
 }
 
 impl Default for OrchestratorConfig {
@@ -96,6 +100,7 @@ impl Default for OrchestratorConfig {
             power_poll: Duration::from_secs(2),
             limits: FanoutLimits::default(),
             bootaction_report_url: crate::bootaction::context::DEFAULT_REPORT_URL.into(),
+            libvirt_test_uris: false,
         }
     }
 }
@@ -222,7 +227,8 @@ impl Orchestrator {
             config.design_cache,
             DesignWorkers::new(config.design_workers),
             PlatformSource::new(deps.node_driver.clone()),
-        );
+        )
+        .with_libvirt_test_uris(config.libvirt_test_uris);
         Orchestrator {
             deps,
             designs,

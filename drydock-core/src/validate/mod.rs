@@ -28,11 +28,15 @@ pub enum PlatformCatalog {
 }
 
 /// What validation may consult besides the design.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValidationOptions {
     /// The node driver's images and kernels; `None` when no node driver is
     /// configured (offline validation), which DD3001 reports as a warning.
     pub platform: Option<PlatformCatalog>,
+    /// Accept `test://` libvirt URIs (libvirt's test hypervisor) besides
+    /// `qemu+ssh` in DD4002, with a warning: a server started with
+    /// `--libvirt-allow-test-uris` (labs and tests only). Off by default.
+    pub libvirt_test_uris: bool,
 }
 
 /// A validation rule.

@@ -15,7 +15,10 @@ fn fixtures_dir() -> &'static Path {
 }
 
 fn options() -> ValidationOptions {
-    ValidationOptions { platform: Some(PlatformCatalog::Available(vec![("jammy".into(), vec!["ga-22.04".into(), "hwe-22.04".into()])])) }
+    ValidationOptions {
+        platform: Some(PlatformCatalog::Available(vec![("jammy".into(), vec!["ga-22.04".into(), "hwe-22.04".into()])])),
+        ..ValidationOptions::default()
+    }
 }
 
 fn prelude() -> String {
@@ -79,4 +82,27 @@ fn each_rule_fires_on_its_fixture_and_not_on_its_counterpart() {
         let snapshot = name.trim_end_matches(".yaml").to_owned();
         insta::assert_snapshot!(snapshot, render(&findings));
     }
+}
+
+/// DD4002 accepts libvirt's test hypervisor only when validation is told to
+/// (`drydock serve --libvirt-allow-test-uris`), and then with a warning;
+/// other schemes stay errors either way.
+#[test]
+fn dd4002_accepts_test_uris_only_with_the_lab_switch() {
+    let rule = RULES.iter().find(|rule| rule.code == "DD4002").expect("DD4002");
+    let node = |uri: &str| {
+        format!(
+            "{}---\nschema: drydock/BaremetalNode/v1\nmetadata: {{name: n2}}\ndata:\n  host_profile: base\n  addressing:\n    - {{network: mgmt, address: 10.1.0.21}}\n  oob: {{type: libvirt, libvirt_uri: '{uri}'}}\n  metadata: {{boot_mac: '52:54:00:aa:bb:cc'}}\n",
+            prelude()
+        )
+    };
+    let levels = |uri: &str, lab: bool| -> Vec<Level> {
+        let site = compile_text(&node(uri));
+        let options = ValidationOptions { libvirt_test_uris: lab, ..options() };
+        run_rule(rule, &RuleContext { site: &site, options: &options }).into_iter().map(|finding| finding.level).collect()
+    };
+    assert_eq!(levels("test:///tmp/nodes.xml", false), [Level::Error]);
+    assert_eq!(levels("test:///tmp/nodes.xml", true), [Level::Warning, Level::Info]);
+    assert_eq!(levels("qemu+ssh://virsh@hypervisor/system", true), [Level::Info]);
+    assert_eq!(levels("http://somehost/system", true), [Level::Error]);
 }

@@ -32,7 +32,7 @@ pub fn evaluate_path(path: &Path, mode: EnvelopeMode, platform: Option<PlatformC
 pub fn evaluate_bytes(bytes: &[u8], name: &str, mode: EnvelopeMode, platform: Option<PlatformCatalog>) -> Result<Evaluation, IngestError> {
     let ingester = Ingester { envelope: mode, ..Ingester::default() };
     let ingested = ingester.ingest_bytes(bytes, Some(name))?;
-    Ok(evaluate(ingested, &ValidationOptions { platform }))
+    Ok(evaluate(ingested, &ValidationOptions { platform, ..ValidationOptions::default() }))
 }
 
 /// Ingest and compile text that must be clean.

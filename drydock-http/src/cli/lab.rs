@@ -47,8 +47,17 @@ pub async fn run(command: LabCommand) -> ExitCode {
         return ExitCode::from(1);
     };
     let options = LabOptions { enlisted: args.enlisted, phase_ms: args.phase_ms, ..LabOptions::default() };
+    let oob_type = |node: &drydock_core::model::BaremetalNode| node.config.oob_type.clone().unwrap_or_default();
     let not_redfish: Vec<&str> =
-        site.nodes().iter().filter(|node| node.config.oob_type.as_deref() != Some("redfish")).map(|node| node.name()).collect();
+        site.nodes().iter().filter(|node| !matches!(oob_type(node).as_str(), "redfish" | "libvirt")).map(|node| node.name()).collect();
+    let libvirt = site.nodes().iter().filter(|node| oob_type(node) == "libvirt").count();
+    if libvirt > 0 && !args.enlisted {
+        eprintln!(
+            "note: {libvirt} node(s) use oob type libvirt; a libvirt hypervisor does not tell the simulator when a VM PXE-boots, \
+             so seed them --enlisted (labs may point oob.libvirt_uri at libvirt's test hypervisor with drydock serve \
+             --libvirt-allow-test-uris)"
+        );
+    }
     if !not_redfish.is_empty() {
         eprintln!(
             "note: {} node(s) do not use oob type redfish ({}{}); the simulator's BMCs speak Redfish, so give them real peers \

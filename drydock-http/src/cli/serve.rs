@@ -15,7 +15,7 @@ use drydock_core::drivers::maas::client::MaasClient;
 use drydock_core::drivers::maas::{MaasConfig, MaasDriver};
 use drydock_core::drivers::promenade::{PromenadeConfig, PromenadeDriver, ServiceAuth, StaticToken};
 use drydock_core::drivers::redfish::{RedfishConfig, RedfishDriver};
-use drydock_core::drivers::{KubernetesDriver, NodeDriver, OobRegistry};
+use drydock_core::drivers::{KubernetesDriver, NodeDriver, OobDriver, OobRegistry};
 use drydock_core::ids::Secret;
 use drydock_core::ingest::policy::{HostRule, ReferencePolicy};
 use drydock_core::ingest::source::{DefaultSource, DesignSource};
@@ -203,6 +203,23 @@ pub struct ServeArgs {
     /// How long to wait for each IPMI reply.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub ipmi_reply_timeout: Duration,
+    /// Labs and tests only: let the libvirt OOB driver use libvirt's
+    /// built-in test hypervisor (`test:///default`, `test:///path/to/node.xml`)
+    /// besides `qemu+ssh`, and design validation accept such URIs (with a
+    /// warning). Needs a build with the `libvirt` feature.
+    #[arg(long)]
+    pub libvirt_allow_test_uris: bool,
+    /// Deadline of each libvirt call, connecting included (a stalled
+    /// `qemu+ssh` connection fails the call, and is replaced, after this).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub libvirt_timeout: Duration,
+    /// After a libvirt power change, how many times the domain is checked
+    /// before "Power state never matched".
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub libvirt_power_polls: u32,
+    /// The wait between two of those checks.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub libvirt_power_poll_interval: Duration,
     /// Orchestrator poll interval: how often this server looks for tasks
     /// queued by other servers, termination requests and lapsed task leases
     /// as a fallback (tasks created through this server start at once; on
@@ -438,6 +455,33 @@ fn reference_policy(args: &ServeArgs) -> Result<ReferencePolicy, String> {
     Ok(ReferencePolicy::server(args.design_roots.clone(), hosts("allow-host", &args.allow_hosts)?, hosts("deny-host", &args.deny_hosts)?))
 }
 
+/// The libvirt OOB driver (`oob.type: libvirt`), in a build with the
+/// `libvirt` feature.
+#[cfg(feature = "libvirt")]
+fn libvirt_driver(args: &ServeArgs) -> Result<Option<Arc<dyn OobDriver>>, String> {
+    use drydock_core::drivers::libvirt::{LibvirtConfig, LibvirtDriver};
+    if args.libvirt_allow_test_uris {
+        tracing::warn!("--libvirt-allow-test-uris: libvirt test:// URIs are accepted (labs and tests only)");
+    }
+    Ok(Some(Arc::new(LibvirtDriver::new(LibvirtConfig {
+        allow_test_uris: args.libvirt_allow_test_uris,
+        call_deadline: args.libvirt_timeout,
+        power_polls: args.libvirt_power_polls,
+        power_poll_interval: args.libvirt_power_poll_interval,
+    }))))
+}
+
+/// Without the `libvirt` feature there is no libvirt driver (libvirt nodes
+/// fail with "OOB type libvirt is not supported"), so asking for its test
+/// URIs is a mistake.
+#[cfg(not(feature = "libvirt"))]
+fn libvirt_driver(args: &ServeArgs) -> Result<Option<Arc<dyn OobDriver>>, String> {
+    if args.libvirt_allow_test_uris {
+        return Err("--libvirt-allow-test-uris needs a drydock built with the libvirt feature (cargo build --features libvirt)".into());
+    }
+    Ok(None)
+}
+
 async fn build(args: &ServeArgs) -> Result<AppState, String> {
     // Configuration mistakes first: nothing is opened or created for a
     // command line that cannot work.
@@ -465,11 +509,10 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         Arc::new(DefaultSource { max_bytes: Some(args.max_design_bytes), ..DefaultSource::with_policy(references) });
     let source: Arc<dyn DesignSource> = Arc::new(StoredDesignSource::new(store.clone(), files_and_hosts));
     let ipmi = IpmiConfig { reply_timeout: args.ipmi_reply_timeout, ..IpmiConfig::default() };
-    let oob = OobRegistry::new(vec![
-        Arc::new(IpmiDriver::new(ipmi)),
-        Arc::new(redfish),
-        Arc::new(drydock_core::drivers::manual::ManualDriver::new()),
-    ]);
+    let mut oob: Vec<Arc<dyn OobDriver>> = vec![Arc::new(IpmiDriver::new(ipmi)), Arc::new(redfish)];
+    oob.extend(libvirt_driver(args)?);
+    oob.push(Arc::new(drydock_core::drivers::manual::ManualDriver::new()));
+    let oob = OobRegistry::new(oob);
     let deps = Dependencies { store, source: source.clone(), node_driver, oob, kubernetes };
     let config = OrchestratorConfig {
         poll_interval: args.poll_interval,
@@ -493,6 +536,7 @@ async fn build(args: &ServeArgs) -> Result<AppState, String> {
         status_poll: args.status_poll,
         power_poll: args.power_poll,
         bootaction_report_url: args.bootaction_report_url.clone(),
+        libvirt_test_uris: args.libvirt_allow_test_uris,
     };
     let orchestrator = Orchestrator::new(deps, config);
     let config = ServerConfig {

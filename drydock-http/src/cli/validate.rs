@@ -65,7 +65,8 @@ pub async fn run(args: ValidateArgs) -> ExitCode {
         Envelope::Legacy => EnvelopeMode::Legacy,
     };
     let platform = (!args.images.is_empty()).then(|| PlatformCatalog::Available(args.images.clone()));
-    let evaluation = match load_designs(&args.design_refs, envelope, &ValidationOptions { platform }).await {
+    let evaluation = match load_designs(&args.design_refs, envelope, &ValidationOptions { platform, ..ValidationOptions::default() }).await
+    {
         Ok(evaluation) => evaluation,
         Err(error) => {
             eprintln!("error: {error}");

@@ -24,7 +24,6 @@
 pub mod commands;
 
 use std::io::ErrorKind;
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,6 +38,7 @@ use self::commands::{
     BootFlags, BootFlagsReply, ChassisCommand, ChassisControl, CloseSession, GetBootFlags, GetChassisStatus, Privilege,
     SetBootFlagValidBitClearing, SetBootFlags, SetSessionPrivilegeLevel,
 };
+use super::blocking::{Wording, contained};
 use super::{BootDevice, DriverError, DriverErrorKind, OobDriver, OobTarget, PowerAction, PowerState};
 use crate::ids::Secret;
 
@@ -252,54 +252,8 @@ fn completion_failure(code: CompletionErrorCode) -> (DriverErrorKind, String) {
     (kind, format!("the BMC answered completion code {code:?}"))
 }
 
-/// Text of a caught panic, with the credential scrubbed just in case.
-fn panic_text(panic: &(dyn std::any::Any + Send), credential: &Secret) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".to_owned());
-    if credential.is_empty() { text } else { text.replace(credential.expose(), "***") }
-}
-
-/// Run blocking `job` on tokio's blocking pool: its panics become errors and
-/// it must finish within `deadline` (the thread is left to end on its own
-/// reply timeouts; its result is then dropped).
-pub(crate) async fn contained<T, F>(
-    operation: &'static str,
-    endpoint: &str,
-    deadline: Duration,
-    credential: Secret,
-    job: F,
-) -> Result<T, DriverError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, DriverError> + Send + 'static,
-{
-    let thread_endpoint = endpoint.to_owned();
-    let handle = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|panic| {
-            Err(DriverError::new(
-                DriverErrorKind::Transient,
-                operation,
-                thread_endpoint,
-                format!("the IPMI library panicked: {}", panic_text(panic.as_ref(), &credential)),
-            ))
-        })
-    });
-    match tokio::time::timeout(deadline, handle).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => {
-            Err(DriverError::new(DriverErrorKind::Transient, operation, endpoint, format!("the IPMI session thread failed: {join}")))
-        }
-        Err(_) => Err(DriverError::new(
-            DriverErrorKind::Transient,
-            operation,
-            endpoint,
-            format!("timed out: the IPMI session did not finish within {} ms", deadline.as_millis()),
-        )),
-    }
-}
+/// How the blocking pool's errors word IPMI failures.
+const WORDING: Wording = Wording { library: "the IPMI library", work: "IPMI session" };
 
 impl IpmiDriver {
     /// A driver with `config`.
@@ -324,7 +278,8 @@ impl IpmiDriver {
             reply_timeout: self.config.reply_timeout,
         };
         tracing::debug!(node = %target.node, endpoint = %endpoint, operation, account = %target.account, "IPMI session");
-        contained(operation, &endpoint, self.config.session_deadline, target.credential.clone(), move || {
+        let secrets = vec![target.credential.expose().to_owned()];
+        contained(WORDING, operation, &endpoint, self.config.session_deadline, secrets, move || {
             let mut session = Session::open(login, operation)?;
             let result = work(&mut session);
             session.close();
@@ -401,27 +356,22 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn panics_and_overruns_become_transient_errors() {
-        let secret = Secret::new("hunter2");
-        let error = contained::<(), _>("power_state", "10.0.0.1:623", Duration::from_secs(5), secret.clone(), || {
+    async fn panics_and_overruns_are_worded_for_ipmi() {
+        let error = contained::<(), _>(WORDING, "power_state", "10.0.0.1:623", Duration::from_secs(5), vec!["hunter2".into()], || {
             panic!("ipmi-rs blew up with hunter2")
         })
         .await
         .expect_err("panic contained");
         assert_eq!(error.kind(), DriverErrorKind::Transient);
-        assert!(error.to_string().contains("panicked") && error.to_string().contains("10.0.0.1:623"), "{error}");
+        assert!(error.to_string().contains("the IPMI library panicked") && error.to_string().contains("10.0.0.1:623"), "{error}");
         assert!(!error.to_string().contains("hunter2"), "{error}");
-
-        let started = std::time::Instant::now();
-        let error = contained::<(), _>("power_state", "10.0.0.1:623", Duration::from_millis(200), secret, || {
-            std::thread::sleep(Duration::from_secs(1));
+        let error = contained::<(), _>(WORDING, "power_state", "10.0.0.1:623", Duration::from_millis(100), Vec::new(), || {
+            std::thread::sleep(Duration::from_millis(500));
             Ok(())
         })
         .await
         .expect_err("deadline");
-        assert_eq!(error.kind(), DriverErrorKind::Transient);
-        assert!(error.to_string().contains("timed out"), "{error}");
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(error.to_string().contains("timed out: the IPMI session did not finish within 100 ms"), "{error}");
     }
 
     #[test]

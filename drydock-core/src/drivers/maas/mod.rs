@@ -188,7 +188,9 @@ impl MaasDriver {
             self.client.call("identify_node", client::Verb::Put, &format!("machines/{sid}/"), None, &[], &form).await?;
         }
         let oob_type = node.config.oob_type.as_deref().unwrap_or_default();
-        if self.config.use_node_oob_params && matches!(oob_type, "ipmi" | "redfish") {
+        if oob_type == "libvirt" {
+            self.power_virsh(node, sid).await?;
+        } else if self.config.use_node_oob_params && matches!(oob_type, "ipmi" | "redfish") {
             let target = oob_target(node)?;
             let form = Form::new()
                 .with("power_type", oob_type)
@@ -198,6 +200,27 @@ impl MaasDriver {
             let _serialised = self.power_update.lock().await;
             self.client.call("identify_node", client::Verb::Put, &format!("machines/{sid}/"), None, &[], &form).await?;
         }
+        Ok(())
+    }
+
+    /// A libvirt node's machine is powered by MaaS itself over the node's
+    /// libvirt URI: power type `virsh`, the URI as power address and the
+    /// node's name (its domain) as power id (compat: drivers spec §2.4.5).
+    async fn power_virsh(&self, node: &BaremetalNode, sid: &str) -> Result<(), DriverError> {
+        let Some(uri) = node.config.oob_parameters.get("libvirt_uri").filter(|uri| !uri.is_empty()) else {
+            return Err(DriverError::new(
+                DriverErrorKind::Permanent,
+                "identify_node",
+                node.name(),
+                format!("Node {} has no 'libvirt_url' defined", node.name()),
+            ));
+        };
+        let form = Form::new()
+            .with("power_type", "virsh")
+            .with("power_parameters_power_address", uri.as_str())
+            .with("power_parameters_power_id", node.name());
+        let _serialised = self.power_update.lock().await;
+        self.client.call("identify_node", client::Verb::Put, &format!("machines/{sid}/"), None, &[], &form).await?;
         Ok(())
     }
 
@@ -320,10 +343,15 @@ impl NodeDriver for MaasDriver {
     }
 
     async fn identify(&self, site: &EffectiveSite, node: &BaremetalNode) -> Result<Option<MachineRef>, DriverError> {
+        let oob_type = node.config.oob_type.as_deref().unwrap_or_default();
         if let Some(machine) = self.client.machines_by_hostname(node.name()).await?.into_iter().next() {
+            // Known by name already (renamed earlier, or enlisted with it):
+            // a libvirt node's machine still needs MaaS to power it by virsh.
+            if oob_type == "libvirt" && machine.power_type != "virsh" {
+                self.power_virsh(node, &machine.system_id).await?;
+            }
             return Ok(Some(machine_ref(&machine)));
         }
-        let oob_type = node.config.oob_type.as_deref().unwrap_or_default();
         let found = if matches!(oob_type, "ipmi" | "redfish") {
             let address = oob_target(node)
                 .map_err(|_| {

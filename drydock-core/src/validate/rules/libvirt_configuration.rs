@@ -1,6 +1,9 @@
 //! **DD4002 Valid Libvirt Configuration** (Error). A node with
 //! `oob.type: libvirt` needs `oob.libvirt_uri` with the `qemu+ssh` scheme and
-//! a `metadata.boot_mac`.
+//! a `metadata.boot_mac`. Only when validation runs with
+//! `ValidationOptions::libvirt_test_uris` (a server started with
+//! `--libvirt-allow-test-uris`, for labs and tests) is a `test://` URI
+//! accepted as well, with a warning.
 
 use crate::validate::{Findings, RuleContext};
 
@@ -13,6 +16,11 @@ pub(super) fn check(context: &RuleContext<'_>, findings: &mut Findings) {
             None => findings.error(
                 format!("OOB parameter libvirt_uri missing for node {}.", node.name()),
                 "Provide libvirt URI to node hypervisor.",
+                &[&node.meta],
+            ),
+            Some(uri) if context.options.libvirt_test_uris && uri.starts_with("test://") => findings.warning(
+                format!("OOB parameter libvirt_uri of node {} uses libvirt's test hypervisor.", node.name()),
+                "Allowed by --libvirt-allow-test-uris, for labs and tests only; real sites use qemu+ssh.",
                 &[&node.meta],
             ),
             Some(uri) if !uri.starts_with("qemu+ssh") => {
