@@ -5,6 +5,7 @@ mod faults;
 mod http;
 mod lifecycle;
 mod maas_api;
+mod maas_errors;
 mod promenade;
 mod redfish;
 mod shapes;
