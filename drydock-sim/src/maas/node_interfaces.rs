@@ -54,16 +54,44 @@ fn bond_params(ctx: &Ctx<'_>, params: &mut Map<String, Value>) -> Result<(), Rep
             params.insert(name.into(), Value::from(value));
         }
     }
-    for (name, min) in [("bond_miimon", 0), ("bond_downdelay", 0), ("bond_updelay", 0), ("mtu", 552)] {
+    for (name, min, max) in [
+        ("bond_miimon", 0, None),
+        ("bond_downdelay", 0, None),
+        ("bond_updelay", 0, None),
+        ("bond_num_grat_arp", 0, Some(255)),
+        ("mtu", 552, None),
+    ] {
         if let Some(value) = ctx.arg(name).filter(|v| !v.is_empty()) {
             let number: i64 = value.trim().parse().map_err(|_| Reply::field(name, "Enter a whole number."))?;
             if number < min {
-                return Err(Reply::field(name, format!("Ensure this value is greater than or equal to {min}.")));
+                return Err(Reply::field(name, super::django::at_least(min)));
+            }
+            if let Some(max) = max
+                && number > max
+            {
+                return Err(Reply::field(name, super::django::at_most(max)));
             }
             params.insert(name.into(), Value::from(number));
         }
     }
     Ok(())
+}
+
+/// `BondInterfaceForm.set_extra_parameters`: a new bond stores every bond
+/// parameter, the form's initial value where none was given.
+fn bond_defaults(params: &mut Map<String, Value>) {
+    let defaults = [
+        ("bond_mode", Value::from("balance-rr")),
+        ("bond_miimon", Value::from(100)),
+        ("bond_downdelay", Value::from(0)),
+        ("bond_updelay", Value::from(0)),
+        ("bond_num_grat_arp", Value::from(1)),
+        ("bond_lacp_rate", Value::from("fast")),
+        ("bond_xmit_hash_policy", Value::from("layer2")),
+    ];
+    for (name, value) in defaults {
+        params.entry(name).or_insert(value);
+    }
 }
 
 /// The `vlan` field (a `ModelChoiceField` of every VLAN).
@@ -276,6 +304,9 @@ fn create_interface(ctx: &mut Ctx<'_>, sid: &str, op: &str) -> HResult {
                 return Err(Reply::field("parents", "All parents must belong to the same VLAN."));
             }
             bond_params(ctx, &mut params)?;
+            if op == "create_bond" {
+                bond_defaults(&mut params);
+            }
             let mac =
                 ctx.arg("mac_address").map(str::to_ascii_lowercase).unwrap_or_else(|| node_ref.interfaces[parents[0]].mac_address.clone());
             let ids = parents.iter().map(|&p| node_ref.interfaces[p].id).collect();
