@@ -89,8 +89,7 @@ impl Reply {
     /// 404 `Not Found`: MaaS 2.x answers every missing object so (piston's
     /// `rc.NOT_FOUND`; MaaS 3.3+ answers `No <kind> matches the given
     /// query.` instead). `kind` documents what was looked up.
-    pub(crate) fn not_found(kind: &str) -> Reply {
-        let _ = kind;
+    pub(crate) fn not_found(_kind: &str) -> Reply {
         Reply::text(404, "Not Found")
     }
     pub(crate) fn conflict(text: impl Into<String>) -> Reply {

@@ -151,14 +151,14 @@ fn rack_choice(ctx: &Ctx<'_>, value: &str, vid: i64) -> Option<String> {
 
 /// The `vid` of a VLAN form: required on create, a whole number, 0-4094
 /// (`VLAN.clean_vid`).
-fn clean_vid(text: Option<&str>, required: bool) -> Result<Option<i64>, Reply> {
+fn clean_vid(text: Option<&str>, required: bool) -> Result<Option<i64>, String> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None if required => Err(Reply::field("vid", REQUIRED)),
+        None if required => Err(REQUIRED.into()),
         None => Ok(None),
         Some(t) => {
-            let vid: i64 = t.parse().map_err(|_| Reply::field("vid", "Enter a whole number."))?;
+            let vid: i64 = t.parse().map_err(|_| "Enter a whole number.".to_owned())?;
             if !(0..=4094).contains(&vid) {
-                return Err(Reply::field("vid", "VID must be between 0 and 4094."));
+                return Err("VID must be between 0 and 4094.".into());
             }
             Ok(Some(vid))
         }
@@ -167,16 +167,16 @@ fn clean_vid(text: Option<&str>, required: bool) -> Result<Option<i64>, Reply> {
 
 /// The `mtu` of a VLAN form: `IntegerField(min_value=552)`, then
 /// `VLAN.clean_mtu` (552-65535).
-fn clean_mtu(text: Option<&str>) -> Result<Option<i64>, Reply> {
+fn clean_mtu(text: Option<&str>) -> Result<Option<i64>, String> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(t) => {
-            let mtu: i64 = t.parse().map_err(|_| Reply::field("mtu", "Enter a whole number."))?;
+            let mtu: i64 = t.parse().map_err(|_| "Enter a whole number.".to_owned())?;
             if mtu < 552 {
-                return Err(Reply::field("mtu", at_least(552)));
+                return Err(at_least(552));
             }
             if mtu > 65535 {
-                return Err(Reply::field("mtu", "MTU must be between 552 and 65535."));
+                return Err("MTU must be between 552 and 65535.".into());
             }
             Ok(Some(mtu))
         }
@@ -197,8 +197,8 @@ fn vlans(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
                 region.vlans.values().filter(|v| v.fabric == fabric).map(|v| json::vlan(region, v)).collect::<Vec<_>>(),
             )));
         }
-        let vid = clean_vid(ctx.arg("vid"), true)?.unwrap_or(0);
-        let mtu = clean_mtu(ctx.arg("mtu"))?.unwrap_or(1500);
+        let vid = clean_vid(ctx.arg("vid"), true).map_err(|m| Reply::field("vid", m))?.unwrap_or(0);
+        let mtu = clean_mtu(ctx.arg("mtu")).map_err(|m| Reply::field("mtu", m))?.unwrap_or(1500);
         if ctx.world.region.vlans.values().any(|v| v.fabric == fabric && v.vid == vid) {
             return Err(Reply::field("__all__", VLAN_TAKEN));
         }
@@ -232,48 +232,61 @@ fn vlans(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 }
 
 /// `PUT` of a VLAN with `VLANForm`'s checks and texts (MaaS 2.9.2
-/// forms/vlan.py and models/vlan.py).
+/// forms/vlan.py and models/vlan.py). As MaaS's `APIEditMixin`, a field not
+/// sent keeps the VLAN's value and is validated like a sent one (so an
+/// update of a VLAN serving DHCP checks its dynamic range again). Field
+/// errors come in field order, then `clean()`'s first, then the model's.
 fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
     let Some(mut vlan) = ctx.world.region.vlans.get(&id).cloned() else {
         return Err(Reply::not_found("VLAN"));
     };
     let was = vlan.clone();
-    if let Some(vid) = clean_vid(ctx.arg("vid"), false)?
-        && vid != vlan.vid
-    {
-        if ctx.world.region.vlans.values().any(|v| v.fabric == vlan.fabric && v.vid == vid && v.id != id) {
-            return Err(Reply::field("__all__", VLAN_TAKEN));
-        }
-        vlan.vid = vid;
-    }
-    if let Some(mtu) = clean_mtu(ctx.arg("mtu"))? {
-        vlan.mtu = mtu;
-    }
+    let region = &ctx.world.region;
+    let mut errors: Vec<(&str, String)> = Vec::new();
+    // Fields: name, description, vid, mtu, dhcp_on, primary_rack,
+    // secondary_rack, relay_vlan, space.
     if let Some(name) = ctx.arg("name") {
         vlan.name = name.to_owned();
     }
     if let Some(d) = ctx.arg("description") {
         vlan.description = d.to_owned();
     }
-    if let Some(space) = ctx.arg("space") {
-        vlan.space = (!space.is_empty() && space != "undefined").then(|| space.to_owned());
+    match clean_vid(ctx.arg("vid"), false) {
+        Ok(Some(vid)) => vlan.vid = vid,
+        Ok(None) => {}
+        Err(message) => errors.push(("vid", message)),
     }
-    // Field errors first (racks, relay_vlan, dhcp_on), then clean().
-    let rack = |field: &'static str| -> Result<Option<Option<String>>, Reply> {
+    match clean_mtu(ctx.arg("mtu")) {
+        Ok(Some(mtu)) => vlan.mtu = mtu,
+        Ok(None) => {}
+        Err(message) => errors.push(("mtu", message)),
+    }
+    let dhcp_on = ctx.arg("dhcp_on").map(super::form::parse_bool).unwrap_or(was.dhcp_on);
+    let has_dynamic = region.subnets.values().filter(|s| s.vlan == id).any(|s| region.ranges_of(s.id).any(|r| r.kind == "dynamic"));
+    let dhcp_ok = !dhcp_on || has_dynamic;
+    if !dhcp_ok {
+        errors.push(("dhcp_on", "dhcp can only be turned on when a dynamic IP range is defined.".into()));
+    }
+    let rack = |field: &'static str, errors: &mut Vec<(&str, String)>| -> Option<Option<String>> {
         match ctx.arg(field) {
-            None => Ok(None),
-            Some(value) if value.is_empty() || value == "None" => Ok(Some(None)),
-            Some(value) => rack_choice(ctx, value, was.vid).map(|sid| Some(Some(sid))).ok_or_else(|| Reply::not_a_choice(field, value)),
+            None => None,
+            Some(value) if value.is_empty() || value == "None" => Some(None),
+            Some(value) => match rack_choice(ctx, value, was.vid) {
+                Some(sid) => Some(Some(sid)),
+                None => {
+                    errors.push((field, format!("Select a valid choice. {value} is not one of the available choices.")));
+                    None
+                }
+            },
         }
     };
-    let primary = rack("primary_rack")?;
-    let secondary = rack("secondary_rack")?;
+    let primary = rack("primary_rack", &mut errors);
+    let secondary = rack("secondary_rack", &mut errors);
     if let Some(relay) = ctx.arg("relay_vlan") {
-        // relay_vlan's choices: VLANs relaying nowhere, not this one; none
-        // while DHCP is on (except the current relay).
-        let region = &ctx.world.region;
-        vlan.relay_vlan = match relay.trim() {
-            "" | "None" => None,
+        // relay_vlan's choices: VLANs relaying nowhere, not this one; while
+        // this VLAN serves DHCP, none but its current relay.
+        match relay.trim() {
+            "" | "None" => vlan.relay_vlan = None,
             text => {
                 let chosen = text.parse::<i64>().ok().filter(|r| {
                     if was.dhcp_on {
@@ -282,52 +295,44 @@ fn update_vlan(ctx: &mut Ctx<'_>, id: i64) -> Result<(), Reply> {
                         *r != id && region.vlans.get(r).is_some_and(|v| v.relay_vlan.is_none())
                     }
                 });
-                Some(chosen.ok_or_else(|| Reply::field("relay_vlan", INVALID_MODEL_CHOICE))?)
+                match chosen {
+                    Some(r) => vlan.relay_vlan = Some(r),
+                    None => errors.push(("relay_vlan", INVALID_MODEL_CHOICE.into())),
+                }
             }
-        };
-    }
-    let dhcp_on = ctx.arg("dhcp_on").map(super::form::parse_bool);
-    if dhcp_on == Some(true) {
-        let region = &ctx.world.region;
-        let has_dynamic = region.subnets.values().filter(|s| s.vlan == id).any(|s| region.ranges_of(s.id).any(|r| r.kind == "dynamic"));
-        if !has_dynamic {
-            return Err(Reply::field("dhcp_on", "dhcp can only be turned on when a dynamic IP range is defined."));
         }
     }
-    // VLANForm.clean().
-    let mut primary_rack = match &primary {
-        Some(p) => p.clone(),
-        None => was.primary_rack.clone(),
-    };
-    let mut secondary_rack = match &secondary {
-        Some(s) => s.clone(),
-        None => was.secondary_rack.clone(),
-    };
-    if primary.as_ref().is_some_and(Option::is_none) && was.secondary_rack.is_some() {
-        // The secondary is promoted when the primary is removed.
+    if let Some(space) = ctx.arg("space") {
+        vlan.space = (!space.is_empty() && space != "undefined").then(|| space.to_owned());
+    }
+    // clean(): racks (the secondary is promoted when the primary goes; a
+    // primary set to the secondary drops the secondary), then DHCP.
+    let mut primary_rack = primary.clone().unwrap_or_else(|| was.primary_rack.clone());
+    let mut secondary_rack = secondary.clone().unwrap_or_else(|| was.secondary_rack.clone());
+    if primary_rack.is_none() && was.secondary_rack.is_some() {
         primary_rack = was.secondary_rack.clone();
         secondary_rack = None;
     }
-    if primary_rack.is_some() && primary_rack == was.secondary_rack && secondary.is_none() {
+    if primary_rack.is_some() && primary_rack == was.secondary_rack {
         secondary_rack = None;
     }
-    if let Some(Some(sid)) = &secondary
-        && was.primary_rack.as_deref() == Some(sid.as_str())
-        && primary.is_none()
-    {
-        return Err(Reply::field("__all__", format!("{sid} is already set as the primary rack controller")));
+    if let Some(sid) = secondary_rack.as_deref().filter(|s| was.primary_rack.as_deref() == Some(*s)) {
+        errors.push(("__all__", format!("{sid} is already set as the primary rack controller")));
+    } else if primary_rack.is_some() && primary_rack == secondary_rack {
+        errors.push(("__all__", "The primary and secondary rack must be different".into()));
+    } else if dhcp_on && dhcp_ok && primary_rack.is_none() {
+        errors.push(("__all__", "dhcp can only be turned on when a primary rack controller is set.".into()));
     }
-    if primary_rack.is_some() && primary_rack == secondary_rack {
-        return Err(Reply::field("__all__", "The primary and secondary rack must be different"));
+    // The model: (vid, fabric) unique.
+    if vlan.vid != was.vid && region.vlans.values().any(|v| v.fabric == vlan.fabric && v.vid == vlan.vid && v.id != id) {
+        errors.push(("__all__", VLAN_TAKEN.into()));
     }
-    if dhcp_on == Some(true) && primary_rack.is_none() {
-        return Err(Reply::field("__all__", "dhcp can only be turned on when a primary rack controller is set."));
+    if !errors.is_empty() {
+        return Err(Reply::fields(&errors));
     }
     vlan.primary_rack = primary_rack;
     vlan.secondary_rack = secondary_rack;
-    if let Some(on) = dhcp_on {
-        vlan.dhcp_on = on;
-    }
+    vlan.dhcp_on = dhcp_on;
     if vlan.dhcp_on {
         // VLANForm.save: a VLAN serving DHCP relays nowhere.
         vlan.relay_vlan = None;

@@ -522,6 +522,21 @@ async fn networking() {
         &client.call("PUT", &format!("{vlans}100/"), &[("relay_vlan", &vlan100)]).await,
         json!({"relay_vlan": [NO_SUCH_CHOICE]}),
     );
+    // APIEditMixin: fields not sent keep the VLAN's values and are checked
+    // again; while the VLAN serves DHCP it may relay nowhere new.
+    let rack = client.get("rackcontrollers/").await.json()[0]["system_id"].as_str().unwrap_or_default().to_owned();
+    let served = client.call("PUT", "fabrics/0/vlans/0/", &[("primary_rack", &rack), ("dhcp_on", "true")]).await;
+    assert_eq!((served.status, served.json()["dhcp_on"].clone()), (200, json!(true)), "{}", served.text());
+    form(
+        "relay while serving DHCP",
+        &client.call("PUT", "fabrics/0/vlans/0/", &[("relay_vlan", &vlan100)]).await,
+        json!({"relay_vlan": [NO_SUCH_CHOICE]}),
+    );
+    form(
+        "secondary equal to the primary",
+        &client.call("PUT", "fabrics/0/vlans/0/", &[("secondary_rack", &rack)]).await,
+        json!({"__all__": [format!("{rack} is already set as the primary rack controller")]}),
+    );
     text(
         "delete the default VLAN",
         &client.call("DELETE", &format!("{vlans}0/"), &[]).await,
