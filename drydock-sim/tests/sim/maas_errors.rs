@@ -26,7 +26,7 @@ fn text(case: &str, answer: &Answer, status: u16, want: &str) {
 async fn id_where(client: &Client, path: &str, key: &str, value: &str) -> String {
     let list = client.get(path).await.json();
     list.as_array()
-        .and_then(|items| items.iter().find(|item| item[key].as_str() == Some(value) || item[key].to_string() == value))
+        .and_then(|items| items.iter().find(|item| item[key].as_str() == Some(value)))
         .map(|item| item["id"].to_string())
         .unwrap_or_else(|| panic!("no {key}={value} in {path}: {list}"))
 }
