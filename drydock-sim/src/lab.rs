@@ -363,5 +363,6 @@ async fn respond(world: Shared, fixed_bmc: Option<String>, mut request: Request)
         }
         Body::Bson(bytes) => builder.content_type("application/bson").body(bytes),
         Body::Empty => builder.finish(),
+        Body::NotAllowed(allow) => builder.header("Allow", allow).content_type("text/html; charset=utf-8").finish(),
     }
 }

@@ -43,7 +43,6 @@ fn plain_vlan(region: &Region, vlan: &Vlan) -> Value {
         "primary_rack": vlan.primary_rack,
         "secondary_rack": vlan.secondary_rack,
         "space": vlan.space.as_deref().unwrap_or("undefined"),
-        "description": vlan.description,
         "resource_uri": format!("{API}/vlans/{}/", vlan.id),
     })
 }
@@ -57,7 +56,6 @@ pub fn fabric(region: &Region, id: i64) -> Value {
     json!({
         "id": fabric.id,
         "name": fabric.name,
-        "description": fabric.description,
         "class_type": fabric.class_type,
         "vlans": vlans,
         "resource_uri": format!("{API}/fabrics/{}/", fabric.id),
@@ -146,6 +144,22 @@ fn filesystem(fs: &Option<Filesystem>) -> Value {
     }
 }
 
+/// The `lvm-pv` filesystem MaaS puts on a volume group's physical volumes
+/// (the emulator keeps PV membership on the volume group instead).
+fn pv_filesystem(node: &Node, member: impl Fn(&VolumeGroup) -> bool, seed: &str) -> Option<Value> {
+    node.volume_groups.iter().any(member).then(|| {
+        // A UUID of its own, derived from the member's (stable across renders).
+        let uuid = match seed.get(4..) {
+            Some(rest) if seed.len() == 36 => format!("7e57{rest}"),
+            _ => format!(
+                "7e570000-0000-4000-8000-{:012x}",
+                seed.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) & 0xffff_ffff_ffff
+            ),
+        };
+        json!({"fstype": "lvm-pv", "label": null, "uuid": uuid, "mount_point": null, "mount_options": null})
+    })
+}
+
 fn used_for_fs(fs: &Filesystem) -> String {
     if fs.mount_point.is_empty() {
         format!("Unmounted {} formatted filesystem", fs.fstype)
@@ -174,7 +188,7 @@ pub fn partition(node: &Node, device: &BlockDevice, part: &Partition) -> Value {
         "system_id": node.system_id,
         "device_id": device.id,
         "path": format!("/dev/disk/by-dname/{}-part{}", device.name, part.number),
-        "filesystem": filesystem(&part.filesystem),
+        "filesystem": pv_filesystem(node, |vg| vg.pv_partitions.contains(&part.id), &part.uuid).unwrap_or_else(|| filesystem(&part.filesystem)),
         "used_for": used_for,
         "resource_uri": format!("{API}/nodes/{}/blockdevices/{}/partition/{}", node.system_id, device.id, part.id),
     })
@@ -186,7 +200,8 @@ pub fn block_device(node: &Node, device: &BlockDevice) -> Value {
     let used_for = if let Some(fs) = &device.filesystem {
         used_for_fs(fs)
     } else if device_is_pv(node, device.id) {
-        "LVM volume".to_owned()
+        let vg = node.volume_groups.iter().find(|vg| vg.pv_devices.contains(&device.id));
+        format!("LVM volume for {}", vg.map(|v| v.name.as_str()).unwrap_or(""))
     } else if device.partition_table.is_some() {
         format!(
             "{} partitioned with {} partition{}",
@@ -214,10 +229,11 @@ pub fn block_device(node: &Node, device: &BlockDevice) -> Value {
         "used_size": device.size - available.min(device.size),
         "used_for": used_for,
         "tags": device.tags,
-        "filesystem": filesystem(&device.filesystem),
+        "filesystem": pv_filesystem(node, |vg| vg.pv_devices.contains(&device.id), device.uuid.as_deref().unwrap_or(&device.name))
+            .unwrap_or_else(|| filesystem(&device.filesystem)),
         "partition_table_type": device.partition_table,
         "partitions": partitions,
-        "firmware_version": null,
+        "firmware_version": if device.lv_of.is_some() { Value::Null } else { Value::from("1.0") },
         "storage_pool": null,
         "numa_node": 0,
         "resource_uri": format!("{API}/nodes/{}/blockdevices/{}/", node.system_id, device.id),
@@ -394,13 +410,28 @@ pub fn node(region: &Region, node: &Node, power: &str) -> Value {
         "current_commissioning_result_id": node.results.iter().find(|r| r.result_type == 0).map(|r| r.id),
         "current_testing_result_id": node.results.iter().find(|r| r.result_type == 2).map(|r| r.id),
         "current_installation_result_id": node.results.iter().find(|r| r.result_type == 1).map(|r| r.id),
-        "hardware_info": {"system_vendor": "Simulated", "system_product": "drydock-sim", "cpu_model": "Simulated CPU"},
+        "hardware_info": {"system_vendor": "Simulated", "system_product": "drydock-sim", "system_version": "1.0",
+                          "system_serial": node.system_id, "cpu_model": "Simulated CPU", "mainboard_vendor": "Simulated",
+                          "mainboard_product": "drydock-sim", "mainboard_firmware_version": "1.0",
+                          "mainboard_firmware_date": "01/01/2026"},
         "address_ttl": null,
         "disable_ipv4": false,
+        "iscsiblockdevice_set": [],
+        "pod": null,
     });
+    // Per-category test statuses (MaaS 2.5+): no category runs separately
+    // here, so each reads -1 / Unknown.
+    for category in ["cpu", "memory", "storage", "interface", "other"] {
+        value[format!("{category}_test_status")] = Value::from(-1);
+        value[format!("{category}_test_status_name")] = Value::from("Unknown");
+    }
     if is_rack {
-        value["status"] = Value::Null;
-        value["status_name"] = Value::Null;
+        // A rack controller carries only the controller fields of MaaS's
+        // DISPLAYED_RACK_CONTROLLER_FIELDS (no status, owner or storage).
+        if let Value::Object(map) = &mut value {
+            map.retain(|key, _| RACK_FIELDS.contains(&key.as_str()));
+        }
+        value["status_action"] = Value::Null;
         value["version"] = Value::from("3.4.0");
         let services: Vec<Value> =
             node.services.iter().map(|(name, status)| json!({"name": name, "status": status, "status_info": ""})).collect();
@@ -415,6 +446,49 @@ pub fn node(region: &Region, node: &Node, power: &str) -> Value {
     }
     value
 }
+
+/// The fields of a rack controller (MaaS 2.9.2 api/rackcontrollers.py
+/// `DISPLAYED_RACK_CONTROLLER_FIELDS`, less `hardware_uuid`), besides
+/// `service_set`, `version` and `resource_uri`, added after.
+const RACK_FIELDS: [&str; 37] = [
+    "system_id",
+    "hostname",
+    "description",
+    "domain",
+    "fqdn",
+    "architecture",
+    "cpu_count",
+    "cpu_speed",
+    "memory",
+    "swap_size",
+    "osystem",
+    "distro_series",
+    "power_type",
+    "power_state",
+    "ip_addresses",
+    "interface_set",
+    "zone",
+    "status_action",
+    "node_type",
+    "node_type_name",
+    "current_commissioning_result_id",
+    "current_testing_result_id",
+    "current_installation_result_id",
+    "commissioning_status",
+    "commissioning_status_name",
+    "testing_status",
+    "testing_status_name",
+    "cpu_test_status",
+    "cpu_test_status_name",
+    "memory_test_status",
+    "memory_test_status_name",
+    "storage_test_status",
+    "storage_test_status_name",
+    "other_test_status",
+    "other_test_status_name",
+    "hardware_info",
+    "tag_names",
+];
 
 /// Rendered node JSON, reusing the node's cache when still valid.
 pub fn node_text(region: &Region, item: &Node, power: &str) -> Arc<str> {

@@ -2,9 +2,10 @@
 //! allocate, the per-machine ops (commission, deploy, release, ...) and
 //! power (compat: drivers.md §3.3 "Machines and nodes", §3.6).
 
+use super::django::{already_exists, hostname_problem, py_repr};
 use super::lifecycle::{self, apply_to, restore_networking, start_phase};
 use super::model::{Phase, PowerState, Status};
-use super::storage::{LayoutRequest, parse_size};
+use super::storage::LayoutRequest;
 use super::{Body, Ctx, HResult, Reply, join_array, json};
 use crate::scenario::{InterfaceSeed, MachineSeed};
 use base64::Engine as _;
@@ -132,17 +133,27 @@ pub(crate) fn warm_cache(world: &mut crate::world::World, from: usize, batch: us
     (next < world.region.machines.len()).then_some(next)
 }
 
+/// MaaS's `MAC_RE`: six groups of 1-2 hex digits joined by `:` or `-`, or
+/// three groups of 3-4 joined by one character (`0011.2233.4455`).
 fn valid_mac(mac: &str) -> bool {
-    let parts: Vec<&str> = mac.split([':', '-']).collect();
-    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+    let mac = mac.trim();
+    let hex = |p: &str, lo: usize, hi: usize| (lo..=hi).contains(&p.len()) && p.chars().all(|c| c.is_ascii_hexdigit());
+    for sep in [':', '-'] {
+        let parts: Vec<&str> = mac.split(sep).collect();
+        if parts.len() == 6 && parts.iter().all(|p| hex(p, 1, 2)) {
+            return true;
+        }
+    }
+    let dotted: Vec<&str> = mac.split(|c: char| !c.is_ascii_hexdigit()).collect();
+    dotted.len() == 3 && dotted.iter().all(|p| hex(p, 3, 4)) && mac.chars().filter(|c| !c.is_ascii_hexdigit()).count() == 2
 }
 
 fn list(ctx: &mut Ctx<'_>, kind: Kind) -> HResult {
     let hostnames = ctx.args.all("hostname").to_vec();
-    let macs: Vec<String> = ctx.args.all("mac_address").iter().map(|m| m.to_ascii_lowercase().replace('-', ":")).collect();
-    if let Some(bad) = macs.iter().find(|m| !valid_mac(m)) {
+    if let Some(bad) = ctx.args.all("mac_address").iter().find(|m| !valid_mac(m)) {
         return Err(Reply::field("mac_address", format!("'{bad}' is not a valid MAC address.")));
     }
+    let macs: Vec<String> = ctx.args.all("mac_address").iter().map(|m| m.trim().to_ascii_lowercase().replace('-', ":")).collect();
     let ids = ctx.args.all("id").to_vec();
     let domains = ctx.args.all("domain").to_vec();
     let zones = ctx.args.all("zone").to_vec();
@@ -185,12 +196,15 @@ fn read(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     Ok(render(ctx, &sid))
 }
 
-fn valid_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+/// The hostname problem MaaS reports first (`Node.hostname`: validator,
+/// then uniqueness), if any.
+fn hostname_error(ctx: &Ctx<'_>, hostname: &str, own: Option<&str>) -> Option<Reply> {
+    if let Some(problem) = hostname_problem(hostname) {
+        return Some(Reply::field("hostname", problem));
+    }
+    let region = &ctx.world.region;
+    let taken = region.machines.values().chain(region.racks.values()).any(|n| n.hostname == hostname && Some(n.system_id.as_str()) != own);
+    taken.then(|| Reply::field("hostname", already_exists("Node", "Hostname")))
 }
 
 const POWER_TYPES: [&str; 9] = ["manual", "ipmi", "redfish", "virsh", "amt", "lxd", "webhook", "wedge", "apc"];
@@ -214,7 +228,7 @@ fn power_params_from_args(ctx: &Ctx<'_>) -> Map<String, Value> {
 fn create(ctx: &mut Ctx<'_>) -> HResult {
     let power_type = ctx.arg("power_type").unwrap_or("manual").to_owned();
     if !POWER_TYPES.contains(&power_type.as_str()) {
-        return Err(Reply::field("power_type", format!("'{power_type}' is not a valid power_type.")));
+        return Err(Reply::not_a_choice("power_type", &power_type));
     }
     let macs = ctx.args.all("mac_addresses").to_vec();
     if macs.is_empty() {
@@ -224,10 +238,8 @@ fn create(ctx: &mut Ctx<'_>) -> HResult {
         return Err(Reply::field("mac_addresses", format!("'{bad}' is not a valid MAC address.")));
     }
     let hostname = ctx.arg("hostname").filter(|h| !h.is_empty()).map(str::to_owned);
-    if let Some(h) = &hostname
-        && (!valid_hostname(h) || ctx.world.region.machines.values().any(|m| &m.hostname == h))
-    {
-        return Err(Reply::field("hostname", format!("Node with hostname \"{h}\" already exists or is invalid.")));
+    if let Some(error) = hostname.as_deref().and_then(|h| hostname_error(ctx, h, None)) {
+        return Err(error);
     }
     let seed = MachineSeed {
         hostname,
@@ -261,10 +273,7 @@ fn allocate(ctx: &mut Ctx<'_>) -> HResult {
         .find(|m| zone.as_ref().is_none_or(|z| z == &m.zone))
         .map(|m| m.system_id.clone());
     let Some(sid) = found else {
-        return Err(Reply::conflict(match wanted_sid {
-            Some(sid) => format!("No machine with system ID {sid} available."),
-            None => "No machine matching the given constraints.".to_owned(),
-        }));
+        return Err(Reply::conflict(not_available(ctx)));
     };
     let user = ctx.user.clone();
     if let Some(node) = ctx.world.region.node_mut(&sid) {
@@ -275,40 +284,78 @@ fn allocate(ctx: &mut Ctx<'_>) -> HResult {
     Ok(render(ctx, &sid))
 }
 
+/// MaaS's 409 text when nothing matches `allocate` (`NodesNotAvailable`):
+/// the posted fields as Python's `str()` of `[(name, [values])]`, then the
+/// constraints the form understood, Juju-style and sorted.
+fn not_available(ctx: &Ctx<'_>) -> String {
+    let input: Vec<String> = ctx
+        .args
+        .fields()
+        .iter()
+        .map(|(name, values)| {
+            let values: Vec<String> = values.iter().map(|v| py_repr(v)).collect();
+            format!("({}, [{}])", py_repr(name), values.join(", "))
+        })
+        .collect();
+    let described: Vec<String> = ["name", "system_id", "tags", "zone"]
+        .iter()
+        .filter_map(|field| {
+            let values: Vec<&str> = ctx.args.all(field).iter().map(String::as_str).filter(|v| !v.is_empty()).collect();
+            match (*field, values.as_slice()) {
+                (_, []) => None,
+                ("tags", all) => Some(format!(
+                    "tags={}",
+                    all.iter().flat_map(|t| t.split([',', ' '])).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(",")
+                )),
+                (name, [.., last]) => Some(format!("{name}={last}")),
+            }
+        })
+        .collect();
+    if described.is_empty() {
+        "No machine available.".to_owned()
+    } else {
+        format!("No available machine matches constraints: [{}] (resolved to \"{}\")", input.join(", "), described.join(" "))
+    }
+}
+
 fn update(ctx: &mut Ctx<'_>) -> HResult {
     let sid = ctx.param("system_id").to_owned();
     if ctx.world.region.node(&sid).is_none() {
         return Err(Reply::not_found("Node"));
     }
-    if let Some(hostname) = ctx.arg("hostname") {
-        let taken = ctx.world.region.machines.values().any(|m| m.hostname == hostname && m.system_id != sid);
-        if !valid_hostname(hostname) || taken {
-            return Err(Reply::field("hostname", format!("Node with hostname \"{hostname}\" already exists or is invalid.")));
-        }
+    if let Some(error) = ctx.arg("hostname").filter(|h| !h.is_empty()).and_then(|h| hostname_error(ctx, h, Some(&sid))) {
+        return Err(error);
     }
-    let domain = match ctx.arg("domain") {
+    // NodeForm.clean_domain: an id, else a name; an unknown name answers
+    // "Unable to find domain <name>" (an unknown numeric id makes MaaS 2.9
+    // fail with a 500; the emulator gives the same 400 as for a name).
+    let domain = match ctx.arg("domain").filter(|d| !d.is_empty()) {
         Some(d) => Some(
             ctx.world
                 .region
                 .domains
                 .iter()
-                .find(|(id, (name, _, _))| name == d || id.to_string() == d)
+                .find(|(id, (name, _, _))| match d.parse::<i64>() {
+                    Ok(wanted) => **id == wanted,
+                    Err(_) => name == d,
+                })
                 .map(|(id, _)| *id)
-                .ok_or_else(|| Reply::field("domain", "Select a valid choice. That choice is not one of the available choices."))?,
+                .ok_or_else(|| Reply::field("domain", format!("Unable to find domain {d}")))?,
         ),
         None => None,
     };
     if let Some(pt) = ctx.arg("power_type")
+        && !pt.is_empty()
         && !POWER_TYPES.contains(&pt)
     {
-        return Err(Reply::field("power_type", format!("'{pt}' is not a valid power_type.")));
+        return Err(Reply::not_a_choice("power_type", pt));
     }
     let params = power_params_from_args(ctx);
     let args = ctx.args.clone();
     let Some(node) = ctx.world.region.node_mut(&sid) else {
         return Err(Reply::not_found("Node"));
     };
-    if let Some(v) = args.get("hostname") {
+    if let Some(v) = args.get_nonempty("hostname") {
         node.hostname = v.to_owned();
     }
     if let Some(d) = domain {
@@ -320,7 +367,7 @@ fn update(ctx: &mut Ctx<'_>) -> HResult {
     if let Some(v) = args.get("architecture") {
         node.architecture = v.to_owned();
     }
-    if let Some(v) = args.get("power_type") {
+    if let Some(v) = args.get_nonempty("power_type") {
         if v != node.power_type {
             node.power_parameters.clear();
         }
@@ -392,12 +439,12 @@ fn details(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 }
 
 fn commission(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
-    let status = ctx.world.region.machines.get(sid).map(|m| m.status).ok_or_else(|| Reply::not_found("Machine"))?;
-    if !matches!(
-        status,
-        Status::New | Status::Ready | Status::Broken | Status::Missing | Status::FailedCommissioning | Status::FailedTesting
-    ) {
-        return Err(Reply::conflict(format!("Unable to be commissioned because of the current state ('{}').", status.name())));
+    let (status, locked) = ctx.world.region.machines.get(sid).map(|m| (m.status, m.locked)).ok_or_else(|| Reply::not_found("Machine"))?;
+    // CommissionForm.clean: the node action `commission` must be available
+    // (node_action.Commission: New, Failed commissioning, Ready, Broken; not
+    // locked), else a non-field form error.
+    if locked || !matches!(status, Status::New | Status::Ready | Status::Broken | Status::FailedCommissioning) {
+        return Err(Reply::field("__all__", "Commission is not available because of the current state of the node."));
     }
     let mut flags = Map::new();
     for name in ["enable_ssh", "skip_bmc_config", "skip_networking", "skip_storage"] {
@@ -465,16 +512,11 @@ fn release_one(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
 }
 
 fn deploy(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
-    let mut status = machine(ctx)?.status;
-    if status == Status::Ready {
-        let user = ctx.user.clone();
-        if let Some(node) = ctx.world.region.node_mut(sid) {
-            node.status = Status::Allocated;
-            node.owner = Some(user);
-        }
-        status = Status::Allocated;
-    }
-    if status != Status::Allocated {
+    // A Ready machine is acquired first; MaaS runs the request in one
+    // transaction, so a refused deploy leaves it Ready (the emulator
+    // acquires only once every check passed).
+    let status = machine(ctx)?.status;
+    if !matches!(status, Status::Ready | Status::Allocated) {
         return Err(Reply::conflict(format!("Can't deploy a machine that is in the '{}' state", status.name())));
     }
     let series_arg = ctx.arg("distro_series").filter(|s| !s.is_empty()).unwrap_or("focal").to_owned();
@@ -486,18 +528,19 @@ fn deploy(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
     let kernels: Vec<String> =
         resources.iter().filter(|r| r.1 == wanted).filter_map(|r| r.2.split('/').nth(1).map(str::to_owned)).collect();
     if kernels.is_empty() {
-        let mut releases: Vec<String> = resources.iter().filter(|r| r.1.starts_with("ubuntu/")).map(|r| format!("'{}'", r.1)).collect();
+        // MachineForm's distro_series choices: the default ('') first, then
+        // every usable `<os>/<release>`.
+        let mut releases: Vec<&str> = vec![""];
+        releases.extend(resources.iter().filter(|r| r.1.starts_with("ubuntu/")).map(|r| r.1.as_str()));
         releases.dedup();
-        return Err(Reply::field(
-            "distro_series",
-            format!("'{series_arg}' is not a valid distro_series.  It should be one of: {}.", releases.join(", ")),
-        ));
+        return Err(Reply::invalid_choice("distro_series", &series_arg, "distro_series", &releases));
     }
     let hwe = ctx.arg("hwe_kernel").filter(|s| !s.is_empty()).map(str::to_owned);
     if let Some(k) = &hwe
         && !kernels.contains(k)
     {
-        return Err(Reply::field("hwe_kernel", format!("{k} is not available for {wanted} on amd64/generic.")));
+        let arch = machine(ctx)?.architecture.clone();
+        return Err(Reply::field("hwe_kernel", format!("{k} is not available for {wanted} on {arch}.")));
     }
     let default_kernel = kernels.iter().find(|k| k.starts_with("ga-")).or(kernels.first()).cloned().unwrap_or_default();
     let user_data = match ctx.arg("user_data").filter(|s| !s.is_empty()) {
@@ -510,7 +553,11 @@ fn deploy(ctx: &mut Ctx<'_>, sid: &str) -> HResult {
         }
         None => None,
     };
+    let user = ctx.user.clone();
     if let Some(node) = ctx.world.region.node_mut(sid) {
+        if status == Status::Ready {
+            node.owner = Some(user);
+        }
         node.previous_status = Status::Allocated;
         node.status = Status::Deploying;
         node.osystem = "ubuntu".into();
@@ -544,7 +591,7 @@ fn machine_op(ctx: &mut Ctx<'_>, op: &str) -> HResult {
             let back = match status {
                 Status::Commissioning | Status::Testing | Status::Deploying | Status::DiskErasing => machine(ctx)?.previous_status,
                 _ => {
-                    return Err(Reply::conflict(format!("Node cannot be aborted in its current state ('{}').", status.name())));
+                    return Err(Reply::conflict(format!("Cannot abort in current state: node {sid} is in state {}.", status.name())));
                 }
             };
             if let Some(node) = ctx.world.region.node_mut(&sid) {
@@ -553,6 +600,11 @@ fn machine_op(ctx: &mut Ctx<'_>, op: &str) -> HResult {
             }
         }
         "mark_broken" => {
+            // MaaS 2.9: only the machine's owner may mark it broken (403,
+            // empty body, otherwise).
+            if machine(ctx)?.owner.as_deref() != Some(ctx.user.as_str()) {
+                return Err(Reply::text(403, ""));
+            }
             if let Some(node) = ctx.world.region.node_mut(&sid) {
                 node.previous_status = status;
                 node.status = Status::Broken;
@@ -561,21 +613,34 @@ fn machine_op(ctx: &mut Ctx<'_>, op: &str) -> HResult {
         }
         "mark_fixed" => {
             if status != Status::Broken {
-                return Err(Reply::conflict(format!("Unable to be fixed because of the current state ('{}').", status.name())));
+                return Err(Reply::conflict("Can't mark a non-broken node as 'Ready'."));
             }
             if let Some(node) = ctx.world.region.node_mut(&sid) {
                 node.status = Status::Ready;
             }
         }
         "lock" | "unlock" => {
+            let locked = machine(ctx)?.locked;
+            if op == "lock" && locked {
+                return Err(Reply::conflict("Machine is already locked"));
+            }
+            if op == "unlock" && !locked {
+                return Err(Reply::conflict("Machine is not locked"));
+            }
             if let Some(node) = ctx.world.region.node_mut(&sid) {
                 node.locked = op == "lock";
             }
         }
         "set_workload_annotations" | "set_owner_data" => {
-            let owned = machine(ctx)?.owner.is_some();
-            if !owned {
-                return Err(Reply::conflict("Cannot set workload annotation: it hasn't been acquired."));
+            // The caller must own the machine. `set_owner_data` is the 2.x op
+            // (its text); `set_workload_annotations` exists from MaaS 3.0 on
+            // (the original driver sends it) with its 3.x text.
+            if machine(ctx)?.owner.as_deref() != Some(ctx.user.as_str()) {
+                return Err(Reply::conflict(if op == "set_owner_data" {
+                    "Cannot set owner data: it hasn't been allocated."
+                } else {
+                    "Cannot set workload annotation: it hasn't been acquired."
+                }));
             }
             let fields: Vec<(String, String)> =
                 ctx.args.fields().iter().map(|(k, v)| (k.clone(), v.last().cloned().unwrap_or_default())).collect();
@@ -591,16 +656,17 @@ fn machine_op(ctx: &mut Ctx<'_>, op: &str) -> HResult {
         }
         "restore_networking_configuration" => {
             if !matches!(status, Status::Ready | Status::FailedTesting) {
-                return Err(Reply::conflict(format!(
-                    "Machine must be in a ready or failed testing state to restore networking configuration (currently '{}').",
-                    status.name()
-                )));
+                return Err(Reply::conflict("Machine must be in a ready or failed testing state to restore networking configuration"));
             }
             restore_networking(ctx.world, &sid);
         }
         "restore_storage_configuration" | "restore_default_configuration" => {
             if !matches!(status, Status::Ready | Status::FailedTesting) {
-                return Err(Reply::conflict("Machine must be in a ready or failed testing state to restore storage configuration."));
+                return Err(Reply::conflict(if op == "restore_default_configuration" {
+                    "Machine must be in a ready or failed testing state to restore default networking and storage configuration."
+                } else {
+                    "Machine must be in a ready or failed testing state to restore storage configuration."
+                }));
             }
             if op == "restore_default_configuration" {
                 restore_networking(ctx.world, &sid);
@@ -622,45 +688,150 @@ fn machine_op(ctx: &mut Ctx<'_>, op: &str) -> HResult {
     Ok(render(ctx, &sid))
 }
 
+/// `set_storage_layout`'s layouts, in MaaS's order (`STORAGE_LAYOUTS`).
+const LAYOUTS: [&str; 5] = ["flat", "lvm", "bcache", "vmfs6", "blank"];
+const EFI_SIZE: i128 = 512 * 1024 * 1024;
+const MIN_BOOT: i128 = 512 * 1024 * 1024;
+const MIN_ROOT: i128 = 3 * 1024 * 1024 * 1024;
+
+/// A `BytesOrPercentageField` value.
+#[derive(Clone, Copy)]
+enum Size {
+    Bytes(i128),
+    Percent(f64),
+}
+
+/// MaaS's `BytesOrPercentageField`: `N%`, or an integer with an optional SI
+/// suffix (`K`, `M`, `G`, `T`, `P`, `E`; powers of 1000); else "Enter a valid
+/// value.".
+fn bytes_or_percent(text: &str) -> Option<Size> {
+    if let Some(number) = text.strip_suffix('%') {
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        let digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+        return (!whole.is_empty() && digits(whole) && digits(fraction)).then(|| number.parse().ok().map(Size::Percent)).flatten();
+    }
+    super::django::bytes_field(text).map(Size::Bytes)
+}
+
+/// `calculate_size_from_percentage`: `ceil(size * pct / 100)`.
+fn percent_of(size: i128, percent: f64) -> i128 {
+    (size as f64 * percent / 100.0).ceil() as i128
+}
+
+/// `set_storage_layout` with MaaS's validation order and texts
+/// (`StorageLayoutForm`, then the layout form's fields `boot_size`,
+/// `root_size`, [`vg_name`, `lv_name`, `lv_size`], `root_device`, then its
+/// `clean()`; compat: storage_layouts.py of MaaS 2.9.2).
 fn set_storage_layout(ctx: &mut Ctx<'_>, sid: &str, status: Status) -> Result<(), Reply> {
     if status != Status::Ready {
         return Err(Reply::conflict("Cannot change the storage layout on a machine that is not Ready."));
     }
-    let layout = ctx.arg("storage_layout").ok_or_else(|| Reply::field("storage_layout", "This field is required."))?.to_owned();
+    let layout =
+        ctx.arg("storage_layout").filter(|l| !l.is_empty()).ok_or_else(|| Reply::field("storage_layout", super::REQUIRED))?.to_owned();
+    if !LAYOUTS.contains(&layout.as_str()) {
+        return Err(Reply::invalid_choice("storage_layout", &layout, "storage_layout", &LAYOUTS));
+    }
     let node = machine(ctx)?;
+    let mut physical: Vec<&super::model::BlockDevice> = node.block_devices.iter().filter(|d| d.lv_of.is_none()).collect();
+    physical.sort_by_key(|d| d.id);
     let boot_disk = super::storage::boot_disk_id(node).and_then(|id| node.block_devices.iter().find(|d| d.id == id));
-    let disk_size = boot_disk.map(|d| d.size).unwrap_or(0);
+    let disk_size = boot_disk.map(|d| i128::from(d.size)).unwrap_or(0);
+    let mut errors: Vec<(&str, String)> = Vec::new();
+    let field_size = |name: &'static str, errors: &mut Vec<(&str, String)>| -> Option<Size> {
+        let text = ctx.arg(name).filter(|t| !t.is_empty())?;
+        let parsed = bytes_or_percent(text);
+        if parsed.is_none() {
+            errors.push((name, "Enter a valid value.".into()));
+        }
+        parsed
+    };
+    let clean_size = |name: &'static str, min: i128, max: i128, errors: &mut Vec<(&str, String)>| -> Option<i128> {
+        let size = match field_size(name, errors)? {
+            Size::Bytes(b) => b,
+            Size::Percent(p) => percent_of(disk_size - EFI_SIZE, p),
+        };
+        boot_disk?;
+        if size < min {
+            errors.push((name, format!("Size is too small. Minimum size is {min}.")));
+            None
+        } else if size > max {
+            errors.push((name, format!("Size is too large. Maximum size is {max}.")));
+            None
+        } else {
+            Some(size)
+        }
+    };
+    let boot_size = clean_size("boot_size", MIN_BOOT, disk_size - EFI_SIZE - MIN_ROOT, &mut errors);
+    let root_size = clean_size("root_size", MIN_ROOT, disk_size - EFI_SIZE - MIN_BOOT, &mut errors);
+    let lv_size = if layout == "lvm" { field_size("lv_size", &mut errors) } else { None };
+    let ids: Vec<String> = physical.iter().map(|d| d.id.to_string()).collect();
     let root_device = match ctx.arg("root_device").filter(|s| !s.is_empty()) {
-        Some(text) => Some(
-            node.block_devices
-                .iter()
-                .find(|d| d.lv_of.is_none() && (d.id.to_string() == text || d.name == text))
-                .map(|d| d.id)
-                .ok_or_else(|| Reply::field("root_device", "Select a valid choice."))?,
-        ),
+        Some(text) if ids.iter().any(|id| id == text) => text.parse::<i64>().ok(),
+        Some(text) => {
+            let choices: Vec<&str> = ids.iter().map(String::as_str).collect();
+            errors.push(("root_device", super::invalid_choice_text(text, "root_device", &choices)));
+            None
+        }
         None => None,
     };
-    let size = |name: &str| -> Result<Option<u64>, Reply> {
-        match ctx.arg(name).filter(|s| !s.is_empty()) {
-            Some(text) => parse_size(text, disk_size).map(Some).ok_or_else(|| Reply::field(name, format!("'{text}' is not a valid size."))),
-            None => Ok(None),
+    // clean(): no disk at all is not a form error but a 400 text.
+    if physical.is_empty() {
+        return Err(Reply::text(400, "Machine is missing a boot disk; no storage layout can be applied."));
+    }
+    let total = EFI_SIZE + boot_size.unwrap_or(0);
+    if let Some(root) = root_size
+        && total + root > disk_size
+    {
+        errors.push((
+            "__all__",
+            "Size of the boot partition and root partition are larger than the available space on the boot disk.".into(),
+        ));
+    } else if let Some(lv) = lv_size {
+        let root = root_size.unwrap_or(disk_size - EFI_SIZE - boot_size.unwrap_or(0));
+        let lv = match lv {
+            Size::Bytes(b) => b,
+            Size::Percent(p) => percent_of(root, p),
+        };
+        if lv < MIN_ROOT {
+            errors.push(("lv_size", format!("Size is too small. Minimum size is {MIN_ROOT}.")));
         }
-    };
+        if lv > root {
+            errors.push(("lv_size", format!("Size is too large. Maximum size is {root}.")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Reply::fields(&errors));
+    }
+    match layout.as_str() {
+        "bcache" => {
+            // The emulator models no SSDs, so there is never a cache device.
+            return Err(Reply::text(
+                400,
+                "Failed to configure storage layout 'bcache': Node doesn't have an available cache device to setup bcache.",
+            ));
+        }
+        "vmfs6" => return Err(Reply::text(400, "Failed to configure storage layout 'vmfs6': not emulated by drydock-sim.")),
+        _ => {}
+    }
+    let to_u64 = |size: i128| u64::try_from(size).unwrap_or(0);
     let request = LayoutRequest {
         layout,
-        boot_size: size("boot_size")?.unwrap_or(0),
+        boot_size: boot_size.map(to_u64).unwrap_or(0),
         root_device,
-        root_size: size("root_size")?,
+        root_size: root_size.map(to_u64),
         vg_name: ctx.arg("vg_name").filter(|s| !s.is_empty()).unwrap_or("vgroot").to_owned(),
         lv_name: ctx.arg("lv_name").filter(|s| !s.is_empty()).unwrap_or("lvroot").to_owned(),
-        lv_size: size("lv_size")?,
-        lv_percent: ctx.arg("lv_size").and_then(|t| t.trim().strip_suffix('%')).and_then(|p| p.trim().parse().ok()),
+        lv_size: match lv_size {
+            Some(Size::Bytes(b)) => Some(to_u64(b)),
+            _ => None,
+        },
+        lv_percent: match lv_size {
+            Some(Size::Percent(p)) => Some(p),
+            _ => None,
+        },
     };
     apply_to(ctx.world, sid, &request).map_err(|errors| {
-        let mut map = Map::new();
-        for (field, message) in errors {
-            map.insert(field, j!([message]));
-        }
-        Reply { status: 400, body: Body::Json(Value::Object(map)) }
+        let errors: Vec<(&str, String)> = errors.iter().map(|(field, message)| (field.as_str(), message.clone())).collect();
+        Reply::fields(&errors)
     })
 }

@@ -6,6 +6,7 @@
 //! they never touch HTTP types, so they can be unit-tested directly.
 
 pub mod describe;
+pub(crate) mod django;
 pub mod form;
 pub mod ip;
 pub mod json;
@@ -34,6 +35,8 @@ pub(crate) enum Body {
     Text(String),
     Bson(Vec<u8>),
     Empty,
+    /// 405 without a body; the `Allow` header lists these methods.
+    NotAllowed(String),
 }
 
 /// A handler's answer.
@@ -56,19 +59,54 @@ impl Reply {
     pub(crate) fn empty() -> Reply {
         Reply { status: 204, body: Body::Empty }
     }
-    /// 400 with MaaS's form-error JSON.
+    /// 400 with MaaS's form-error JSON for one field (`__all__` for a
+    /// non-field error): `{"<field>": ["<message>"]}`.
     pub(crate) fn field(field: &str, message: impl Into<String>) -> Reply {
+        Reply::fields(&[(field, message.into())])
+    }
+    /// 400 with several form errors, in the order Django reports them.
+    pub(crate) fn fields(errors: &[(&str, String)]) -> Reply {
         let mut map = serde_json::Map::new();
-        map.insert(field.to_owned(), Value::from(vec![Value::from(message.into())]));
+        for (field, message) in errors {
+            let entry = map.entry((*field).to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = entry {
+                list.push(Value::from(message.clone()));
+            }
+        }
         Reply { status: 400, body: Body::Json(Value::Object(map)) }
     }
-    pub(crate) fn not_found(kind: &str) -> Reply {
-        Reply::text(404, format!("No {kind} matches the given query."))
+    /// 400 `{"<field>": ["Select a valid choice. <value> is not one of the
+    /// available choices."]}`: Django's `ChoiceField` (and MaaS's
+    /// `NodeChoiceField`) answer.
+    pub(crate) fn not_a_choice(field: &str, value: &str) -> Reply {
+        Reply::field(field, format!("Select a valid choice. {value} is not one of the available choices."))
+    }
+    /// 400 with MaaS's `compose_invalid_choice_text`:
+    /// `'<value>' is not a valid <what>.  It should be one of: '<a>', '<b>'.`
+    pub(crate) fn invalid_choice(field: &str, value: &str, what: &str, choices: &[&str]) -> Reply {
+        Reply::field(field, invalid_choice_text(value, what, choices))
+    }
+    /// 404 `Not Found`: MaaS 2.x answers every missing object so (piston's
+    /// `rc.NOT_FOUND`; MaaS 3.3+ answers `No <kind> matches the given
+    /// query.` instead). `kind` documents what was looked up.
+    pub(crate) fn not_found(_kind: &str) -> Reply {
+        Reply::text(404, "Not Found")
     }
     pub(crate) fn conflict(text: impl Into<String>) -> Reply {
         Reply::text(409, text)
     }
 }
+
+/// MaaS's `compose_invalid_choice_text` filled in for `value`.
+pub(crate) fn invalid_choice_text(value: &str, what: &str, choices: &[&str]) -> String {
+    let listed: Vec<String> = choices.iter().map(|c| format!("'{c}'")).collect();
+    format!("'{value}' is not a valid {what}.  It should be one of: {}.", listed.join(", "))
+}
+
+/// Django's `ModelChoiceField` message for a value naming no object.
+pub(crate) const INVALID_MODEL_CHOICE: &str = "Select a valid choice. That choice is not one of the available choices.";
+/// Django's message for a missing required field.
+pub(crate) const REQUIRED: &str = "This field is required.";
 
 /// Everything a handler may use.
 pub(crate) struct Ctx<'a> {
@@ -149,7 +187,7 @@ pub(crate) fn handle(world: &mut World, incoming: Incoming<'_>) -> (Reply, Optio
 
 fn dispatch(world: &mut World, incoming: &Incoming<'_>, mut args: Form, op: Option<String>, record: &mut RequestRecord) -> Reply {
     let Some((route, params)) = routes::find(incoming.sub_path) else {
-        return Reply::text(404, format!("Unknown API endpoint: {}", incoming.full_path));
+        return Reply::text(404, format!("Unknown API endpoint: {}.", incoming.full_path));
     };
     let mut user = String::new();
     if !route.anon {
@@ -168,6 +206,13 @@ fn dispatch(world: &mut World, incoming: &Incoming<'_>, mut args: Form, op: Opti
         let status = fault.status.unwrap_or(503);
         record.fault = Some(format!("status {status}"));
         return Reply::text(status, fault.body.unwrap_or_else(|| format!("Injected fault {status}")));
+    }
+    if !route.actions.iter().any(|a| a.method == incoming.method) {
+        // Piston answers a method no action of the handler uses with 405.
+        let mut allowed: Vec<&str> = route.actions.iter().map(|a| a.method).collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        return Reply { status: 405, body: Body::NotAllowed(allowed.join(", ")) };
     }
     let known = route.actions.iter().any(|a| a.method == incoming.method && a.op == op.as_deref());
     if !known {

@@ -594,7 +594,9 @@ impl Region {
 
     /// Untagged VLAN id of a fabric.
     pub fn untagged_vlan(&self, fabric: i64) -> Option<i64> {
-        self.vlans.values().find(|v| v.fabric == fabric && v.vid == 0).map(|v| v.id)
+        // MaaS's `Fabric.get_default_vlan`: the fabric's first VLAN (lowest
+        // id), whatever its tag.
+        self.vlans.values().filter(|v| v.fabric == fabric).map(|v| v.id).min()
     }
 
     /// Creates a fabric with its untagged VLAN; returns the fabric id.

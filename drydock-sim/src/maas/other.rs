@@ -2,7 +2,8 @@
 //! config, tags, zones and pools, boot resources and sources, package
 //! repositories, script results and SSH keys (compat: drivers.md §3.3).
 
-use super::{Body, Ctx, HResult, Reply, json};
+use super::django::already_exists;
+use super::{Body, Ctx, HResult, REQUIRED, Reply, json};
 use base64::Engine as _;
 use serde_json::{Map, Value, json as j};
 
@@ -90,11 +91,12 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             Ok(Reply::json(Value::from(list)))
         }
         ("BootResourcesHandler", "GET", Some("is_importing")) => Ok(Reply::json(Value::from(ctx.world.region.importing))),
+        // MaaS answers both in plain text.
         ("BootResourcesHandler", "POST", Some("import")) => {
             import_selected(&mut ctx.world.region);
-            Ok(Reply::json(Value::from("Import of boot resources started")))
+            Ok(Reply::text(200, "Import of boot resources started"))
         }
-        ("BootResourcesHandler", "POST", Some("stop_import")) => Ok(Reply::json(Value::from("Import of boot resources is being stopped"))),
+        ("BootResourcesHandler", "POST", Some("stop_import")) => Ok(Reply::text(200, "Import of boot resources is being stopped")),
         ("BootResourcesHandler", "POST", None) => Err(Reply::text(400, "Uploading boot resources is not supported by drydock-sim.")),
         ("BootResourceHandler", "GET", None) => {
             let id = ctx.id_param("id", "BootResource")?;
@@ -115,12 +117,27 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     }
 }
 
+/// A boot resource as `boot_resource_to_dict` renders it: `subarches`
+/// (from the resource's extra data) only for OS images, not bootloaders;
+/// the detail adds `title` and the sets with their files.
 fn boot_resource(r: &(i64, String, String, Vec<String>), detail: bool) -> Value {
-    let mut value = j!({"id": r.0, "type": "Synced", "name": r.1, "architecture": r.2, "subarches": r.3.join(","),
+    let mut value = j!({"id": r.0, "type": "Synced", "name": r.1, "architecture": r.2,
                         "resource_uri": format!("{}/boot-resources/{}/", json::API, r.0)});
+    let bootloader = ["grub-", "pxelinux/", "uboot/"].iter().any(|prefix| r.1.starts_with(prefix));
+    if !bootloader {
+        value["subarches"] = Value::from(r.3.join(","));
+    }
     if detail {
         value["title"] = Value::from(r.1.clone());
-        value["sets"] = j!({"20260101": {"version": "20260101", "size": 0, "label": "stable", "complete": true, "files": {}}});
+        let file = |name: &str, size: u64| j!({"filename": name, "filetype": name, "sha256": format!("{:064x}", r.0 as u64 * 1000 + size), "size": size, "complete": true});
+        let files = if bootloader {
+            j!({"bootx64.efi": file("bootx64.efi", 1_000_000), "grubx64.efi": file("grubx64.efi", 2_000_000)})
+        } else {
+            j!({"boot-initrd": file("boot-initrd", 60_000_000), "boot-kernel": file("boot-kernel", 10_000_000),
+                "squashfs": file("squashfs", 400_000_000)})
+        };
+        let total: u64 = files.as_object().map(|m| m.values().filter_map(|f| f["size"].as_u64()).sum()).unwrap_or(0);
+        value["sets"] = j!({"20260101": {"version": "20260101", "size": total, "label": "stable", "complete": true, "files": files}});
     }
     value
 }
@@ -135,12 +152,14 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
         if ctx.method == "GET" {
             return Ok(Reply::json(Value::from(ctx.world.region.tags.values().map(tag_json).collect::<Vec<_>>())));
         }
-        let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?.to_owned();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(Reply::field("name", "Invalid tag name."));
+        // TagForm: `name` is required, matches `^[a-zA-Z0-9_-]+$` (Django's
+        // RegexValidator text) and is unique.
+        let name = ctx.arg("name").filter(|n| !n.is_empty()).ok_or_else(|| Reply::field("name", REQUIRED))?.to_owned();
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(Reply::field("name", "Enter a valid value."));
         }
         if ctx.world.region.tags.contains_key(&name) {
-            return Err(Reply::field("name", "Tag with this Name already exists."));
+            return Err(Reply::field("name", already_exists("Tag", "Name")));
         }
         let tag = super::model::Tag {
             name: name.clone(),
@@ -174,13 +193,12 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
             Ok(Reply::json(Value::from(list)))
         }
         ("POST", Some("update_nodes")) => {
+            // MaaS answers a stale definition with a 409 text; it does not
+            // refuse manual changes to an automatic tag.
             if let Some(def) = ctx.arg("definition")
                 && def != tag.definition
             {
-                return Err(Reply::field("definition", "Definition supplied does not match the current definition."));
-            }
-            if !tag.definition.is_empty() {
-                return Err(Reply::conflict("Cannot manually change tag membership of an automatic tag."));
+                return Err(Reply::conflict(format!("Definition supplied '{def}' doesn't match current definition '{}'", tag.definition)));
             }
             let (add, remove) = (ctx.args.all("add").to_vec(), ctx.args.all("remove").to_vec());
             let (mut added, mut removed) = (0, 0);
@@ -198,6 +216,17 @@ fn tags(ctx: &mut Ctx<'_>, handler: &str, op: Option<&str>) -> HResult {
         }
         ("POST", Some("rebuild")) => Ok(Reply::json(j!({"rebuilding": name}))),
         ("PUT", None) => {
+            if let Some(new_name) = ctx.arg("name").filter(|n| *n != name) {
+                if new_name.is_empty() {
+                    return Err(Reply::field("name", REQUIRED));
+                }
+                if !new_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    return Err(Reply::field("name", "Enter a valid value."));
+                }
+                if ctx.world.region.tags.contains_key(new_name) {
+                    return Err(Reply::field("name", already_exists("Tag", "Name")));
+                }
+            }
             for (field, slot) in [("comment", &mut tag.comment), ("definition", &mut tag.definition), ("kernel_opts", &mut tag.kernel_opts)]
             {
                 if let Some(v) = ctx.args.get(field) {
@@ -378,6 +407,8 @@ fn selections(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
 }
 
 const REPO_LISTS: [&str; 5] = ["distributions", "components", "arches", "disabled_pockets", "disabled_components"];
+/// `PackageRepository.KNOWN_ARCHES` (MAIN_ARCHES + PORTS_ARCHES).
+const KNOWN_ARCHES: [&str; 6] = ["amd64", "i386", "armhf", "arm64", "ppc64el", "s390x"];
 
 fn repo_json(id: i64, m: &Map<String, Value>) -> Value {
     let mut v = m.clone();
@@ -397,7 +428,7 @@ fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             "GET" => return Ok(Reply::json(repo_json(id, &m))),
             "DELETE" => {
                 if id <= 2 {
-                    return Err(Reply::text(400, "Default package repositories cannot be deleted."));
+                    return Err(Reply::text(400, "Cannot delete default Ubuntu archives."));
                 }
                 ctx.world.region.repositories.remove(&id);
                 return Ok(Reply::empty());
@@ -405,10 +436,16 @@ fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
             _ => (Some(id), m),
         }
     } else {
-        let name = ctx.arg("name").ok_or_else(|| Reply::field("name", "This field is required."))?;
-        if ctx.arg("url").is_none() {
-            return Err(Reply::field("url", "This field is required."));
+        let mut missing: Vec<(&str, String)> = Vec::new();
+        for field in ["name", "url"] {
+            if ctx.arg(field).is_none_or(str::is_empty) {
+                missing.push((field, REQUIRED.into()));
+            }
         }
+        if !missing.is_empty() {
+            return Err(Reply::fields(&missing));
+        }
+        let name = ctx.arg("name").unwrap_or_default();
         let mut m = Map::new();
         m.insert("name".into(), Value::from(name));
         for (k, v) in [("key", j!("")), ("enabled", j!(true)), ("disable_sources", j!(true))] {
@@ -422,7 +459,7 @@ fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
     if let Some(name) = ctx.arg("name") {
         if ctx.world.region.repositories.iter().any(|(other, r)| Some(*other) != id && r.get("name").and_then(Value::as_str) == Some(name))
         {
-            return Err(Reply::field("name", "Package repository with this Name already exists."));
+            return Err(Reply::field("name", already_exists("Package repository", "Name")));
         }
         m.insert("name".into(), Value::from(name));
     }
@@ -440,11 +477,40 @@ fn repositories(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         if ctx.args.has(field) {
             let values: Vec<String> =
                 ctx.args.all(field).iter().flat_map(|v| v.split(',')).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect();
-            if field == "disabled_pockets" && values.iter().any(|p| !matches!(p.as_str(), "updates" | "security" | "backports")) {
-                return Err(Reply::field(field, "Invalid pocket."));
+            // PackageRepositoryForm's clean_<field> texts (MaaS 2.9.2).
+            let default_repo = id.is_some_and(|i| i <= 2);
+            let reset = matches!(values.as_slice(), [one] if one == "None" || one == "[]");
+            let values = if reset { Vec::new() } else { values };
+            if field == "arches"
+                && let Some(bad) = values.iter().find(|a| !KNOWN_ARCHES.contains(&a.as_str()))
+            {
+                let mut known = KNOWN_ARCHES.to_vec();
+                known.sort_unstable();
+                return Err(Reply::field(field, format!("'{bad}' is not a valid architecture. Known architectures: {}", known.join(", "))));
             }
-            if field == "disabled_components" && !values.is_empty() && id.is_none_or(|i| i > 2) {
-                return Err(Reply::field(field, "This is only valid for the default archives."));
+            if field == "disabled_pockets"
+                && let Some(bad) = values.iter().find(|p| !matches!(p.as_str(), "updates" | "security" | "backports"))
+            {
+                return Err(Reply::field(
+                    field,
+                    format!("'{bad}' is not a valid Ubuntu archive pocket. You can only disable ['updates', 'security', 'backports']."),
+                ));
+            }
+            if field == "disabled_components" && !values.is_empty() {
+                if !default_repo {
+                    return Err(Reply::field(field, "This is a custom repository. Please update 'components' instead."));
+                }
+                if let Some(bad) = values.iter().find(|c| !matches!(c.as_str(), "restricted" | "universe" | "multiverse")) {
+                    return Err(Reply::field(
+                        field,
+                        format!(
+                            "'{bad}' is not a valid Ubuntu archive component. You can only disable ['restricted', 'universe', 'multiverse']."
+                        ),
+                    ));
+                }
+            }
+            if field == "components" && !values.is_empty() && default_repo {
+                return Err(Reply::field(field, "This is a default Ubuntu repository. Please update 'disabled_components' instead."));
             }
             m.insert(field.into(), Value::from(values));
         }
@@ -501,13 +567,9 @@ fn ssh_keys(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
                 ctx.world.region.ssh_keys.iter().filter(|(_, (u, _))| *u == user).map(|(id, (_, k))| render(*id, k)).collect();
             return Ok(Reply::json(Value::from(list)));
         }
-        let key = ctx.arg("key").ok_or_else(|| Reply::field("key", "This field is required."))?.trim().to_owned();
-        let parts: Vec<&str> = key.split_whitespace().collect();
-        let looks_valid = parts.len() >= 2
-            && (parts[0].starts_with("ssh-") || parts[0].starts_with("ecdsa-") || parts[0].starts_with("sk-"))
-            && base64::engine::general_purpose::STANDARD.decode(parts[1]).is_ok();
-        if !looks_valid {
-            return Err(Reply::field("key", "Invalid SSH public key format."));
+        let key = ctx.arg("key").filter(|k| !k.is_empty()).ok_or_else(|| Reply::field("key", REQUIRED))?.trim().to_owned();
+        if let Some(problem) = ssh_key_problem(&key) {
+            return Err(Reply::field("key", format!("Invalid SSH public key: {problem}")));
         }
         if ctx.world.region.ssh_keys.values().any(|(u, k)| *u == user && *k == key) {
             return Err(Reply::field("__all__", "This key has already been added for this user."));
@@ -523,6 +585,35 @@ fn ssh_keys(ctx: &mut Ctx<'_>, handler: &str) -> HResult {
         return Ok(Reply::empty());
     }
     Ok(Reply::json(render(id, &key)))
+}
+
+/// `normalise_openssh_public_key`'s first two checks (MaaS 2.9.2
+/// provisioningserver/utils/sshkey.py); the key itself is only checked for
+/// valid base64, where MaaS runs `ssh-keygen` (whose wording varies).
+fn ssh_key_problem(key: &str) -> Option<String> {
+    const TYPES: [&str; 6] = ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-dss", "ssh-ed25519", "ssh-rsa"];
+    let parts: Vec<&str> = key.split_whitespace().collect();
+    if parts.len() < 2 {
+        let quoted: Vec<String> = parts.iter().map(|p| shell_quote(p)).collect();
+        return Some(format!(
+            "Key should contain 2 or more space separated parts (key type, base64-encoded key, optional comments), not {}: {}",
+            parts.len(),
+            quoted.join(" ")
+        ));
+    }
+    if !TYPES.contains(&parts[0]) {
+        return Some(format!("Key type {} not recognised; it should be one of: {}", shell_quote(parts[0]), TYPES.join(" ")));
+    }
+    if base64::engine::general_purpose::STANDARD.decode(parts[1]).is_err() {
+        return Some("unable to decode the key (ssh-keygen refused it)".to_owned());
+    }
+    None
+}
+
+/// Python's `shlex.quote` (`pipes.quote`).
+fn shell_quote(text: &str) -> String {
+    let safe = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c));
+    if safe { text.to_owned() } else { format!("'{}'", text.replace('\'', "'\"'\"'")) }
 }
 
 /// Ubuntu release names and their versions (for `ga-`/`hwe-` kernels).

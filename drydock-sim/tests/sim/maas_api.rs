@@ -61,11 +61,16 @@ async fn version_and_describe_are_anonymous() {
 async fn unknown_paths_and_ops_follow_maas_conventions() {
     let client = Client::start(Client::fixture()).await;
     let missing = client.get("nonsense/").await;
-    assert_eq!((missing.status, missing.text()), (404, "Unknown API endpoint: /MAAS/api/2.0/nonsense/".to_owned()));
+    assert_eq!((missing.status, missing.text()), (404, "Unknown API endpoint: /MAAS/api/2.0/nonsense/.".to_owned()));
     let bad_op = client.post("machines/?op=frobnicate", &[]).await;
     assert_eq!((bad_op.status, bad_op.text()), (400, "Unrecognised signature: method=POST op=frobnicate".to_owned()));
     let no_machine = client.get("machines/zzzzzz/").await;
-    assert_eq!((no_machine.status, no_machine.text()), (404, "No Machine matches the given query.".to_owned()));
+    // MaaS 2.x answers every missing object with piston's plain "Not Found".
+    assert_eq!((no_machine.status, no_machine.text()), (404, "Not Found".to_owned()));
+    // A method no action of the handler uses is piston's 405 with `Allow`.
+    let not_allowed = client.call("PUT", "machines/", &[]).await;
+    assert_eq!(not_allowed.status, 405);
+    assert_eq!(not_allowed.header("allow"), Some("GET, POST"));
 }
 
 #[tokio::test]
@@ -143,9 +148,11 @@ async fn storage_layout_partitions_and_volume_groups() {
     assert_eq!(part.status, 200, "{}", part.text());
     assert_eq!(part.json()["size"], 8 * MIB);
     let part_id = part.json()["id"].to_string();
-    let too_big = client.post(&format!("nodes/{sid}/blockdevices/{sdb_id}/partitions/"), &[("size", "3000000000000")]).await;
+    let too_big = client.post(&format!("nodes/{sid}/blockdevices/{sdb_id}/partitions/"), &[("size", "2000398934016")]).await;
     assert_eq!(too_big.status, 400);
     assert_eq!(too_big.json(), json!({"size": ["Partition cannot be saved; not enough free space on the block device."]}));
+    let over_disk = client.post(&format!("nodes/{sid}/blockdevices/{sdb_id}/partitions/"), &[("size", "3000000000000")]).await;
+    assert_eq!(over_disk.json(), json!({"size": ["Ensure this value is less than or equal to 2000398934016."]}));
     let sdb_after = client.get(&format!("nodes/{sid}/blockdevices/{sdb_id}/")).await.json();
     let overhead = 6 * MIB;
     assert_eq!(sdb_after["available_size"], (2000398934016 - overhead - 8 * MIB) / (4 * MIB) * (4 * MIB));
@@ -223,7 +230,7 @@ async fn interfaces_bond_vlan_and_links() {
             &[("mode", "static"), ("subnet", &subnet100["id"].to_string()), ("ip_address", "10.10.100.7")],
         )
         .await;
-    assert_eq!(taken.status, 400);
+    assert_eq!((taken.status, taken.text()), (404, "IP address is already in use.".to_owned()));
     let restored = client.post(&format!("machines/{sid}/?op=restore_networking_configuration"), &[]).await;
     assert_eq!(restored.status, 200);
     let names: Vec<String> = restored.json()["interface_set"]
@@ -263,9 +270,14 @@ async fn networking_objects_validate_like_maas() {
         .await;
     assert_eq!(range.status, 200, "{}", range.text());
     let overlap = client.post("ipranges/", &[("type", "reserved"), ("start_ip", "192.168.50.140"), ("end_ip", "192.168.50.160")]).await;
-    assert_eq!(overlap.json(), json!({"__all__": ["Requested reserved range conflicts with an existing IP address or range."]}));
+    let conflict = "Requested reserved range conflicts with an existing range.";
+    assert_eq!(overlap.json(), json!({"start_ip": [conflict], "end_ip": [conflict]}));
+    // VLANForm: clean_dhcp_on (a dynamic range) first, then clean() (a
+    // primary rack).
     let dhcp = client.call("PUT", &format!("fabrics/{fid}/vlans/43/"), &[("dhcp_on", "true")]).await;
-    assert_eq!(dhcp.json(), json!({"dhcp_on": ["dhcp can only be turned on when a dynamic IP range is defined."]}));
+    assert_eq!(dhcp.json(), json!({"__all__": ["dhcp can only be turned on when a primary rack controller is set."]}));
+    let no_range = client.call("PUT", &format!("fabrics/{fid}/vlans/0/"), &[("dhcp_on", "true")]).await;
+    assert_eq!(no_range.json(), json!({"dhcp_on": ["dhcp can only be turned on when a dynamic IP range is defined."]}));
     let tag = client.post("tags/", &[("name", "node01_kp"), ("kernel_opts", "console=ttyS0")]).await;
     assert_eq!(tag.json()["resource_uri"], "/MAAS/api/2.0/tags/node01_kp/");
     let dup = client.post("tags/", &[("name", "node01_kp")]).await;
@@ -294,8 +306,9 @@ async fn storage_reset_sequence_then_vg_from_repeated_fields() {
     let vg = client.get(&format!("nodes/{sid}/volume-groups/")).await.json()[0].clone();
     let (vg_id, lv_id) = (vg["id"].to_string(), vg["logical_volumes"][0]["id"].to_string());
     let deleted_lv = client.post(&format!("nodes/{sid}/volume-group/{vg_id}/?op=delete_logical_volume"), &[("id", &lv_id)]).await;
-    assert_eq!(deleted_lv.status, 200);
-    assert_eq!(deleted_lv.json()["logical_volumes"], json!([]));
+    assert_eq!(deleted_lv.status, 204);
+    let emptied = client.get(&format!("nodes/{sid}/volume-group/{vg_id}/")).await.json();
+    assert_eq!(emptied["logical_volumes"], json!([]));
     assert_eq!(client.call("DELETE", &format!("nodes/{sid}/volume-group/{vg_id}/"), &[]).await.status, 204);
     let devices = client.get(&format!("nodes/{sid}/blockdevices/")).await.json();
     for device in devices.as_array().cloned().unwrap_or_default() {

@@ -134,6 +134,9 @@ impl MaasClient {
     }
 
     /// Send one request and return its JSON answer (`null` for an empty one).
+    /// MaaS answers a few operations in plain text (`set_boot_disk`: `OK`;
+    /// `boot-resources/?op=import`: `Import of boot resources started`);
+    /// such a `text/plain` answer is returned as a JSON string.
     pub async fn call(
         &self,
         operation: &'static str,
@@ -143,9 +146,12 @@ impl MaasClient {
         query: &[(&str, &str)],
         form: &Form,
     ) -> Result<Value, DriverError> {
-        let bytes = self.call_raw(operation, verb, path, op, query, form).await?;
+        let (bytes, content_type) = self.send(operation, verb, path, op, query, form).await?;
         if bytes.is_empty() {
             return Ok(Value::Null);
+        }
+        if content_type.is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/plain")) {
+            return Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         }
         serde_json::from_slice(&bytes).map_err(|e| {
             DriverError::new(
@@ -167,6 +173,19 @@ impl MaasClient {
         query: &[(&str, &str)],
         form: &Form,
     ) -> Result<Vec<u8>, DriverError> {
+        self.send(operation, verb, path, op, query, form).await.map(|(body, _)| body)
+    }
+
+    /// Send one request; the answer's body and `Content-Type`.
+    async fn send(
+        &self,
+        operation: &'static str,
+        verb: Verb,
+        path: &str,
+        op: Option<&str>,
+        query: &[(&str, &str)],
+        form: &Form,
+    ) -> Result<(Vec<u8>, Option<String>), DriverError> {
         let url = format!("{}{}", self.base, path.trim_start_matches('/'));
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(query.len() + 1);
         if let Some(op) = op {
@@ -187,6 +206,7 @@ impl MaasClient {
         }
         let response = request.send().await.map_err(|e| self.transport_error(operation, path, &e))?;
         let status = response.status();
+        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = response.bytes().await.map_err(|e| self.transport_error(operation, path, &e))?;
         if status.as_u16() >= 400 {
             let kind = match status.as_u16() {
@@ -206,7 +226,7 @@ impl MaasClient {
             };
             return Err(DriverError::new(kind, operation, &self.endpoint, format!("MAAS Error: {} - {text} ({what})", status.as_u16())));
         }
-        Ok(body.to_vec())
+        Ok((body.to_vec(), content_type))
     }
 
     fn transport_error(&self, operation: &'static str, path: &str, error: &reqwest::Error) -> DriverError {
