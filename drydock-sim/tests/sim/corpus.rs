@@ -66,12 +66,6 @@ const EXCEPTIONS: &[(&str, &str, Allow, &str)] = &[
     ("boot-resource-detail.json", "sets.*.files.*.upload_uri", Allow::Missing, "only for an incomplete file of an uploaded resource"),
     (
         "rack-controller.json",
-        "ip_addresses",
-        Allow::Empty,
-        "the simulator gives rack controllers no links, so no addresses (rack interface links: issue 22 items 1-2)",
-    ),
-    (
-        "rack-controller.json",
         "interface_set[].children",
         Allow::Empty,
         "MaaS refuses bonds on controllers through the API, so the lab has none",
@@ -171,7 +165,8 @@ fn scenario() -> Scenario {
             {"name": "fabric-data", "vlans": [{"vid": 0}, {"vid": 100, "subnets": [{"cidr": "10.10.100.0/24"}]}]}
         ],
         "rack_controllers": [
-            {"hostname": "rack01", "interfaces": [{"name": "eth0", "mac": "52:54:00:aa:00:01", "subnet": "172.16.1.0/24"},
+            {"hostname": "rack01", "interfaces": [{"name": "eth0", "mac": "52:54:00:aa:00:01", "subnet": "172.16.1.0/24",
+                                                   "links": [{"subnet": "172.16.1.0/24", "ip_address": "172.16.1.2"}]},
                                                   {"name": "eth1", "mac": "52:54:00:aa:00:02", "fabric": "fabric-data", "vid": 100}]},
             {"hostname": "rack02", "interfaces": [{"name": "eth0", "mac": "52:54:00:aa:01:01", "subnet": "172.16.1.0/24"},
                                                   {"name": "eth1", "mac": "52:54:00:aa:01:02", "fabric": "fabric-data", "vid": 100}]}
