@@ -149,6 +149,7 @@ pub mod model;
 
 pub mod compile;
 pub mod ingest;
+pub mod render;
 #[cfg(feature = "runtime")]
 pub mod task;
 
