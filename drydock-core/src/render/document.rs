@@ -310,7 +310,12 @@ fn parse_checked(check: &mut Checker<'_>, document: &YamlDocument, max_steps: us
     }
     let labels = labels(check, metadata, control);
     let mut parsed = Document {
-        id: DocId::new(DocIdentity { schema: schema.clone().unwrap_or_default(), name: name.unwrap_or_default(), layer: None, location: None }),
+        id: DocId::new(DocIdentity {
+            schema: schema.clone().unwrap_or_default(),
+            name: name.unwrap_or_default(),
+            layer: None,
+            location: None,
+        }),
         line: document.line,
         control,
         is_abstract: false,
