@@ -121,12 +121,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Site repositories
+//!
+//! An Airship site kept as a Pegleg repository (`global/`, `type/<type>/`,
+//! `site/<site>/`) is rendered the way Deckhand renders it — layering,
+//! substitution, replacement — by [`render`], and [`load_site_repo`] reads,
+//! renders and evaluates one in a call; findings name the repository file
+//! and line each value was written at. [`ingest::repo`] reads the files
+//! (also behind `pegleg+file:///repo?site=NAME` references),
+//! [`render::site`] renders them, [`render::emit`] prints the result with
+//! secrets masked, and [`validate::evaluate_site`] evaluates it.
+//!
 //! # Features
 //!
 //! With no features (`default-features = false`) the crate is the design
-//! path alone — ingest, compile, validate, node filters, [`FileSource`] and
-//! the lab scenario ([`lab`]) — with no async runtime, no templates and no
-//! network. The default is everything.
+//! path alone — ingest, rendering of site repositories, compile, validate,
+//! node filters, [`FileSource`] and the lab scenario ([`lab`]) — with no
+//! async runtime, no templates and no network. The default is everything.
 //!
 //! | Feature | Adds | Implies |
 //! |---|---|---|

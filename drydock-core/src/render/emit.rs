@@ -41,6 +41,14 @@ pub fn yaml_stream<'d>(documents: impl IntoIterator<Item = &'d RenderedDocument>
     out
 }
 
+/// One value as a YAML document (opening with `---`), as written: nothing
+/// is masked. For tools that write documents of their own.
+pub fn yaml_document(value: &Value) -> String {
+    let mut out = String::from("---\n");
+    write_block(&mut out, value, 0);
+    out
+}
+
 /// The documents as a JSON array.
 pub fn json_documents<'d>(documents: impl IntoIterator<Item = &'d RenderedDocument>) -> serde_json::Value {
     serde_json::Value::Array(documents.into_iter().map(|document| to_json(&document.masked())).collect())

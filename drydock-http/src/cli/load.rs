@@ -23,6 +23,18 @@ pub async fn load_designs(design_refs: &[String], envelope: EnvelopeMode, option
     let mut merged: Option<drydock_core::ingest::Ingested> = None;
     for design_ref in design_refs {
         let bytes = source.fetch(&DesignRef(design_ref.clone())).await.map_err(|error| error.to_string())?;
+        if let Some(site) = SiteFiles::from_bundle(&bytes.bytes) {
+            // A pegleg+file:// reference: a site repository, rendered.
+            if design_refs.len() > 1 {
+                return Err(format!("{design_ref} is a site repository: give it alone"));
+            }
+            let files = site.map_err(|error| format!("{design_ref}: {error}"))?;
+            let options = options.clone();
+            return tokio::task::spawn_blocking(move || evaluate_site(&files, &options))
+                .await
+                .map_err(|error| format!("evaluating the site did not finish: {error}"))?
+                .map_err(|error| error.to_string());
+        }
         let ingested = ingester.ingest_bytes(&bytes.bytes, Some(&bytes.name)).map_err(|error| error.to_string())?;
         match merged.as_mut() {
             Some(merged) => merged.append(ingested),

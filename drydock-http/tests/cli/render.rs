@@ -183,3 +183,14 @@ fn a_missing_site_or_repository_exits_two() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("bad.yaml:2: Error parsing YAML"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_site_repository_reference_validates_too() {
+    let root = shared().join("corpus/treasuremap-v1.9").canonicalize().expect("corpus");
+    let reference = format!("pegleg+file://{}?site=airsloop", root.display());
+    let output = drydock(&["validate", &reference]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let output = drydock(&["validate", &reference, &reference]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is a site repository: give it alone"), "{}", stderr(&output));
+}
