@@ -119,11 +119,15 @@ impl RenderedDocument {
         self.document.value.as_map().and_then(|map| map.get("data")).unwrap_or(&Value::Null)
     }
 
-    /// The document with its secrets masked: what may be printed.
-    pub fn masked(&self) -> Value {
+    /// The document with its secrets masked: what may be printed (a copy
+    /// only when there is something to mask).
+    pub fn masked(&self) -> std::borrow::Cow<'_, Value> {
+        if self.secrecy == Secrecy::Clear {
+            return std::borrow::Cow::Borrowed(&self.document.value);
+        }
         let mut value = self.document.value.clone();
         let Some(data) = data_mut(&mut value) else {
-            return value;
+            return std::borrow::Cow::Owned(value);
         };
         match &self.secrecy {
             Secrecy::Clear => {}
@@ -136,7 +140,7 @@ impl RenderedDocument {
                 }
             }
         }
-        value
+        std::borrow::Cow::Owned(value)
     }
 }
 
@@ -203,7 +207,7 @@ impl Rendered {
 
 /// Render `documents` (parsed with their lines in `lines`' space).
 pub fn render(documents: Vec<YamlDocument>, lines: LineMap, limits: &RenderLimits) -> Result<Rendered, RenderError> {
-    let mut parsed = Vec::with_capacity(documents.len());
+    let mut parsed: Vec<document::Document> = Vec::with_capacity(documents.len());
     let mut problems = Vec::new();
     for document in documents {
         match document::parse(document, &lines, limits.max_depth) {
@@ -348,6 +352,11 @@ pub fn render(documents: Vec<YamlDocument>, lines: LineMap, limits: &RenderLimit
             }
         }
         rendered[index] = Some(data);
+        // Nothing reads a document's own data once it is rendered (children
+        // and substitutions read rendered data): free it now.
+        if let Some(own) = data_mut(&mut parsed[index].value) {
+            *own = Value::Null;
+        }
     }
 
     secrets.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));

@@ -50,17 +50,40 @@ pub enum SiteError {
 /// also the number of documents skipped as not Deckhand's.
 pub fn documents(files: &SiteFiles, limits: &YamlLimits) -> Result<(Vec<YamlDocument>, LineMap, usize), SiteError> {
     let mut lines = LineMap::new();
-    let budget = StreamBudget::new(limits);
-    let mut documents = Vec::new();
-    let mut skipped = 0;
+    let mut offsets = Vec::with_capacity(files.files.len());
     for file in &files.files {
-        let name: Arc<str> = Arc::from(file.name.as_str());
-        let offset = lines.add(name, &file.text).map_err(SiteError::TooManyLines)?;
-        let parsed = parse_stream_at(&file.text, offset, &budget).map_err(|error| SiteError::Yaml {
+        offsets.push(lines.add(Arc::from(file.name.as_str()), &file.text).map_err(SiteError::TooManyLines)?);
+    }
+    let budget = StreamBudget::new(limits);
+    let parse = |index: usize| {
+        let (file, offset) = (&files.files[index], offsets[index]);
+        parse_stream_at(&file.text, offset, &budget).map_err(|error| SiteError::Yaml {
             file: file.name.clone(),
             error: YamlError { line: error.line.saturating_sub(offset), ..error },
-        })?;
-        for document in parsed {
+        })
+    };
+    // Files are parsed on several threads (one budget for all of them),
+    // then taken in order: the first error in file order is the one
+    // reported.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let per_thread = files.files.len().div_ceil(threads).max(1);
+    let parsed_files: Vec<Result<Vec<YamlDocument>, SiteError>> = if threads < 2 || files.files.len() < 4 {
+        (0..files.files.len()).map(parse).collect()
+    } else {
+        let indexes: Vec<usize> = (0..files.files.len()).collect();
+        std::thread::scope(|scope| {
+            let parse = &parse;
+            let handles: Vec<_> = indexes
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || chunk.iter().map(|&index| parse(index)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        })
+    };
+    let mut documents = Vec::new();
+    let mut skipped = 0;
+    for parsed in parsed_files {
+        for document in parsed? {
             match unwrap_managed(document, &lines)? {
                 Some(document) if is_deckhand_document(&document.value) => documents.push(document),
                 Some(document) if document.value.is_null() => {}
