@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod repository;
+
 /// `shared/`, beside the repository (override with `DRYDOCK_SHARED`).
 pub fn shared_dir() -> PathBuf {
     match std::env::var_os("DRYDOCK_SHARED") {

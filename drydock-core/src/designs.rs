@@ -9,6 +9,10 @@
 //! image catalogue for a short while, so validating a design does not ask
 //! the provisioner every time.
 //!
+//! A site repository's reference (`pegleg+file://…?site=NAME`) fetches to a
+//! bundle of the site's files; its evaluation renders them first
+//! ([`crate::validate::evaluate_site`]) and is cached the same way.
+//!
 //! Fetching (and retrying a fetch) stays with the caller: the server
 //! answers at once, the orchestrator retries under its policy.
 
@@ -20,9 +24,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::drivers::NodeDriver;
+use crate::ingest::repo::SiteFiles;
 use crate::ingest::source::SourceBytes;
 use crate::ingest::{EnvelopeMode, Ingester};
-use crate::validate::{Evaluation, PlatformCatalog, ValidationOptions, evaluate};
+use crate::validate::{Evaluation, PlatformCatalog, ValidationOptions, evaluate, evaluate_site};
 
 /// At most `capacity` values, the most recently used last (a handful of
 /// entries: a linear scan is the simple, fast choice).
@@ -294,16 +299,27 @@ impl DesignService {
             .workers
             .run(move || {
                 let started = Instant::now();
+                // A site repository (`pegleg+file://`) arrives as a bundle of
+                // its files: rendered, then evaluated.
+                if let Some(site) = SiteFiles::from_bundle(&input) {
+                    let files = site.map_err(EvaluateError::Parse)?;
+                    let evaluation = evaluate_site(&files, &options).map_err(EvaluateError::Ingest);
+                    tracing::debug!(
+                        evaluate_ms = started.elapsed().as_millis() as u64,
+                        files = files.files.len(),
+                        "site rendered and evaluated"
+                    );
+                    return evaluation;
+                }
                 let ingester = Ingester { envelope, ..Ingester::default() };
                 // An empty name is no name (text loaded without one).
                 let ingested = ingester.ingest_bytes(&input, Some(name.as_str()).filter(|name| !name.is_empty()));
                 let ingest_ms = started.elapsed().as_millis() as u64;
                 let evaluation = ingested.map(|ingested| evaluate(ingested, &options));
                 tracing::debug!(ingest_ms, evaluate_ms = started.elapsed().as_millis() as u64 - ingest_ms, "design evaluated");
-                evaluation
+                evaluation.map_err(EvaluateError::Ingest)
             })
-            .await?
-            .map_err(EvaluateError::Ingest)?;
+            .await??;
         Ok(Arc::new(evaluation))
     }
 }

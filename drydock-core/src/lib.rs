@@ -121,12 +121,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Site repositories
+//!
+//! An Airship site kept as a Pegleg repository (`global/`, `type/<type>/`,
+//! `site/<site>/`) is rendered the way Deckhand renders it — layering,
+//! substitution, replacement — by [`render`], and [`load_site_repo`] reads,
+//! renders and evaluates one in a call; findings name the repository file
+//! and line each value was written at. [`ingest::repo`] reads the files
+//! (also behind `pegleg+file:///repo?site=NAME` references),
+//! [`render::site`] renders them, [`render::emit`] prints the result with
+//! secrets masked, and [`validate::evaluate_site`] evaluates it.
+//!
 //! # Features
 //!
 //! With no features (`default-features = false`) the crate is the design
-//! path alone — ingest, compile, validate, node filters, [`FileSource`] and
-//! the lab scenario ([`lab`]) — with no async runtime, no templates and no
-//! network. The default is everything.
+//! path alone — ingest, rendering of site repositories, compile, validate,
+//! node filters, [`FileSource`] and the lab scenario ([`lab`]) — with no
+//! async runtime, no templates and no network. The default is everything.
 //!
 //! | Feature | Adds | Implies |
 //! |---|---|---|
@@ -149,6 +160,7 @@ pub mod model;
 
 pub mod compile;
 pub mod ingest;
+pub mod render;
 #[cfg(feature = "runtime")]
 pub mod task;
 
@@ -219,4 +231,30 @@ pub fn load(reference: impl Into<DesignRef>) -> Result<Evaluation, LoadError> {
 /// Ingest, compile and validate a YAML stream held in memory, like [`load`].
 pub fn load_str(text: &str) -> Result<Evaluation, IngestError> {
     validate::evaluate_str(&Ingester::new(), text, None, &ValidationOptions::default())
+}
+
+/// Render the site `site` of the Pegleg repository at `dir` the way
+/// Deckhand renders it ([`render`]), then ingest, compile and validate it
+/// like [`load`]. Findings name the repository file and line each value was
+/// written at; a site that does not render gives a report with DD010
+/// findings naming the document, file and line.
+///
+/// ```
+/// let evaluation = drydock_core::load_site_repo("../../shared/corpus/treasuremap-v1.9", "seaworthy")?;
+/// assert!(evaluation.report.is_success());
+/// let site = evaluation.site.as_deref().expect("compiled");
+/// let node = site.node("cab23-r720-12").expect("a node of the site");
+/// assert_eq!(node.config.hardware_profile.as_deref(), Some("dell_r720"));
+/// // The profile is the site's layer on the global one: it is cited at the
+/// // site's file.
+/// let profile = site.design.host_profile("dp_r720").expect("a profile");
+/// let at = profile.meta.location.as_ref().expect("a location").to_string();
+/// assert!(at.ends_with("site/seaworthy/profiles/host/dp_r720.yaml:1"), "{at}");
+/// # Ok::<(), drydock_core::LoadError>(())
+/// ```
+pub fn load_site_repo(dir: impl AsRef<std::path::Path>, site: &str) -> Result<Evaluation, LoadError> {
+    let dir = dir.as_ref();
+    let reference = DesignRef(format!("{}?site={site}", dir.display()));
+    let files = ingest::repo::read_site(dir, site, &reference, &ingest::source::ReferencePolicy::default(), 512 << 20)?;
+    Ok(validate::evaluate_site(&files, &ValidationOptions::default())?)
 }

@@ -14,6 +14,7 @@ const RANKS: &[(&str, u8)] = &[
     ("ingest", 2),
     ("task", 2),
     ("compile", 3),
+    ("render", 3),
     ("store", 3),
     ("validate", 4),
     ("bootaction", 4),

@@ -18,7 +18,8 @@ use drydock_core::compile::EffectiveSite;
 use drydock_core::designs::DesignService;
 use drydock_core::ids::{BootActionId, DesignRef};
 use drydock_core::ingest::EnvelopeMode;
-use drydock_core::ingest::source::{DefaultSource, DesignSource, SourceBytes};
+use drydock_core::ingest::repo::{SiteRef, read_site};
+use drydock_core::ingest::source::{DefaultSource, DesignSource, ReferencePolicy, SourceBytes};
 use drydock_core::model::{AssetType, DocMeta, Finding, Level};
 use drydock_core::validate::{DesignReport, Evaluation, ReportMessage, ValidationOptions};
 
@@ -476,6 +477,32 @@ fn loads(py: Python<'_>, text: &str, name: Option<&str>, envelope: &str) -> PyRe
     Ok(Site::from_evaluation(&evaluation, name.map(str::to_owned)))
 }
 
+/// Render the site `site` of the Pegleg repository at `directory` (its
+/// `global/`, `type/<type>/` and `site/<site>/` documents, layered and
+/// substituted as Deckhand renders them), then load it like `load`:
+/// findings name the repository file and line each value was written at. A
+/// site that does not render loads with `valid == False` and DD010
+/// findings; DesignLoadError when the site cannot be read or a file is not
+/// YAML.
+#[pyfunction]
+fn load_site_repo(py: Python<'_>, directory: std::path::PathBuf, site: &str) -> PyResult<Site> {
+    let runtime = runtime()?;
+    let display = DesignRef(format!("{}?site={site}", directory.display()));
+    let reference = match directory.canonicalize() {
+        Ok(absolute) => SiteRef::reference(&absolute, site).0,
+        Err(_) => display.0.clone(),
+    };
+    let evaluation = py.detach(|| {
+        let files = read_site(&directory, site, &display, &ReferencePolicy::default(), 512 << 20).map_err(|error| error.to_string())?;
+        let fetched = SourceBytes { bytes: files.to_bundle(), name: display.0.clone() };
+        runtime
+            .block_on(designs().evaluate_with(&reference, fetched, EnvelopeMode::Deckhand, ValidationOptions::default()))
+            .map_err(|error| error.to_string())
+    });
+    let evaluation = evaluation.map_err(DesignLoadError::new_err)?;
+    Ok(Site::from_evaluation(&evaluation, Some(reference)))
+}
+
 /// The design-loading service of this process (drydock_core::designs): a
 /// design loaded again with the same content is not parsed again.
 fn designs() -> &'static DesignService {
@@ -512,6 +539,7 @@ fn _drydock(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add_function(wrap_pyfunction!(load, module)?)?;
     module.add_function(wrap_pyfunction!(loads, module)?)?;
+    module.add_function(wrap_pyfunction!(load_site_repo, module)?)?;
     module.add_class::<Site>()?;
     module.add_class::<Document>()?;
     module.add_class::<PyFinding>()?;

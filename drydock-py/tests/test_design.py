@@ -114,3 +114,49 @@ def test_a_generated_site_validates_clean(generated_text):
     assert len(site.nodes) == 100
     # Only the "no node driver, platform not checked" warning, as the CLI gives without --image.
     assert [f.code for f in site.findings if f.level == "Warning"] == ["DD3001"]
+
+
+TREASUREMAP = SAMPLES.parent / "treasuremap-v1.9"
+
+
+@pytest.mark.parametrize("name", ["seaworthy", "airsloop", "seaworthy-virt"])
+def test_a_site_repository_renders_and_validates(name):
+    site = drydock.load_site_repo(TREASUREMAP, name)
+    assert site.valid and site.error_count == 0
+    assert len(site.findings) == 19
+    assert all(finding.file is None or finding.file.startswith(str(TREASUREMAP)) for finding in site.findings)
+
+
+def test_site_repository_values_come_from_their_layers():
+    site = drydock.load_site_repo(str(TREASUREMAP), "seaworthy")
+    node = site.node("cab23-r720-12")
+    assert node.to_dict()["config"]["hardware_profile"] == "dell_r720"
+    # cp_r720-primary: the global profile's oob with the site's secret
+    # substituted, the site's interfaces.
+    profile = [doc for doc in site.host_profiles if doc.name == "cp_r720-primary"][0]
+    data = profile.to_dict()
+    assert data["config"]["oob_parameters"]["credential"] == "password123"
+    assert [interface["name"] for interface in data["config"]["interfaces"]] == ["pxe", "bond0"]
+
+
+def test_a_site_that_does_not_render_has_dd010_findings(tmp_path):
+    (tmp_path / "global").mkdir()
+    (tmp_path / "global" / "policy.yaml").write_text(
+        "schema: deckhand/LayeringPolicy/v1\nmetadata: {schema: metadata/Control/v1, name: lp}\ndata: {layerOrder: [global, site]}\n"
+    )
+    (tmp_path / "site" / "lab").mkdir(parents=True)
+    (tmp_path / "site" / "lab" / "site-definition.yaml").write_text("data: {site_type: none}\n")
+    (tmp_path / "site" / "lab" / "net.yaml").write_text(
+        "schema: drydock/Network/v1\n"
+        "metadata: {schema: metadata/Document/v1, name: oob, storagePolicy: cleartext, layeringDefinition: {layer: site},"
+        " substitutions: [{src: {schema: deckhand/Passphrase/v1, name: missing, path: .}, dest: {path: .mtu}}]}\n"
+        "data: {}\n"
+    )
+    site = drydock.load_site_repo(tmp_path, "lab")
+    assert not site.valid
+    [finding] = site.errors()
+    assert finding.code == "DD010"
+    assert finding.file == str(tmp_path / "site" / "lab" / "net.yaml") and finding.line == 1
+    assert "no concrete document has that schema and name" in finding.message
+    with pytest.raises(drydock.DesignLoadError, match="no site elsewhere"):
+        drydock.load_site_repo(tmp_path, "elsewhere")

@@ -8,8 +8,10 @@
 //! [`source`], which resolves design references, nothing here does I/O.
 
 pub mod envelope;
+pub mod lines;
 pub mod map;
 pub mod policy;
+pub mod repo;
 pub mod schema;
 pub mod source;
 pub mod value;
@@ -18,8 +20,9 @@ pub mod yaml;
 use std::sync::Arc;
 
 pub use envelope::EnvelopeMode;
+pub use lines::LineMap;
 pub use map::Kind;
-pub use yaml::{YamlError, YamlLimits};
+pub use yaml::{YamlDocument, YamlError, YamlLimits};
 
 use crate::ids::DocRef;
 use crate::model::{DocMeta, Finding, Level, SiteDesign, SourceLocation};
@@ -137,23 +140,59 @@ impl Ingester {
         let schemas = SchemaSet::embedded().map_err(IngestError::Schemas)?;
         let file: Option<Arc<str>> = source_name.map(Arc::from);
         let mode = self.envelope;
+        let locate = |line: u32| SourceLocation { file: file.clone(), line };
         let outcomes = yaml::parse_stream_map(text, &self.limits, &|document| {
-            process_document(&document.value, document.line, file.as_ref(), mode, schemas)
+            process_document(&document.value, document.line, &locate, mode, schemas)
         })
         .map_err(|error| IngestError::Yaml { source_name: source_name.unwrap_or("<input>").to_owned(), error })?;
-
-        let mut design = SiteDesign { source_name: file.clone(), ..SiteDesign::default() };
-        let mut findings = Vec::new();
-        let document_count = outcomes.len();
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Skipped => {}
-                Outcome::Findings(mut found) => findings.append(&mut found),
-                Outcome::Part(part) => add_part(&mut design, *part),
-            }
-        }
-        Ok(Ingested { design, findings, document_count })
+        Ok(assemble(outcomes, file))
     }
+
+    /// Ingest documents already parsed (a rendered site), each with its line:
+    /// those lines, and the lines of the documents' maps and sequences, are
+    /// in `lines`' space,
+    /// so findings name the file and line each value was written at.
+    /// `source_name` names the design as a whole.
+    pub fn ingest_documents(
+        &self,
+        documents: &[(&Value, u32)],
+        lines: &LineMap,
+        source_name: Option<&str>,
+    ) -> Result<Ingested, IngestError> {
+        let schemas = SchemaSet::embedded().map_err(IngestError::Schemas)?;
+        let mode = self.envelope;
+        let locate = |line: u32| lines.locate(line).unwrap_or(SourceLocation { file: None, line });
+        let process = |&(value, line): &(&Value, u32)| process_document(value, line, &locate, mode, schemas);
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+        let outcomes: Vec<Outcome> = if documents.len() < 512 || threads < 2 {
+            documents.iter().map(process).collect()
+        } else {
+            let per_thread = documents.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> =
+                    documents.chunks(per_thread).map(|chunk| scope.spawn(move || chunk.iter().map(process).collect::<Vec<_>>())).collect();
+                // A worker only panics on a defect: carry it to the caller
+                // rather than lose its documents quietly.
+                handles.into_iter().flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+            })
+        };
+        Ok(assemble(outcomes, source_name.map(Arc::from)))
+    }
+}
+
+/// A design from the outcomes of a stream's documents, in stream order.
+fn assemble(outcomes: Vec<Outcome>, source_name: Option<Arc<str>>) -> Ingested {
+    let mut design = SiteDesign { source_name, ..SiteDesign::default() };
+    let mut findings = Vec::new();
+    let document_count = outcomes.len();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Skipped => {}
+            Outcome::Findings(mut found) => findings.append(&mut found),
+            Outcome::Part(part) => add_part(&mut design, *part),
+        }
+    }
+    Ingested { design, findings, document_count }
 }
 
 fn add_part(design: &mut SiteDesign, part: Part) {
@@ -176,8 +215,14 @@ fn dd000(message: String, doc_ref: DocRef, location: Option<SourceLocation>) -> 
     finding
 }
 
-fn process_document(value: &Value, line: u32, file: Option<&Arc<str>>, mode: EnvelopeMode, schemas: &SchemaSet) -> Outcome {
-    let location = |at: Option<u32>| Some(SourceLocation { file: file.cloned(), line: at.unwrap_or(line) });
+fn process_document(
+    value: &Value,
+    line: u32,
+    locate: &(dyn Fn(u32) -> SourceLocation + Sync),
+    mode: EnvelopeMode,
+    schemas: &SchemaSet,
+) -> Outcome {
+    let location = |at: Option<u32>| Some(locate(at.unwrap_or(line)));
     let document = match classify(value, mode) {
         Envelope::Skip => return Outcome::Skipped,
         Envelope::NotAMapping => {

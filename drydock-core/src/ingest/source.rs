@@ -34,6 +34,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use super::policy::{HostRule, HostRuleError, ReferencePolicy, Refusal};
+pub use super::repo::SiteRef;
 use crate::ids::DesignRef;
 
 /// Why a design reference could not be read.
@@ -93,6 +94,15 @@ pub enum SourceError {
         reference: String,
         /// The rule that refused it.
         rule: Refusal,
+    },
+    /// A site repository reference (`pegleg+file://`) names no readable
+    /// site: no such site, no site type, a malformed reference.
+    #[error("site repository {reference}: {detail}")]
+    SiteRepository {
+        /// The reference.
+        reference: String,
+        /// What is wrong, naming the file.
+        detail: String,
     },
 }
 
@@ -228,6 +238,7 @@ impl FileSource {
     pub fn read(&self, reference: &DesignRef) -> Result<SourceBytes, SourceError> {
         match scheme_of(reference.as_str())? {
             Scheme::File(path) => read_file(&path, reference, self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES), &self.policy),
+            Scheme::Site(site) => read_site_bundle(&site, reference, self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES), &self.policy),
             Scheme::Http(_) | Scheme::KeystoneHttp(_) => {
                 let scheme = reference.as_str().split_once("://").map_or("http", |(scheme, _)| scheme);
                 Err(SourceError::UnsupportedScheme { scheme: format!("{scheme} (a FileSource reads local files only)") })
@@ -257,10 +268,16 @@ pub enum Scheme {
     Http(String),
     /// HTTP(S) with a Keystone token (`deckhand+`/`promenade+`).
     KeystoneHttp(String),
+    /// A site of a Pegleg repository (`pegleg+file:///repo?site=NAME`),
+    /// read as a bundle of its files ([`super::repo`]).
+    Site(SiteRef),
 }
 
 /// Decide how to read `reference`.
 pub fn scheme_of(reference: &str) -> Result<Scheme, SourceError> {
+    if let Some(site) = SiteRef::parse(reference) {
+        return site.map(Scheme::Site);
+    }
     let Some((scheme, rest)) = reference.split_once("://") else {
         return Ok(Scheme::File(PathBuf::from(reference)));
     };
@@ -299,6 +316,15 @@ impl DesignSource for DefaultSource {
                         Err(SourceError::Unreachable {
                             reference: reference.to_string(),
                             detail: format!("the file read did not finish: {error}"),
+                        })
+                    })
+                }
+                Scheme::Site(site) => {
+                    let (owned, policy) = (reference.clone(), self.policy.clone());
+                    tokio::task::spawn_blocking(move || read_site_bundle(&site, &owned, limit, &policy)).await.unwrap_or_else(|error| {
+                        Err(SourceError::Unreachable {
+                            reference: reference.to_string(),
+                            detail: format!("reading the site did not finish: {error}"),
                         })
                     })
                 }
@@ -381,6 +407,14 @@ fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
     true
 }
 
+/// Read a site of a repository as a bundle (the repository folder itself
+/// checked against the policy before anything in it is listed).
+fn read_site_bundle(site: &SiteRef, reference: &DesignRef, limit: usize, policy: &ReferencePolicy) -> Result<SourceBytes, SourceError> {
+    permitted_path(&site.root, reference, policy)?;
+    let files = super::repo::read_site(&site.root, &site.site, reference, policy, limit)?;
+    Ok(SourceBytes { bytes: files.to_bundle(), name: reference.to_string() })
+}
+
 /// Where to open `path`: itself when files are unrestricted, else its
 /// canonical form once the policy has checked it.
 fn permitted_path(path: &Path, reference: &DesignRef, policy: &ReferencePolicy) -> Result<PathBuf, SourceError> {
@@ -409,7 +443,7 @@ fn permitted_path(path: &Path, reference: &DesignRef, policy: &ReferencePolicy) 
 
 /// Read the file at `path` (blocking): the one implementation behind
 /// [`FileSource`] and `DefaultSource`.
-fn read_file(path: &Path, reference: &DesignRef, limit: usize, policy: &ReferencePolicy) -> Result<SourceBytes, SourceError> {
+pub(super) fn read_file(path: &Path, reference: &DesignRef, limit: usize, policy: &ReferencePolicy) -> Result<SourceBytes, SourceError> {
     let name = path.display().to_string();
     let target = permitted_path(path, reference, policy)?;
     let not_regular = |kind| SourceError::NotARegularFile { reference: reference.to_string(), kind };

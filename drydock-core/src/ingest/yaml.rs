@@ -60,6 +60,17 @@ impl<'l> Budget<'l> {
         Budget { limits, nodes: AtomicUsize::new(0), alias_nodes: AtomicUsize::new(0) }
     }
 
+    /// What has been charged so far.
+    fn snapshot(&self) -> (usize, usize) {
+        (self.nodes.load(Ordering::Relaxed), self.alias_nodes.load(Ordering::Relaxed))
+    }
+
+    /// Go back to a snapshot (a stream parsed again after a failed attempt).
+    fn restore(&self, (nodes, alias_nodes): (usize, usize)) {
+        self.nodes.store(nodes, Ordering::Relaxed);
+        self.alias_nodes.store(alias_nodes, Ordering::Relaxed);
+    }
+
     /// Charge `nodes` built nodes; an error once the stream is over budget.
     fn charge_nodes(&self, nodes: usize) -> Result<(), String> {
         let total = self.nodes.fetch_add(nodes, Ordering::Relaxed).saturating_add(nodes);
@@ -138,17 +149,60 @@ pub fn parse_stream(text: &str, limits: &YamlLimits) -> Result<Vec<YamlDocument>
 /// worker threads for large streams; results come back in stream order. This
 /// keeps only one document's value tree alive per thread.
 pub fn parse_stream_map<T: Send>(text: &str, limits: &YamlLimits, map: &(dyn Fn(YamlDocument) -> T + Sync)) -> Result<Vec<T>, YamlError> {
-    check_printable(text)?;
+    parse_budgeted(text, 0, &Budget::new(limits), map)
+}
+
+/// The node budgets of several streams read as one input (the files of a
+/// site repository): every node built and every alias expanded in any of
+/// them is charged here, so many files cannot together build more than one
+/// stream may.
+pub struct StreamBudget<'l> {
+    budget: Budget<'l>,
+}
+
+impl<'l> StreamBudget<'l> {
+    /// A budget of `limits`' node counts, nothing charged yet.
+    pub fn new(limits: &'l YamlLimits) -> Self {
+        StreamBudget { budget: Budget::new(limits) }
+    }
+
+    /// Nodes charged so far (built and expanded).
+    pub fn nodes(&self) -> usize {
+        self.budget.nodes.load(Ordering::Relaxed)
+    }
+}
+
+/// Parse one stream of several charged to `budget`, with every line (of
+/// documents, maps, sequences and errors) moved down by `line_offset`: the
+/// stream's first line is `line_offset + 1`. Callers that number the lines
+/// of several files in one space (a site repository's) give each file its
+/// own range.
+pub fn parse_stream_at(text: &str, line_offset: u32, budget: &StreamBudget<'_>) -> Result<Vec<YamlDocument>, YamlError> {
+    parse_budgeted(text, line_offset, &budget.budget, &|document| document)
+}
+
+fn parse_budgeted<T: Send>(
+    text: &str,
+    line_offset: u32,
+    budget: &Budget<'_>,
+    map: &(dyn Fn(YamlDocument) -> T + Sync),
+) -> Result<Vec<T>, YamlError> {
+    check_printable(text).map_err(|error| YamlError { line: error.line.saturating_add(line_offset), ..error })?;
     let chunks = split_documents(text);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
     if chunks.len() < 2 || threads < 2 || text.len() < 256 * 1024 {
-        return parse_chunk(text, 0, &Budget::new(limits), map);
+        return parse_chunk(text, line_offset, budget, map);
     }
-    match parse_chunks_parallel(text, &chunks, threads, &Budget::new(limits), map) {
+    let charged = budget.snapshot();
+    match parse_chunks_parallel(text, line_offset, &chunks, threads, budget, map) {
         Some(results) => Ok(results),
         // Some chunk failed: parse sequentially so the error is exactly the
-        // one a single pass over the stream reports (with a fresh budget).
-        None => parse_chunk(text, 0, &Budget::new(limits), map),
+        // one a single pass over the stream reports (with the budget as it
+        // was before this stream).
+        None => {
+            budget.restore(charged);
+            parse_chunk(text, line_offset, budget, map)
+        }
     }
 }
 
@@ -196,6 +250,7 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
 
 fn parse_chunks_parallel<T: Send>(
     text: &str,
+    line_offset: u32,
     chunks: &[Chunk],
     threads: usize,
     budget: &Budget<'_>,
@@ -225,7 +280,7 @@ fn parse_chunks_parallel<T: Send>(
                     let mut documents = Vec::new();
                     for chunk in group.iter() {
                         let slice = &text[chunk.start..chunk.end];
-                        let parsed = parse_chunk(slice, chunk.first_line - 1, budget, map).ok()?;
+                        let parsed = parse_chunk(slice, (chunk.first_line - 1).saturating_add(line_offset), budget, map).ok()?;
                         documents.extend(parsed);
                     }
                     Some(documents)
@@ -252,6 +307,10 @@ fn parse_chunk<T>(
     let mut builder = Builder::new(line_offset, budget);
     let mut results = Vec::new();
     let mut parser = Parser::new_from_str(text);
+    // A stream that ends inside a block scalar without a final line break:
+    // the scalar has no final line break either (PyYAML), where yaml-rust2
+    // adds one. Positions are in characters.
+    let unterminated_length = (!text.is_empty() && !text.ends_with('\n')).then(|| text.chars().count());
     let mut document_start_index = 0usize;
     loop {
         let (event, marker) = parser.next_token().map_err(|error| YamlError {
@@ -271,6 +330,12 @@ fn parse_chunk<T>(
                 builder.start_document(line);
             }
             Event::DocumentEnd => {
+                if builder.last_block
+                    && unterminated_length == Some(marker.index())
+                    && let Some(root) = builder.root.as_mut()
+                {
+                    strip_final_line_break(root);
+                }
                 let size = marker.index().saturating_sub(document_start_index);
                 if size > limits.max_document_bytes {
                     return Err(YamlError {
@@ -302,6 +367,8 @@ struct Builder<'l> {
     anchors: HashMap<usize, (Value, usize)>,
     /// Nodes built since the shared budget was last charged.
     uncharged: usize,
+    /// Whether the last node built is a block scalar (`|`, `>`).
+    last_block: bool,
 }
 
 /// Maps larger than this get a hash index for duplicate-key detection, so a
@@ -322,6 +389,7 @@ impl<'l> Builder<'l> {
             root: None,
             anchors: HashMap::new(),
             uncharged: 0,
+            last_block: false,
         }
     }
 
@@ -357,6 +425,11 @@ impl<'l> Builder<'l> {
 
     fn event(&mut self, event: Event, line: u32, column: u32) -> Result<(), YamlError> {
         let error = |message: String| YamlError { message, line, column };
+        match &event {
+            Event::Scalar(_, style, ..) => self.last_block = matches!(style, TScalarStyle::Literal | TScalarStyle::Folded),
+            Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_) => self.last_block = false,
+            _ => {}
+        }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count_node(line, column)?;
@@ -530,6 +603,32 @@ fn apply_merges(map: Map, merges: Vec<Value>) -> Result<Map, String> {
         insert_entry(&mut merged, &mut index, key, value);
     }
     Ok(merged)
+}
+
+/// Drop the final line break of the last scalar of `value` (its
+/// right-most leaf), which a block scalar ending the stream without a line
+/// break must not have.
+fn strip_final_line_break(value: &mut Value) {
+    let mut here = value;
+    loop {
+        here = match here {
+            Value::Map(map) => match map.entries.last_mut() {
+                Some((_, last)) => last,
+                None => return,
+            },
+            Value::Seq(seq) => match seq.items.last_mut() {
+                Some(last) => last,
+                None => return,
+            },
+            Value::Str(text) => {
+                if text.ends_with('\n') {
+                    text.pop();
+                }
+                return;
+            }
+            _ => return,
+        };
+    }
 }
 
 fn count_nodes(value: &Value) -> usize {
@@ -788,6 +887,18 @@ fn take_digits(text: &str, min: usize, max: usize) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_block_scalar_ending_the_stream_without_a_line_break_has_none() {
+        let value = |text: &str| parse_stream(text, &YamlLimits::default()).expect("yaml").remove(0).value.py_repr();
+        // PyYAML: yaml.safe_load("a: |\n  x\n  y") == {'a': 'x\ny'}.
+        assert_eq!(value("a: |\n  x\n  y"), "{'a': 'x\\ny'}");
+        assert_eq!(value("a: |\n  x\n  y\n"), "{'a': 'x\\ny\\n'}");
+        assert_eq!(value("a: >\n  x\n  y"), "{'a': 'x y'}");
+        assert_eq!(value("- b: |\n    x"), "[{'b': 'x'}]");
+        assert_eq!(value("a: |\n  x\n..."), "{'a': 'x\\n'}");
+        assert_eq!(value("a: |\n  x\nb: 'y'"), "{'a': 'x\\n', 'b': 'y'}");
+    }
     use super::*;
 
     fn plain(text: &str) -> Value {

@@ -9,12 +9,14 @@
 
 pub mod report;
 pub mod rules;
+pub mod site;
 
 use crate::compile::EffectiveSite;
 use crate::model::{DocMeta, Finding, Level};
 
 pub use report::{DesignReport, DesignStatus, Evaluation, ReportMessage, evaluate, evaluate_str};
 pub use rules::RULES;
+pub use site::{evaluate_site, evaluate_site_rendered};
 
 /// Images and kernels the node provisioner offers (DD3001).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,6 +27,19 @@ Ingestion reports two more codes before any rule runs:
   (Draft 4, the original's schemas). One finding per violation, worded as
   Python's `jsonschema` words it.
 
+A site repository (`drydock validate --site`, `pegleg+file://` references) is
+rendered first, and rendering adds two codes of this rewrite's own:
+
+- **DD010** (Error): the site does not render (a document not in Deckhand's
+  format, a layer not in the layering policy, an invalid or ambiguous parent,
+  a broken replacement rule, a layering action or substitution that cannot
+  be applied, a missing substitution source, a dependency cycle, a rendering
+  limit). One finding per problem, citing the document, its file and line;
+  no rule runs.
+- **DD011** (Warning): something Deckhand renders but that is likely a
+  mistake (a `parentSelector` that matches nothing, a pattern that matches
+  nothing, a second layering policy).
+
 | # | Code | Rule |
 |---|------|------|
 ";

@@ -9,6 +9,7 @@ mod bootaction;
 mod catalogue;
 mod corpus;
 mod generated;
+mod render;
 mod robustness;
 mod rules;
 #[cfg(feature = "remote-sources")]

@@ -37,6 +37,7 @@ pub mod oslo;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod output;
+pub mod render;
 pub mod serve;
 pub mod shell;
 pub mod store;
@@ -61,6 +62,9 @@ pub struct Cli {
 pub enum Command {
     /// Validate a site design: ingest, compile and run every validation rule.
     Validate(validate::ValidateArgs),
+    /// Render a Pegleg site repository as Deckhand does (layering,
+    /// substitution, replacement) and print the documents.
+    Render(render::RenderArgs),
     /// Run the /api/v1.0 REST server and the orchestrator.
     Serve(Box<serve::ServeArgs>),
     /// Validate a site design on a Drydock server (`POST /validatedesign`).
@@ -138,6 +142,7 @@ pub fn main() -> ExitCode {
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Validate(args) => validate::run(args).await,
+            Command::Render(args) => render::run(args).await,
             Command::Lab(command) => lab::run(command).await,
             Command::Store(command) => store::run(command),
             Command::Db(command) => db::run(command).await,

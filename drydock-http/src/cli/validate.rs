@@ -1,6 +1,8 @@
 //! `drydock validate <design-ref>`: ingest, compile and validate a design,
 //! print the findings, and exit 0 (no errors), 1 (errors) or 2 (the design
 //! cannot be loaded). `--output json` prints the validatedesign response body.
+//! `drydock validate --site NAME DIR` renders a Pegleg site repository first
+//! (a site that does not render is reported as DD010 findings, exit 1).
 
 use std::process::ExitCode;
 
@@ -9,7 +11,7 @@ use drydock_core::ingest::EnvelopeMode;
 use drydock_core::model::{Finding, Level};
 use drydock_core::validate::{DesignStatus, PlatformCatalog, ReportMessage, ValidationOptions};
 
-use super::load::load_designs;
+use super::load::{load_designs, load_site};
 
 use super::output::{OutputFormat, Style};
 use crate::wire::validation::report_body;
@@ -17,10 +19,18 @@ use crate::wire::validation::report_body;
 /// Arguments of `drydock validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The design: a path, file://, http(s)://, or deckhand+http(s):// URL;
-    /// several are read in order as one design (a site split across files).
+    /// The design: a path, file://, http(s)://, deckhand+http(s):// or
+    /// pegleg+file:///REPO?site=NAME URL; several are read in order as one
+    /// design (a site split across files). With --site: the site
+    /// repository's folder.
     #[arg(required = true, num_args = 1..)]
     pub design_refs: Vec<String>,
+    /// Render this site of the Pegleg repository given as the design (its
+    /// global, type and site layers, as Deckhand renders them), then
+    /// validate it; findings name the repository file and line each value
+    /// was written at.
+    #[arg(long, value_name = "NAME")]
+    pub site: Option<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -65,8 +75,13 @@ pub async fn run(args: ValidateArgs) -> ExitCode {
         Envelope::Legacy => EnvelopeMode::Legacy,
     };
     let platform = (!args.images.is_empty()).then(|| PlatformCatalog::Available(args.images.clone()));
-    let evaluation = match load_designs(&args.design_refs, envelope, &ValidationOptions { platform, ..ValidationOptions::default() }).await
-    {
+    let options = ValidationOptions { platform, ..ValidationOptions::default() };
+    let loaded = match (&args.site, args.design_refs.as_slice()) {
+        (Some(site), [repository]) => load_site(repository, site, &options).await,
+        (Some(_), _) => Err("--site takes one site repository folder".to_owned()),
+        (None, design_refs) => load_designs(design_refs, envelope, &options).await,
+    };
+    let evaluation = match loaded {
         Ok(evaluation) => evaluation,
         Err(error) => {
             eprintln!("error: {error}");

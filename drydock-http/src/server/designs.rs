@@ -396,6 +396,12 @@ impl DesignsApi {
             };
             let design_ref = DesignRef(href.to_owned());
             let fetched = self.state.source.fetch(&design_ref).await.map_err(|error| ApiError::BadRequest(error.to_string()))?;
+            if drydock_core::ingest::repo::SiteFiles::from_bundle(&fetched.bytes).is_some() {
+                return Err(ApiError::BadRequest(
+                    "A site repository reference is not stored as a part: give it as the design_ref of a task or to validatedesign".into(),
+                )
+                .into());
+            }
             (design_ref.redacted(), fetched.bytes)
         } else {
             match params::text(&ingester.0) {

@@ -4,6 +4,7 @@
 mod client;
 mod config;
 mod logs;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -145,7 +146,7 @@ fn a_closed_pipe_ends_the_command_quietly() {
 /// command is in them.
 #[test]
 fn completions_and_the_man_page_cover_every_command() {
-    let commands = ["validate", "serve", "task", "node", "design", "part", "config", "lab", "store", "db", "completions", "man"];
+    let commands = ["validate", "render", "serve", "task", "node", "design", "part", "config", "lab", "store", "db", "completions", "man"];
     for shell in ["bash", "zsh", "fish"] {
         let output = drydock(&["completions", shell]);
         assert_eq!(output.status.code(), Some(0), "{shell}");

@@ -158,3 +158,96 @@ async fn http_references_are_bounded_and_governed() {
     assert!(body.contains("localhost") && body.contains("denied"), "{body}");
     assert!(!body.contains("127.0.0.1"), "the resolved address leaked: {body}");
 }
+
+/// Copy the folder `from` into `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("list") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A site repository as a design reference on a server:
+/// `pegleg+file:///REPO?site=NAME` under a design root renders and
+/// validates (validatedesign and a task), findings name the repository's
+/// files; the repository and every file in it are read under the policy (a
+/// repository outside the roots, or a file linking out of them, is refused
+/// without leaking); a site that does not render is a DD010 report; such a
+/// reference is not stored as a part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_repository_references_render_under_the_policy() {
+    let outside = tempfile::tempdir().expect("outside");
+    let secret = outside.path().join("kubeconfig.yaml");
+    std::fs::write(&secret, format!("token: {SECRET}\n")).expect("secret");
+    let roots = tempfile::tempdir().expect("root");
+    let root = roots.path().canonicalize().expect("root path");
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/treasuremap-v1.9");
+    let corpus = match std::env::var_os("DRYDOCK_SHARED") {
+        Some(shared) => std::path::PathBuf::from(shared).join("corpus/treasuremap-v1.9"),
+        None => corpus,
+    };
+    let repo = root.join("treasuremap");
+    copy_tree(&corpus, &repo);
+    let leaky = root.join("leaky");
+    copy_tree(&corpus, &leaky);
+    std::os::unix::fs::symlink(&secret, leaky.join("site/seaworthy/leak.yaml")).expect("symlink");
+    let broken = root.join("broken");
+    copy_tree(&corpus, &broken);
+    let profile = broken.join("site/seaworthy/profiles/host/cp_r720.yaml");
+    let text = std::fs::read_to_string(&profile).expect("profile");
+    std::fs::write(&profile, text.replacen("replace\n        path: .interfaces", "delete\n        path: .nowhere", 1)).expect("write");
+
+    let server = Server::start(&["--design-root", &root.display().to_string()]);
+    let site_ref = |repo: &std::path::Path, site: &str| format!("pegleg+file://{}?site={site}", repo.display());
+
+    let (status, body, _) = validate(&server, &site_ref(&repo, "seaworthy")).await;
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(report["status"], "Success");
+    assert_eq!(report["details"]["messageList"].as_array().map(Vec::len), Some(19), "{body}");
+
+    let task: Value = server.create_task("validate_design", &site_ref(&repo, "airsloop")).await.json().await.expect("task JSON");
+    let finished = server.wait_for_task(task["task_id"].as_str().expect("task id"), "complete").await;
+    assert_eq!(finished["result"]["status"], "success", "{finished}");
+
+    for (href, expected) in [
+        (site_ref(outside.path(), "seaworthy"), "outside every --design-root"),
+        (site_ref(&leaky, "seaworthy"), "outside every --design-root"),
+        (site_ref(&repo, "nowhere"), "no site nowhere"),
+        (site_ref(&repo, "../../etc"), "is not a site name"),
+        (format!("pegleg+file://{}", repo.display()), "add ?site=NAME"),
+    ] {
+        let (status, body, _) = validate(&server, &href).await;
+        assert_eq!(status, 400, "{href}: {body}");
+        assert!(body.contains(expected), "{href}: {body}");
+        assert!(!body.contains(SECRET), "{href}: the secret leaked: {body}");
+    }
+
+    let (status, body, _) = validate(&server, &site_ref(&broken, "seaworthy")).await;
+    assert_eq!(status, 400, "{body}");
+    let report: Value = serde_json::from_str(&body).expect("json");
+    let message = &report["details"]["messageList"][0];
+    assert_eq!(message["name"], "DD010", "{body}");
+    let text = message["message"].as_str().expect("message");
+    assert!(text.contains(&format!("{}:", profile.display())) && text.contains("cp_r720-primary"), "{text}");
+
+    let client = server.client();
+    let design: Value =
+        client.post(server.at("/api/v1.0/designs")).header("X-Auth-Token", TOKEN).send().await.expect("design").json().await.expect("json");
+    let id = design["id"].as_str().expect("id");
+    let reply = client
+        .post(server.at(&format!("/api/v1.0/designs/{id}/parts")))
+        .header("X-Auth-Token", TOKEN)
+        .json(&json!({"href": site_ref(&repo, "seaworthy")}))
+        .send()
+        .await
+        .expect("part");
+    assert_eq!(reply.status().as_u16(), 400);
+    assert!(reply.text().await.expect("body").contains("not stored as a part"));
+}

@@ -14,6 +14,11 @@ evaluate node filters and render boot actions::
     names = site.select({"filter_set_type": "union",
                          "filter_set": [{"filter_type": "union", "node_tags": ["compute"]}]})
 
+A Pegleg site repository is rendered first (Deckhand's layering and
+substitution), and findings name the repository's files::
+
+    site = drydock.load_site_repo("treasuremap", "seaworthy")
+
 ``drydock.client`` talks to a running ``drydock serve``
 (``drydock.Client.from_url(url, token)``); ``drydock.types`` has the
 shapes of its answers as TypedDicts. The distribution is
@@ -34,6 +39,7 @@ from ._drydock import (
     UnknownNodeError,
     __version__,
     load,
+    load_site_repo,
     loads,
 )
 from .client import Client, ClientError, ClientForbiddenError, ClientUnauthorizedError
@@ -55,6 +61,7 @@ __all__ = [
     "UnknownNodeError",
     "__version__",
     "load",
+    "load_site_repo",
     "loads",
     "types",
 ]

@@ -1,6 +1,7 @@
 """Type stubs of the Rust extension module ``drydock._drydock``."""
 
-from typing import Any, Optional
+import os
+from typing import Any, Optional, Union
 
 from .types import FindingDict, NodeFilter, RenderedAsset
 
@@ -64,3 +65,4 @@ class Site:
 
 def load(design_ref: str, envelope: str = "auto") -> Site: ...
 def loads(text: str, name: Optional[str] = None, envelope: str = "auto") -> Site: ...
+def load_site_repo(directory: Union[str, "os.PathLike[str]"], site: str) -> Site: ...
