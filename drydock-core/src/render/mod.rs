@@ -10,7 +10,7 @@
 //! marked, so printing masks them and messages can be redacted.
 //!
 //! [`render`] takes parsed documents whose lines are in one
-//! [`LineMap`](crate::ingest::LineMap) space, so every rendered value keeps
+//! [`LineMap`] space, so every rendered value keeps
 //! the file and line of the layer that wrote it: maps and lists carry their
 //! line through copies, merges and substitutions. [`site`] assembles a
 //! Pegleg site repository's files into that input; [`emit`] prints the
