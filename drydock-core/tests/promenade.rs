@@ -23,6 +23,9 @@ use drydock_core::task::{Action, ActionResult, Task};
 use drydock_sim::{FaultSpec, SimLab};
 use serde_json::json;
 
+mod common;
+use common::messages;
+
 const TOKEN: &str = "promenade-service-token";
 
 fn example() -> (DesignRef, EffectiveSite) {
@@ -61,19 +64,6 @@ fn orchestrator(lab: &SimLab, token: &str) -> (Orchestrator, Arc<dyn StateStore>
 async fn relabel(orchestrator: &Orchestrator, design: &DesignRef) -> Task {
     let task = orchestrator.submit(Action::RelabelNodes, design.clone(), None, Some("test".into())).await.expect("submit");
     orchestrator.execute(task.id).await.expect("execute")
-}
-
-/// The messages of a task and its subtasks, as `context: message`.
-async fn messages(store: &Arc<dyn StateStore>, task: &Task) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = vec![task.id];
-    while let Some(id) = pending.pop() {
-        for message in store.result_messages(id).await.expect("messages") {
-            out.push(format!("{}: {}", message.context, message.message));
-        }
-        pending.extend(store.task_children(id).await.expect("children").into_iter().map(|child| child.id));
-    }
-    out
 }
 
 fn kubelet_labels(node: &str) -> BTreeMap<String, String> {

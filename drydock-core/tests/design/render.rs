@@ -81,15 +81,7 @@ fn every_rendered_site_validates_and_compiles_like_deckhands_output() {
         assert_eq!(summary.status, "Success", "{site}: {summary:?}");
         assert_eq!(summary.messages, 19, "{site}");
         let design = &evaluation.site.as_ref().expect("compiled").design;
-        let found = [
-            design.regions.len(),
-            design.network_links.len(),
-            design.networks.len(),
-            design.hardware_profiles.len(),
-            design.host_profiles.len(),
-            design.baremetal_nodes.len(),
-            design.boot_actions.len(),
-        ];
+        let found = crate::support::counts_by_kind(design);
         assert_eq!(found, counts, "{site}: documents by kind");
     }
 }

@@ -93,3 +93,17 @@ pub fn generate_site(nodes: usize, racks: usize, seed: u64) -> String {
     assert!(output.status.success(), "gen_site.py failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("gen_site.py writes UTF-8")
 }
+
+/// A compiled design's documents by kind: regions, network links, networks,
+/// hardware profiles, host profiles, baremetal nodes, boot actions.
+pub fn counts_by_kind(design: &drydock_core::model::SiteDesign) -> [usize; 7] {
+    [
+        design.regions.len(),
+        design.network_links.len(),
+        design.networks.len(),
+        design.hardware_profiles.len(),
+        design.host_profiles.len(),
+        design.baremetal_nodes.len(),
+        design.boot_actions.len(),
+    ]
+}

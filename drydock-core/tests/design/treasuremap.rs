@@ -29,15 +29,7 @@ fn every_site_passes_with_nineteen_messages_offline_and_no_warning_with_a_catalo
         assert_eq!(summary.messages, 19, "{name}");
         assert_eq!(summary.warnings.get("Platform Selection"), Some(&1), "{name}");
         let design = &offline.site.as_ref().expect("compiled").design;
-        let found = [
-            design.regions.len(),
-            design.network_links.len(),
-            design.networks.len(),
-            design.hardware_profiles.len(),
-            design.host_profiles.len(),
-            design.baremetal_nodes.len(),
-            design.boot_actions.len(),
-        ];
+        let found = crate::support::counts_by_kind(design);
         assert_eq!(found, counts, "{name}: document counts by kind");
 
         let with_catalog = summarize(&site(name, xenial()).report);

@@ -9,6 +9,8 @@
 
 #![allow(unreachable_pub)]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod driver;
 mod prepare_nodes;
 mod support;

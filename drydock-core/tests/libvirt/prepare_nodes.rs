@@ -22,12 +22,12 @@ use drydock_core::ingest::source::DefaultSource;
 use drydock_core::ingest::{EnvelopeMode, Ingester};
 use drydock_core::lab::{LabOptions, lab_scenario};
 use drydock_core::orchestrator::{Dependencies, Orchestrator, OrchestratorConfig};
-use drydock_core::store::StateStore;
 use drydock_core::store::memory::MemoryStore;
-use drydock_core::task::{Action, ActionResult, Task, TaskStatus};
+use drydock_core::task::{Action, ActionResult, TaskStatus};
 use drydock_sim::SimLab;
 use serde_json::json;
 
+use crate::common::messages;
 use crate::support::{fixture_uri, lab_driver, target};
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
@@ -83,18 +83,6 @@ fn site_text() -> String {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(text.matches(SITE_HYPERVISOR).count(), 3, "the site names its hypervisor in its three host profiles");
     text.replace(SITE_HYPERVISOR, &fixture_uri())
-}
-
-async fn messages(store: &Arc<dyn StateStore>, task: &Task) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = vec![task.id];
-    while let Some(id) = pending.pop() {
-        for message in store.result_messages(id).await.expect("messages") {
-            out.push(format!("{}: {}", message.context, message.message));
-        }
-        pending.extend(store.task_children(id).await.expect("children").into_iter().map(|child| child.id));
-    }
-    out
 }
 
 fn orchestrator(lab: &SimLab, oob: Arc<dyn OobDriver>, libvirt_test_uris: bool) -> Orchestrator {

@@ -19,6 +19,7 @@ use drydock_core::task::{Action, ActionResult, Task};
 use drydock_sim::{FaultSpec, SimLab};
 use serde_json::json;
 
+use super::common::messages;
 use super::exclusive::Exclusive;
 use super::support::{driver, generated_text, site_from};
 
@@ -32,19 +33,6 @@ fn fault(value: serde_json::Value) -> FaultSpec {
 async fn run(orchestrator: &Orchestrator, design: &DesignRef, action: Action) -> Task {
     let task = orchestrator.submit(action, design.clone(), None, Some("e2e".into())).await.expect("submit");
     orchestrator.execute(task.id).await.expect("execute")
-}
-
-/// The messages of a task and all its subtasks, as `context: message`.
-async fn messages(store: &Arc<dyn StateStore>, task: &Task) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = vec![task.id];
-    while let Some(id) = pending.pop() {
-        for message in store.result_messages(id).await.expect("messages") {
-            out.push(format!("{}: {}", message.context, message.message));
-        }
-        pending.extend(store.task_children(id).await.expect("children").into_iter().map(|child| child.id));
-    }
-    out
 }
 
 /// Nodes "report" their boot actions as they come up.

@@ -5,6 +5,8 @@
 #![allow(unreachable_pub)]
 
 mod actions;
+#[path = "../common/mod.rs"]
+mod common;
 mod e2e;
 mod errors;
 mod exclusive;
